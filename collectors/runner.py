@@ -1,0 +1,136 @@
+"""Runs sources: load ids, watermarks, per-source isolation and the run log.
+
+A collector never writes files itself beyond `ctx.load()`; the runner owns loads, so every run is
+recorded in `_onepane_loads` (ok or failed, with the error) and a failing source never stops others.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from metrics.config import Settings
+from metrics.errors import OnepaneError
+from metrics.lake import Load, already_loaded
+from metrics.store import Store
+
+from collectors.registry import CollectorSpec, get, load_collectors, source_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunContext:
+    """What a collector gets besides its settings."""
+    store: Store
+    config: Settings
+    source: str
+    collector: str
+    table: str
+    start: datetime | None = None
+    end: datetime | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    loads: list[Load] = field(default_factory=list)
+
+    def load(self, table: str | None = None, *, source_file: str | None = None,
+             content_hash: str | None = None) -> Load:
+        ld = Load(self.store, table or self.table, collector=self.collector, source=self.source,
+                  source_file=source_file, content_hash=content_hash)
+        self.loads.append(ld)
+        return ld
+
+    def watermark(self, default: Any = None) -> Any:
+        """The cursor the last successful load of this source left (JSON-decoded)."""
+        df = self.store.query(
+            "SELECT watermark FROM _onepane_visible_loads WHERE source = ? AND collector = ? "
+            "AND watermark IS NOT NULL ORDER BY finished_at DESC LIMIT 1",
+            [self.source, self.collector])
+        return json.loads(df["watermark"][0]) if df.height else default
+
+    def already_loaded(self, content_hash: str, table: str | None = None) -> str | None:
+        return already_loaded(self.store, table or self.table, content_hash)
+
+
+def file_hash(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class SourceResult:
+    source: str
+    collector: str
+    ok: bool
+    rows: int
+    error: str | None = None
+
+
+def run_source(store: Store, config: Settings, spec: CollectorSpec, source: str, settings,
+               start=None, end=None, **options) -> SourceResult:
+    ctx = RunContext(store, config, source, spec.name, spec.table, start, end, options)
+    try:
+        spec.func(settings, ctx)
+    except OnepaneError as e:
+        _record_failure(ctx, str(e))
+        return SourceResult(source, spec.name, False, 0, str(e))
+    except Exception as e:  # noqa: BLE001 - any failure of one source is logged, others go on
+        log.exception("source failed source=%s", source)
+        _record_failure(ctx, f"{type(e).__name__}: {e}")
+        return SourceResult(source, spec.name, False, 0, f"{type(e).__name__}: {e}")
+    return SourceResult(source, spec.name, True, sum(ld.rows for ld in ctx.loads if ld.done))
+
+
+def _record_failure(ctx: RunContext, error: str) -> None:
+    """A failed run leaves a `failed` record even when it failed before opening a load."""
+    for ld in ctx.loads:
+        if not ld.done:
+            ld.abort(error)
+    if not any(ld.status == "failed" for ld in ctx.loads):
+        Load(ctx.store, ctx.table, collector=ctx.collector, source=ctx.source).abort(error)
+
+
+def run_sources(store: Store, config: Settings, names: list[str] | None = None,
+                start=None, end=None) -> list[SourceResult]:
+    """Run configured sources: all, or those whose name or collector type is in `names`."""
+    load_collectors()
+    results: list[SourceResult] = []
+    chosen = [(i, s) for i, s in enumerate(config.source) if s.enabled and
+              (not names or s.name in names or s.type in names)]
+    if names:
+        known = {s.name for s in config.source} | {s.type for s in config.source}
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise OnepaneError(f"no configured source named or of type {', '.join(missing)}; "
+                               "see [[source]] in onepane.toml")
+    for i, src in chosen:
+        settings = source_settings(src, i, config.path)
+        results.append(run_source(store, config, get(src.type), src.name, settings, start, end))
+        r = results[-1]
+        log.info("collected source=%s ok=%s rows=%d", r.source, r.ok, r.rows)
+    return results
+
+
+def publish_services(store: Store, config: Settings) -> bool:
+    """Publish the configured services (service -> team ...) as raw_services when they changed."""
+    rows = [{"service": s.name, "team": s.team, "owner": s.owner, "kind": s.kind,
+             "baseline_version": s.baseline_version, "config": s.model_dump_json()}
+            for s in config.services]
+    current = store.query("SELECT service, team, owner, kind, baseline_version, config "
+                          "FROM stg_services ORDER BY service").to_dicts()
+    if sorted(rows, key=lambda r: r["service"]) == current:
+        return False
+    import polars as pl
+
+    schema = {"service": pl.Utf8, "team": pl.Utf8, "owner": pl.Utf8, "kind": pl.Utf8,
+              "baseline_version": pl.Utf8, "config": pl.Utf8}
+    with Load(store, "raw_services", collector="config", source="onepane.toml") as load:
+        load.write(pl.DataFrame(rows, schema=schema), scope="services")
+        load.supersede_scopes(["services"])
+    return True

@@ -1,0 +1,189 @@
+"""The one settings file, `onepane.toml`, validated by pydantic models with extra="forbid".
+
+Lookup order: `--config PATH`, else `$ONEPANE_CONFIG`, else `./onepane.toml`; with no file at all
+every command still works on defaults. Secrets never live here: a source names an environment
+variable (`token_env = "PROM_TOKEN"`). Each `[[source]]` is validated again by the settings model of
+the collector its `type` names (see collectors.registry).
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from metrics.errors import ConfigError
+from metrics.times import parse_duration
+
+DEFAULT_DB = "onepane.duckdb"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Funnel(_Model):
+    """Which KPI is the improved action and which is its denominator (e.g. purchases / impressions)."""
+    action: str
+    denominator: str
+    attribution_window: str = "1d"
+
+    @field_validator("attribution_window")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class SLO(_Model):
+    """Service level objectives; any may be left out. Ratios are fractions (0.01 = 1%)."""
+    latency_p95_s: float | None = None
+    error_rate: float | None = None
+    drift_share: float | None = None
+    accuracy_min: float | None = None
+    freshness: str | None = None            # e.g. "2h": newest data older than this breaches
+    cost_per_prediction: Decimal | None = None
+    objective: float = 0.99                 # share of good events/time in the SLO period
+    period: str = "30d"
+
+
+class Budget(_Model):
+    monthly: Decimal
+    currency: str = "USD"
+
+
+class Service(_Model):
+    name: str
+    team: str = "unassigned"
+    owner: str | None = None
+    kind: Literal["ranking", "classifier", "regression", "llm", "other"] = "other"
+    model_versions: list[str] = Field(default_factory=list)
+    baseline_version: str | None = None     # the control for lift and marginal cost
+    kpis: list[str] = Field(default_factory=list)
+    funnel: Funnel | None = None
+    slo: SLO | None = None
+    budget: Budget | None = None
+    gpus: list[str] = Field(default_factory=list)   # GPU UUIDs, hosts or pod names serving it
+    tags: dict[str, str] = Field(default_factory=dict)  # billing tag values that mean this service
+
+
+class Team(_Model):
+    name: str
+    budget: Budget | None = None
+
+
+class Pricing(_Model):
+    gpu_hour: Decimal | None = None         # price of one GPU-hour for self-hosted inference
+    currency: str = "USD"
+    llm_prices: str | None = None           # a price table in genai-prices format (JSON/YAML)
+    finalization_lag: str = "5d"            # a period without an invoice id is estimated until end+lag
+
+
+class Allocation(_Model):
+    """How shared costs are spread: `tag_keys` map tags to the allocation columns."""
+    service_keys: list[str] = Field(default_factory=lambda: ["service", "app", "application"])
+    team_keys: list[str] = Field(default_factory=lambda: ["team", "owner", "cost-center"])
+    model_version_keys: list[str] = Field(default_factory=lambda: ["model_version", "model-version", "model"])
+    shared_basis: Literal["requests", "gpu_seconds", "cost", "even"] = "cost"
+
+
+class Alerts(_Model):
+    slack_webhook_env: str | None = None
+    webhook_url_env: str | None = None
+    webhook_url: str | None = None
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user_env: str | None = None
+    smtp_password_env: str | None = None
+    mail_from: str = "onepane@localhost"
+    mail_to: list[str] = Field(default_factory=list)
+    day_over_day: float | None = 0.5        # alert when daily cost moves more than 50%
+    week_over_week: float | None = 0.3
+
+
+class Auth(_Model):
+    provider: str | None = None             # name of the [auth.<provider>] block in secrets.toml
+
+
+class Store(_Model):
+    path: str = DEFAULT_DB
+
+
+class Source(BaseModel):
+    """A `[[source]]` entry; its own collector validates the remaining keys."""
+    model_config = ConfigDict(extra="allow")
+    name: str
+    type: str
+    enabled: bool = True
+
+
+class Settings(_Model):
+    store: Store = Field(default_factory=Store)
+    services: list[Service] = Field(default_factory=list)
+    teams: list[Team] = Field(default_factory=list)
+    source: list[Source] = Field(default_factory=list)
+    pricing: Pricing = Field(default_factory=Pricing)
+    allocation: Allocation = Field(default_factory=Allocation)
+    alerts: Alerts = Field(default_factory=Alerts)
+    auth: Auth | None = None
+    fx: dict[str, Decimal] = Field(default_factory=dict)   # "EUR" = 1.08 -> USD per unit
+    reporting_currency: str | None = None
+    path: str | None = Field(default=None, exclude=True)
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
+
+    def team_of(self, service: str) -> str | None:
+        s = self.service(service)
+        return s.team if s else None
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("ONEPANE_CONFIG")
+    if env:
+        return Path(env)
+    p = Path("onepane.toml")
+    return p if p.exists() else None
+
+
+def _key(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    p = config_path(path)
+    if p is None:
+        return Settings()
+    if not p.exists():
+        raise ConfigError("file not found", path=str(p))
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", path=str(p)) from None
+    return parse_settings(data, str(p))
+
+
+def parse_settings(data: dict, path: str = "onepane.toml") -> Settings:
+    try:
+        s = Settings.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+        raise ConfigError(f"{err['msg']}{more}", path=path, key=_key(err["loc"])) from None
+    s.path = path
+    names = [x.name for x in s.source]
+    for i, n in enumerate(names):
+        if names.index(n) != i:
+            raise ConfigError(f"duplicate source name {n!r}", path=path, key=f"source[{i}].name")
+    base = Path(path).parent if path else Path(".")
+    if not Path(s.store.path).is_absolute() and path:
+        s.store.path = str(base / s.store.path)
+    return s

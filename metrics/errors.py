@@ -1,0 +1,48 @@
+"""Exceptions. Every message says what happened and what to do next; the CLI prints it as one line."""
+from __future__ import annotations
+
+
+class OnepaneError(Exception):
+    """Base class. The message says what happened and what to do next."""
+
+
+class ConfigError(OnepaneError):
+    """A bad onepane.toml: `.path` is the file, `.key` the dotted key (e.g. source[2].url)."""
+
+    def __init__(self, message: str, path: str | None = None, key: str | None = None):
+        self.path, self.key = path, key
+        where = ": ".join(p for p in (path, key) if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InputError(OnepaneError):
+    """Bad input data: names the file, the line (1-based, header = line 1) and the column."""
+
+    def __init__(self, message: str, file: str | None = None, line: int | None = None,
+                 column: str | None = None):
+        self.file, self.line, self.column = file, line, column
+        parts = [str(file) if file else None,
+                 f"line {line}" if line is not None else None,
+                 f"column {column!r}" if column else None]
+        where = ", ".join(p for p in parts if p)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class SourceError(OnepaneError):
+    """A source could not be collected. `.source` names it."""
+
+    def __init__(self, message: str, source: str | None = None):
+        self.source = source
+        super().__init__(f"source {source}: {message}" if source else message)
+
+
+class SourceUnavailable(SourceError):
+    """A retryable failure (timeout, 5xx, connection refused)."""
+
+
+class DefinitionError(OnepaneError):
+    """A bad metric definition: `.file` and `.metric`."""
+
+
+class StoreBusy(OnepaneError):
+    """Another process holds the DuckDB file for writing (a migration); retry after it."""

@@ -1,0 +1,326 @@
+"""Publishing rows as immutable Parquet: one all-or-nothing `Load` per collector run.
+
+A load writes its files to `<lake>/_staging/<load_id>/`, moves each into its table's partition
+folder with `os.replace`, and finally commits by publishing one `_onepane_loads` record. The views
+show a row only once its load is committed, so a crash or an error at any point leaves nothing
+visible; `abort()` also removes the files. Re-running never double-counts: a load may name the loads
+(and scopes) it supersedes, and `already_loaded` finds an identical earlier file by content hash.
+
+Compaction merges a partition's files into one and swaps the folder in atomically
+(renameat2 RENAME_EXCHANGE), keeping every row and its `_load_id`, so time travel still works.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import duckdb
+
+from metrics.errors import OnepaneError
+from metrics.store import Store, _sql_literal, check_ident
+
+log = logging.getLogger(__name__)
+
+COMPACT_AFTER_FILES = 16
+
+
+def new_load_id() -> str:
+    """Time-ordered and unique: 20261125T163100123456-1a2b3c4d."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
+
+
+@contextlib.contextmanager
+def table_lock(store: Store, table: str, exclusive: bool):
+    folder = store.lake / table
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _table_spec(store: Store, table: str) -> tuple[list[tuple[str, str]], str, str]:
+    """Columns, partition name and partition SQL expression of a raw table."""
+    con = store._open(read_only=True)
+    try:
+        cols = [(r[0], r[1]) for r in con.execute(f"DESCRIBE _schema_{check_ident(table)}").fetchall()]
+        spec = con.execute("SELECT partition_name, partition_expr FROM _onepane_tables "
+                           "WHERE table_name = ?", [table]).fetchone()
+    except duckdb.CatalogException:
+        raise OnepaneError(f"unknown table {table!r}; run `onepane init`") from None
+    finally:
+        con.close()
+    return cols, (spec[0] if spec else "part"), (spec[1] if spec else "'all'")
+
+
+class Load:
+    """One all-or-nothing write into one raw table. Use as a context manager:
+
+        with Load(store, "raw_focus", collector="focus", source="aws") as load:
+            load.write(frame, scope="aws/123/2024-09")
+    """
+
+    def __init__(self, store: Store, table: str, *, collector: str, source: str | None = None,
+                 source_file: str | None = None, content_hash: str | None = None):
+        self.store, self.table = store, table
+        self.collector, self.source = collector, source or collector
+        self.source_file, self.content_hash = source_file, content_hash
+        self.load_id = new_load_id()
+        self.started_at = datetime.now(timezone.utc)
+        self.columns, self.part_name, self.part_expr = _table_spec(store, table)
+        self.staging = store.lake / "_staging" / self.load_id
+        self.rows = 0
+        self.scopes: set[str] = set()
+        self.supersedes: set[tuple[str, str]] = set()
+        self.watermark: Any = None
+        self.details: dict[str, Any] = {}
+        self._published: list[Path] = []
+        self._n = 0
+        self._mem: duckdb.DuckDBPyConnection | None = None
+        self.done = False
+        self.status: str | None = None          # ok | failed once done
+
+    # ---- writing ------------------------------------------------------------------------
+    def _select(self, inner_cols: list[str], scope: str | None) -> str:
+        names = {c for c, _ in self.columns}
+        extra = [c for c in inner_cols if c not in names]
+        if extra:
+            raise OnepaneError(f"{self.table}: unknown column(s) {extra}; add a migration first")
+        parts = []
+        for col, typ in self.columns:
+            if col == "_load_id":
+                parts.append(f"{_sql_literal(self.load_id)}::VARCHAR AS _load_id")
+            elif col == "_loaded_at":
+                parts.append(f"{_sql_literal(self.started_at.isoformat())}::TIMESTAMPTZ AS _loaded_at")
+            elif col == "_scope" and "_scope" not in inner_cols:
+                parts.append(f"{_sql_literal(scope or '')}::VARCHAR AS _scope")
+            elif col in inner_cols:
+                parts.append(f'CAST(src."{col}" AS {typ}) AS "{col}"')
+            else:
+                parts.append(f'NULL::{typ} AS "{col}"')
+        return ", ".join(parts)
+
+    def write(self, frame: Any, scope: str | None = None) -> int:
+        """Write a polars/pandas frame or pyarrow table. Columns are cast to the table's types."""
+        if self._mem is None:
+            self._mem = duckdb.connect()
+            self._mem.execute("SET TimeZone = 'UTC'")
+        self._mem.register("_frame", frame)
+        try:
+            cols = [r[0] for r in self._mem.execute("DESCRIBE _frame").fetchall()]
+            return self.write_query(self._mem, "SELECT * FROM _frame", cols, scope)
+        finally:
+            self._mem.unregister("_frame")
+
+    def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
+                    scope: str | None = None) -> int:
+        """Write the result of `sql` run on `con` (its output columns named in `columns`)."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        out = self.staging / str(self._n)
+        self._n += 1
+        select = self._select(columns, scope)
+        q = (f"COPY (SELECT *, {self.part_expr} AS \"{self.part_name}\" FROM "
+             f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
+             f"(FORMAT parquet, PARTITION_BY (\"{self.part_name}\"), "
+             f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")
+        n = con.execute(q).fetchone()[0]
+        self.rows += n
+        if "_scope" in columns:
+            self.scopes.update(r[0] for r in con.execute(
+                f"SELECT DISTINCT _scope FROM ({sql})").fetchall())
+        else:
+            self.scopes.add(scope or "")
+        return n
+
+    def supersede(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Mark (load_id, scope) pairs as replaced by this load from its commit on."""
+        self.supersedes.update((a, b) for a, b in pairs if a != self.load_id)
+
+    def supersede_scopes(self, scopes: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """Supersede every visible earlier row in the given scopes (default: the ones written)."""
+        scopes = sorted(set(scopes if scopes is not None else self.scopes))
+        if not scopes:
+            return []
+        con = self.store.connect()
+        try:
+            pairs = con.execute(
+                f"SELECT DISTINCT _load_id, _scope FROM {check_ident(self.table)} "
+                "WHERE _scope IN (SELECT unnest(?::VARCHAR[]))", [scopes]).fetchall()
+        finally:
+            con.close()
+        self.supersede(pairs)
+        return pairs
+
+    # ---- commit / abort -----------------------------------------------------------------
+    def _record(self, status: str, error: str | None) -> None:
+        rec = {
+            "load_id": self.load_id, "collector": self.collector, "source": self.source,
+            "target_table": self.table, "source_file": self.source_file,
+            "content_hash": self.content_hash, "started_at": self.started_at,
+            "finished_at": datetime.now(timezone.utc), "status": status, "rows": self.rows,
+            "error": error,
+            "watermark": None if self.watermark is None else json.dumps(self.watermark, default=str),
+            "supersedes": [{"load_id": a, "scope": b} for a, b in sorted(self.supersedes)],
+            "details": json.dumps(self.details, default=str) if self.details else None,
+        }
+        write_record(self.store, rec)
+
+    def commit(self) -> None:
+        if self.done:
+            return
+        touched: set[Path] = set()
+        with table_lock(self.store, self.table, exclusive=False):
+            for f in sorted(self.staging.rglob("*.parquet")) if self.staging.exists() else []:
+                dest_dir = self.store.lake / self.table / f.parent.name
+                dest_dir.mkdir(parents=True, exist_ok=True)
+                dest = dest_dir / f.name
+                os.replace(f, dest)
+                self._published.append(dest)
+                touched.add(dest_dir)
+            self._record("ok", None)
+        self.done, self.status = True, "ok"
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self._close()
+        log.info("committed load=%s table=%s rows=%d", self.load_id, self.table, self.rows)
+        for d in touched:
+            if sum(1 for _ in d.glob("*.parquet")) > COMPACT_AFTER_FILES:
+                try:
+                    compact_partition(self.store, self.table, d)
+                except OSError as e:           # compaction is an optimisation; never fail a load
+                    log.warning("compaction skipped dir=%s error=%s", d, e)
+
+    def abort(self, error: str) -> None:
+        if self.done:
+            return
+        for p in self._published:
+            p.unlink(missing_ok=True)
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.rows = 0
+        self.supersedes.clear()
+        self._record("failed", error)
+        self.done, self.status = True, "failed"
+        self._close()
+        log.warning("aborted load=%s table=%s error=%s", self.load_id, self.table, error)
+
+    def _close(self):
+        if self._mem is not None:
+            self._mem.close()
+            self._mem = None
+
+    def __enter__(self) -> "Load":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is None:
+            self.commit()
+        else:
+            self.abort(str(exc) or exc_type.__name__)
+
+
+def write_record(store: Store, rec: dict) -> None:
+    """Publish one row of `_onepane_loads` (the commit point of a load) atomically."""
+    schema_file = store.lake / "_onepane_loads" / "_schema.parquet"
+    folder = store.lake / "_onepane_loads" / ("month=" + rec["finished_at"].strftime("%Y-%m"))
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{rec['load_id']}.tmp"
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"CREATE TABLE rec AS SELECT * FROM read_parquet({_sql_literal(str(schema_file))}) LIMIT 0")
+        cols = [r[0] for r in con.execute("DESCRIBE rec").fetchall()]
+        con.execute(f"INSERT INTO rec ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                    [rec.get(c) for c in cols])
+        con.execute(f"COPY rec TO {_sql_literal(str(tmp))} (FORMAT parquet)")
+    finally:
+        con.close()
+    with table_lock(store, "_onepane_loads", exclusive=False):
+        os.replace(tmp, folder / f"{rec['load_id']}.parquet")
+    if sum(1 for _ in folder.glob("*.parquet")) > 4 * COMPACT_AFTER_FILES:
+        compact_partition(store, "_onepane_loads", folder)
+
+
+def already_loaded(store: Store, table: str, content_hash: str, collector: str | None = None) -> str | None:
+    """The id of a committed load of the same content into the same table, if any."""
+    df = store.query("SELECT load_id FROM _onepane_visible_loads WHERE target_table = ? "
+                     "AND content_hash = ? ORDER BY finished_at DESC LIMIT 1",
+                     [table, content_hash])
+    return df["load_id"][0] if df.height else None
+
+
+# ---- compaction --------------------------------------------------------------------------
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD = -100
+    fn = getattr(libc, "renameat2", None)
+    if fn is None or fn(AT_FDCWD, bytes(a), AT_FDCWD, bytes(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno() if fn is not None else 0
+        raise OSError(err, f"renameat2 exchange failed for {a} <-> {b}")
+
+
+def compact_partition(store: Store, table: str, folder: Path) -> int:
+    """Merge the committed files of one partition folder into one file; returns files merged.
+
+    Rows of failed loads are dropped; files of loads with no record yet (in flight) stay as they are.
+    """
+    with table_lock(store, table, exclusive=True):
+        files = sorted(folder.glob("*.parquet"))
+        if len(files) < 2:
+            return 0
+        con = duckdb.connect()
+        try:
+            if table == "_onepane_loads":
+                keep, drop = files, []
+            else:
+                status = _load_status(store, [_load_of(f) for f in files])
+                keep = [f for f in files if f.name.startswith("c") or status.get(_load_of(f)) == "ok"]
+                drop = [f for f in files if f not in keep and (
+                    status.get(_load_of(f)) == "failed"
+                    or (_load_of(f) not in status and time.time() - f.stat().st_mtime > 3600))]
+            if len(keep) < 2 and not drop:
+                return 0
+            work = store.lake / "_staging" / f"compact-{uuid.uuid4().hex[:8]}"
+            new_dir = work / folder.name
+            new_dir.mkdir(parents=True)
+            pending = [f for f in files if f not in keep and f not in drop]
+            if keep:
+                lst = "[" + ", ".join(_sql_literal(str(f)) for f in keep) + "]"
+                con.execute(f"COPY (SELECT * FROM read_parquet({lst}, union_by_name = true, "
+                            f"hive_partitioning = false)) TO "
+                            f"{_sql_literal(str(new_dir / ('c' + new_load_id() + '.parquet')))} "
+                            "(FORMAT parquet)")
+            for f in pending:
+                shutil.copy2(f, new_dir / f.name)
+            _exchange(new_dir, folder)
+            shutil.rmtree(work, ignore_errors=True)
+            log.info("compacted table=%s dir=%s files=%d dropped=%d", table, folder.name,
+                     len(keep), len(drop))
+            return len(keep)
+        finally:
+            con.close()
+
+
+def _load_of(f: Path) -> str:
+    # files are named <load_id>-<n>-<i>.parquet, load ids <timestamp>-<hex8>; compacted: c<load_id>
+    parts = f.stem.split("-")
+    return parts[0] + "-" + parts[1]
+
+
+def _load_status(store: Store, load_ids: list[str]) -> dict[str, str]:
+    df = store.query("SELECT load_id, status FROM _onepane_loads "
+                     "WHERE load_id IN (SELECT unnest(?::VARCHAR[]))", [list(set(load_ids))])
+    return dict(zip(df["load_id"].to_list(), df["status"].to_list()))

@@ -1,0 +1,272 @@
+"""The store: one DuckDB file holding schema and views, plus a lake folder of Parquet files.
+
+Only `onepane init` (`Store.migrate`) writes the DuckDB file. Everything written at run time is
+published as immutable Parquet under the lake folder (see metrics.lake), and the views in the DuckDB
+file read it. So readers never see lock errors and writers never wait for readers.
+
+    onepane.duckdb          schema templates (_schema_raw_*), views, _onepane_migrations, _onepane_meta
+    onepane.lake/<table>/   _schema.parquet (empty, typed) + <partition>/<load_id>-*.parquet
+
+Views embed the lake's absolute path, so plain DuckDB opened from any working directory can query
+`focus`; if the store is moved, the next `onepane` command re-creates the views.
+
+Time travel: every raw row carries the `_load_id` that wrote it. A row is visible when its load is
+committed (`_onepane_loads`, status ok) at or before the session variable `onepane_as_of` (unset =
+now) and not superseded by a later load by then. `Store.connect(as_of=T)` sets the variable.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from metrics.errors import OnepaneError, StoreBusy
+from metrics.times import parse_time
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = Path(__file__).parent / "sql"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VIEW_LAYERS = ("staged", "public")          # applied in this order after the generated raw views
+AS_OF_VAR = "onepane_as_of"
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+_VANISHED_MARKERS = ("No such file", "No files found", "Cannot open file", "could not open file",
+                     "IO Error")
+
+
+def lake_path_for(db_path: str | os.PathLike) -> Path:
+    """The Parquet folder that belongs to one DuckDB file: `x.duckdb` -> `x.lake/`."""
+    p = Path(db_path).absolute()
+    return p.with_name(p.stem + ".lake") if p.suffix else p.with_name(p.name + ".lake")
+
+
+def _migrations() -> list[tuple[str, str]]:
+    return [(p.name, p.read_text(encoding="utf-8"))
+            for p in sorted(MIGRATIONS_DIR.glob("*.sql"))]
+
+
+def _view_files() -> list[Path]:
+    out: list[Path] = []
+    for layer in VIEW_LAYERS:
+        out += sorted((SQL_DIR / layer).glob("*.sql"))
+    return out
+
+
+def _sql_literal(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def raw_view_sql(table: str, lake: Path) -> str:
+    """The generated view over one raw table's Parquet files, gated by committed loads."""
+    glob = _sql_literal(str(lake / table / "**" / "*.parquet"))
+    return f"""CREATE OR REPLACE VIEW {table} AS
+SELECT r.* FROM read_parquet({glob}, union_by_name = true, hive_partitioning = false) r
+SEMI JOIN _onepane_visible_loads v ON r._load_id = v.load_id
+ANTI JOIN _onepane_superseded s ON r._load_id = s.load_id AND r._scope = s.scope"""
+
+
+def bookkeeping_sql(lake: Path) -> str:
+    loads = _sql_literal(str(lake / "_onepane_loads" / "**" / "*.parquet"))
+    return f"""
+CREATE OR REPLACE VIEW _onepane_loads AS
+SELECT * FROM read_parquet({loads}, union_by_name = true, hive_partitioning = false);
+CREATE OR REPLACE VIEW _onepane_visible_loads AS
+SELECT * FROM _onepane_loads
+WHERE status = 'ok'
+  AND finished_at <= coalesce(getvariable('{AS_OF_VAR}')::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ);
+CREATE OR REPLACE VIEW _onepane_superseded AS
+SELECT DISTINCT s.load_id, s.scope
+FROM (SELECT unnest(supersedes) AS s FROM _onepane_visible_loads);
+"""
+
+
+class Store:
+    """A DuckDB file plus its lake folder. Cheap to construct; `ensure()` migrates when needed."""
+
+    def __init__(self, db_path: str | os.PathLike = "onepane.duckdb"):
+        self.db_path = Path(db_path).absolute()
+        self.lake = lake_path_for(self.db_path)
+
+    # ---- schema -------------------------------------------------------------------------
+    def _fingerprint(self) -> str:
+        h = hashlib.sha256(str(self.lake).encode())
+        for name, text in _migrations():
+            h.update(name.encode() + text.encode())
+        for p in _view_files():
+            h.update(p.name.encode() + p.read_bytes())
+        return h.hexdigest()[:16]
+
+    def needs_migration(self) -> bool:
+        if not self.db_path.exists():
+            return True
+        try:
+            con = self._open(read_only=True)
+        except StoreBusy:
+            return False   # somebody is migrating right now; they will finish the job
+        try:
+            got = con.execute("SELECT value FROM _onepane_meta WHERE key = 'fingerprint'").fetchone()
+        except duckdb.Error:
+            return True
+        finally:
+            con.close()
+        return not got or got[0] != self._fingerprint()
+
+    def ensure(self) -> "Store":
+        """Create and migrate a missing or outdated store; a no-op when it is current."""
+        if self.needs_migration():
+            self.migrate()
+        return self
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations, write the typed empty Parquet files, re-create all views.
+        Idempotent: a second run applies nothing and leaves one schema."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.lake.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only=False)
+        applied: list[str] = []
+        try:
+            con.execute("""CREATE TABLE IF NOT EXISTS _onepane_migrations (
+                name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
+            con.execute("""CREATE TABLE IF NOT EXISTS _onepane_meta (
+                key VARCHAR PRIMARY KEY, value VARCHAR)""")
+            done = {r[0] for r in con.execute("SELECT name FROM _onepane_migrations").fetchall()}
+            for name, text in _migrations():
+                if name in done:
+                    continue
+                con.execute("BEGIN")
+                try:
+                    con.execute(text)
+                    con.execute("INSERT INTO _onepane_migrations (name) VALUES (?)", [name])
+                    con.execute("COMMIT")
+                except duckdb.Error as e:
+                    con.execute("ROLLBACK")
+                    raise OnepaneError(f"migration {name} failed: {e}") from e
+                applied.append(name)
+            self._write_schema_files(con)
+            self._create_views(con)
+            con.execute("INSERT OR REPLACE INTO _onepane_meta VALUES ('fingerprint', ?), "
+                        "('lake', ?)", [self._fingerprint(), str(self.lake)])
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        if applied:
+            log.info("migrated db=%s applied=%s", self.db_path, ",".join(applied))
+        return applied
+
+    def raw_tables(self, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
+        own = con is None
+        con = con or self._open(read_only=True)
+        try:
+            rows = con.execute("SELECT table_name FROM duckdb_tables() "
+                               "WHERE table_name LIKE '\\_schema\\_%' ESCAPE '\\' "
+                               "ORDER BY table_name").fetchall()
+        finally:
+            if own:
+                con.close()
+        return [r[0][len("_schema_"):] for r in rows]
+
+    def _write_schema_files(self, con: duckdb.DuckDBPyConnection) -> None:
+        for table in self.raw_tables(con):
+            folder = self.lake / table
+            folder.mkdir(parents=True, exist_ok=True)
+            tmp = folder / ".schema.parquet.tmp"
+            con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
+                        "(FORMAT parquet)")
+            os.replace(tmp, folder / "_schema.parquet")
+
+    def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(bookkeeping_sql(self.lake))
+        for table in self.raw_tables(con):
+            if table != "_onepane_loads":
+                con.execute(raw_view_sql(table, self.lake))
+        # Views may read each other: create in passes until none is left (file order is a hint).
+        pending = _view_files()
+        while pending:
+            failed: list[tuple[Path, Exception]] = []
+            for p in pending:
+                sql = p.read_text(encoding="utf-8").replace("{lake}", str(self.lake))
+                try:
+                    con.execute(sql)
+                except duckdb.CatalogException as e:
+                    failed.append((p, e))
+                except duckdb.Error as e:
+                    raise OnepaneError(f"view {p.relative_to(SQL_DIR)} failed: {e}") from e
+            if len(failed) == len(pending):
+                p, e = failed[0]
+                raise OnepaneError(f"view {p.relative_to(SQL_DIR)} failed: {e}")
+            pending = [p for p, _ in failed]
+
+    def columns(self, table: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of a raw table, from its schema template."""
+        con = self._open(read_only=True)
+        try:
+            return [(r[0], r[1]) for r in con.execute(
+                f"DESCRIBE _schema_{table}").fetchall()]
+        except duckdb.CatalogException:
+            raise OnepaneError(f"unknown table {table!r}; known: {', '.join(self.raw_tables())}") from None
+        finally:
+            con.close()
+
+    # ---- reading ------------------------------------------------------------------------
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        last: Exception | None = None
+        for attempt in range(40):
+            try:
+                con = duckdb.connect(str(self.db_path), read_only=read_only)
+                con.execute("SET TimeZone = 'UTC'")
+                return con
+            except duckdb.IOException as e:
+                if not any(m in str(e) for m in _LOCK_MARKERS):
+                    raise
+                last = e
+                time.sleep(0.05 * (attempt + 1))
+        raise StoreBusy(f"{self.db_path} is held by another process (a migration?); "
+                        f"retry when it finishes ({last})")
+
+    def connect(self, as_of: datetime | str | None = None) -> duckdb.DuckDBPyConnection:
+        """A read-only connection; with `as_of` every view shows what was known at that time."""
+        con = self._open(read_only=True)
+        set_as_of(con, as_of)
+        return con
+
+    def query(self, sql: str, params: list | dict | None = None, as_of=None,
+              con: duckdb.DuckDBPyConnection | None = None):
+        """Run a read query and return a polars frame; retries once if compaction removed a file."""
+        own = con is None
+        con = con or self.connect(as_of)
+        try:
+            for attempt in (0, 1):
+                try:
+                    return con.sql(sql, params=params or None).pl()
+                except duckdb.IOException as e:
+                    if attempt or not any(m in str(e) for m in _VANISHED_MARKERS):
+                        raise
+                    log.debug("retrying query after a file vanished: %s", e)
+        finally:
+            if own:
+                con.close()
+
+
+def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None) -> None:
+    if as_of is None:
+        con.execute(f"SET VARIABLE {AS_OF_VAR} = NULL")
+    else:
+        t = parse_time(as_of)
+        con.execute(f"SET VARIABLE {AS_OF_VAR} = ?::TIMESTAMPTZ", [t])
+
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def check_ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise OnepaneError(f"not a valid table or column name: {name!r}")
+    return name

@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parents[1] / "sql" / "analysis"
 
+MIN_QUANTILE_COUNT = 10     # observations a bucket needs for its own latency quantile
 REQUESTS = "inference_requests_total"
 HIST = "inference_request_duration_seconds"
 TOKENS = "inference_tokens_total"
@@ -67,12 +68,14 @@ class Series:
     load_sign: int = 0                      # +1 rises with request rate, -1 falls with it, 0 neither
     source_key: str = "telemetry"           # which input it comes from (for data-problem credit)
     better: str | None = None               # lower | higher
+    ranked: bool = True                     # False: kept for a dedicated finding, not ranked alone
 
     @property
     def load_sensitive(self) -> bool:
         return self.load_sign != 0
 
     def value(self, mask: np.ndarray) -> float:
+        mask = mask & np.isfinite(self.v)        # buckets without data are not zeros
         if not mask.any():
             return float("nan")
         if self.agg is not None:
@@ -199,7 +202,9 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         ok = (bi >= 0) & (bi < fr.n)
         np.add.at(mat, (bi[ok], li[ok]), np.nan_to_num(h["delta"].to_numpy()[ok]))
         for q, name in ((0.5, "latency_p50_s"), (0.95, "latency_p95_s")):
-            vals = np.array([_hist_quantile(q, les, mat[i]) for i in range(fr.n)])
+            # a bucket quantile needs enough requests to mean anything
+            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
+                             else np.nan for i in range(fr.n)])
             out.append(Series(name, "technical", service, SYMPTOM, fr.t, vals, "s",
                               agg=lambda m, q=q, mat=mat: _hist_quantile(q, les, mat[m].sum(axis=0)),
                               load_sign=1, better="lower"))
@@ -237,7 +242,7 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         idle_share = np.where(covered > 0, idle / np.where(covered > 0, covered, 1), np.nan)
         s = Series("gpu_idle_share", "cost", service, SYMPTOM, fr.t, idle_share, "share",
                    agg=lambda m: _ratio(idle[m].sum(), covered[m].sum()), load_sign=-1,
-                   better="lower")
+                   better="lower", ranked=False)
         s.idle_s, s.covered_s, s.gpus = idle, covered, sorted(set(util["gpu"].drop_nulls().to_list()))
         out.append(s)
         if has_req:

@@ -8,7 +8,7 @@ Ranking method
 --------------
 1. Every layer becomes signals (metrics.analysis.signals): per-bucket series of request rate, error
    rate, latency quantiles, GPU utilisation and GPU-seconds per request, drift share, quality, KPIs,
-   cost, null rates. Buckets are 1/60 of the span of data in R.
+   cost, null rates. Buckets are 1/30 of the span of data in R.
 2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
@@ -18,9 +18,11 @@ Ranking method
 3. Change events (deploys, rollbacks, config, price changes, backfills) in R are each compared
    before/after: [t_e − L, t_e) against [t_e, t_e + L), clipped to R and to the neighbouring events
    of the same service (L = max(w, T − t_e)). The symptom signals of *this* service that shift across
-   the event are its evidence; an event explains the sum of their strengths. An event on another
-   service with no such evidence is dropped (never blamed without evidence here); an event of this
-   service without evidence stays in the list with score 0.
+   the event are its evidence; an event explains the sum of their strengths. A shift that the load
+   explains (request rate moved across the event in the direction that moves this signal) is not
+   evidence. An event on another service needs a strong shift here (|d| ≥ 2) whose change point lies
+   just after it (within w/2); without one it is dropped (never blamed without evidence here). An
+   event of this service without evidence stays in the list with score 0.
 4. Causes before symptoms. Load (request rate), input drift and data problems are causes; latency,
    errors, GPU, quality, KPI and cost shifts are symptoms. Each symptom found in C vs P is credited to
    at most one cause: an event whose evidence contains it (strongest first), else a request-rate shift
@@ -55,9 +57,10 @@ log = logging.getLogger(__name__)
 
 D_MIN = 1.0            # minimum |effect size| for a shift
 REL_MIN = 0.10         # minimum relative change of the segment values
+OTHER_SERVICE_D = 2.0  # an event on another service needs |d| ≥ this, starting right after it
 STRENGTH_CAP = 8.0
 MIN_POINTS = 3         # buckets with a value needed on each side
-N_BUCKETS = 60
+N_BUCKETS = 30
 IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idle
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
@@ -168,6 +171,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
     # 2. shifts C vs P (or around the change point inside C when P has no data)
     shifts: dict[int, Shift] = {}
     for i, s in enumerate(series):
+        if not s.ranked:
+            continue
         win = (P[0], C[1])
         onset = change_point(fr.t[fr.mask(*win)], s.v[fr.mask(*win)])
         sh = compare(fr, s, P, C, "previous window")
@@ -192,13 +197,19 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         load_dir = int(np.sign(load.after - load.before)) if significant(load) else 0
         evidence = []
         for i, s in enumerate(series):
-            if s.role != SYMPTOM:
+            if s.role != SYMPTOM or not s.ranked:
                 continue
             sh = compare(fr, s, before, after, "before/after the event")
             if not significant(sh):
                 continue
             if load_dir and s.load_sign and np.sign(sh.after - sh.before) * s.load_sign == load_dir:
                 continue            # the load moved across the event and explains this shift
+            if e["service"] != service:
+                # another service's event needs a strong shift here that starts right after it
+                m = fr.mask(before[0], after[1])
+                onset = change_point(fr.t[m], s.v[m])
+                if abs(sh.d) < OTHER_SERVICE_D or onset is None or not (te - 2 * step <= onset <= te + w / 2):
+                    continue
             evidence.append((i, sh))
         if e["service"] != service and not evidence:
             continue

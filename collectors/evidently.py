@@ -270,8 +270,16 @@ def _prepare_current(con, s: DriftSettings, base: Path | None) -> tuple[str, lis
     if s.labels:
         if not s.id_column or not s.target_column:
             raise InputError("`labels` needs `id_column` and `target_column`", file=where)
-        lab_files = resolve_files(s.labels, base)
-        create_view(con, "lab", lab_files, s.labels)
+        try:
+            lab_files = resolve_files(s.labels, base)
+        except InputError:                  # labels not landed yet: windows stay unlabelled
+            log.info("no label files yet labels=%s", s.labels)
+            lab_files = []
+        if lab_files:
+            create_view(con, "lab", lab_files, s.labels)
+        else:
+            con.execute(f"CREATE TEMP VIEW lab AS SELECT NULL::VARCHAR AS {_ident(s.id_column)}, "
+                        f"NULL::VARCHAR AS {_ident(s.target_column)} WHERE false")
         lcols = _columns(con, "lab")
         for c in (s.id_column, s.target_column):
             if c not in lcols:
@@ -279,12 +287,14 @@ def _prepare_current(con, s: DriftSettings, base: Path | None) -> tuple[str, lis
         if s.id_column not in cols:
             raise InputError("column not found", file=where, column=s.id_column)
         tgt, idc = _ident(s.target_column), _ident(s.id_column)
-        lab = f"(SELECT {idc} AS __id, any_value({tgt}) AS __label FROM lab WHERE {tgt} IS NOT NULL GROUP BY 1)"
+        lab = (f"(SELECT {idc}::VARCHAR AS __id, any_value({tgt}) AS __label FROM lab "
+               f"WHERE {tgt} IS NOT NULL GROUP BY 1)")
+        join = f"FROM ({select}) c LEFT JOIN {lab} l ON c.{idc}::VARCHAR = l.__id"
         if s.target_column in cols:     # a landed label wins over one in the log
-            body = (f"SELECT c.* REPLACE (coalesce(l.__label, c.{tgt}) AS {tgt}) "
-                    f"FROM ({select}) c LEFT JOIN {lab} l ON c.{idc} = l.__id")
+            body = (f"SELECT c.* REPLACE (coalesce(l.__label::{cols[s.target_column]}, c.{tgt}) "
+                    f"AS {tgt}) {join}")
         else:
-            body = f"SELECT c.*, l.__label AS {tgt} FROM ({select}) c LEFT JOIN {lab} l ON c.{idc} = l.__id"
+            body = f"SELECT c.*, l.__label AS {tgt} {join}"
         con.execute(f"CREATE TEMP VIEW cur AS {body}")
     else:
         con.execute(f"CREATE TEMP VIEW cur AS {select}")

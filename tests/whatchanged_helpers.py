@@ -17,21 +17,22 @@ CAPTURE_END = CAPTURE_START + 540
 
 def load_capture(store, shared: Path, config=None) -> None:
     """telemetry.om and events.jsonl of gpu-serving-capture through the real importers."""
+    from collectors.events import ingest_events
+
     cap = shared / "gpu-serving-capture"
     try:
         from collectors.openmetrics import ingest_openmetrics
-        from collectors.events import ingest_events
-    except ImportError:          # until the collectors are merged: a plain parser (see report)
-        _load_capture_plain(store, cap)
-        return
-    ingest_openmetrics(store, cap / "telemetry.om", config=config)
+    except ImportError:          # until the telemetry collector is merged: a plain parser (see report)
+        _load_telemetry_plain(store, cap)
+    else:
+        ingest_openmetrics(store, cap / "telemetry.om", config=config)
     ingest_events(store, cap / "events.jsonl", config=config)
 
 
 _LINE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)\s+(\S+)$')
 
 
-def _load_capture_plain(store, cap: Path) -> None:
+def _load_telemetry_plain(store, cap: Path) -> None:
     from metrics.lake import Load
 
     rows = []
@@ -48,11 +49,40 @@ def _load_capture_plain(store, cap: Path) -> None:
                      "value": float(v), "source": "telemetry.om"})
     with Load(store, "raw_telemetry", collector="test") as load:
         load.write(pl.DataFrame(rows, infer_schema_length=None))
-    ev = []
-    for line in (cap / "events.jsonl").read_text().splitlines():
-        e = json.loads(line)
-        ev.append({"occurred_at": datetime.fromtimestamp(e["ts"], timezone.utc), "kind": e["kind"],
-                   "service": e["service"], "model_version": e["model_version"], "detail": e["detail"],
-                   "source": "events.jsonl", "event_id": hashlib.md5(line.encode()).hexdigest()})
-    with Load(store, "raw_events", collector="test") as load:
-        load.write(pl.DataFrame(ev, infer_schema_length=None))
+
+
+def write_request_counters(store, service: str, start: float, minutes: int, per_minute: int,
+                           errors_at: dict[int, int], slow_at: dict[int, int] | None = None) -> None:
+    """Cumulative Prometheus-style counters, one sample a minute: requests by status and a latency
+    histogram (le 0.5 / 1 / +Inf) where minute m has errors_at[m] errors and slow_at[m] requests
+    slower than 0.5 s. The first sample (m = 0) is the counters' starting point."""
+    from metrics.lake import Load
+
+    slow_at = slow_at or {}
+    rows = []
+    ok = err = fast = total = 0.0
+
+    def row(t, metric, labels, value):
+        lj = json.dumps(labels, sort_keys=True)
+        rows.append({"sampled_at": datetime.fromtimestamp(t, timezone.utc), "metric": metric, "labels": lj,
+                     "labels_hash": hashlib.md5((metric + lj).encode()).hexdigest(), "service": service,
+                     "model_version": "v1", "value": value, "source": "test"})
+
+    for m in range(minutes + 1):
+        if m > 0:
+            e = errors_at.get(m - 1, 0)      # the increase up to sample m belongs to minute m - 1
+            s = slow_at.get(m - 1, 0)
+            ok += per_minute - e
+            err += e
+            fast += per_minute - s
+            total += per_minute
+        t = start + 60 * m
+        base = {"service": service, "model_version": "v1"}
+        row(t, "inference_requests_total", {**base, "status": "200"}, ok)
+        row(t, "inference_requests_total", {**base, "status": "500"}, err)
+        row(t, "inference_request_duration_seconds_bucket", {**base, "le": "0.5"}, fast)
+        row(t, "inference_request_duration_seconds_bucket", {**base, "le": "1.0"}, total)
+        row(t, "inference_request_duration_seconds_bucket", {**base, "le": "+Inf"}, total)
+        row(t, "inference_request_duration_seconds_count", base, total)
+    with Load(store, "raw_telemetry", collector="test") as load:
+        load.write(pl.DataFrame(rows))

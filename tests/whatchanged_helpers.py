@@ -86,3 +86,25 @@ def write_request_counters(store, service: str, start: float, minutes: int, per_
         row(t, "inference_request_duration_seconds_count", base, total)
     with Load(store, "raw_telemetry", collector="test") as load:
         load.write(pl.DataFrame(rows))
+
+
+def write_costs(store, lines: list[dict]) -> None:
+    """FOCUS line items: dicts with day (date), service, team, sku, cost, quantity[, region, currency]."""
+    from datetime import timedelta as _td
+    from decimal import Decimal as _D
+
+    from metrics.lake import Load
+
+    rows = []
+    for i, ln in enumerate(lines):
+        start = datetime(ln["day"].year, ln["day"].month, ln["day"].day, tzinfo=timezone.utc)
+        cost = _D(str(ln["cost"]))
+        rows.append({"billing_currency": ln.get("currency", "USD"), "charge_period_start": start,
+                     "charge_period_end": start + _td(days=1), "billing_period_start": start.replace(day=1),
+                     "billed_cost": cost, "effective_cost": cost, "list_cost": cost,
+                     "pricing_quantity": _D(str(ln["quantity"])) if ln.get("quantity") is not None else None,
+                     "sku_id": ln["sku"], "x_service": ln["service"], "x_team": ln.get("team"),
+                     "x_model_version": ln.get("model_version"), "region_id": ln.get("region", "us-east-1"),
+                     "charge_category": "Usage", "x_source": "test", "x_source_line": i + 2})
+    with Load(store, "raw_focus", collector="test") as load:
+        load.write(pl.DataFrame(rows, infer_schema_length=None))

@@ -59,7 +59,7 @@ def forecast_sum(y: np.ndarray, steps: int, seed: int = 0) -> tuple[float, float
             fit = model.fit(disp=False)
             point = float(np.sum(fit.forecast(steps)))
             sims = np.asarray(fit.simulate(nsimulations=steps, repetitions=SIMULATIONS, anchor="end",
-                                           random_state=seed))
+                                           rng=np.random.default_rng(seed)))
         sums = sims.reshape(steps, -1).sum(axis=0)
         lo, hi = np.percentile(sums, [10, 90])
         return point, float(lo), float(hi)

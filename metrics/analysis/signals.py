@@ -262,13 +262,6 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         p = power.group_by(["b", "gpu"]).agg(pl.col("mean").mean()).group_by("b").agg(pl.col("mean").sum())
         out.append(Series("gpu_power_w", "technical", service, SYMPTOM, fr.t, fr.dense(p["b"], p["mean"]),
                           "W", load_sign=1))
-    samples = df.group_by("b").agg(pl.col("samples").sum(), pl.col("nulls").sum())
-    n_s = np.nan_to_num(fr.dense(samples["b"], samples["samples"]))
-    n_null = np.nan_to_num(fr.dense(samples["b"], samples["nulls"]))
-    if n_null.sum() > 0:
-        out.append(Series("null_rate", "data", "telemetry", CAUSE, fr.t,
-                          np.where(n_s > 0, n_null / np.where(n_s > 0, n_s, 1), np.nan), "share",
-                          agg=lambda m: _ratio(n_null[m].sum(), n_s[m].sum())))
     return out
 
 
@@ -323,4 +316,30 @@ def business(store: Store, config: Settings | None, service: str, fr: Frame, con
         out.append(Series(f"rate:{svc.funnel.action}/{svc.funnel.denominator}", "business", service,
                           SYMPTOM, fr.t, rate, "share", agg=lambda m: _ratio(a[m].sum(), d[m].sum()),
                           source_key="kpis", better="higher"))
+    return out
+
+
+# ---- data ----------------------------------------------------------------------------------------
+def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=None) -> list[Series]:
+    """Rows delivered per bucket by each source of the service's data (0 where none came).
+
+    Only a drop counts (see what_changed): data that starts arriving is not a problem."""
+    df = store.query(sql("wc_coverage"), {"service": service, "start": dt(fr.start), "end": dt(fr.end),
+                                          "origin": fr.start, "bucket_s": fr.step}, con=con)
+    out: list[Series] = []
+    for (inp, src), g in df.group_by(["input", "source"], maintain_order=True):
+        v = np.zeros(fr.n)
+        b = g["b"].to_numpy()
+        ok = (b >= 0) & (b < fr.n)
+        v[b[ok]] = g["n"].to_numpy()[ok]
+        s = Series("data_rows", "data", src, CAUSE, fr.t, v, "rows/bucket", source_key=inp)
+        s.last_at = max(g["last_at"].to_list())
+        out.append(s)
+        nulls = np.zeros(fr.n)
+        nulls[b[ok]] = g["nulls"].to_numpy()[ok]
+        if nulls.sum() > 0:
+            n = v.copy()
+            out.append(Series("null_rate", "data", src, CAUSE, fr.t,
+                              np.where(n > 0, nulls / np.where(n > 0, n, 1), np.nan), "share",
+                              agg=lambda m, x=nulls, n=n: _ratio(x[m].sum(), n[m].sum()), source_key=inp))
     return out

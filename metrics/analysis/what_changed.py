@@ -151,7 +151,9 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         price = _gpu_price_per_s(config)
         series = (S.technical(store, config, service, fr, price, con=con)
                   + S.model_health(store, service, fr, con=con)
-                  + S.business(store, config, service, fr, con=con))
+                  + S.business(store, config, service, fr, con=con)
+                  + S.coverage(store, service, fr, lo, hi, con=con))
+        loads = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
         events = store.query(S.sql("wc_events"), {"start": dt(R[0]), "end": dt(T)}, con=con).to_dicts()
         base_values: dict[tuple[str, str], float] = {}
         if baseline:
@@ -178,6 +180,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         sh = compare(fr, s, P, C, "previous window")
         if sh is None and onset is not None and C[0] < onset < C[1]:
             sh = compare(fr, s, (C[0], onset), (onset, C[1]), "change point inside the window")
+        if s.kind == "data_rows" and sh is not None and sh.after >= sh.before:
+            continue                                    # data arriving is not a data problem
         if significant(sh):
             sh.onset = onset
             shifts[i] = sh
@@ -271,7 +275,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             kind, idx = credited[i].split(":")
             by = (_event_subject(ev_items[int(idx)][0]) + " " + ev_items[int(idx)][0]["kind"]
                   if kind == "event" else f"{series[int(idx)].kind} of {series[int(idx)].subject}")
-        items.append(_shift_item(sh, score, by, base_values.get((sh.series.kind, sh.series.subject))))
+        items.append(_shift_item(sh, score, by, base_values.get((sh.series.kind, sh.series.subject)),
+                                 loads))
     if idle_item:
         idle_item["score"] = idle_item["_strength"] / total
         items.append(idle_item)
@@ -345,20 +350,34 @@ def _event_item(e: dict, te: float, before, after, evidence, score: float, servi
             "_cause": True, "_onset": te}
 
 
-def _shift_item(sh: Shift, score: float, by: str | None, base: float | None) -> dict:
+def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
+                loads: dict | None = None) -> dict:
     s = sh.series
     verb = "rose" if sh.after > sh.before else "fell"
     (b0, b1), (a0, a1) = sh.segments
+    kind = s.kind
     summary = (f"{s.kind} of {s.subject} {verb} {_pct(sh.rel)} from {_fmt(sh.before, s.unit)} to "
                f"{_fmt(sh.after, s.unit)} ([{_iso(a0)}, {_iso(a1)}) vs [{_iso(b0)}, {_iso(b1)}), "
                f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
     ev = _shift_evidence(sh)
+    if s.kind == "data_rows":
+        kind = "stale_source" if sh.after == 0 else "missing_data"
+        last = getattr(s, "last_at", None)
+        load = (loads or {}).get(s.subject)
+        ev["last_data_at"] = _iso(last) if last else None
+        if load:
+            ev["last_load_at"] = _iso(load["last_load_at"])
+        summary = (f"{s.source_key} source {s.subject} delivered {_fmt(sh.after)} rows per bucket in "
+                   f"[{_iso(a0)}, {_iso(a1)}) against {_fmt(sh.before)} before ({_pct(sh.rel)})"
+                   + (f"; its newest data is from {_iso(last)}" if last else "")
+                   + (f", newest load finished {_iso(load['last_load_at'])}" if load else "")
+                   + ": the data is late or missing, not (necessarily) the service.")
     ev["onset"] = _iso(sh.onset) if sh.onset else None
     if base is not None and np.isfinite(base):
         ev["baseline"] = _num(base)
     if by:
         ev["explained_by"] = by
-    return {"layer": s.layer, "kind": s.kind, "subject": s.subject, "score": score,
+    return {"layer": s.layer, "kind": kind, "subject": s.subject, "score": score,
             "summary": summary, "evidence": ev, "_cause": s.role == CAUSE, "_onset": sh.onset}
 
 

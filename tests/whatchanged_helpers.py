@@ -108,3 +108,68 @@ def write_costs(store, lines: list[dict]) -> None:
                      "charge_category": "Usage", "x_source": "test", "x_source_line": i + 2})
     with Load(store, "raw_focus", collector="test") as load:
         load.write(pl.DataFrame(rows, infer_schema_length=None))
+
+
+LE = (0.1, 0.25, 0.5, 1.0, 2.5, float("inf"))
+
+
+def write_minutes(store, service: str, start: float, rate: list[float], error_share: list[float],
+                  median_s: list[float], gpu_s_per_req: list[float], version: str = "v1", seed: int = 0,
+                  source: str = "scrape") -> None:
+    """Per-minute cumulative counters (requests by status, latency histogram) and a DCGM GPU
+    utilisation gauge for one service, from per-minute request rates (req/s), error shares, median
+    latencies (lognormal, σ = 0.4) and GPU-seconds per request."""
+    import numpy as np
+
+    from metrics.lake import Load
+
+    rnd = np.random.default_rng(seed)
+    rows = []
+    ok = err = 0.0
+    buckets = np.zeros(len(LE))
+
+    def row(t, metric, labels, value, svc=service):
+        lj = json.dumps(labels, sort_keys=True)
+        rows.append({"sampled_at": datetime.fromtimestamp(t, timezone.utc), "metric": metric, "labels": lj,
+                     "labels_hash": hashlib.md5((metric + lj).encode()).hexdigest(), "service": svc,
+                     "model_version": labels.get("model_version"), "value": value, "source": source})
+
+    n_min = len(rate)
+    for m in range(n_min + 1):
+        t = start + 60 * m
+        if m > 0:
+            i = m - 1
+            n = int(rnd.poisson(rate[i] * 60))
+            e = int(rnd.binomial(n, error_share[i]))
+            ok += n - e
+            err += e
+            lat = rnd.lognormal(np.log(median_s[i]), 0.4, n)
+            buckets += np.array([(lat <= le).sum() for le in LE])
+            util = min(100.0, 100.0 * n * gpu_s_per_req[i] / 60.0 * (1 + 0.05 * rnd.standard_normal()))
+            row(t, "DCGM_FI_DEV_GPU_UTIL", {"UUID": f"GPU-{service}", "gpu": "0"}, max(util, 0.0))
+        base = {"service": service, "model_version": version}
+        row(t, "inference_requests_total", {**base, "status": "200"}, ok)
+        row(t, "inference_requests_total", {**base, "status": "500"}, err)
+        for le, c in zip(LE, buckets):
+            row(t, "inference_request_duration_seconds_bucket",
+                {**base, "le": "+Inf" if le == float("inf") else str(le)}, float(c))
+        row(t, "inference_request_duration_seconds_count", base, float(buckets[-1]))
+    with Load(store, "raw_telemetry", collector="test", source=source) as load:
+        load.write(pl.DataFrame(rows, infer_schema_length=None))
+
+
+def write_events(store, events: list[dict]) -> None:
+    from metrics.lake import Load
+
+    rows = [{"occurred_at": datetime.fromtimestamp(e["t"], timezone.utc), "kind": e["kind"],
+             "service": e["service"], "model_version": e.get("model_version"), "detail": e.get("detail"),
+             "source": "test", "event_id": f"{e['service']}-{e['kind']}-{e['t']}"} for e in events]
+    with Load(store, "raw_events", collector="test") as load:
+        load.write(pl.DataFrame(rows, infer_schema_length=None))
+
+
+def write_rows(store, table: str, rows: list[dict], source: str = "test") -> None:
+    from metrics.lake import Load
+
+    with Load(store, table, collector="test", source=source) as load:
+        load.write(pl.DataFrame(rows, infer_schema_length=None))

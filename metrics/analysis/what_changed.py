@@ -361,8 +361,11 @@ def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
                f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
     ev = _shift_evidence(sh)
     if s.kind == "data_rows":
-        kind = "stale_source" if sh.after == 0 else "missing_data"
         last = getattr(s, "last_at", None)
+        (_, _), (_, c_end) = sh.segments
+        # stale: nothing in the last quarter of the window; else it thinned out (missing rows)
+        quiet = (c_end - (last.timestamp() if last else 0.0)) > (c_end - sh.segments[1][0]) / 4
+        kind = "stale_source" if sh.after == 0 or quiet else "missing_data"
         load = (loads or {}).get(s.subject)
         ev["last_data_at"] = _iso(last) if last else None
         if load:

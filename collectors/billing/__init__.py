@@ -34,4 +34,5 @@ def collect_billing(settings: BillingSettings, ctx) -> None:
 
     base = Path(ctx.config.path).parent if ctx.config.path else Path(".")
     paths = [p if Path(p).is_absolute() else str(base / p) for p in settings.paths]
-    ingest_billing(ctx.store, paths, settings.format, ctx.config, ctx.source, settings.delivery)
+    ingest_billing(ctx.store, paths, settings.format, ctx.config, ctx.source, settings.delivery,
+                   new_load=ctx.load)

@@ -20,6 +20,8 @@ import json
 import logging
 import re
 import shutil
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable
@@ -187,7 +189,39 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err:
 
 
 # ---- writing ---------------------------------------------------------------------------------
-def write_rows(load: Load, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str]) -> int:
+def _run(con: duckdb.DuckDBPyConnection, sql: str, bar=None) -> None:
+    """Execute; with a progress bar, poll DuckDB's query progress from this thread meanwhile."""
+    if bar is None:
+        con.execute(sql)
+        return
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    failure: list[BaseException] = []
+
+    def work():
+        try:
+            con.execute(sql)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failure.append(exc)
+    th = threading.Thread(target=work, daemon=True)
+    th.start()
+    while th.is_alive():
+        th.join(0.25)
+        try:
+            pct = con.query_progress()
+        except duckdb.Error:
+            pct = -1
+        if pct is not None and pct >= 0:
+            bar.n = int(bar.total * min(pct, 100.0) / 100.0)
+            bar.refresh()
+    if failure:
+        raise failure[0]
+    bar.n = bar.total
+    bar.refresh()
+
+
+def write_rows(load: Load, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
+               bar=None) -> int:
     """Like Load.write_query, but with per-row scopes read back from the staged files (cheap),
     instead of a second pass over the source to list them."""
     load.staging.mkdir(parents=True, exist_ok=True)
@@ -195,10 +229,10 @@ def write_rows(load: Load, con: duckdb.DuckDBPyConnection, sql: str, columns: li
     load._n += 1
     select = load._select(columns, None)
     try:
-        con.execute(f"COPY (SELECT *, {load.part_expr} AS {q(load.part_name)} FROM "
-                    f"(SELECT {select} FROM ({sql}) src)) TO {lit(str(out))} "
-                    f"(FORMAT parquet, PARTITION_BY ({q(load.part_name)}), "
-                    f"FILENAME_PATTERN '{load.load_id}-{load._n}-{{i}}', OVERWRITE_OR_IGNORE)")
+        _run(con, f"COPY (SELECT *, {load.part_expr} AS {q(load.part_name)} FROM "
+                  f"(SELECT {select} FROM ({sql}) src)) TO {lit(str(out))} "
+                  f"(FORMAT parquet, PARTITION_BY ({q(load.part_name)}), "
+                  f"FILENAME_PATTERN '{load.load_id}-{load._n}-{{i}}', OVERWRITE_OR_IGNORE)", bar)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)      # nothing of a failed pass may be published
         raise
@@ -241,8 +275,11 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
 # ---- one file --------------------------------------------------------------------------------
 def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | None = None,
                 source: str | None = None, delivery: str = "auto",
-                line_numbers: bool = True) -> dict[str, Any]:
-    """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}."""
+                line_numbers: bool = True, progress=None, new_load=None) -> dict[str, Any]:
+    """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}.
+
+    `progress`: a tqdm-like factory (e.g. app.common.progress); shows bytes read and rows/s.
+    `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load)."""
     from collectors.runner import file_hash
 
     config = config or Settings()
@@ -260,18 +297,30 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
         con.execute("SET TimeZone = 'UTC'")
         focus.macros(con)
         focus.pyjson_macro(con)
-        with Load(store, "raw_focus", collector="billing", source=source or "billing",
-                  source_file=str(path), content_hash=digest) as load:
+        load = (new_load(source_file=str(path), content_hash=digest) if new_load else
+                Load(store, "raw_focus", collector="billing", source=source or "billing",
+                     source_file=str(path), content_hash=digest))
+        with load:
             ncols, notes = None, []
             for attempt in (0, 1):
                 src, m, e = prepare(con, path, fmt, ncols)
                 if delivery != "auto":
                     m.complete = delivery == "complete"
                 sql, cols = build_sql(src, m, e, config, line_numbers)
+                bar = (progress(total=path.stat().st_size, unit="B", unit_scale=True,
+                                desc=path.name, leave=False) if progress else None)
+                t0 = time.monotonic()
                 try:
-                    write_rows(load, con, sql, cols)
+                    write_rows(load, con, sql, cols, bar)
+                    if bar is not None:
+                        rate = load.rows / max(time.monotonic() - t0, 1e-9)
+                        bar.set_postfix_str(f"{load.rows} rows, {rate:,.0f} rows/s")
+                        bar.close()
                     break
                 except duckdb.Error as err:
+                    if bar is not None:
+                        bar.close()
+                        bar = None
                     bad = _input_error(con, src, e, err)
                     short = _short_rows(bad, src)
                     if attempt or short is None:
@@ -343,7 +392,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
 # ---- many files ------------------------------------------------------------------------------
 def ingest_billing(store: Store, paths, format: str = "auto", config: Settings | None = None,
                    source: str | None = None, delivery: str = "auto",
-                   progress=None) -> list[dict[str, Any]]:
+                   progress=None, new_load=None) -> list[dict[str, Any]]:
     """Load every billing file in `paths` (files, folders, globs); each file is its own
     all-or-nothing load. The first bad file raises its InputError after being recorded as failed;
     files loaded before it stay loaded."""
@@ -351,6 +400,7 @@ def ingest_billing(store: Store, paths, format: str = "auto", config: Settings |
         paths = [paths]
     files = expand_paths(paths)
     results = []
-    for f in (progress(files) if progress else files):
-        results.append(ingest_file(store, f, format, config, source, delivery))
+    for f in files:
+        results.append(ingest_file(store, f, format, config, source, delivery,
+                                   progress=progress, new_load=new_load))
     return results

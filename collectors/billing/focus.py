@@ -205,6 +205,7 @@ class Source:
     relation_sql: str          # SQL of the raw relation (FROM-able)
     cols: Columns
     line_offset: int = 1       # source line of record 1 = line_offset + 1
+    vendor: str | None = None  # LLM vendor pages: openai | anthropic
 
 
 def _open_text(path: Path):

@@ -267,8 +267,10 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
         warnings.append({"kind": "non_iso_currency", "currency": cur, "rows": n,
                          "message": f"currency {cur!r} is not an ISO 4217 code; kept as given "
                                     "and never summed with another currency"})
-    if any(r[0] is None for r in rows):
-        warnings.append({"kind": "no_currency", "rows": sum(r[2] for r in rows if r[0] is None)})
+    priced = [r for r in rows if r[0] is None and (r[3] is not None or r[4] is not None)]
+    if priced:
+        warnings.append({"kind": "no_currency", "rows": sum(r[2] for r in priced),
+                         "message": "cost rows without a currency (shown as NULL BillingCurrency)"})
     return {"totals": totals, "warnings": warnings}
 
 

@@ -1,0 +1,1 @@
+"""Prometheus HTTP API -> raw_telemetry (placeholder until the collector lands)."""

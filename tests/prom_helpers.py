@@ -155,7 +155,7 @@ class ProxyServer:
 
     `behave(n, path_and_query) -> ("proxy" | "500" | "sleep" | "garbage", arg)` decides the n-th
     request's fate (n counts from 1); "proxy" forwards to `upstream`. It records every request's
-    query parameters and the highest number of requests in flight at once."""
+    query parameters and headers, and the highest number of requests in flight at once."""
 
     def __init__(self, upstream: str | None = None, behave=None):
         import http.server
@@ -163,6 +163,7 @@ class ProxyServer:
 
         self.upstream, self.behave = upstream, behave or (lambda n, p: ("proxy", None))
         self.requests: list[dict] = []
+        self.headers: list[dict] = []
         self.in_flight = self.max_in_flight = 0
         self.lock = threading.Lock()
         outer = self
@@ -177,6 +178,7 @@ class ProxyServer:
                     outer.max_in_flight = max(outer.max_in_flight, outer.in_flight)
                     q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
                     outer.requests.append({k: v[0] for k, v in q.items()})
+                    outer.headers.append(dict(self.headers))
                     n = len(outer.requests)
                 try:
                     what, arg = outer.behave(n, self.path)

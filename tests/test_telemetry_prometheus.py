@@ -188,3 +188,85 @@ timeout_s = 2
     assert "cannot reach" in next(x["error"] for x in runs if x["source"] == "down")
     s = json.loads(run_cli("telemetry", "summary", "--service", SERVICE, "--format", "json", check=True).stdout)
     assert by_version(s)["ranker-v41"]["requests"] == 4225     # what the good source collected stays
+
+
+def test_bearer_and_basic_auth_come_from_environment_variables(prom, store, monkeypatch):
+    import base64
+
+    from metrics.errors import ConfigError
+
+    def needs_token(n, path):
+        return ("proxy", None)
+
+    monkeypatch.setenv("ONEPANE_TEST_PROM_TOKEN", "s3cret-token")
+    with ProxyServer(prom.url, needs_token) as proxy:
+        assert collect(store, proxy.url, bearer_token_env="ONEPANE_TEST_PROM_TOKEN").ok
+    assert {h.get("Authorization") for h in proxy.headers} == {"Bearer s3cret-token"}
+    monkeypatch.setenv("ONEPANE_TEST_PROM_PW", "pw:with:colons")
+    with ProxyServer(prom.url) as proxy:
+        assert collect(store, proxy.url, basic_user="onepane", basic_password_env="ONEPANE_TEST_PROM_PW").ok
+    expected = "Basic " + base64.b64encode(b"onepane:pw:with:colons").decode()
+    assert {h.get("Authorization") for h in proxy.headers} == {expected}
+    monkeypatch.delenv("ONEPANE_TEST_PROM_TOKEN")
+    r = collect(store, prom.url, bearer_token_env="ONEPANE_TEST_PROM_TOKEN")
+    assert not r.ok and "ONEPANE_TEST_PROM_TOKEN" in r.error
+
+
+def test_query_sets_select_job_labels_and_rename_to_canonical_names():
+    from collectors.prometheus import PromSettings, queries_of
+
+    s = PromSettings(url="http://127.0.0.1:1", sets=["vllm", "dcgm"], labels={"job": "vllm"},
+                     gpu_labels={"job": "dcgm"}, step="30s")
+    qs = [q for _, q in queries_of(s)]
+    lat = next(q for q in qs if q.metric == "inference_request_duration_seconds_bucket")
+    assert lat.expr == 'last_over_time(vllm:e2e_request_latency_seconds_bucket{job="vllm"}[30s])'
+    util = next(q for q in qs if q.metric == "DCGM_FI_DEV_GPU_UTIL")
+    assert util.expr == 'last_over_time(DCGM_FI_DEV_GPU_UTIL{job="dcgm"}[30s])'
+    with pytest.raises(ValueError):
+        PromSettings(url="http://x", sets=["nope"])
+
+
+def _as_openmetrics(text: str, times: list[float]) -> str:
+    """A scrape without timestamps, repeated at `times`, as untyped OpenMetrics promtool reads."""
+    from collectors.openmetrics import parse
+
+    p = parse(text, "scrape", default_time=0.0)
+    esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")  # noqa: E731
+    lines = []
+    for name, labels, value in zip(p.metric, p.labels, p.value):
+        if value is None or name.endswith("_created"):
+            continue
+        lb = ",".join(f'{k}="{esc(v)}"' for k, v in labels.items())
+        lines += [f"{name}{{{lb}}} {value} {t}" for t in times]
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.mark.parametrize("server,file", [("vllm", "vllm_metrics.txt"), ("triton", "triton_metrics.txt"),
+                                         ("torchserve", "torchserve_metrics_api_example.prom")])
+def test_default_query_sets_on_real_model_server_scrapes(server, file, shared, tmp_path, store):
+    """Real scrapes from SOURCE.md, backfilled into a real Prometheus, pulled by the default set."""
+    t0 = 1795000020                    # a multiple of the step: points land on the grid
+    om = tmp_path / f"{server}.om"
+    om.write_text(_as_openmetrics((shared / "prometheus" / "model-servers" / file).read_text(), [t0, t0 + 60]))
+    with prometheus_from_openmetrics([om], tmp_path / "prom") as p:
+        from collectors.prometheus import collect_url
+        r = collect_url(store, config(), p.url, service="svc", step="60s", sets=[server],
+                        start=datetime.fromtimestamp(t0, timezone.utc),
+                        end=datetime.fromtimestamp(t0 + 120, timezone.utc))
+    assert r.ok, r.error
+    got = store.query("SELECT metric, model_version, labels, value FROM stg_telemetry "
+                      f"WHERE sampled_at = to_timestamp({t0 + 60})")
+    rows = {(m, mv, json.loads(lb).get("kind") or json.loads(lb).get("status")): v for m, mv, lb, v in got.rows()}
+    if server == "vllm":        # SOURCE.md: prompt tokens 5, generation tokens 7, model facebook/opt-125m
+        assert rows[("inference_tokens_total", "facebook/opt-125m", "prompt")] == 5
+        assert rows[("inference_tokens_total", "facebook/opt-125m", "completion")] == 7
+        assert ("inference_request_duration_seconds_bucket", "facebook/opt-125m", None) in rows
+    elif server == "triton":    # only densenet_onnx served 3 requests, 1,327,965 us in total
+        assert rows[("inference_requests_total", "densenet_onnx/1", "200")] == 3
+        assert rows[("inference_request_duration_seconds_sum", "densenet_onnx/1", None)] == pytest.approx(1.327965)
+    else:
+        assert rows[("inference_requests_total", "default", None)] == 3
+        assert rows[("inference_request_duration_seconds_sum", "default", None)] == pytest.approx(0.290371129)
+    assert set(got["metric"].to_list()) <= {"inference_requests_total", "inference_tokens_total",
+                                           "inference_queue_depth", "inference_queue_seconds_total"} | {
+        f"inference_request_duration_seconds_{s}" for s in ("bucket", "sum", "count")}

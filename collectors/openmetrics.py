@@ -285,7 +285,7 @@ def _created_key(name: str, labels: dict, types: dict) -> str:
 
 
 def ingest_openmetrics(store, path, config=None, source=None, default_time: float | None = None,
-                       service: str | None = None) -> dict:
+                       service: str | None = None, ctx=None) -> dict:
     """Load one exposition file into raw_telemetry (all-or-nothing; the same file twice loads once).
 
     Returns {"load_id", "rows", "skipped", ...}."""
@@ -307,8 +307,10 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
     if default_time is None and not _has_timestamps(text):
         default_time = os.path.getmtime(path)
     src = source or path.name
-    with Load(store, "raw_telemetry", collector="openmetrics", source=src,
-              source_file=str(path), content_hash=digest) as load:
+    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+            Load(store, "raw_telemetry", collector="openmetrics", source=src, source_file=str(path),
+                 content_hash=digest))
+    with load:
         parsed = parse(text, str(path), is_openmetrics(path, text[:4096] + text[-64:]), default_time)
         frame = to_frame(parsed, src, config, service)
         load.write(frame, scope=f"openmetrics/{digest[:16]}")
@@ -336,4 +338,4 @@ def collect_openmetrics(settings: OpenMetricsSettings, ctx) -> None:
     if not files:
         raise InputError(f"no file matches {settings.paths}")
     for f in files:
-        ingest_openmetrics(ctx.store, f, ctx.config, ctx.source, service=settings.service)
+        ingest_openmetrics(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)

@@ -159,7 +159,7 @@ def read_requests(path: Path, service: str | None = None, source: str | None = N
     return pl.DataFrame(out)
 
 
-def ingest_requests(store, path, config=None, source=None, service: str | None = None) -> dict:
+def ingest_requests(store, path, config=None, source=None, service: str | None = None, ctx=None) -> dict:
     """Load one request log into raw_requests (all-or-nothing; the same file twice loads once)."""
     from collectors.runner import file_hash
     from metrics.lake import Load, already_loaded
@@ -173,8 +173,10 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
         return {"load_id": earlier, "rows": 0, "skipped": True}
     if service is None and config is not None and len(config.services) == 1:
         service = config.services[0].name
-    with Load(store, "raw_requests", collector="requests", source=source or path.name,
-              source_file=str(path), content_hash=digest) as load:
+    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+            Load(store, "raw_requests", collector="requests", source=source or path.name,
+                 source_file=str(path), content_hash=digest))
+    with load:
         frame = read_requests(path, service, source)
         load.write(frame, scope=f"requests/{digest[:16]}")
         load.details = {"requests": frame.height,
@@ -192,4 +194,4 @@ def collect_requests(settings: RequestsSettings, ctx) -> None:
     if not files:
         raise InputError(f"no file matches {settings.paths}")
     for f in files:
-        ingest_requests(ctx.store, f, ctx.config, ctx.source, service=settings.service)
+        ingest_requests(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)

@@ -323,3 +323,68 @@ def test_request_log_fallback_path_and_bad_time(store, tmp_path):
         ingest_requests(store, bad)
     assert e.value.line == 3 and e.value.column == "timestamp"
     assert store.query("SELECT count(*) n FROM stg_requests")["n"][0] == 4
+
+
+FALLBACKS = """# TYPE inference_requests counter
+inference_requests_total{service="s",model_version="a",status="200"} 0 60.0
+inference_requests_total{service="s",model_version="a",status="200"} 90 120.0
+inference_requests_total{service="s",model_version="a",status="503"} 0 60.0
+inference_requests_total{service="s",model_version="a",status="503"} 10 120.0
+# TYPE inference_fallback counter
+inference_fallback_total{service="s",model_version="a"} 0 60.0
+inference_fallback_total{service="s",model_version="a"} 25 120.0
+# EOF
+"""
+
+
+def test_fallback_rate_and_error_rate_from_counters(store, tmp_path):
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics.telemetry import telemetry_summary
+
+    f = tmp_path / "fb.om"
+    f.write_text(FALLBACKS)
+    ingest_openmetrics(store, f)
+    v = telemetry_summary(store, config(), "s")["versions"][0]
+    assert v["requests"] == 100 and v["error_rate"] == pytest.approx(0.10)
+    assert v["fallback_rate"] == pytest.approx(0.25)
+    series = store.query("SELECT minute, requests, fallbacks FROM stg_fallbacks WHERE service = 's' "
+                         "AND source_kind = 'telemetry' AND requests > 0")
+    assert series.rows() == [(series["minute"][0], 100.0, 25.0)]
+
+
+def test_parquet_request_log_and_configured_sources(tmp_path, run_cli, shared):
+    import polars as pl
+
+    pq = tmp_path / "req.parquet"
+    pl.DataFrame({"ts": [1795527966.5, 1795527967.5], "service": ["svc", "svc"], "model": ["m1", "m1"],
+                  "status_code": [200, 500], "duration_s": [0.25, 0.5], "is_fallback": [False, True]}
+                 ).write_parquet(pq)
+    (tmp_path / "onepane.toml").write_text(f"""
+[[source]]
+name = "capture"
+type = "openmetrics"
+paths = ["{shared / 'gpu-serving-capture' / 'telemetry.om'}"]
+
+[[source]]
+name = "logs"
+type = "requests"
+paths = ["{pq}"]
+
+[[source]]
+name = "broken"
+type = "openmetrics"
+paths = ["{tmp_path / 'missing-*.om'}"]
+""")
+    r = run_cli("collect")
+    assert r.returncode == 1 and "broken" in r.stderr
+    out = json.loads(run_cli("sql", "select service, model_version, status, latency_s, fallback from stg_requests "
+                             "order by arrived_at", "--format", "json", check=True).stdout)
+    assert out == [{"service": "svc", "model_version": "m1", "status": "200", "latency_s": 0.25, "fallback": False},
+                   {"service": "svc", "model_version": "m1", "status": "500", "latency_s": 0.5, "fallback": True}]
+    s = json.loads(run_cli("telemetry", "summary", "--service", SERVICE, "--format", "json", check=True).stdout)
+    assert sum(v["requests"] for v in s["versions"]) == 5753
+    loads = json.loads(run_cli("sql", "select source, status from _onepane_loads order by source",
+                               "--format", "json", check=True).stdout)
+    assert [x for x in loads if x["source"] != "onepane.toml"] == [
+        {"source": "broken", "status": "failed"}, {"source": "capture", "status": "ok"},
+        {"source": "logs", "status": "ok"}]

@@ -270,3 +270,16 @@ def test_default_query_sets_on_real_model_server_scrapes(server, file, shared, t
     assert set(got["metric"].to_list()) <= {"inference_requests_total", "inference_tokens_total",
                                            "inference_queue_depth", "inference_queue_seconds_total"} | {
         f"inference_request_duration_seconds_{s}" for s in ("bucket", "sum", "count")}
+
+
+@pytest.mark.parametrize("version", ["ranker-v41", "ranker-v42"])
+@pytest.mark.parametrize("q", [0.5, 0.95, 0.99])
+def test_histogram_quantile_agrees_with_prometheus(prom, version, q):
+    """Our interpolation over bucket counts equals Prometheus' own histogram_quantile."""
+    from metrics.telemetry import histogram_quantile
+
+    at = TO - 1
+    sel = f'inference_request_duration_seconds_bucket{{model_version="{version}"}}'
+    theirs = float(prom.query(f"histogram_quantile({q}, {sel})", at=at)["data"]["result"][0]["value"][1])
+    buckets = [(float(r["metric"]["le"]), float(r["value"][1])) for r in prom.query(sel, at=at)["data"]["result"]]
+    assert histogram_quantile(q, buckets) == pytest.approx(theirs, rel=1e-12)

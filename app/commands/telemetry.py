@@ -23,34 +23,39 @@ def _add_url_to_collect(collect: click.Command) -> None:
 
     Without --url, `collect` runs the configured sources as before (`collect prometheus` = every
     source of type prometheus)."""
-    collect.params += [
-        click.Option(["--url"], default=None,
-                     help="Prometheus base URL: pull the default queries from it (with `collect prometheus`)."),
-        click.Option(["--service"], default=None, help="With --url: the service the queries are for."),
-        click.Option(["--step"], default=None, help="With --url: query step (default 60s)."),
-    ]
+    have = {p.name for p in collect.params}
+    collect.params.append(click.Option(
+        ["--url"], default=None,
+        help="Prometheus base URL: pull the default queries from it (`onepane collect prometheus --url URL`)."))
+    collect.params.append(click.Option(["--step"], default=None, help="With --url: query step (default 60s)."))
+    if "service" not in have:
+        collect.params.append(click.Option(["--service"], default=None, help="With --url: the service queried."))
     plain = collect.callback
 
-    def callback(names, start, end, url=None, service=None, step=None, db=None, config_path=None):
+    def callback(url=None, step=None, **kwargs):
         if url is None:
-            if service or step:
-                raise click.UsageError("--service and --step need --url")
-            return plain(names=names, start=start, end=end, db=db, config_path=config_path)
+            if step:
+                raise click.UsageError("--step needs --url")
+            return plain(**kwargs)
+        names = kwargs.get("names") or ()
         if names and set(names) != {"prometheus"}:
             raise click.UsageError("--url only works with `onepane collect prometheus`")
+        from app.common import progress
         from collectors.prometheus import collect_url
         from collectors.runner import publish_services
         from metrics.config import load_settings
         from metrics.store import Store
 
-        config = load_settings(config_path)
-        store = Store(db or config.store.path).ensure()
+        config = load_settings(kwargs.get("config_path"))
+        store = Store(kwargs.get("db") or config.store.path).ensure()
         publish_services(store, config)
-        r = collect_url(store, config, url, service=service, step=step, start=start, end=end)
+        with progress(desc="prometheus", unit="req") as bar:
+            r = collect_url(store, config, url, service=kwargs.get("service"), step=step,
+                            start=kwargs.get("start"), end=kwargs.get("end"), progress=bar)
         if r.ok:
-            click.echo(f"{r.source} (prometheus): {r.rows} samples, ok")
+            click.echo(f"{r.source} (prometheus): {r.rows} rows, ok")
         else:
-            click.echo(f"{r.source} (prometheus): FAILED: {r.error}", err=True)
+            click.echo(f"{r.source} (prometheus): {r.rows} rows, FAILED: {r.error}", err=True)
             sys.exit(1)
 
     collect.callback = callback

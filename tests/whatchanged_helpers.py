@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,37 +17,11 @@ CAPTURE_END = CAPTURE_START + 540
 def load_capture(store, shared: Path, config=None) -> None:
     """telemetry.om and events.jsonl of gpu-serving-capture through the real importers."""
     from collectors.events import ingest_events
+    from collectors.openmetrics import ingest_openmetrics
 
     cap = shared / "gpu-serving-capture"
-    try:
-        from collectors.openmetrics import ingest_openmetrics
-    except ImportError:          # until the telemetry collector is merged: a plain parser (see report)
-        _load_telemetry_plain(store, cap)
-    else:
-        ingest_openmetrics(store, cap / "telemetry.om", config=config)
+    ingest_openmetrics(store, cap / "telemetry.om", config=config)
     ingest_events(store, cap / "events.jsonl", config=config)
-
-
-_LINE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)\s+(\S+)$')
-
-
-def _load_telemetry_plain(store, cap: Path) -> None:
-    from metrics.lake import Load
-
-    rows = []
-    for line in (cap / "telemetry.om").read_text().splitlines():
-        if line.startswith("#"):
-            continue
-        m = _LINE.match(line)
-        name, labels, v, t = m.groups()
-        lab = dict(sorted(re.findall(r'(\w+)="([^"]*)"', labels or "")))
-        lj = json.dumps(lab, sort_keys=True)
-        rows.append({"sampled_at": datetime.fromtimestamp(float(t), timezone.utc), "metric": name,
-                     "labels": lj, "labels_hash": hashlib.md5((name + lj).encode()).hexdigest(),
-                     "service": lab.get("service"), "model_version": lab.get("model_version"),
-                     "value": float(v), "source": "telemetry.om"})
-    with Load(store, "raw_telemetry", collector="test") as load:
-        load.write(pl.DataFrame(rows, infer_schema_length=None))
 
 
 def write_request_counters(store, service: str, start: float, minutes: int, per_minute: int,

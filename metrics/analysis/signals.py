@@ -150,7 +150,7 @@ def gpu_ownership(store: Store, config: Settings | None, service: str, start: fl
     if gpus or (config and any(s.gpus for s in config.services)):
         return gpus, False
     others = store.query(
-        "SELECT count(DISTINCT service) AS n, bool_or(service = ?) AS mine FROM stg_telemetry "
+        "SELECT count(DISTINCT service) AS n, bool_or(service = ?) AS mine FROM raw_telemetry "
         "WHERE service IS NOT NULL AND sampled_at >= ? AND sampled_at < ?",
         [service, dt(start), dt(end)], con=con)
     n, mine = others.row(0) if others.height else (0, False)

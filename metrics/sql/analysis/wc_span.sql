@@ -1,8 +1,8 @@
 -- name: wc_span
 -- grain: one row: first and last sample time of the service's data in [$start, $end), per input
--- inputs: stg_telemetry, stg_kpis, stg_model_health, stg_cost
+-- inputs: raw_telemetry, stg_kpis, stg_model_health, stg_cost (only the time span: no de-duplication needed)
 SELECT 'telemetry' AS input, min(sampled_at) AS first_at, max(sampled_at) AS last_at, count(*) AS n
-FROM stg_telemetry WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ AND sampled_at < $end::TIMESTAMPTZ
+FROM raw_telemetry WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ AND sampled_at < $end::TIMESTAMPTZ
 UNION ALL
 SELECT 'kpis', min(observed_at), max(observed_at), count(*)
 FROM stg_kpis WHERE service = $service AND observed_at >= $start::TIMESTAMPTZ AND observed_at < $end::TIMESTAMPTZ

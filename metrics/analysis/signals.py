@@ -173,41 +173,15 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         g = frame.group_by("b").agg(getattr(pl.col(col), how)().alias("x"))
         return fr.dense(g["b"], g["x"])
 
-    req_rows = df.filter(pl.col("metric") == REQUESTS)
-    if req_rows.is_empty():
-        req_rows = df.filter(pl.col("metric") == HIST + "_count")
-    req = by_b(req_rows, "delta")
-    has_req = np.isfinite(req).any()
-    if has_req:
-        req0 = np.nan_to_num(req)
-        out.append(Series("request_rate", "technical", service, CAUSE, fr.t, req / fr.step, "req/s",
-                          agg=lambda m, r=req0: float(r[m].sum() / (m.sum() * fr.step))))
-        status = req_rows.filter(pl.col("status").is_not_null())
-        if not status.is_empty():
-            bad = status.filter(~pl.col("status").str.contains(r"^(2|3)\d\d$|^ok$|^success$"))
-            err = np.nan_to_num(by_b(bad, "delta")) if not bad.is_empty() else np.zeros(fr.n)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(Series("error_rate", "technical", service, SYMPTOM, fr.t,
-                                  np.where(req0 > 0, err / req0, np.nan), "share",
-                                  agg=lambda m, e=err, r=req0: _ratio(e[m].sum(), r[m].sum()),
-                                  load_sign=1, better="lower"))
-    hist = df.filter(pl.col("metric") == HIST + "_bucket")
-    if not hist.is_empty():
-        h = hist.with_columns(pl.col("le").cast(pl.Float64).alias("lef")).group_by(["b", "lef"]) \
-            .agg(pl.col("delta").sum())
-        les = np.array(sorted(h["lef"].unique().to_list()))
-        mat = np.zeros((fr.n, len(les)))
-        bi = h["b"].to_numpy()
-        li = np.searchsorted(les, h["lef"].to_numpy())
-        ok = (bi >= 0) & (bi < fr.n)
-        np.add.at(mat, (bi[ok], li[ok]), np.nan_to_num(h["delta"].to_numpy()[ok]))
-        for q, name in ((0.5, "latency_p50_s"), (0.95, "latency_p95_s")):
-            # a bucket quantile needs enough requests to mean anything
-            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
-                             else np.nan for i in range(fr.n)])
-            out.append(Series(name, "technical", service, SYMPTOM, fr.t, vals, "s",
-                              agg=lambda m, q=q, mat=mat: _hist_quantile(q, les, mat[m].sum(axis=0)),
-                              load_sign=1, better="lower"))
+    req, has_req, req_series = _request_series(df, service, fr, by_b, per_version=False)
+    out += req_series
+    # per model version, when more than one served in the range (canaries, A/B, rollouts)
+    rv = df.filter((pl.col("metric") == REQUESTS) & (pl.col("delta") > 0))["model_version"]
+    versions = sorted(rv.drop_nulls().unique().to_list())
+    if len(versions) > 1:
+        for v in versions:
+            out += _request_series(df.filter(pl.col("model_version") == v), f"{service}/{v}", fr, by_b,
+                                   per_version=True)[2]
     queue = df.filter(pl.col("metric") == QUEUE)
     if not queue.is_empty():
         out.append(Series("queue_depth", "technical", service, SYMPTOM, fr.t, by_b(queue, "mean", "mean"),
@@ -263,6 +237,53 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         out.append(Series("gpu_power_w", "technical", service, SYMPTOM, fr.t, fr.dense(p["b"], p["mean"]),
                           "W", load_sign=1))
     return out
+
+
+def _request_series(df: pl.DataFrame, subject: str, fr: Frame, by_b, per_version: bool
+                    ) -> tuple[np.ndarray, bool, list[Series]]:
+    """Request rate, error rate and latency quantiles of one subject (service or service/version)."""
+    out: list[Series] = []
+    req_rows = df.filter(pl.col("metric") == REQUESTS)
+    if req_rows.is_empty():
+        req_rows = df.filter(pl.col("metric") == HIST + "_count")
+    req = by_b(req_rows, "delta")
+    has_req = bool(np.isfinite(req).any())
+    if has_req:
+        req0 = np.nan_to_num(req)
+        # per version the request rate only says where traffic went (a rollout's definition, not
+        # its effect): kept for the evidence tables, not ranked
+        out.append(Series("request_rate", "technical", subject, SYMPTOM if per_version else CAUSE, fr.t,
+                          req / fr.step, "req/s",
+                          agg=lambda m, r=req0: float(r[m].sum() / (m.sum() * fr.step)),
+                          ranked=not per_version))
+        status = req_rows.filter(pl.col("status").is_not_null())
+        if not status.is_empty():
+            bad = status.filter(~pl.col("status").str.contains(r"^(2|3)\d\d$|^ok$|^success$"))
+            err = np.nan_to_num(by_b(bad, "delta")) if not bad.is_empty() else np.zeros(fr.n)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(Series("error_rate", "technical", subject, SYMPTOM, fr.t,
+                                  np.where(req0 > 0, err / np.where(req0 > 0, req0, 1), np.nan), "share",
+                                  agg=lambda m, e=err, r=req0: _ratio(e[m].sum(), r[m].sum()),
+                                  load_sign=1, better="lower"))
+    hist = df.filter(pl.col("metric") == HIST + "_bucket")
+    if not hist.is_empty():
+        h = hist.with_columns(pl.col("le").cast(pl.Float64).alias("lef")).group_by(["b", "lef"]) \
+            .agg(pl.col("delta").sum())
+        les = np.array(sorted(h["lef"].unique().to_list()))
+        mat = np.zeros((fr.n, len(les)))
+        bi = h["b"].to_numpy()
+        li = np.searchsorted(les, h["lef"].to_numpy())
+        ok = (bi >= 0) & (bi < fr.n)
+        np.add.at(mat, (bi[ok], li[ok]), np.nan_to_num(h["delta"].to_numpy()[ok]))
+        for q, name in (((0.95, "latency_p95_s"),) if per_version else
+                        ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))):
+            # a bucket quantile needs enough requests to mean anything
+            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
+                             else np.nan for i in range(fr.n)])
+            out.append(Series(name, "technical", subject, SYMPTOM, fr.t, vals, "s",
+                              agg=lambda m, q=q, mat=mat, les=les: _hist_quantile(q, les, mat[m].sum(axis=0)),
+                              load_sign=1, better="lower"))
+    return req, has_req, out
 
 
 def _ratio(a: float, b: float) -> float:

@@ -178,7 +178,9 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         win = (P[0], C[1])
         onset = change_point(fr.t[fr.mask(*win)], s.v[fr.mask(*win)])
         sh = compare(fr, s, P, C, "previous window")
-        if sh is None and onset is not None and C[0] < onset < C[1]:
+        if sh is None and onset is not None and C[0] < onset < C[1] and "/" not in s.subject:
+            # no previous window (data starts inside C): split C at its change point; not for
+            # per-version series, whose start inside C is a rollout's warm-up, not a change
             sh = compare(fr, s, (C[0], onset), (onset, C[1]), "change point inside the window")
         if s.kind == "data_rows" and sh is not None and sh.after >= sh.before:
             continue                                    # data arriving is not a data problem
@@ -335,8 +337,10 @@ def _num(x: float) -> float | None:
 
 def _event_item(e: dict, te: float, before, after, evidence, score: float, service: str) -> dict:
     subject = _event_subject(e)
-    ev = sorted(evidence, key=lambda x: -x[1].strength)
-    moved = "; ".join(f"{sh.series.kind} {_pct(sh.rel)} ({_fmt(sh.before, sh.series.unit)} → "
+    # the service's own signals first, then per-version ones; strongest first within each
+    ev = sorted(evidence, key=lambda x: (x[1].series.subject != service, -x[1].strength))
+    moved = "; ".join(f"{sh.series.kind}{'' if sh.series.subject == service else ' of ' + sh.series.subject} "
+                      f"{_pct(sh.rel)} ({_fmt(sh.before, sh.series.unit)} → "
                       f"{_fmt(sh.after, sh.series.unit)})" for _, sh in ev[:5])
     where = "" if e["service"] == service else f" (on another service, {e['service']})"
     summary = (f"{e['kind']} of {subject} at {_iso(te)}{where} was followed by {moved}."

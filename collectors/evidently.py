@@ -79,7 +79,11 @@ class DriftSettings(BaseModel):
     @field_validator("window")
     @classmethod
     def _window(cls, v: str) -> str:
-        if parse_duration(v).total_seconds() <= 0:
+        try:
+            seconds = parse_duration(v).total_seconds()
+        except OnepaneError as e:
+            raise ValueError(str(e)) from None
+        if seconds <= 0:
             raise ValueError("window must be positive")
         return v
 

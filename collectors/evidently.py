@@ -180,9 +180,10 @@ def window_rows(frame, reference, s: DriftSettings, features: list[str], where: 
 
     rows = quality.data_quality(frame, features, s.timestamp_column)
     snapshot = None
-    pred = s.prediction_column if s.prediction_column and s.prediction_column in reference.columns else None
-    if s.prediction_column and pred is None:
-        rows.append(row("prediction_drift", None, feature=s.prediction_column,
+    output = s.prediction_column or s.prediction_proba_column      # whose drift is prediction drift
+    pred = output if output and output in reference.columns else None
+    if output and pred is None:
+        rows.append(row("prediction_drift", None, feature=output,
                         details={"reason": "reference has no prediction column"}))
     if len(frame) < s.min_rows:
         reason = {"reason": f"{len(frame)} rows in window, fewer than min_rows={s.min_rows}"}
@@ -205,7 +206,8 @@ def window_rows(frame, reference, s: DriftSettings, features: list[str], where: 
             log.warning("drift report failed service=%s error=%s", s.service, e)
             rows.append(row("drift_share", None, status=ERROR, threshold=s.drift_share,
                             details={"error": f"{type(e).__name__}: {e}"}))
-    if s.target_column and s.target_column in frame.columns and s.prediction_column:
+    if s.target_column and s.target_column in frame.columns and (s.prediction_column or (
+            s.task == "classification" and s.prediction_proba_column)):
         if s.task == "classification":
             rows += quality.classification(frame, s.target_column, s.prediction_column,
                                            s.prediction_proba_column, s.pos_label)

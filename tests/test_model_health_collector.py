@@ -177,3 +177,16 @@ def test_query_functions_for_the_app(world):
     assert links.set_index("window_start").loc[day(2), "status"] == "ok"  # 3/14 < drift_share 0.5
     # nothing was known before the first load
     assert mh.drift_heatmap(store, "income", as_of="2000-01-01T00:00:00Z").height == 0
+
+
+def test_cli_collect_drift_with_service_and_window(world, run_cli, tmp_path):
+    db = tmp_path / "cli.duckdb"
+    proc = run_cli("collect", "drift", "--service", "nobody", "--config", world["cfg"], "--db", db,
+                   check=True)
+    assert "adult-drift (drift): 0 rows, ok" in proc.stdout
+    proc = run_cli("collect", "drift", "--service", "income", "--window", "2d",
+                   "--config", world["cfg"], "--db", db, check=True)
+    assert "adult-drift (drift):" in proc.stdout and ", ok" in proc.stdout
+    out = run_cli("sql", "select distinct epoch(window_end) - epoch(window_start) as w "
+                  "from stg_model_health", "--format", "json", "--db", db, check=True).stdout
+    assert json.loads(out) == [{"w": 2 * 86400}]

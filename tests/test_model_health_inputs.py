@@ -112,3 +112,23 @@ def test_bad_settings_are_config_errors(tmp_path):
                                       "current": "c", "colums": ["a"]}]}, "onepane.toml")
     with pytest.raises(ConfigError, match=r"source\[0\]\.colums"):
         source_settings(cfg.source[0], 0, cfg.path)
+
+
+def test_csv_batches_epoch_timestamps_and_model_versions(tmp_path, shared):
+    """CSV logs with unix-second timestamps and a model_version column: one result set per
+    version and window, each version against the same reference."""
+    from metrics.store import Store
+
+    data = build(shared, tmp_path, rows_ref=1500, rows_day=1200, days=1, shift_day=None)
+    day = data["days"][0].copy()
+    day["ts"] = day["ts"].map(lambda t: int(t.timestamp()))
+    day["model_version"] = ["v2" if i % 3 == 0 else "v1" for i in range(len(day))]
+    (tmp_path / "current" / "day-0.parquet").unlink()
+    day.to_csv(tmp_path / "current" / "day-0.csv", index=False)
+    store = Store(tmp_path / "store.duckdb").ensure()
+    assert run(store, config(tmp_path, model_version=None, sensitive=[], current="current"))[0].ok
+    rows = health(store, metric="row_count").set_index("model_version")["value"]
+    assert rows.to_dict() == {"v1": (day["model_version"] == "v1").sum(), "v2": (day["model_version"] == "v2").sum()}
+    share = health(store, metric="drift_share")
+    assert set(share["model_version"]) == {"v1", "v2"} and (share["status"] == "ok").all()
+    assert (share["window_start"] == pd.Timestamp(DAY0)).all()

@@ -343,15 +343,19 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         if has_mv and s.model_version:
             filt = f" WHERE {mv_expr} = ?"
             params.append(s.model_version)
+        try:
+            null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
+        except duckdb.Error as e:
+            raise InputError(f"not a timestamp: {str(e).splitlines()[0]}", file=where,
+                             column=s.timestamp_column) from None
+        if null_ts:
+            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         stats = con.execute(f"""
             SELECT to_timestamp(floor(epoch({ts}) / {secs}) * {secs}) AS ws, {mv_expr} AS mv,
                    count(*) AS n, sum(hash(cur)::HUGEINT)::VARCHAR AS h
             FROM cur{filt} GROUP BY ALL ORDER BY ws""", params).fetchall()
         if not stats:
             raise InputError("current has no rows", file=where)
-        null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
-        if null_ts:
-            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         versions = sorted({r[1] for r in stats}, key=lambda v: (v is None, v or ""))
         if s.model_version and not has_mv:
             versions = [None]

@@ -132,3 +132,12 @@ def test_csv_batches_epoch_timestamps_and_model_versions(tmp_path, shared):
     share = health(store, metric="drift_share")
     assert set(share["model_version"]) == {"v1", "v2"} and (share["status"] == "ok").all()
     assert (share["window_start"] == pd.Timestamp(DAY0)).all()
+
+
+def test_unparseable_timestamp_names_the_column(world):
+    folder, data, store = world
+    day = data["days"][0].copy()
+    day["ts"] = "yesterday"
+    day.to_parquet(folder / "current" / "day-0.parquet", index=False)
+    err = failed(store, config(folder))
+    assert "not a timestamp" in err and "'ts'" in err and "current/*.parquet" in err

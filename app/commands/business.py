@@ -83,3 +83,22 @@ def register(cli: click.Group, ingest: click.Group) -> None:
                        detail=detail, at=at, attributes=extra, config=config)
         click.echo(f"event {ev['event_id']} {ev['kind']} {service} {model_version or ''} "
                    f"at {ev['occurred_at'].isoformat()}")
+
+    @cli.command("unit-economics")
+    @click.option("--service", default=None, help="Only this service.")
+    @from_option
+    @to_option
+    @as_of_option
+    @click.option("--team", "by_team", is_flag=True, help="One row per team × day × currency instead.")
+    @format_option("table", "json", "csv")
+    @store_options
+    def unit_economics_cmd(service, start, end, as_of, by_team, fmt, store, config) -> None:
+        """Cost per prediction, per funnel action and per improved action, per service × version × day.
+
+        Empty cells mean undefined (no traffic, no conversions, negative lift), never 0."""
+        from metrics.ledger import team_economics, unit_economics
+
+        if by_team:
+            emit(team_economics(store, config, start, end, as_of), fmt)
+        else:
+            emit(unit_economics(store, config, service, start, end, as_of), fmt)

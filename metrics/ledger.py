@@ -216,3 +216,63 @@ def _arm(x: ArmTotals) -> dict:
     d.pop("daily_actions")
     d.pop("daily_denominators")
     return d
+
+
+# ---- what-if ---------------------------------------------------------------------------------
+def service_baseline(store: Store, config: Settings, service: str, start=None, end=None,
+                     as_of=None):
+    """A service's average day over [start, end) and the fixed/variable split of its cost."""
+    from metrics import whatif
+
+    df = unit_economics(store, config, service, start, end, as_of)
+    if df.height == 0:
+        raise OnepaneError(f"no ledger data for service {service!r} in the window")
+    currencies = sorted({c for c in df["currency"].to_list() if c is not None})
+    if len(currencies) > 1:
+        raise OnepaneError(f"service {service!r} is billed in {', '.join(currencies)}; add [fx] "
+                           "rates and reporting_currency to onepane.toml to combine them")
+    daily = (df.group_by("day").agg(
+        pl.col("cost").cast(pl.Float64).sum().alias("cost"),
+        pl.col("predictions").sum().alias("predictions"),
+        pl.col("funnel_actions").sum().alias("actions"),
+        pl.col("funnel_denominator").sum().alias("denominator"),
+        pl.col("funnel_actions").is_not_null().any().alias("has_funnel"),
+    ).sort("day"))
+    daily = daily.filter(pl.col("cost") > 0)
+    if daily.height == 0:
+        raise OnepaneError(f"no cost for service {service!r} in the window")
+    fixed, variable, how = whatif.fit_fixed_variable(daily["cost"].to_list(),
+                                                     daily["predictions"].to_list())
+    n = daily.height
+    svc = config.service(service)
+    base_rate = None
+    funnel = bool(daily["has_funnel"].any())
+    if funnel and svc and svc.baseline_version:
+        b = df.filter(pl.col("model_version") == svc.baseline_version)
+        den = b["funnel_denominator"].sum()
+        base_rate = (b["funnel_actions"].sum() / den) if den else None
+    marginal, marginal_note = None, None
+    if funnel and svc and svc.funnel and svc.baseline_version:
+        try:
+            m = marginal_cost_per_bp(store, config, service, start=start, end=end, as_of=as_of)
+            marginal, marginal_note = m["marginal_cost_per_bp"], m["display"]
+        except OnepaneError as e:
+            marginal_note = str(e)
+    base = whatif.Baseline(
+        daily_cost=daily["cost"].sum() / n, fixed_cost=fixed, variable_cost_per_prediction=variable,
+        predictions=daily["predictions"].sum() / n,
+        funnel_denominator=(daily["denominator"].sum() / n) if funnel else None,
+        funnel_actions=(daily["actions"].sum() / n) if funnel else None,
+        baseline_rate=base_rate, marginal_cost_per_bp=marginal)
+    return base, {"currency": currencies[0] if currencies else None, "days": n,
+                  "cost_split": how, "marginal_cost": marginal_note}
+
+
+def what_if(store: Store, config: Settings, service: str, kpi_drop: float = 0.0,
+            price_change: float = 0.0, traffic: float = 0.0, start=None, end=None,
+            as_of=None) -> dict:
+    """Today's average day for the service next to the scenario's (see metrics.whatif.scenario)."""
+    from metrics import whatif
+
+    base, info = service_baseline(store, config, service, start, end, as_of)
+    return {"service": service, **info, **whatif.scenario(base, kpi_drop, price_change, traffic)}

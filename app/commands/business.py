@@ -102,3 +102,52 @@ def register(cli: click.Group, ingest: click.Group) -> None:
             emit(team_economics(store, config, start, end, as_of), fmt)
         else:
             emit(unit_economics(store, config, service, start, end, as_of), fmt)
+
+    @cli.command("marginal-cost")
+    @click.option("--service", required=True)
+    @click.option("--a", "a", default=None, help="Version A (default: the service's baseline_version).")
+    @click.option("--b", "b", default=None, help="Version B (default: the other version with most traffic).")
+    @click.option("--confidence", default=0.95, show_default=True, type=float)
+    @from_option
+    @to_option
+    @as_of_option
+    @format_option("table", "json")
+    @store_options
+    def marginal_cost_cmd(service, a, b, confidence, start, end, as_of, fmt, store, config) -> None:
+        """Marginal infrastructure cost per basis point of KPI lift of B over A, with its interval."""
+        from metrics.ledger import marginal_cost_per_bp
+
+        res = marginal_cost_per_bp(store, config, service, a, b, start, end, as_of, confidence)
+        if fmt == "json":
+            emit(res, "json")
+            return
+        click.echo(f"{service}: {res['b']} vs {res['a']} ({res['kpi']} per {res['denominator']})")
+        click.echo(f"  lift {res['lift_bp']:.2f} bp (CI {res['lift_ci_bp'][0]:.2f} .. "
+                   f"{res['lift_ci_bp'][1]:.2f}, {res['method']})")
+        click.echo(f"  daily cost difference {res['delta_daily_cost']:.6g} {res['currency'] or ''}")
+        click.echo(f"  marginal cost: {res['display']}")
+
+    @cli.command("what-if")
+    @click.option("--service", required=True)
+    @click.option("--kpi-drop", "kpi_drop", default="0%", help="The model's lift falls by this much, e.g. 10%.")
+    @click.option("--price-change", "price_change", default="0%", help="Vendor prices change, e.g. +20%.")
+    @click.option("--traffic", default="0%", help="Traffic changes, e.g. +50%.")
+    @from_option
+    @to_option
+    @as_of_option
+    @format_option("table", "json")
+    @store_options
+    def what_if_cmd(service, kpi_drop, price_change, traffic, start, end, as_of, fmt, store, config) -> None:
+        """Unit economics of an average day if the model underperforms, prices or traffic change."""
+        from metrics.ledger import what_if
+
+        res = what_if(store, config, service, _percent(kpi_drop), _percent(price_change),
+                      _percent(traffic), start, end, as_of)
+        if fmt == "json":
+            emit(res, "json")
+            return
+        rows = [{"figure": k, "today": res["today"][k], "scenario": res["scenario"][k]}
+                for k in res["today"]]
+        click.echo(f"{service}: average day over {res['days']} day(s), {res['currency'] or ''}; "
+                   f"cost split: {res['cost_split']}")
+        emit(rows, "table")

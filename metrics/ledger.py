@@ -75,6 +75,16 @@ def ledger_connection(store: Store, config: Settings | None = None, as_of=None) 
         for cur, rate in config.fx.items():
             con.execute("INSERT INTO ledger_fx VALUES (?, ?)", [cur.upper(), rate])
         con.execute("SET VARIABLE ledger_reporting_currency = ?", [rc])
+        con.execute("CREATE TEMP TABLE ledger_gpus (service VARCHAR, gpu VARCHAR)")
+        gpus = [(s.name, g) for s in services for g in s.gpus]
+        if gpus:
+            con.executemany("INSERT INTO ledger_gpus VALUES (?, ?)", gpus)
+        con.execute("CREATE TEMP TABLE ledger_shared (what VARCHAR, name VARCHAR)")
+        al = config.allocation
+        shared = [("service", x) for x in al.shared_services] + [("category", x) for x in al.shared_categories]
+        if shared:
+            con.executemany("INSERT INTO ledger_shared VALUES (?, ?)", shared)
+        con.execute("SET VARIABLE ledger_shared_basis = ?", [al.shared_basis])
         for p in sorted(LEDGER_SQL.glob("*.sql")):
             con.execute(p.read_text(encoding="utf-8"))
     except Exception:

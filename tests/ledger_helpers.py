@@ -13,17 +13,22 @@ def day(d: str) -> datetime:
 
 
 def put_costs(store, rows, scope="bill", supersede=False):
-    """rows: (day, service, model_version, currency, effective_cost, billed_cost) with costs as str."""
+    """rows: (day, service, model_version, currency, effective_cost, billed_cost
+    [, service_category [, consumed_unit]]) with costs as str."""
+    recs = []
+    for r in rows:
+        d, s, v, cur, eff, billed = r[:6]
+        extra = list(r[6:]) + [None, None]
+        recs.append({"charge_period_start": day(d), "charge_period_end": day(d) + timedelta(days=1),
+                     "billing_period_start": day(d[:7] + "-01"), "x_service": s, "x_model_version": v,
+                     "billing_currency": cur, "effective_cost": eff, "billed_cost": billed,
+                     "service_category": extra[0], "consumed_unit": extra[1]})
     frame = pl.DataFrame(
-        [{"charge_period_start": day(d), "charge_period_end": day(d) + timedelta(days=1),
-          "billing_period_start": day(d[:7] + "-01"), "x_service": s, "x_model_version": v,
-          "billing_currency": cur, "effective_cost": eff, "billed_cost": billed,
-          "service_category": cat}
-         for d, s, v, cur, eff, billed, *rest in rows for cat in [rest[0] if rest else None]],
+        recs,
         schema={"charge_period_start": pl.Datetime("us", "UTC"), "charge_period_end": pl.Datetime("us", "UTC"),
                 "billing_period_start": pl.Datetime("us", "UTC"), "x_service": pl.Utf8,
                 "x_model_version": pl.Utf8, "billing_currency": pl.Utf8, "effective_cost": pl.Utf8,
-                "billed_cost": pl.Utf8, "service_category": pl.Utf8})
+                "billed_cost": pl.Utf8, "service_category": pl.Utf8, "consumed_unit": pl.Utf8})
     with Load(store, "raw_focus", collector="test") as load:
         load.write(frame, scope=scope)
         if supersede:

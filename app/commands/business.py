@@ -151,3 +151,25 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         click.echo(f"{service}: average day over {res['days']} day(s), {res['currency'] or ''}; "
                    f"cost split: {res['cost_split']}")
         emit(rows, "table")
+
+    @cli.command("allocation")
+    @from_option
+    @to_option
+    @as_of_option
+    @click.option("--audit", "audit_only", is_flag=True,
+                  help="Only list days whose buckets do not add up to the bill (exit 1 if any).")
+    @format_option("table", "json", "csv")
+    @store_options
+    def allocation_cmd(start, end, as_of, audit_only, fmt, store, config) -> None:
+        """Cost per service with idle GPU and shared cost as their own lines; nothing dropped."""
+        import sys
+
+        from metrics.analysis.allocation import allocate, audit
+
+        if audit_only:
+            bad = audit(store, config, as_of)
+            emit(bad, fmt)
+            if bad.height:
+                sys.exit(1)
+            return
+        emit(allocate(store, config, start, end, as_of), fmt)

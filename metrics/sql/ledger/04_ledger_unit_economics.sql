@@ -1,6 +1,6 @@
 -- name: ledger_unit_economics
 -- grain: service, model_version, day (UTC), currency
--- inputs: ledger_cost, ledger_predictions, ledger_funnel, ledger_services
+-- inputs: ledger_cost, ledger_predictions, ledger_funnel, ledger_services, ledger_shared
 -- One row per service × model_version × day × currency (a day billed in two unconverted
 -- currencies has two rows, each with the day's predictions). Ratios are NULL, never 0 or
 -- infinity, where they are undefined; `note` says why.
@@ -11,7 +11,9 @@
 --   cost_per_improved_action  = cost ÷ improved_actions                 (NULL unless improved_actions > 0)
 CREATE OR REPLACE TEMP VIEW ledger_unit_economics AS
 WITH keys AS (
-    SELECT service, model_version, day FROM ledger_cost WHERE service <> '__unallocated__'
+    SELECT service, model_version, day FROM ledger_cost
+    WHERE service <> '__unallocated__'
+      AND service NOT IN (SELECT name FROM ledger_shared WHERE what = 'service')   -- see ledger_allocation
     UNION SELECT service, model_version, day FROM ledger_predictions
     UNION SELECT service, model_version, day FROM ledger_funnel
 ), joined AS (

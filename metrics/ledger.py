@@ -132,6 +132,21 @@ def team_economics(store: Store, config: Settings | None = None, start=None, end
         con.close()
 
 
+def token_economics(store: Store, config: Settings | None = None, service: str | None = None,
+                    start=None, end=None, as_of=None) -> pl.DataFrame:
+    """Cost per 1k tokens, vendor-billed and self-hosted side by side; see ledger_tokens.sql."""
+    con = ledger_connection(store, config, as_of)
+    try:
+        where, params = _window(start, end)
+        if service:
+            where += " AND service = ?"
+            params.append(service)
+        return store.query(f"SELECT * FROM ledger_tokens WHERE {where} "
+                           "ORDER BY service, day, currency", params, con=con)
+    finally:
+        con.close()
+
+
 # ---- marginal infrastructure cost per basis point of lift -------------------------------------
 @dataclass
 class ArmTotals:

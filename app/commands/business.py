@@ -90,15 +90,19 @@ def register(cli: click.Group, ingest: click.Group) -> None:
     @to_option
     @as_of_option
     @click.option("--team", "by_team", is_flag=True, help="One row per team × day × currency instead.")
+    @click.option("--tokens", "by_tokens", is_flag=True,
+                  help="Cost per 1k tokens (vendor-billed and self-hosted) per service × day instead.")
     @format_option("table", "json", "csv")
     @store_options
-    def unit_economics_cmd(service, start, end, as_of, by_team, fmt, store, config) -> None:
+    def unit_economics_cmd(service, start, end, as_of, by_team, by_tokens, fmt, store, config) -> None:
         """Cost per prediction, per funnel action and per improved action, per service × version × day.
 
         Empty cells mean undefined (no traffic, no conversions, negative lift), never 0."""
-        from metrics.ledger import team_economics, unit_economics
+        from metrics.ledger import team_economics, token_economics, unit_economics
 
-        if by_team:
+        if by_tokens:
+            emit(token_economics(store, config, service, start, end, as_of), fmt)
+        elif by_team:
             emit(team_economics(store, config, start, end, as_of), fmt)
         else:
             emit(unit_economics(store, config, service, start, end, as_of), fmt)

@@ -218,7 +218,7 @@ class Store:
     # ---- reading ------------------------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         last: Exception | None = None
-        for attempt in range(40):
+        for attempt in range(25):           # ~8 s in all
             try:
                 con = duckdb.connect(str(self.db_path), read_only=read_only)
                 con.execute("SET TimeZone = 'UTC'")
@@ -227,7 +227,7 @@ class Store:
                 if not any(m in str(e) for m in _LOCK_MARKERS):
                     raise
                 last = e
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.025 * (attempt + 1))
         raise StoreBusy(f"{self.db_path} is held by another process (a migration?); "
                         f"retry when it finishes ({last})")
 

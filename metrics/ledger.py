@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -86,7 +87,13 @@ def ledger_connection(store: Store, config: Settings | None = None, as_of=None) 
             con.executemany("INSERT INTO ledger_shared VALUES (?, ?)", shared)
         con.execute("SET VARIABLE ledger_shared_basis = ?", [al.shared_basis])
         for p in sorted(LEDGER_SQL.glob("*.sql")):
-            con.execute(p.read_text(encoding="utf-8"))
+            text = p.read_text(encoding="utf-8")
+            con.execute(text)
+            if "-- materialize: true" in text:
+                # computed once per connection: later views read it several times
+                name = re.search(r"^-- name:\s*(\w+)", text, re.M).group(1)
+                con.execute(f"CREATE TEMP TABLE _m_{name} AS SELECT * FROM {name}; "
+                            f"DROP VIEW {name}; ALTER TABLE _m_{name} RENAME TO {name}")
     except Exception:
         con.close()
         raise

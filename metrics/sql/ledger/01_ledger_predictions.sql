@@ -1,4 +1,5 @@
 -- name: ledger_predictions
+-- materialize: true   (a temp table per connection: later views read it several times)
 -- grain: service, model_version, day (UTC)
 -- inputs: stg_requests, stg_telemetry
 -- Predictions served. The request log wins where it has the service on that day; otherwise the

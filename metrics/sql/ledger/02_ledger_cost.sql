@@ -1,4 +1,5 @@
 -- name: ledger_cost
+-- materialize: true   (a temp table per connection: later views read it several times)
 -- grain: service, model_version, day (UTC), currency
 -- inputs: stg_cost, ledger_predictions, ledger_fx (from onepane.toml [fx]), ledger_services
 -- Cost per service and version. Columns and formulas:

@@ -1,4 +1,5 @@
 -- name: ledger_funnel
+-- materialize: true   (a temp table per connection: later views read it several times)
 -- grain: service, model_version (or experiment variant), day (UTC)
 -- inputs: stg_kpis, ledger_services (funnel and baseline_version from onepane.toml)
 -- Columns and formulas (only services with a [services.funnel]):

@@ -3,7 +3,6 @@ from the Prometheus counter and the request log, and cost per 1k tokens, vendor 
 from __future__ import annotations
 
 import csv
-import re
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -16,38 +15,23 @@ from metrics.ledger import token_economics, unit_economics
 
 CONFIG = parse_settings({"services": [{"name": "assistant-api", "kind": "llm", "team": "assist",
                                        "model_versions": ["ranker-v41", "ranker-v42"]}]})
-SAMPLE = re.compile(r'^(inference_requests_total|inference_tokens_total)\{([^}]*)\} (\S+) (\S+)$')
 
 
-def _load_counters(store, path):
-    rows = []
-    for line in path.read_text().splitlines():
-        m = SAMPLE.match(line)
-        if not m:
-            continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
-        rows.append({"sampled_at": datetime.fromtimestamp(float(m.group(4)), tz=timezone.utc),
-                     "metric": m.group(1), "labels": m.group(2), "labels_hash": m.group(2),
-                     "service": labels["service"], "model_version": labels["model_version"],
-                     "value": float(m.group(3))})
-    with Load(store, "raw_telemetry", collector="test") as load:
-        load.write(pl.DataFrame(rows))
-    return rows
+def test_predictions_from_the_real_counter_match_the_request_log(store, shared):
+    """telemetry.om through the real openmetrics collector: the counter's increases per version
+    (each series began during the capture, so its first value counts) equal requests.csv."""
+    from collectors.openmetrics import ingest_openmetrics
 
-
-def test_predictions_from_the_real_counter(store, shared):
     cap = shared / "gpu-serving-capture"
-    rows = _load_counters(store, cap / "telemetry.om")
+    ingest_openmetrics(store, cap / "telemetry.om")
     with open(cap / "requests.csv") as fh:
         reqs = list(csv.DictReader(fh))
-    got = {r["model_version"]: r["predictions"] for r in unit_economics(store, CONFIG).to_dicts()}
+    got = {r["model_version"]: r for r in unit_economics(store, CONFIG).to_dicts()}
     for version in ("ranker-v41", "ranker-v42"):
-        series = [r["value"] for r in rows if r["metric"] == "inference_requests_total"
-                  and r["model_version"] == version]
         served = sum(1 for r in reqs if r["model_version"] == version)     # 4,225 and 1,528
-        # the counter ends at the request count; its first sample is its baseline (PromQL increase)
-        assert series[-1] == served
-        assert got[version] == served - series[0]
+        assert got[version]["predictions"] == served
+        assert got[version]["predictions_source"] == "telemetry"
+    assert got["ranker-v41"]["cost_per_prediction"] is None and "no cost data" in got["ranker-v41"]["note"]
 
 
 def test_cost_per_1k_tokens_vendor_and_self_hosted(store, shared):
@@ -57,13 +41,9 @@ def test_cost_per_1k_tokens_vendor_and_self_hosted(store, shared):
     tokens = sum(int(r["prompt_tokens"]) + int(r["completion_tokens"]) for r in reqs)
     start = datetime.fromtimestamp(float(reqs[0]["arrived_at"]), tz=timezone.utc)
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    req_rows = [{"request_id": r["request_id"],
-                 "arrived_at": datetime.fromtimestamp(float(r["arrived_at"]), tz=timezone.utc),
-                 "service": "assistant-api", "model_version": r["model_version"], "status": r["status"],
-                 "prompt_tokens": int(r["prompt_tokens"]), "completion_tokens": int(r["completion_tokens"])}
-                for r in reqs]
-    with Load(store, "raw_requests", collector="test") as load:
-        load.write(pl.DataFrame(req_rows))
+    from collectors.requests import ingest_requests
+
+    ingest_requests(store, cap / "requests.csv", service="assistant-api")
     gpu_cost = Decimal("4.10") * Decimal(540) / Decimal(3600)          # 540 s of one H100 at 4.10/h
     cost_rows = pl.DataFrame([
         {"charge_period_start": day, "x_service": "assistant-api", "billing_currency": "USD",

@@ -1,6 +1,6 @@
 -- name: ledger_tokens
 -- grain: service, day (UTC), currency
--- inputs: stg_cost, stg_requests, stg_telemetry, ledger_fx
+-- inputs: stg_cost, stg_requests, stg_telemetry_delta, ledger_fx
 -- Cost per 1k tokens, vendor-billed and self-hosted side by side (LLM services). Columns:
 --   vendor_cost            = Σ cost of LLM vendor lines (x_source openai | anthropic, or a
 --                            consumed_unit that counts tokens)
@@ -10,7 +10,7 @@
 --   self_hosted_cost       = Σ cost of the service's other lines (GPUs, hosts, ...)
 --   self_hosted_tokens     = Σ prompt_tokens + completion_tokens of the request log, or else the
 --                            increase of the counter inference_tokens_total (every kind label;
---                            reset-aware as in ledger_predictions)
+--                            stg_telemetry_delta's increase, as in ledger_predictions)
 --   self_hosted_cost_per_1k_tokens = 1000 × self_hosted_cost ÷ self_hosted_tokens
 -- cost = effective_cost (billed where missing), converted by [fx] like ledger_cost.
 -- Ratios are NULL where the tokens are 0 or unknown. Rows only for services with tokens.
@@ -36,15 +36,11 @@ WITH lines AS (
            sum(tokens) FILTER (WHERE is_vendor)   AS vendor_tokens,
            sum(cost) FILTER (WHERE NOT is_vendor) AS self_hosted_cost
     FROM lines GROUP BY ALL
-), counter AS (
-    SELECT service, sampled_at, value,
-           lag(value) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev
-    FROM stg_telemetry
-    WHERE metric = 'inference_tokens_total' AND value IS NOT NULL AND NOT isnan(value)
 ), telemetry AS (
-    SELECT service, sampled_at::DATE AS day,
-           sum(CASE WHEN prev IS NULL THEN 0 WHEN value < prev THEN value ELSE value - prev END) AS tokens
-    FROM counter GROUP BY ALL
+    SELECT service, sampled_at::DATE AS day, sum(increase) AS tokens
+    FROM stg_telemetry_delta
+    WHERE metric = 'inference_tokens_total' AND increase IS NOT NULL
+    GROUP BY ALL
 ), requests AS (
     SELECT service, arrived_at::DATE AS day,
            sum(coalesce(prompt_tokens, 0) + coalesce(completion_tokens, 0)) AS tokens

@@ -297,20 +297,27 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
     out: list[Series] = []
     if df.is_empty():
         return out
+    # per-feature drift is the root cause; the whole-model drift share then only summarises it
+    has_features = df.filter(pl.col("feature").is_not_null()
+                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS))).height > 0
     for (metric, feature), g in df.group_by(["metric", "feature"], maintain_order=True):
         v = fr.dense(g["b"], g["value"])
         if feature is None:
-            layer, role = ("data", CAUSE) if metric in DATA_METRICS else (
-                ("model", CAUSE) if metric in INPUT_DRIFT_METRICS else ("model", SYMPTOM))
-            subject = service
+            if metric in DATA_METRICS:
+                layer, role = "data", CAUSE
+            elif metric in INPUT_DRIFT_METRICS:
+                layer, role = "model", (SYMPTOM if has_features else CAUSE)
+            else:
+                layer, role = "model", SYMPTOM
+            kind, subject = metric, service
         else:
-            layer = "data" if metric in DATA_METRICS else "model"
-            role, subject = CAUSE, f"{feature}"
             if metric not in DATA_METRICS and metric not in INPUT_DRIFT_METRICS:
                 continue
+            layer = "data" if metric in DATA_METRICS else "model"
+            role, subject = CAUSE, str(feature)
+            kind = metric if metric in DATA_METRICS else "drift"     # a feature's input drift
         better = "higher" if metric in {"accuracy", "f1", "auc", "roc_auc", "precision", "recall"} else None
-        out.append(Series(metric if feature is None else f"{metric}", layer, subject, role, fr.t, v,
-                          "", source_key="model_health", better=better))
+        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better))
     return out
 
 

@@ -8,7 +8,8 @@ Ranking method
 --------------
 1. Every layer becomes signals (metrics.analysis.signals): per-bucket series of request rate, error
    rate, latency quantiles, GPU utilisation and GPU-seconds per request, drift share, quality, KPIs,
-   cost, null rates. Buckets are 1/30 of the span of data in R.
+   cost, null rates. Buckets are 1/30 of the span of data in R, rounded up to a whole
+   multiple of the inputs' sampling interval (so hourly scrapes never alias into uneven buckets).
 2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
@@ -66,6 +67,7 @@ IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idl
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
+SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
 # Simultaneous events of one service are one change; it is named after the most telling of them:
 # an experiment start is the umbrella of the treatment's rollout, while an experiment stop changes
 # no traffic by itself (the rollout to 100 % that follows it does).
@@ -154,6 +156,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         lo = max(R[0], min(firsts)) if firsts else R[0]
         hi = min(T, max(lasts) + 1) if lasts else T
         step = max((hi - lo) / N_BUCKETS, 1.0)
+        natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
+        if natives:                   # whole multiples of the sampling interval: no aliasing
+            native = min(natives)
+            step = native * max(1, int(np.ceil(step / native - 1e-9)))
         fr = Frame(R[0], R[1], step)
         price = _gpu_price_per_s(config)
         series = (S.technical(store, config, service, fr, price, con=con)
@@ -497,8 +503,12 @@ def _cost_items(store: Store, service: str, C, P, con) -> list[dict]:
                f"volume {float(d['volume_effect']):+.2f}, mix {float(d['mix_effect']):+.2f}){where}.")
     kind, subject, cause = "cost", service, False
     pe, ve = abs(float(d["price_effect"])), abs(float(d["volume_effect"]))
+    sku = next((x for x in d["dimensions"] if x["dimension"] == "sku"), None)
     if pe > ve and pe > abs(float(d["mix_effect"])) and d.get("price_sku"):
         kind, subject, cause = "price_change", d["price_sku"], True
+    elif sku and after > before and sku["top_share"] >= SKU_SPIKE_SHARE:
+        # most of a rise sits in one SKU whose price did not move: that SKU's usage spiked
+        kind, subject, cause = "sku_spike", sku["top_value"], True
     items.append({"layer": "cost", "kind": kind, "subject": subject, "score": 0.0, "summary": summary,
                   "evidence": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()},
                   "_strength": strength, "_cause": cause, "_onset": C[0]})

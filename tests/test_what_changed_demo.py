@@ -48,7 +48,8 @@ def window_for(incident: dict) -> tuple[float, timedelta]:
         return start + 2 * 86400, timedelta(days=1)
     if incident["cause"]["layer"] == "model":
         return end - 3600, timedelta(days=3)
-    return start + 12 * 3600, timedelta(hours=12)
+    at = min(start + 12 * 3600, end)          # a short incident: its whole span, ending at its end
+    return at, timedelta(seconds=at - start)
 
 
 def test_every_planted_cause_ranks_first(demo):

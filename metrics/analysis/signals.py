@@ -360,13 +360,14 @@ def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=No
         b = g["b"].to_numpy()
         ok = (b >= 0) & (b < fr.n)
         v[b[ok]] = g["n"].to_numpy()[ok]
-        s = Series("data_rows", "data", src, CAUSE, fr.t, v, "rows/bucket", source_key=inp)
+        s = Series("data_rows", "data", src, CAUSE, fr.t, v, "instants/bucket", source_key=inp)
         s.last_at = max(g["last_at"].to_list())
         out.append(s)
         nulls = np.zeros(fr.n)
         nulls[b[ok]] = g["nulls"].to_numpy()[ok]
         if nulls.sum() > 0:
-            n = v.copy()
+            n = np.zeros(fr.n)
+            n[b[ok]] = g["rows"].to_numpy()[ok]
             out.append(Series("null_rate", "data", src, CAUSE, fr.t,
                               np.where(n > 0, nulls / np.where(n > 0, n, 1), np.nan), "share",
                               agg=lambda m, x=nulls, n=n: _ratio(x[m].sum(), n[m].sum()), source_key=inp))

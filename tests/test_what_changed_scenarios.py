@@ -138,3 +138,27 @@ def test_price_change_in_the_bill_is_the_cause(store):
     assert float(top["evidence"]["price_effect"]) == pytest.approx(407 * (3.2 - 2.5))
     assert float(top["evidence"]["volume_effect"]) == pytest.approx(7 * (400 * 2.5 + 12) / 530)
     assert "price" in top["summary"]
+
+
+def test_drifted_feature_is_named_as_the_cause(store):
+    baseline_telemetry(store)
+    rows = []
+    for m in range(0, MIN, 10):
+        w0, w1 = at_dt(t(m)), at_dt(t(m + 10))
+        drifted = m >= INC - 10
+        base = {"window_start": w0, "window_end": w1, "service": "ranker", "model_version": "v1",
+                "source": "evidently"}
+        rows += [{**base, "metric": "drift_share", "value": 0.5 if drifted else 0.0},
+                 {**base, "metric": "drift_score", "feature": "amount",
+                  "value": 0.41 if drifted else 0.02 + 0.002 * ((m // 10) % 3)},
+                 {**base, "metric": "drift_score", "feature": "age", "value": 0.03 + 0.002 * ((m // 10) % 2)},
+                 {**base, "metric": "prediction_drift", "feature": "prediction", "value": 0.2 if drifted else 0.01},
+                 {**base, "metric": "precision", "value": 0.6 if m >= INC else 0.8 + 0.004 * ((m // 10) % 3)}]
+    write_rows(store, "raw_model_health", rows)
+    items = analyse(store)
+    top = items[0]
+    assert (top["layer"], top["kind"], top["subject"]) == ("model", "drift", "amount")
+    by = {(i["kind"], i["subject"]): i for i in items}
+    for k in (("drift_share", "ranker"), ("precision", "ranker"), ("prediction_drift", "ranker")):
+        assert by[k]["evidence"]["explained_by"] == "drift of amount"
+    assert ("drift", "age") not in by

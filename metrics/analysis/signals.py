@@ -299,7 +299,7 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
         return out
     # per-feature drift is the root cause; the whole-model drift share then only summarises it
     has_features = df.filter(pl.col("feature").is_not_null()
-                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS))).height > 0
+                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS - {"prediction_drift"}))).height > 0
     for (metric, feature), g in df.group_by(["metric", "feature"], maintain_order=True):
         v = fr.dense(g["b"], g["value"])
         if feature is None:
@@ -310,6 +310,8 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
             else:
                 layer, role = "model", SYMPTOM
             kind, subject = metric, service
+        elif metric == "prediction_drift":            # the output moving follows its inputs
+            layer, role, kind, subject = "model", SYMPTOM, metric, service
         else:
             if metric not in DATA_METRICS and metric not in INPUT_DRIFT_METRICS:
                 continue

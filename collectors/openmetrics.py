@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 _SIMPLE = re.compile(rf"^({_NAME})\s+(\S+)(?:\s+(\S+))?\s*$")          # no labels, no exemplar
-_HEAD = re.compile(rf"^({_NAME})\s*\{{")
+_HEAD = re.compile(rf"^({_NAME})(\s*\{{)?")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 _META = re.compile(rf"^#\s+(HELP|TYPE|UNIT)\s+({_NAME})(?:\s+(.*))?$")
 _ESC = re.compile(r"\\(.)")
@@ -123,8 +123,6 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
                 raise InputError("content after '# EOF'", file=file, line=i, column="line")
             continue
         if not line.strip():
-            if om:
-                raise InputError("blank line (not allowed in OpenMetrics)", file=file, line=i, column="line")
             continue
         if line[0] == "#":
             if line.strip() == "# EOF":
@@ -154,7 +152,7 @@ def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, 
         if h is None:
             raise InputError(f"not a sample line: {line[:60]!r}", file=file, line=i, column="name")
         name, pos, labels = h.group(1), h.end(), {}
-        while True:
+        while h.group(2):
             rest = line[pos:].lstrip()
             if rest.startswith("}"):
                 pos = len(line) - len(rest) + 1
@@ -180,8 +178,6 @@ def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, 
             raise InputError(f"expected 'value [timestamp]' after the labels, got {tail.strip()!r}",
                              file=file, line=i, column="value")
         vtext, ttext = parts[0], (parts[1] if len(parts) > 1 else None)
-    if m and " # " in line:         # exemplar on a label-less sample
-        out.exemplars += 1
     value: float | None = _float(vtext, file, i, "value")
     if vtext in INT64_SENTINELS or (value is not None and not math.isnan(value) and abs(value) >= 9.2233720368547e18
                                     and value != math.inf and value != -math.inf) \

@@ -211,12 +211,14 @@ def test_label_escapes_nan_inf_and_ms_timestamps():
 
     text = ('m{a="x\\"y", b="c\\\\d",c="l1\\nl2",} NaN 1700000000000\n'
             'm{a="2"} +Inf 1700000001000\nm{a="3"} -Inf 1700000002000\n'
-            'big 9223372036854775792 1700000003000\n')
+            'big 9223372036854775792 1700000003000\n\n'
+            'plain_total 3 1700000004000 # {trace_id="x # y"} 1 1700000004.5\n')
     p = parse(text, "t", openmetrics=False)
     assert p.labels[0] == {"a": 'x"y', "b": "c\\d", "c": "l1\nl2"}
     assert p.value[0] != p.value[0] and p.value[1] == float("inf") and p.value[2] == float("-inf")
     assert p.sampled_at[:3] == [1700000000.0, 1700000001.0, 1700000002.0]
     assert p.value[3] is None and p.sentinels == 1
+    assert p.metric[4] == "plain_total" and p.value[4] == 3.0 and p.exemplars == 1
 
 
 # ---- bad input: clear error, nothing written ---------------------------------------------------
@@ -388,3 +390,17 @@ paths = ["{tmp_path / 'missing-*.om'}"]
     assert [x for x in loads if x["source"] != "onepane.toml"] == [
         {"source": "broken", "status": "failed"}, {"source": "capture", "status": "ok"},
         {"source": "logs", "status": "ok"}]
+
+
+def test_dcgm_blank_inside_a_counter_does_not_break_its_increase(store, tmp_path):
+    from collectors.openmetrics import ingest_openmetrics
+
+    f = tmp_path / "blank.om"
+    f.write_text("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n"
+                 + "".join(f'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total{{UUID="GPU-1"}} {v} {t}.0\n'
+                           for v, t in ((1000, 10), (2000, 11), (9223372036854775794, 12), (4000, 13)))
+                 + "# EOF\n")
+    ingest_openmetrics(store, f)
+    inc = store.query("SELECT sampled_at, value, increase FROM stg_telemetry_delta ORDER BY sampled_at")
+    assert inc["value"].to_list() == [1000, 2000, None, 4000]
+    assert sum(x for x in inc["increase"].to_list() if x is not None) == 3000

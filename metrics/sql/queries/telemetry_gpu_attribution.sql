@@ -21,7 +21,8 @@ gpu AS (
 ),
 energy AS (
     SELECT bucket, sum(increase) / 1000.0 AS energy_j
-    FROM d WHERE metric = 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION' AND increase IS NOT NULL
+    FROM d WHERE metric IN ('DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total')
+      AND increase IS NOT NULL
     GROUP BY bucket
 ),
 has_seconds AS (

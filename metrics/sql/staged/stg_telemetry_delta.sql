@@ -13,12 +13,12 @@
 CREATE OR REPLACE VIEW stg_telemetry_delta AS
 WITH s AS (
     SELECT t.*,
-           (t.metric = 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION'
+           (t.metric = 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION'   -- a counter even where typed gauge
             OR ((t.metric_type IS NULL OR t.metric_type IN ('counter', 'histogram', 'summary', 'unknown', 'untyped'))
                 AND (t.metric LIKE '%\_total' ESCAPE '\' OR t.metric LIKE '%\_bucket' ESCAPE '\'
                      OR t.metric LIKE '%\_count' ESCAPE '\' OR t.metric LIKE '%\_sum' ESCAPE '\'))
            ) AS cumulative,
-           lag(t.value) OVER w AS prev_value,
+           lag(t.value IGNORE NULLS) OVER w AS prev_value,   -- skips DCGM blanks
            lag(t.sampled_at) OVER w AS prev_at
     FROM stg_telemetry t
     WINDOW w AS (PARTITION BY t.metric, t.labels_hash ORDER BY t.sampled_at)

@@ -404,3 +404,18 @@ def test_dcgm_blank_inside_a_counter_does_not_break_its_increase(store, tmp_path
     inc = store.query("SELECT sampled_at, value, increase FROM stg_telemetry_delta ORDER BY sampled_at")
     assert inc["value"].to_list() == [1000, 2000, None, 4000]
     assert sum(x for x in inc["increase"].to_list() if x is not None) == 3000
+
+
+def test_minute_views_add_up_to_the_summary(capture_store):
+    from metrics.telemetry import telemetry_summary
+
+    s = telemetry_summary(capture_store, config(), SERVICE)
+    tech = capture_store.query("SELECT model_version, sum(requests) r FROM stg_technical_minute "
+                               "WHERE service = ? GROUP BY 1", [SERVICE])
+    assert dict(tech.rows()) == {v["model_version"]: v["requests"] for v in s["versions"]}
+    gpu = capture_store.query("SELECT model_version, sum(gpu_seconds) g, sum(idle_gpu_seconds) i "
+                              "FROM stg_gpu_minute WHERE service = ? GROUP BY 1", [SERVICE])
+    per = {mv: g for mv, g, _ in gpu.rows()}
+    for v in s["versions"]:
+        assert per[v["model_version"]] == pytest.approx(v["gpu_seconds"], rel=1e-9)
+    assert sum(i for _, _, i in gpu.rows()) == pytest.approx(s["idle_gpu_seconds"], rel=1e-9)

@@ -296,6 +296,9 @@ class _Client:
             if "HTTP Status Code 5" in msg:
                 raise SourceUnavailable(f"{self.s.url} answered {msg[:160]} after {self.s.retries} retries") from None
             raise SourceError(f"{self.s.url} rejected query {expr!r}: {msg[:300]}") from None
+        except requests.exceptions.SSLError as e:
+            raise SourceError(f"{self.s.url}: TLS failed ({_ssl_reason(e)}); set ca_file to the server's "
+                              "CA, or tls_verify = false for a test server") from None
         except requests.exceptions.Timeout:
             raise SourceUnavailable(f"{self.s.url} timed out after {self.s.timeout_s:g}s "
                                     f"({self.s.retries} retries)") from None
@@ -310,6 +313,15 @@ class _Client:
                                     f"({type(e).__name__})") from None
         except requests.exceptions.RequestException as e:
             raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
+
+
+def _ssl_reason(e: Exception) -> str:
+    text = str(e)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "WRONG_VERSION_NUMBER", "hostname"):
+        if marker in text:
+            i = text.find(marker)
+            return text[i:i + 80].split("'")[0].split(")")[0]
+    return type(e).__name__
 
 
 def _frame(q: Query, result: list[dict]) -> pl.DataFrame | None:

@@ -283,3 +283,19 @@ def test_histogram_quantile_agrees_with_prometheus(prom, version, q):
     theirs = float(prom.query(f"histogram_quantile({q}, {sel})", at=at)["data"]["result"][0]["value"][1])
     buckets = [(float(r["metric"]["le"]), float(r["value"][1])) for r in prom.query(sel, at=at)["data"]["result"]]
     assert histogram_quantile(q, buckets) == pytest.approx(theirs, rel=1e-12)
+
+
+def test_tls_with_ca_file_or_verification_off(prom, store, tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    with ProxyServer(prom.url, tls=(str(cert), str(key))) as proxy:
+        assert proxy.url.startswith("https://")
+        bad = collect(store, proxy.url, **FAST)
+        assert not bad.ok and "TLS failed" in bad.error and "ca_file" in bad.error
+        assert collect(store, proxy.url, ca_file=str(cert)).ok
+        assert collect(store, proxy.url, tls_verify=False).ok
+    assert by_version(summary(store))["ranker-v41"]["requests"] == 4225

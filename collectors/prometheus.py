@@ -472,5 +472,8 @@ def collect_url(store, config, url: str, service: str | None = None, step: str |
     if service is None and config is not None and len(config.services) == 1:
         service = config.services[0].name
     s = PromSettings(url=url, service=service, step=step or "60s", **settings)
-    return run_source(store, config, get("prometheus"), "prometheus", s, start, end,
+    from urllib.parse import urlparse
+
+    source = "prometheus@" + urlparse(s.url).netloc       # watermarks are kept per server
+    return run_source(store, config, get("prometheus"), source, s, start, end,
                       **({"progress": progress} if progress is not None else {}))

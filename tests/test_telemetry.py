@@ -433,3 +433,26 @@ def test_energy_from_power_when_no_energy_counter(store, tmp_path, shared):
     s = telemetry_summary(store, config(), SERVICE)
     energy = sum(v["energy_j"] for v in s["versions"]) + s["idle_energy_j"]
     assert energy == pytest.approx(nvml_facts(shared)["energy_j"], rel=0.01)
+
+
+def test_label_parsing_round_trips():
+    from hypothesis import given, settings, strategies as st
+
+    from collectors.openmetrics import parse
+
+    names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
+    values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=20)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(names, values, max_size=5), st.floats(allow_nan=False, width=64),
+           st.booleans())
+    def check(labels, value, spaces):
+        esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")  # noqa: E731
+        sep = ", " if spaces else ","
+        line = "m{" + sep.join(f'{k}="{esc(v)}"' for k, v in labels.items()) + "}" + f" {value!r} 1.5\n# EOF\n"
+        p = parse(line, "h")
+        assert p.labels == [labels]
+        expected = None if value >= 9.2233720368547e18 and value != float("inf") else value
+        assert p.value == [expected] and p.sampled_at == [1.5]
+
+    check()

@@ -164,6 +164,7 @@ class PromSettings(BaseModel):
     step: str = "60s"
     initial: str = "1d"                 # first run without --from: this far back
     backfill_limit: str = "7d"          # a gap after downtime is back-filled at most this far
+    lag: str = "1m"                     # without --to: stop this long before now (late scrapes)
     max_points: int = 11_000            # per series per request (Prometheus' own limit)
     max_in_flight: int = 5
     timeout_s: float = 30.0
@@ -193,7 +194,7 @@ class PromSettings(BaseModel):
             raise ValueError(f"unknown query set(s) {unknown}; known: {', '.join(QUERY_SETS)}")
         return v
 
-    @field_validator("step", "initial", "backfill_limit")
+    @field_validator("step", "initial", "backfill_limit", "lag")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
@@ -347,7 +348,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     """Pull every query over its range into one all-or-nothing load. Returns counts."""
     step_s = max(1, int(parse_duration(settings.step).total_seconds()))
     now = datetime.now(timezone.utc)
-    end = _align_down(ctx.end or now, step_s)
+    end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
     if ctx.end is not None and end >= ctx.end:
         end -= timedelta(seconds=step_s)         # half-open [from, to)
     previous = (ctx.watermark() or {}).get("queries", {})

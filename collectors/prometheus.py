@@ -325,22 +325,36 @@ def _ssl_reason(e: Exception) -> str:
     return type(e).__name__
 
 
-def _frame(q: Query, result: list[dict]) -> pl.DataFrame | None:
-    """Rows of one response (a matrix) with categorical strings (cheap for millions of points)."""
+class _SeriesIndex:
+    """Small integer ids for (metric, labels) so millions of points carry no strings until the end."""
+
+    def __init__(self):
+        self.ids: dict[tuple[str, str], int] = {}
+        self.meta: list[tuple[str, str, str, bool]] = []       # metric, labels json, type, gpu
+
+    def id(self, q: Query, labels: dict) -> int:
+        lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
+        key = (q.metric, lj)
+        if key not in self.ids:
+            self.ids[key] = len(self.meta)
+            self.meta.append((q.metric, lj, q.type, q.gpu))
+        return self.ids[key]
+
+
+def _frame(q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
+    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
     parts = []
     for series in result:
         values = series.get("values") or []
         if not values:
             continue
-        labels = {k: v for k, v in series.get("metric", {}).items() if k != "__name__"}
-        lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
-        ts = pl.Series("t", [v[0] for v in values], dtype=pl.Float64)
-        val = pl.Series("value", [v[1] for v in values], dtype=pl.Utf8).str.replace(r"^\+", "")
-        parts.append(pl.DataFrame({"t": ts, "value": val.cast(pl.Float64, strict=False)}).with_columns(
-            pl.lit(q.metric).alias("metric"), pl.lit(lj).alias("labels")))
-    if not parts:
-        return None
-    return pl.concat(parts)
+        sid = index.id(q, {k: v for k, v in series.get("metric", {}).items() if k != "__name__"})
+        parts.append(pl.DataFrame({
+            "sid": pl.Series([sid] * len(values), dtype=pl.UInt32),
+            "t": pl.Series([v[0] for v in values], dtype=pl.Float64),
+            "value": pl.Series([v[1] for v in values], dtype=pl.Utf8).cast(pl.Float64, strict=False),
+        }))
+    return pl.concat(parts) if parts else None
 
 
 def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None = None,
@@ -372,6 +386,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     if on_total:
         on_total(len(plan))
     client = _Client(settings)
+    index = _SeriesIndex()
     frames: list[pl.DataFrame] = []
     last: dict[str, datetime] = {}
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
@@ -380,10 +395,9 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         try:
             for fut in as_completed(futures):
                 qid, q, a, b = futures[fut]
-                f = _frame(q, fut.result())
+                f = _frame(q, fut.result(), index)
                 if f is not None:
-                    frames.append(f.with_columns(pl.lit(q.type).alias("metric_type"),
-                                                 pl.lit(q.gpu).alias("gpu")))
+                    frames.append(f)
                 last[qid] = max(last.get(qid, b), b)
                 if progress:
                     progress(1)
@@ -391,7 +405,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             for other in futures:
                 other.cancel()
             raise
-    rows = _rows(frames, ctx, settings)
+    rows = _rows(frames, index, ctx, settings)
     watermark = dict(previous)
     for qid, t in last.items():
         if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
@@ -405,50 +419,43 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
 
 
-def _rows(frames: list[pl.DataFrame], ctx, settings: PromSettings) -> pl.DataFrame | None:
+def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, ctx, settings: PromSettings) -> pl.DataFrame | None:
+    """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
+    import), series_start for counters that began after the run's first point, DCGM blanks NULL."""
     if not frames:
         return None
-    df = pl.concat(frames, how="vertical_relaxed")
-    # one row per point even when two queries return the same series (e.g. counts twice)
-    df = df.unique(subset=["metric", "labels", "t"], keep="first", maintain_order=False)
-    keys = df.select("metric", "labels", "gpu").unique()
-    t0 = df["t"].min()
-    first = df.group_by("metric", "labels").agg(pl.col("t").min().alias("first_t"))
-    info = []
-    service_seen = set()
-    for lj in keys["labels"].unique().to_list():
-        lb = json.loads(lj)
-        svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
-        if svc:
-            service_seen.add(svc)
-    only = next(iter(service_seen)) if len(service_seen) == 1 else settings.service
-    for metric, lj, gpu in keys.iter_rows():
+    df = pl.concat(frames)          # a point collected twice is one row in stg_telemetry
+    seen = {next((json.loads(lj)[k] for k in SERVICE_LABELS if json.loads(lj).get(k)), None)
+            for _, lj, _, _ in index.meta} - {None}
+    only = next(iter(seen)) if len(seen) == 1 else settings.service
+    meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash",
+                                             "service", "model_version", "counter")}
+    for metric, lj, mtype, gpu in index.meta:
         lb = json.loads(lj)
         svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
         if not svc:
-            if gpu or any(k in lb for k in GPU_LABELS[:4]):
-                svc = gpu_owner(lb, ctx.config) or only
-            else:
-                svc = settings.service
-        mv = next((lb[k] for k in VERSION_LABELS if lb.get(k)), None)
-        info.append({"metric": metric, "labels": lj, "service": svc, "model_version": mv,
-                     "labels_hash": hashlib.md5(lj.encode()).hexdigest()})
-    meta = pl.DataFrame(info, schema={"metric": pl.Utf8, "labels": pl.Utf8, "service": pl.Utf8,
-                                      "model_version": pl.Utf8, "labels_hash": pl.Utf8})
-    df = (df.join(meta, on=["metric", "labels"], how="left")
-            .join(first, on=["metric", "labels"], how="left"))
+            svc = (gpu_owner(lb, ctx.config) or only) if gpu or any(k in lb for k in GPU_LABELS[:4]) \
+                else settings.service
+        meta["metric"].append(metric)
+        meta["metric_type"].append(mtype)
+        meta["labels"].append(lj)
+        meta["labels_hash"].append(hashlib.md5(lj.encode()).hexdigest())
+        meta["service"].append(svc)
+        meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None))
+        meta["counter"].append(mtype in ("counter", "histogram", "summary"))
+    m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
+                                   "labels": pl.Categorical, "labels_hash": pl.Categorical,
+                                   "service": pl.Categorical, "model_version": pl.Categorical,
+                                   "counter": pl.Boolean}).with_row_index("sid")
+    t0 = df["t"].min()
+    first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
+    df = df.join(first, on="sid", how="left").join(m, on="sid", how="left")
     value = pl.col("value")
     return df.select(
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
-        pl.col("metric").cast(pl.Categorical),
-        pl.col("metric_type").cast(pl.Categorical),
-        pl.col("labels").cast(pl.Categorical),
-        pl.col("labels_hash").cast(pl.Categorical),
-        pl.col("service").cast(pl.Categorical),
-        pl.col("model_version").cast(pl.Categorical),
+        "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
         pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
-        ((pl.col("t") == pl.col("first_t")) & (pl.col("first_t") > t0)
-         & pl.col("metric_type").is_in(["counter", "histogram", "summary"])).alias("series_start"),
+        (pl.col("counter") & (pl.col("t") == pl.col("first_t")) & (pl.col("first_t") > t0)).alias("series_start"),
         pl.lit(ctx.source).cast(pl.Categorical).alias("source"),
     )
 

@@ -29,7 +29,6 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -41,7 +40,6 @@ from metrics.errors import InputError
 log = logging.getLogger(__name__)
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-_SIMPLE = re.compile(rf"^({_NAME})\s+(\S+)(?:\s+(\S+))?\s*$")          # no labels, no exemplar
 _HEAD = re.compile(rf"^({_NAME})(\s*\{{)?")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 _META = re.compile(rf"^#\s+(HELP|TYPE|UNIT)\s+({_NAME})(?:\s+(.*))?$")
@@ -50,7 +48,6 @@ _ESC_MAP = {"n": "\n", "\\": "\\", '"': '"'}
 
 TYPES = {"counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "unknown", "untyped"}
 SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info")
-COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 # DCGM "blank" values: INT64 BLANK, NOT_FOUND, NOT_SUPPORTED, NOT_PERMISSIONED (0x7ffffffffffffff0+),
 # the INT32 ones (0x7ffffff0+) and the FP64 ones (2**47 + 0..3).
 SENTINEL_MIN = 9.2233720368547e18      # all four INT64 blanks parse to ~2**63 as doubles

@@ -193,13 +193,8 @@ timeout_s = 2
 def test_bearer_and_basic_auth_come_from_environment_variables(prom, store, monkeypatch):
     import base64
 
-    from metrics.errors import ConfigError
-
-    def needs_token(n, path):
-        return ("proxy", None)
-
     monkeypatch.setenv("ONEPANE_TEST_PROM_TOKEN", "s3cret-token")
-    with ProxyServer(prom.url, needs_token) as proxy:
+    with ProxyServer(prom.url) as proxy:
         assert collect(store, proxy.url, bearer_token_env="ONEPANE_TEST_PROM_TOKEN").ok
     assert {h.get("Authorization") for h in proxy.headers} == {"Bearer s3cret-token"}
     monkeypatch.setenv("ONEPANE_TEST_PROM_PW", "pw:with:colons")

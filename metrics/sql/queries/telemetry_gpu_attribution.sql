@@ -1,7 +1,7 @@
 -- name: telemetry_gpu_attribution
 -- grain: model_version of one service in [$start, $end); model_version NULL = the service's
 --        GPU time in buckets where no version did any work
--- inputs: stg_telemetry_delta
+-- inputs: _window (metrics/sql/queries/telemetry_window.sql: stg_telemetry_delta of one service and window)
 -- GPU attribution. Per GPU sample: busy = utilisation/100 * dt_s, observed = dt_s (paid time while
 -- the GPU was watched). Per $bucket_s bucket, busy seconds and energy (DCGM mJ counter) are split
 -- across model versions by their share of work in that bucket: request-seconds (histogram _sum
@@ -9,8 +9,7 @@
 -- Energy: DCGM's energy counter (mJ), else power (W) x dt for GPUs without one.
 WITH d AS (
     SELECT *, floor(epoch(sampled_at) / $bucket_s) AS bucket
-    FROM stg_telemetry_delta
-    WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
+    FROM _window
 ),
 gpu AS (
     SELECT bucket,

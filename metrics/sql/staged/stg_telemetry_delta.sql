@@ -9,7 +9,7 @@
 --             than 300 s (Prometheus' default lookback: the target was not observed). A gauge's
 --             value is taken to hold over (previous sample, this sample] - DCGM's utilisation and
 --             power are averages over the sampling period - so sum(value * dt_s) integrates it.
---   status    the `status` (or `code`) label, for error rates.
+--   status    the `status` (or `code`) label of request counters, for error rates.
 CREATE OR REPLACE VIEW stg_telemetry_delta AS
 WITH s AS (
     SELECT t.*,
@@ -24,7 +24,8 @@ WITH s AS (
     WINDOW w AS (PARTITION BY t.metric, t.labels_hash ORDER BY t.sampled_at)
 )
 SELECT sampled_at, metric, metric_type, labels, labels_hash, service, model_version, team, value,
-       coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) AS status,
+       CASE WHEN metric LIKE '%requests%' THEN      -- parse JSON only where a status matters
+            coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) END AS status,
        CASE WHEN NOT cumulative OR value IS NULL OR isnan(value) THEN NULL
             WHEN prev_value IS NULL OR isnan(prev_value) THEN CASE WHEN coalesce(series_start, false) THEN value ELSE 0 END
             WHEN value < prev_value THEN value

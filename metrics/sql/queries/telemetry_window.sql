@@ -1,0 +1,7 @@
+-- name: telemetry_window
+-- grain: one sample of one series of service $service in [$start, $end)
+-- inputs: stg_telemetry_delta
+-- The samples the telemetry summary reads, computed once per summary into the temporary table
+-- `_window` (the increase of each sample already accounts for the sample before the window).
+SELECT * FROM stg_telemetry_delta
+WHERE service = $service AND sampled_at >= $start AND sampled_at < $end

@@ -330,25 +330,25 @@ class _SeriesIndex:
 
     def __init__(self):
         self.ids: dict[tuple[str, str], int] = {}
-        self.meta: list[tuple[str, str, str, bool]] = []       # metric, labels json, type, gpu
+        self.meta: list[tuple[str, str, str, bool, str]] = []  # metric, labels json, type, gpu, query id
 
-    def id(self, q: Query, labels: dict) -> int:
+    def id(self, qid: str, q: Query, labels: dict) -> int:
         lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
         key = (q.metric, lj)
         if key not in self.ids:
             self.ids[key] = len(self.meta)
-            self.meta.append((q.metric, lj, q.type, q.gpu))
+            self.meta.append((q.metric, lj, q.type, q.gpu, qid))
         return self.ids[key]
 
 
-def _frame(q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
+def _frame(qid: str, q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
     """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
     parts = []
     for series in result:
         values = series.get("values") or []
         if not values:
             continue
-        sid = index.id(q, {k: v for k, v in series.get("metric", {}).items() if k != "__name__"})
+        sid = index.id(qid, q, {k: v for k, v in series.get("metric", {}).items() if k != "__name__"})
         parts.append(pl.DataFrame({
             "sid": pl.Series([sid] * len(values), dtype=pl.UInt32),
             "t": pl.Series([v[0] for v in values], dtype=pl.Float64),
@@ -367,7 +367,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         end -= timedelta(seconds=step_s)         # half-open [from, to)
     previous = (ctx.watermark() or {}).get("queries", {})
     limit = parse_duration(settings.backfill_limit)
-    plan, skipped = [], {}
+    plan, skipped, starts = [], {}, {}
     for qid, q in queries_of(settings):
         if ctx.start is not None:
             start = ctx.start
@@ -380,7 +380,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
                 start = now - limit
         else:
             start = now - parse_duration(settings.initial)
-        start = _align_up(start, step_s)
+        start = starts[qid] = _align_up(start, step_s)
         for a, b in chunks(start, end, step_s, settings.max_points):
             plan.append((qid, q, a, b))
     if on_total:
@@ -395,7 +395,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         try:
             for fut in as_completed(futures):
                 qid, q, a, b = futures[fut]
-                f = _frame(q, fut.result(), index)
+                f = _frame(qid, q, fut.result(), index)
                 if f is not None:
                     frames.append(f)
                 last[qid] = max(last.get(qid, b), b)
@@ -405,7 +405,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             for other in futures:
                 other.cancel()
             raise
-    rows = _rows(frames, index, ctx, settings)
+    rows = _rows(frames, index, starts, ctx, settings)
     watermark = dict(previous)
     for qid, t in last.items():
         if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
@@ -419,18 +419,21 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
 
 
-def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, ctx, settings: PromSettings) -> pl.DataFrame | None:
+def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,
+          settings: PromSettings) -> pl.DataFrame | None:
     """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
-    import), series_start for counters that began after the run's first point, DCGM blanks NULL."""
+    import), DCGM blanks NULL, and series_start: a counter with no point at its range's first step
+    began inside the range, so its first point counts from zero (DCGM's energy counter, "since
+    boot", never does)."""
     if not frames:
         return None
     df = pl.concat(frames)          # a point collected twice is one row in stg_telemetry
     seen = {next((json.loads(lj)[k] for k in SERVICE_LABELS if json.loads(lj).get(k)), None)
-            for _, lj, _, _ in index.meta} - {None}
+            for _, lj, _, _, _ in index.meta} - {None}
     only = next(iter(seen)) if len(seen) == 1 else settings.service
     meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash",
-                                             "service", "model_version", "counter")}
-    for metric, lj, mtype, gpu in index.meta:
+                                             "service", "model_version", "counter", "range_start")}
+    for metric, lj, mtype, gpu, qid in index.meta:
         lb = json.loads(lj)
         svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
         if not svc:
@@ -442,12 +445,12 @@ def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, ctx, settings: PromSe
         meta["labels_hash"].append(hashlib.md5(lj.encode()).hexdigest())
         meta["service"].append(svc)
         meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None))
-        meta["counter"].append(mtype in ("counter", "histogram", "summary"))
+        meta["counter"].append(mtype in ("counter", "histogram", "summary") and not metric.startswith("DCGM_"))
+        meta["range_start"].append(starts[qid].timestamp())
     m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
                                    "labels": pl.Categorical, "labels_hash": pl.Categorical,
                                    "service": pl.Categorical, "model_version": pl.Categorical,
-                                   "counter": pl.Boolean}).with_row_index("sid")
-    t0 = df["t"].min()
+                                   "counter": pl.Boolean, "range_start": pl.Float64}).with_row_index("sid")
     first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
     df = df.join(first, on="sid", how="left").join(m, on="sid", how="left")
     value = pl.col("value")
@@ -455,7 +458,8 @@ def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, ctx, settings: PromSe
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
         "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
         pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
-        (pl.col("counter") & (pl.col("t") == pl.col("first_t")) & (pl.col("first_t") > t0)).alias("series_start"),
+        (pl.col("counter") & (pl.col("t") == pl.col("first_t"))
+         & (pl.col("first_t") > pl.col("range_start"))).alias("series_start"),
         pl.lit(ctx.source).cast(pl.Categorical).alias("source"),
     )
 

@@ -294,3 +294,15 @@ def test_tls_with_ca_file_or_verification_off(prom, store, tmp_path):
         assert collect(store, proxy.url, ca_file=str(cert)).ok
         assert collect(store, proxy.url, tls_verify=False).ok
     assert by_version(summary(store))["ranker-v41"]["requests"] == 4225
+
+
+@pytest.mark.parametrize("step", ["15s", "60s"])
+def test_coarse_steps_keep_request_counts_exact(prom, store, shared, step):
+    """A series that begins inside the first step still counts from zero; counts do not depend on the step."""
+    facts = request_facts(shared)
+    start = datetime(2026, 11, 24, 13, 46, tzinfo=timezone.utc)          # before the capture's first sample
+    assert collect(store, prom.url, start=start, end=datetime(2026, 11, 24, 13, 57, tzinfo=timezone.utc), step=step).ok
+    v = by_version(summary(store))
+    assert {k: x["requests"] for k, x in v.items()} == {k: f["requests"] for k, f in facts.items()}
+    assert v["ranker-v42"]["gpu_seconds_per_request"] > v["ranker-v41"]["gpu_seconds_per_request"]
+    assert v["ranker-v42"]["latency_p50_s"] > v["ranker-v41"]["latency_p50_s"]

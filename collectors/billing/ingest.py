@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 FORMATS = ("focus", "aws-cur", "azure", "gcp", "oci", "openai", "anthropic")
 MODULES = {"focus": focus, "aws-cur": aws_cur, "azure": azure, "gcp": gcp, "oci": oci}
 DETECT_ORDER = ("focus", "aws-cur", "oci", "gcp", "azure")
+LINE_NUMBERS_MAX_BYTES = 64 << 20
 PATTERNS = ("*.csv", "*.csv.gz", "*.parquet", "*.json", "*.jsonl", "*.ndjson", "*.json.gz",
             "*.jsonl.gz")
 
@@ -122,7 +123,9 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     unused = [c for c in src.cols.names if c not in e.used]
     extra = ("CAST(json_object(" + ", ".join(f"{lit(c)}, src.{q(c)}" for c in unused) + ") AS VARCHAR)"
              if unused else "NULL")
-    row_hash = f"hash({lit(m.fmt)}, " + ", ".join(f"src.{q(c)}" for c in src.cols.names) + ")"
+    # Row identity only matters for partial deliveries (a complete one replaces its scopes).
+    row_hash = ((f"hash({lit(m.fmt)}, " + ", ".join(f"src.{q(c)}" for c in src.cols.names) + ")")
+                if not m.complete else "NULL")
     line = (f"row_number() OVER () + {src.line_offset}" if line_numbers else "NULL")
 
     def select(exprs: dict[str, str], line_expr: str, hash_expr: str, from_extra: str = "",
@@ -136,23 +139,24 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     sets = [select(m.exprs, line, row_hash)]
     for over, from_extra in m.extra_rows:
         merged = {**m.exprs, **{k: v for k, v in over.items()}}
-        sets.append(select(merged, "NULL", f"hash({row_hash}, 'credit', cr.c.id, cr.c.amount)",
-                           from_extra, m.extra_filter))
+        credit_hash = (f"hash({row_hash}, 'credit', cr.c.id, cr.c.amount)" if not m.complete
+                       else "NULL")
+        sets.append(select(merged, "NULL", credit_hash, from_extra, m.extra_filter))
     lag = parse_duration(config.pricing.finalization_lag)
     paths, alloc = allocation_sql(config)
     path_list = "[" + ", ".join(lit(p) for p in paths) + "]"
     finalizes = (f"coalesce(billing_period_end, billing_period_start + INTERVAL 1 MONTH) "
                  f"+ INTERVAL '{int(lag.total_seconds())} seconds'")
     sql = f"""
-WITH m AS ({' UNION ALL '.join(sets)}),
-n AS (
+WITH m AS NOT MATERIALIZED ({' UNION ALL '.join(sets)}),
+n AS NOT MATERIALIZED (
     SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw),
         coalesce(billing_period_start, date_trunc('month', charge_period_start)) AS billing_period_start,
         coalesce(billing_period_end, CASE WHEN billing_period_start IS NULL
             THEN date_trunc('month', charge_period_start) + INTERVAL 1 MONTH END) AS billing_period_end,
         onepane_tags(_tags_raw) AS tags
     FROM m),
-k AS (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
+k AS NOT MATERIALIZED (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
 SELECT k.* EXCLUDE (_k),
     {alloc['x_service']} AS x_service, {alloc['x_team']} AS x_team,
     {alloc['x_model_version']} AS x_model_version,
@@ -170,6 +174,7 @@ FROM k"""
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
     """After a parse error inside the main query: find the first bad line and column."""
+    con.execute("SET preserve_insertion_order = true")       # row_number() OVER () = file order
     parts = str(err).split(BAD, 1)[1].split("\x1f") if BAD in str(err) else []
     column, kind, value = (parts[1:4] + ["", "", ""])[:3] if parts else ("", "", "")
     value = value.split("\n")[0][:80]
@@ -277,17 +282,22 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
 # ---- one file --------------------------------------------------------------------------------
 def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | None = None,
                 source: str | None = None, delivery: str = "auto",
-                line_numbers: bool = True, progress=None, new_load=None) -> dict[str, Any]:
+                line_numbers: bool | None = None, progress=None, new_load=None) -> dict[str, Any]:
     """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}.
 
     `progress`: a tqdm-like factory (e.g. app.common.progress); shows bytes read and rows/s.
-    `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load)."""
+    `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load).
+    `line_numbers`: fill x_source_line (default: for files under LINE_NUMBERS_MAX_BYTES; numbering
+    needs a window over the whole file, which would cost time and memory on huge exports - errors
+    still name the exact line either way)."""
     from collectors.runner import file_hash
 
     config = config or Settings()
     path = Path(path)
     if fmt not in ("auto", *FORMATS):
         raise OnepaneError(f"unknown billing format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
+    if line_numbers is None:
+        line_numbers = path.stat().st_size <= LINE_NUMBERS_MAX_BYTES
     digest = file_hash(path)
     prior = already_loaded(store, "raw_focus", digest)
     if prior:
@@ -309,6 +319,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 if delivery != "auto":
                     m.complete = delivery == "complete"
                 sql, cols = build_sql(src, m, e, config, line_numbers)
+                # row order only matters for numbering lines; without it DuckDB writes in parallel
+                con.execute(f"SET preserve_insertion_order = {'true' if line_numbers else 'false'}")
                 bar = (progress(total=path.stat().st_size, unit="B", unit_scale=True,
                                 desc=path.name, leave=False) if progress else None)
                 t0 = time.monotonic()
@@ -383,7 +395,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     if name in ("openai", "anthropic"):          # console CSV exports
         src = llm_vendors.open_vendor(con, path, name)
         name = "focus"
-    e = Exprs(src.cols)
+    e = Exprs(src.cols, csv=src.kind == "csv")
     m = MODULES[name].mapping(src.cols, e, path)
     if src.kind == "llm":
         m.fmt, m.complete = src.vendor, False

@@ -199,6 +199,7 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err:
 def _run(con: duckdb.DuckDBPyConnection, sql: str, bar=None) -> None:
     """Execute; with a progress bar, poll DuckDB's query progress from this thread meanwhile."""
     if bar is None:
+        con.execute("SET enable_progress_bar = false")
         con.execute(sql)
         return
     con.execute("SET enable_progress_bar = true")

@@ -129,6 +129,20 @@ def test_same_file_twice_changes_nothing(store, tmp_path):
     assert total(store) == Decimal("3.25")
 
 
+@pytest.mark.parametrize("parallel_hash", [False, True])
+def test_same_content_under_another_name_is_skipped(store, tmp_path, monkeypatch, parallel_hash):
+    from collectors.billing import ingest as ingest_mod
+    monkeypatch.setattr(ingest_mod, "HASH_IN_PARALLEL_BYTES", 0 if parallel_hash else 1 << 40)
+    a = write_csv(tmp_path / "a.csv", [focus_row("1.25")])
+    ingest_billing(store, [a])
+    files = _raw_files(store)
+    b = tmp_path / "copy-of-a.csv"
+    b.write_bytes(a.read_bytes())
+    r = ingest_billing(store, [b])
+    assert r[0]["skipped"] and _raw_files(store) == files and total(store) == Decimal("1.25")
+    assert not list((store.lake / "_staging").glob("*/*")) if (store.lake / "_staging").exists() else True
+
+
 def test_newer_complete_delivery_supersedes_period_and_as_of_shows_old(store, tmp_path):
     v1 = write_csv(tmp_path / "v1.csv", [focus_row("10"), focus_row("5", month="2026-10")])
     ingest_billing(store, [v1])

@@ -23,6 +23,7 @@ import re
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable
@@ -45,6 +46,7 @@ FORMATS = ("focus", "aws-cur", "azure", "gcp", "oci", "openai", "anthropic")
 MODULES = {"focus": focus, "aws-cur": aws_cur, "azure": azure, "gcp": gcp, "oci": oci}
 DETECT_ORDER = ("focus", "aws-cur", "oci", "gcp", "azure")
 LINE_NUMBERS_MAX_BYTES = 64 << 20
+HASH_IN_PARALLEL_BYTES = 256 << 20
 ROW_GROUP_SIZE = 32768          # smaller row groups keep the Parquet writer's buffers small
 PATTERNS = ("*.csv", "*.csv.gz", "*.parquet", "*.json", "*.jsonl", "*.ndjson", "*.json.gz",
             "*.jsonl.gz")
@@ -310,12 +312,19 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
         raise OnepaneError(f"unknown billing format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
     if line_numbers is None:
         line_numbers = path.stat().st_size <= LINE_NUMBERS_MAX_BYTES
-    digest = file_hash(path)
-    prior = already_loaded(store, "raw_focus", digest)
-    if prior:
-        log.info("already loaded file=%s load=%s", path, prior)
-        return {"file": str(path), "format": fmt, "rows": 0, "load_id": prior, "skipped": True,
-                "scopes": [], "warnings": []}
+    # The content hash decides idempotence. For a large file never loaded under this name, hash it
+    # in a thread while DuckDB reads it (hashlib releases the GIL) and check afterwards; a match
+    # then discards the staged files, so the store is unchanged either way.
+    hasher = None
+    if path.stat().st_size >= HASH_IN_PARALLEL_BYTES and not _loaded_name(store, path):
+        hasher = ThreadPoolExecutor(1)
+        pending = hasher.submit(file_hash, path)
+        digest = None
+    else:
+        digest = file_hash(path)
+        prior = already_loaded(store, "raw_focus", digest)
+        if prior:
+            return _skipped(path, fmt, prior)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -359,6 +368,14 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                                        f"rows have {short} fields, the header {len(src.cols.names)}; "
                                        f"trailing columns {src.cols.names[short:]} read as absent"})
             m.warnings += notes
+            if hasher is not None:
+                digest = pending.result()
+                load.content_hash = digest
+                prior = already_loaded(store, "raw_focus", digest)
+                if prior:                               # same content under another name
+                    shutil.rmtree(load.staging, ignore_errors=True)
+                    load.done, load.status, load.rows = True, "skipped", 0
+                    return _skipped(path, fmt, prior)
             summary = summarize(con, load)
             load.details = {"format": m.fmt, "delivery": "complete" if m.complete else "partial",
                             **summary, "warnings": summary["warnings"] + m.warnings}
@@ -371,6 +388,19 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 "warnings": load.details.get("warnings", [])}
     finally:
         con.close()
+        if hasher is not None:
+            hasher.shutdown(wait=True)
+
+
+def _skipped(path: Path, fmt: str, prior: str) -> dict[str, Any]:
+    log.info("already loaded file=%s load=%s", path, prior)
+    return {"file": str(path), "format": fmt, "rows": 0, "load_id": prior, "skipped": True,
+            "scopes": [], "warnings": []}
+
+
+def _loaded_name(store: Store, path: Path) -> bool:
+    return store.query("SELECT count(*) AS n FROM _onepane_visible_loads WHERE target_table = "
+                       "'raw_focus' AND source_file = ?", [str(path)])["n"][0] > 0
 
 
 def _short_rows(err: InputError, src: Source) -> int | None:

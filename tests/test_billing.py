@@ -244,3 +244,54 @@ def test_collect_runs_billing_sources_from_config(run_cli, tmp_path):
     assert "cloud (billing): 2 rows, ok" in proc.stdout
     out = run_cli("sql", "select sum(BilledCost) as t from focus", "--format", "json", check=True)
     assert Decimal(json.loads(out.stdout)[0]["t"]) == Decimal("4.0")
+
+
+# ---- more formats ------------------------------------------------------------------------
+def test_cur2_parquet_with_resource_tags_map(store, tmp_path):
+    import duckdb
+    pq = tmp_path / "cur2.parquet"
+    duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
+        ('123', TIMESTAMP '2026-09-01', TIMESTAMP '2026-09-03 10:00', 2.5::DOUBLE, 'USD', 'Usage',
+         MAP {{'user_team': 'search', 'user_service': 'ranker'}}),
+        ('123', TIMESTAMP '2026-09-01', TIMESTAMP '2026-09-03 11:00', 0.1::DOUBLE, 'USD', 'Usage',
+         MAP {{'user_team': 'ads'}})
+        ) t(bill_payer_account_id, bill_billing_period_start_date, line_item_usage_start_date,
+            line_item_unblended_cost, line_item_currency_code, line_item_line_item_type, resource_tags))
+        TO '{pq}' (FORMAT parquet)""")
+    r = ingest_billing(store, [pq])
+    assert r[0]["format"] == "aws-cur"
+    got = store.query("SELECT BilledCost AS c, x_service, x_team FROM focus ORDER BY c").to_dicts()
+    assert got == [{"c": Decimal("0.1"), "x_service": "__unallocated__", "x_team": "ads"},
+                   {"c": Decimal("2.5"), "x_service": "ranker", "x_team": "search"}]
+
+
+def test_gcp_bigquery_json_lines_with_credits(store, tmp_path):
+    rec = {"billing_account_id": "0X-1", "service": {"id": "6F81", "description": "Compute Engine"},
+           "sku": {"id": "CP-1", "description": "N1 core"}, "usage_start_time": "2026-09-02T00:00:00Z",
+           "usage_end_time": "2026-09-02T01:00:00Z", "labels": [{"key": "team", "value": "ml"}],
+           "cost": 1.25, "currency": "EUR", "invoice": {"month": "202609"},
+           "credits": [{"name": "SUD", "amount": -0.25, "full_name": None, "id": "c1", "type": "SUSTAINED_USAGE_DISCOUNT"}]}
+    f = tmp_path / "gcp.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "cost": 2, "credits": []}) + "\n")
+    r = ingest_billing(store, [f])
+    assert r[0]["format"] == "gcp"
+    rows = store.query("SELECT ChargeCategory AS k, BillingCurrency AS cur, sum(BilledCost) AS t, "
+                       "any_value(x_team) AS team FROM focus GROUP BY ALL ORDER BY k").to_dicts()
+    assert rows == [{"k": "Credit", "cur": "EUR", "t": Decimal("-0.25"), "team": "ml"},
+                    {"k": "Usage", "cur": "EUR", "t": Decimal("3.25"), "team": "ml"}]
+    assert str(store.query("SELECT min(BillingPeriodStart) AS m FROM focus")["m"][0])[:7] == "2026-09"
+
+
+def test_azure_localized_headers(store, tmp_path):
+    header = ["Datum (Date)", "Kosten (CostInBillingCurrency)", "Währung (BillingCurrencyCode)",
+              "Abonnement-ID (SubscriptionId)", "Verbrauchter Dienst (ConsumedService)",
+              "Ressourcengruppe (ResourceGroup)", "Tags"]
+    rows = [["09/02/2026", "1.5", "EUR", "s-1", "Microsoft.Compute", "rg", '"Team": "ml"'],
+            ["09/03/2026", "2.25", "EUR", "s-1", "Microsoft.Compute", "rg", ""]]
+    f = write_csv(tmp_path / "de.csv", rows, header)
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes().replace(b"\n", b"\r\n"))
+    r = ingest_billing(store, [f])
+    assert r[0]["format"] == "azure"
+    got = store.query("SELECT sum(BilledCost) AS t, min(BillingPeriodStart) AS m, "
+                      "max(x_team) AS team FROM focus").to_dicts()[0]
+    assert got["t"] == Decimal("3.75") and got["m"].isoformat().startswith("2026-09-01") and got["team"] == "ml"

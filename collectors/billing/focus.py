@@ -133,6 +133,8 @@ class Exprs:
         c = self.cols.find(*candidates)
         if c is None:
             return None
+        if self.cols.types[c].startswith(("MAP", "STRUCT")) or self.cols.types[c].endswith("[]"):
+            return f"CAST(to_json({self.ref(c)}) AS VARCHAR)"
         if self.cols.types[c] == "VARCHAR":
             # no trim: it copies every string (measured as the largest cost of a load)
             return self.ref(c) if self.csv else f"nullif({self.ref(c)}, '')"
@@ -275,7 +277,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
             raise InputError(f"not newline-delimited JSON: {_first_line(e)}", file=str(path)) from None
         flat, types = [], []
         for name, typ, *_ in desc:                       # BigQuery export: records -> dotted names
-            if typ.startswith("STRUCT("):
+            if typ.startswith("STRUCT(") and not typ.endswith("]"):
                 sub = con.execute(f"DESCRIBE SELECT {q(name)}.* FROM {rel}").fetchall()
                 for s in sub:
                     flat.append((f"{q(name)}.{q(s[0])}", f"{name}.{s[0]}", s[1]))
@@ -334,7 +336,7 @@ CREATE OR REPLACE MACRO onepane_num(x) AS CASE
         THEN replace(replace(replace(trim(x), ' ', ''), '''', ''), ',', '.')
     ELSE trim(x) END;
 CREATE OR REPLACE MACRO onepane_tag_key(k) AS
-    regexp_replace(lower(trim(k)), '^(resourcetags/|tags/)?(user:|user_)?', '');
+    regexp_replace(lower(trim(k)), '^(resourcetags/|tags/)?(user:)?', '');
 CREATE OR REPLACE MACRO onepane_tag_entries(j) AS list_transform(
     map_entries(CAST(CAST(j AS JSON) AS MAP(VARCHAR, VARCHAR))),
     lambda x: {'k': onepane_tag_key(x.key), 'v': trim(x.value)});

@@ -94,7 +94,7 @@ def _json_path(key: str) -> str:
 def _norm_key(k: str) -> str:
     k = k.strip().lower()
     k = re.sub(r"^(resourcetags/|tags/)", "", k)
-    return re.sub(r"^(user:|user_)", "", k)
+    return re.sub(r"^user:", "", k)
 
 
 def allocation_sql(config: Settings) -> tuple[list[str], dict[str, str]]:

@@ -295,3 +295,25 @@ def test_azure_localized_headers(store, tmp_path):
     got = store.query("SELECT sum(BilledCost) AS t, min(BillingPeriodStart) AS m, "
                       "max(x_team) AS team FROM focus").to_dicts()[0]
     assert got["t"] == Decimal("3.75") and got["m"].isoformat().startswith("2026-09-01") and got["team"] == "ml"
+
+
+def test_cur_delivery_split_over_files_does_not_supersede_itself(store, tmp_path):
+    header = ["bill/BillingPeriodStartDate", "bill/PayerAccountId", "lineItem/UsageStartDate",
+              "lineItem/UnblendedCost", "lineItem/CurrencyCode"]
+    row = lambda c: ["2026-09-01T00:00:00Z", "123", "2026-09-02T00:00:00Z", c, "USD"]  # noqa: E731
+
+    def deliver(folder, assembly, parts):
+        folder.mkdir(parents=True)
+        names = []
+        for i, cost in enumerate(parts, 1):
+            names.append(f"cur-{i}.csv")
+            write_csv(folder / names[-1], [row(cost)], header)
+        (folder / "cur-Manifest.json").write_text(json.dumps(
+            {"assemblyId": assembly, "reportKeys": [f"x/{n}" for n in names],
+             "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"}}))
+        return folder
+
+    ingest_billing(store, [deliver(tmp_path / "d1", "a-1", ["1", "2"])])
+    assert total(store) == Decimal("3"), "both files of one delivery count"
+    ingest_billing(store, [deliver(tmp_path / "d2", "a-2", ["10", "20"])])
+    assert total(store) == Decimal("30"), "the newer delivery replaces the older one"

@@ -380,7 +380,7 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             load.details = {"format": m.fmt, "delivery": "complete" if m.complete else "partial",
                             **summary, "warnings": summary["warnings"] + m.warnings}
             if m.complete and load.scopes:
-                load.supersede_scopes(sorted(load.scopes))
+                supersede(store, load, m)
             for w in summary["warnings"]:
                 log.warning("billing data-quality file=%s %s", path, w.get("message", w))
         return {"file": str(path), "format": m.fmt, "rows": load.rows, "load_id": load.load_id,
@@ -390,6 +390,25 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
         con.close()
         if hasher is not None:
             hasher.shutdown(wait=True)
+
+
+def supersede(store: Store, load: Load, m: Mapping) -> None:
+    """Replace earlier rows of the scopes this complete delivery covers - except rows of other
+    files of the same manifest-described delivery (an AWS CUR assembly split over several files)."""
+    assembly = next((w.get("assemblyId") for w in m.warnings if w.get("kind") == "manifest"), None)
+    if not assembly:
+        load.supersede_scopes(sorted(load.scopes))
+        return
+    con = store.connect()
+    try:
+        pairs = con.execute(
+            "SELECT DISTINCT r._load_id, r._scope FROM raw_focus r "
+            "WHERE r._scope IN (SELECT unnest(?::VARCHAR[])) AND r._load_id NOT IN ("
+            "  SELECT load_id FROM _onepane_visible_loads WHERE target_table = 'raw_focus' "
+            "  AND details LIKE ?)", [sorted(load.scopes), f'%"assemblyId": "{assembly}"%']).fetchall()
+    finally:
+        con.close()
+    load.supersede(pairs)
 
 
 def _skipped(path: Path, fmt: str, prior: str) -> dict[str, Any]:

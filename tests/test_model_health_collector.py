@@ -184,9 +184,15 @@ def test_cli_collect_drift_with_service_and_window(world, run_cli, tmp_path):
     proc = run_cli("collect", "drift", "--service", "nobody", "--config", world["cfg"], "--db", db,
                    check=True)
     assert "adult-drift (drift): 0 rows, ok" in proc.stdout
-    proc = run_cli("collect", "drift", "--service", "income", "--window", "2d",
+    proc = run_cli("collect", "drift", "--service", "income", "--window", "12h",
+                   "--from", "2024-03-02T12:00:00Z", "--to", "2024-03-03T00:00:00Z",
                    "--config", world["cfg"], "--db", db, check=True)
     assert "adult-drift (drift):" in proc.stdout and ", ok" in proc.stdout
-    out = run_cli("sql", "select distinct epoch(window_end) - epoch(window_start) as w "
+    out = run_cli("sql", "select distinct window_start, epoch(window_end) - epoch(window_start) as w "
                   "from stg_model_health", "--format", "json", "--db", db, check=True).stdout
-    assert json.loads(out) == [{"w": 2 * 86400}]
+    assert json.loads(out) == [{"window_start": "2024-03-02T12:00:00+00:00", "w": 12 * 3600}]
+    frame = world["data"]["days"][1]
+    expected = int((frame["ts"] >= pd.Timestamp("2024-03-02T12:00:00Z")).sum())
+    out = run_cli("sql", "select value from stg_model_health where metric = 'row_count'",
+                  "--format", "json", "--db", db, check=True).stdout
+    assert json.loads(out) == [{"value": expected}]

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from collectors.model_health import DRIFTED, ERROR, INSUFFICIENT, OK, row
+from collectors.model_health import DRIFTED, OK, row
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def _drift_row(column: str, score, method_display, threshold, drifted: bool | No
     method, _ = method_of(method_display)
     if drifted is None:
         drifted = is_drifted(score, threshold, method_display)
-    status = ERROR if score is None else (DRIFTED if drifted else (OK if drifted is False else None))
+    status = None if score is None else (DRIFTED if drifted else OK)   # no score: insufficient_data
     details = {"evidently_method": method_display, **(extra or {})}
     if drifted is None and score is not None:
         status = "unknown"

@@ -370,7 +370,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                 key = f"{secs}|{mv if mv is not None else ''}|{t.isoformat()}"
                 fp = f"{settings_fp}:{ref_fp}:{n}:{h}"
                 if full_refresh or seen.get(key) != fp:
-                    todo.append((t, mv, key, fp, n))
+                    todo.append((t, mv, key, fp, n, seen.get(key)))
             t += window
         skipped = len(versions) * max(0, int((hi - lo) / window)) - len(todo)
         if not todo:
@@ -384,7 +384,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         try:
             with load:
                 scopes = []
-                for ws, mv, key, fp, n in todo:
+                for ws, mv, key, fp, n, before in todo:
                     mv_out = s.model_version if (s.model_version and not has_mv) else mv
                     we = ws + window
                     q = f"SELECT * FROM cur WHERE {ts} >= ? AND {ts} < ?"
@@ -394,6 +394,10 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                         args.append(mv)
                     frame = con.execute(q, args).df()
                     rows, snapshot = window_rows(frame, reference, s, features, where)
+                    if before:                  # rows that landed after the window was computed
+                        prev_n = int(before.split(":")[2])
+                        rows.append(row("late_rows", max(n - prev_n, 0), sample_size=n,
+                                        details={"rows_before": prev_n}))
                     report_path = None
                     if snapshot is not None and s.html:
                         rel = Path(REPORTS_DIR) / _safe(s.service) / _safe(mv_out or "_") / \

@@ -17,7 +17,7 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 QUALITY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape",
                    "label_coverage")
 FAIRNESS_METRICS = ("selection_rate_ratio", "tpr_gap", "selection_rate", "tpr")
-DATA_QUALITY_METRICS = ("row_count", "null_rate", "latest_event_at")
+DATA_QUALITY_METRICS = ("row_count", "null_rate", "latest_event_at", "late_rows")
 
 
 def _sql(name: str) -> str:

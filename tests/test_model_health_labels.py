@@ -36,10 +36,16 @@ def test_late_labels_recompute_the_window_and_as_of_keeps_the_past(tmp_path, sha
 
     (tmp_path / "labels").mkdir()
     d1[["id", "class"]].to_csv(tmp_path / "labels" / "day-1.csv", index=False)
+    late = data["days"][0].iloc[:40].assign(ts=lambda f: f["ts"] + pd.Timedelta(days=1),
+                                            id=lambda f: f["id"] + 5_000_000)
+    late.to_parquet(tmp_path / "current" / "day-1-late.parquet", index=False)   # a late batch
+    d1 = pd.concat([d1, late])
     res = run(store, cfg)
     assert res[0].ok and res[0].rows > 0
 
     after = health(store, window_start=day1)
+    assert after[after["metric"] == "late_rows"]["value"].iloc[0] == 40
+    assert after[after["metric"] == "row_count"]["value"].iloc[0] == len(d1)
     expected = skm.accuracy_score(d1["class"], d1["pred"])
     acc = after[after["metric"] == "accuracy"].iloc[0]
     assert acc["status"] == "ok" and acc["value"] == pytest.approx(expected, abs=1e-12)

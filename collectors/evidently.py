@@ -293,6 +293,10 @@ def _prepare_current(con, s: DriftSettings, base: Path | None) -> tuple[str, lis
         if s.id_column not in cols:
             raise InputError("column not found", file=where, column=s.id_column)
         tgt, idc = _ident(s.target_column), _ident(s.id_column)
+        clash = con.execute(f"SELECT {idc}::VARCHAR FROM lab WHERE {tgt} IS NOT NULL GROUP BY 1 "
+                            f"HAVING count(DISTINCT {tgt}) > 1 LIMIT 1").fetchone()
+        if clash:
+            raise InputError(f"id {clash[0]!r} has conflicting labels", file=s.labels, column=s.id_column)
         lab = (f"(SELECT {idc}::VARCHAR AS __id, any_value({tgt}) AS __label FROM lab "
                f"WHERE {tgt} IS NOT NULL GROUP BY 1)")
         join = f"FROM ({select}) c LEFT JOIN {lab} l ON c.{idc}::VARCHAR = l.__id"

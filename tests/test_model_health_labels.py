@@ -65,3 +65,15 @@ def test_late_labels_recompute_the_window_and_as_of_keeps_the_past(tmp_path, sha
     # the raw table keeps both versions; the old one is superseded now, visible as of before
     n_now = store.query("SELECT count(*) n FROM raw_model_health WHERE metric = 'accuracy'")["n"][0]
     assert n_now == 2          # day 0 + the recomputed day 1
+
+
+def test_conflicting_late_labels_are_an_error(tmp_path, shared):
+    from metrics.store import Store
+
+    data = build(shared, tmp_path, rows_ref=300, rows_day=200, days=1, shift_day=None)
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame({"id": [5, 5], "class": [POS, "<=50K"]}).to_csv(tmp_path / "labels" / "a.csv", index=False)
+    store = Store(tmp_path / "store.duckdb").ensure()
+    res = run(store, config(tmp_path, labels="labels/*.csv"))
+    assert not res[0].ok
+    assert "labels/*.csv" in res[0].error and "'id'" in res[0].error and "conflicting labels" in res[0].error

@@ -335,6 +335,10 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                              file=ref_where, column=missing[0])
         if len(reference) == 0:
             raise InputError("reference has no rows", file=ref_where)
+        identifiers = [] if s.columns else identifier_columns(reference, features)
+        if identifiers:                 # unique per row (ids, free text): drift means nothing
+            log.info("left out identifier-like columns source=%s columns=%s", source, identifiers)
+            features = [c for c in features if c not in identifiers]
         ref_fp = hashlib.sha256(str(int(_hash_frame(reference))).encode()).hexdigest()[:12]
         settings_fp = hashlib.sha256(s.model_dump_json().encode() + str(window).encode()).hexdigest()[:12]
 
@@ -411,6 +415,8 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                         reports.append(store.lake / rel)
                         report_path = rel.as_posix()
                     for r in rows:
+                        if r["metric"] == "drift_share" and identifiers:
+                            r["details"] = {**(r["details"] or {}), "identifier_columns": identifiers}
                         r.update(window_start=ws, window_end=we, service=s.service,
                                  model_version=mv_out, source=source)
                         if report_path and r["metric"] in ("drift_score", "drift_share", "prediction_drift"):
@@ -431,6 +437,18 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         return {"windows": len(todo), "rows": total, "skipped": skipped}
     finally:
         con.close()
+
+
+def identifier_columns(reference, features: list[str], min_rows: int = 50) -> list[str]:
+    """Non-numeric columns whose values are (almost) all distinct in the reference, such as
+    request ids: every window would look drifted. Name them in `columns` to check them anyway."""
+    from pandas.api.types import is_numeric_dtype
+
+    n = len(reference)
+    if n < min_rows:
+        return []
+    return [c for c in features
+            if not is_numeric_dtype(reference[c]) and reference[c].nunique() > 0.9 * n]
 
 
 def _hash_frame(frame) -> int:

@@ -123,6 +123,10 @@ def test_csv_batches_epoch_timestamps_and_model_versions(tmp_path, shared):
     day = data["days"][0].copy()
     day["ts"] = day["ts"].map(lambda t: int(t.timestamp()))
     day["model_version"] = ["v2" if i % 3 == 0 else "v1" for i in range(len(day))]
+    # a request id column nobody told us about: unique per row, so never a drift feature
+    ref = data["reference"].assign(request_id=lambda f: [f"r-{i}" for i in range(len(f))])
+    ref.to_parquet(tmp_path / "reference.parquet", index=False)
+    day["request_id"] = [f"c-{i}" for i in range(len(day))]
     (tmp_path / "current" / "day-0.parquet").unlink()
     day.to_csv(tmp_path / "current" / "day-0.csv", index=False)
     store = Store(tmp_path / "store.duckdb").ensure()
@@ -133,6 +137,8 @@ def test_csv_batches_epoch_timestamps_and_model_versions(tmp_path, shared):
     assert rows.to_dict() == {"v1": (day["model_version"] == "v1").sum(), "v2": (day["model_version"] == "v2").sum()}
     share = health(store, metric="drift_share")
     assert set(share["model_version"]) == {"v1", "v2"} and (share["status"] == "ok").all()
+    assert all(json.loads(d)["identifier_columns"] == ["request_id"] for d in share["details"])
+    assert "request_id" not in set(health(store, metric="drift_score")["feature"])
     assert (share["window_start"] == pd.Timestamp(DAY0)).all()
 
 

@@ -319,6 +319,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
             full_refresh: bool = False) -> dict:
     """Compute every window whose inputs changed since the previous run and publish its rows.
     Returns {"windows": n computed, "rows": n rows, "skipped": n unchanged}."""
+    from collectors.model_health.drift import save_report
     from metrics.lake import Load
 
     previous = previous or {}
@@ -410,8 +411,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                     if snapshot is not None and s.html:
                         rel = Path(REPORTS_DIR) / _safe(s.service) / _safe(mv_out or "_") / \
                             f"{ws.strftime('%Y%m%dT%H%M%SZ')}-{secs}s-{load.load_id}.html"
-                        (store.lake / rel).parent.mkdir(parents=True, exist_ok=True)
-                        snapshot.save_html(str(store.lake / rel))
+                        save_report(snapshot, store.lake / rel, store.lake / REPORTS_DIR / "js")
                         reports.append(store.lake / rel)
                         report_path = rel.as_posix()
                     for r in rows:

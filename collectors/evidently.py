@@ -74,6 +74,7 @@ class DriftSettings(BaseModel):
     method: str | None = None                     # Evidently stat test for every column
     threshold: float | None = None
     calibration_bins: int = 10
+    max_window_rows: int = 200_000               # larger windows: quality on a seeded sample
     html: bool = True
 
     @field_validator("window")
@@ -172,13 +173,16 @@ def _read_reference(store, spec: str, base: Path | None, con: duckdb.DuckDBPyCon
 
 
 # ---- one window ----------------------------------------------------------------------------------
-def window_rows(frame, reference, s: DriftSettings, features: list[str], where: str) -> tuple[list[dict], Any]:
-    """All result rows of one window (and the Evidently snapshot, for its HTML report)."""
+def window_rows(frame, reference, s: DriftSettings, features: list[str], where: str,
+                counts: tuple[int, dict[str, int], Any]) -> tuple[list[dict], Any]:
+    """All result rows of one window (and the Evidently snapshot, for its HTML report).
+    `frame` holds the window's rows (a seeded sample of `max_window_rows` when larger); `counts`
+    are (rows, nulls per feature, latest event time) over the whole window."""
     from collectors.model_health import quality
     from collectors.model_health.drift import run_drift
     from collectors.model_health.sampling import sample
 
-    rows = quality.data_quality(frame, features, s.timestamp_column)
+    rows = quality.data_quality(*counts)
     snapshot = None
     output = s.prediction_column or s.prediction_proba_column      # whose drift is prediction drift
     pred = output if output and output in reference.columns else None
@@ -396,13 +400,20 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                 for ws, mv, key, fp, n, before in todo:
                     mv_out = s.model_version if (s.model_version and not has_mv) else mv
                     we = ws + window
-                    q = f"SELECT * FROM cur WHERE {ts} >= ? AND {ts} < ?"
+                    cond = f"{ts} >= ? AND {ts} < ?"
                     args: list[Any] = [ws, we]
                     if has_mv:
-                        q += f" AND {mv_expr} IS NOT DISTINCT FROM ?"
+                        cond += f" AND {mv_expr} IS NOT DISTINCT FROM ?"
                         args.append(mv)
+                    got = con.execute(f"SELECT count(*), max({ts}), "
+                                      + ", ".join(f"count({_ident(c)})" for c in features)
+                                      + f" FROM cur WHERE {cond}", args).fetchone()
+                    counts = (got[0], {c: got[0] - k for c, k in zip(features, got[2:])}, got[1])
+                    q = f"SELECT * FROM cur WHERE {cond}"
+                    if got[0] > s.max_window_rows:      # bounded memory: a seeded, exact-size sample
+                        q += f" ORDER BY hash(cur, {int(s.seed)}) LIMIT {int(s.max_window_rows)}"
                     frame = con.execute(q, args).df()
-                    rows, snapshot = window_rows(frame, reference, s, features, where)
+                    rows, snapshot = window_rows(frame, reference, s, features, where, counts)
                     if before:                  # rows that landed after the window was computed
                         prev_n = int(before.split(":")[2])
                         rows.append(row("late_rows", max(n - prev_n, 0), sample_size=n,

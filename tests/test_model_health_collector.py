@@ -146,15 +146,25 @@ def test_service_filter_and_window_option(world, tmp_path):
     from metrics.store import Store
 
     store = Store(tmp_path / "s.duckdb").ensure()
-    assert run(store, world["cfg"], service="other")[0].rows == 0
-    res = run(store, world["cfg"], service="income", window="3d")
+    cfg = config(world["folder"], "bounded.toml", max_window_rows=1000, sample_size=800)
+    assert run(store, cfg, service="other")[0].rows == 0
+    res = run(store, cfg, service="income", window="3d")
     assert res[0].ok and res[0].rows > 0
     share = health(store, metric="drift_share")
-    # one 3-day window (aligned to the unix epoch) covering all three days
-    assert len(share) >= 1
+    # 3-day windows aligned to the unix epoch covering the three days
     assert (share["window_end"] - share["window_start"] == pd.Timedelta(days=3)).all()
-    total = health(store, metric="row_count")["value"].sum()
-    assert total == sum(len(f) for f in world["data"]["days"].values())
+    assert (share["sample_size"] <= 800).all()
+    counts = health(store, metric="row_count")
+    days = pd.concat(world["data"]["days"].values())
+    assert counts["value"].sum() == len(days)                 # counts are exact, never sampled
+    nulls = health(store, metric="null_rate", feature="workclass")
+    assert (nulls["value"] * counts["value"].to_numpy()).sum() == pytest.approx(days["workclass"].isna().sum())
+    acc = health(store, metric="accuracy")
+    big = counts["value"].to_numpy() > 1000
+    assert (acc["sample_size"].to_numpy()[big] == 1000).all()   # quality on a bounded sample
+    for _, a in acc.iterrows():                                  # close to the full window's value
+        w = days[(days["ts"] >= a["window_start"]) & (days["ts"] < a["window_end"])]
+        assert abs(a["value"] - skm.accuracy_score(w["class"], w["pred"])) < 0.05
 
 
 def test_query_functions_for_the_app(world):

@@ -37,7 +37,7 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from collectors.model_health import ERROR, INSUFFICIENT, row
+from collectors.model_health import ERROR, row
 from collectors.registry import collector
 from metrics.errors import InputError, OnepaneError
 from metrics.times import parse_duration, parse_time

@@ -79,7 +79,11 @@ class DriftSettings(BaseModel):
     @field_validator("window")
     @classmethod
     def _window(cls, v: str) -> str:
-        if parse_duration(v).total_seconds() <= 0:
+        try:
+            seconds = parse_duration(v).total_seconds()
+        except OnepaneError as e:
+            raise ValueError(str(e)) from None
+        if seconds <= 0:
             raise ValueError("window must be positive")
         return v
 
@@ -176,9 +180,10 @@ def window_rows(frame, reference, s: DriftSettings, features: list[str], where: 
 
     rows = quality.data_quality(frame, features, s.timestamp_column)
     snapshot = None
-    pred = s.prediction_column if s.prediction_column and s.prediction_column in reference.columns else None
-    if s.prediction_column and pred is None:
-        rows.append(row("prediction_drift", None, feature=s.prediction_column,
+    output = s.prediction_column or s.prediction_proba_column      # whose drift is prediction drift
+    pred = output if output and output in reference.columns else None
+    if output and pred is None:
+        rows.append(row("prediction_drift", None, feature=output,
                         details={"reason": "reference has no prediction column"}))
     if len(frame) < s.min_rows:
         reason = {"reason": f"{len(frame)} rows in window, fewer than min_rows={s.min_rows}"}
@@ -201,7 +206,8 @@ def window_rows(frame, reference, s: DriftSettings, features: list[str], where: 
             log.warning("drift report failed service=%s error=%s", s.service, e)
             rows.append(row("drift_share", None, status=ERROR, threshold=s.drift_share,
                             details={"error": f"{type(e).__name__}: {e}"}))
-    if s.target_column and s.target_column in frame.columns and s.prediction_column:
+    if s.target_column and s.target_column in frame.columns and (s.prediction_column or (
+            s.task == "classification" and s.prediction_proba_column)):
         if s.task == "classification":
             rows += quality.classification(frame, s.target_column, s.prediction_column,
                                            s.prediction_proba_column, s.pos_label)
@@ -337,15 +343,19 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         if has_mv and s.model_version:
             filt = f" WHERE {mv_expr} = ?"
             params.append(s.model_version)
+        try:
+            null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
+        except duckdb.Error as e:
+            raise InputError(f"not a timestamp: {str(e).splitlines()[0]}", file=where,
+                             column=s.timestamp_column) from None
+        if null_ts:
+            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         stats = con.execute(f"""
             SELECT to_timestamp(floor(epoch({ts}) / {secs}) * {secs}) AS ws, {mv_expr} AS mv,
                    count(*) AS n, sum(hash(cur)::HUGEINT)::VARCHAR AS h
             FROM cur{filt} GROUP BY ALL ORDER BY ws""", params).fetchall()
         if not stats:
             raise InputError("current has no rows", file=where)
-        null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
-        if null_ts:
-            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         versions = sorted({r[1] for r in stats}, key=lambda v: (v is None, v or ""))
         if s.model_version and not has_mv:
             versions = [None]

@@ -4,6 +4,7 @@ scikit-learn and pandas, never from the code under test."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -143,3 +144,49 @@ def test_service_filter_and_window_option(world, tmp_path):
     assert (share["window_end"] - share["window_start"] == pd.Timedelta(days=3)).all()
     total = health(store, metric="row_count")["value"].sum()
     assert total == sum(len(f) for f in world["data"]["days"].values())
+
+
+def test_query_functions_for_the_app(world):
+    from metrics import model_health as mh
+
+    store = world["store"]
+    heat = mh.drift_heatmap(store, "income").to_pandas()
+    assert len(heat) == 3 * len(FEATURES)
+    pivot = heat.pivot(index="feature", columns="window_start", values="status")
+    assert set(pivot.index[pivot[day(2)] == "drifted"]) == SHIFTED
+    assert mh.drift_heatmap(store, "nobody").height == 0
+    assert mh.drift_heatmap(store, "income", start=day(1), end=day(2)).to_pandas()["window_start"].unique().tolist() == [day(1)]
+
+    acc = mh.quality_series(store, "income").to_pandas()
+    acc = acc[acc["metric"] == "accuracy"].set_index("window_start")["value"]
+    for d, frame in world["data"]["days"].items():
+        assert acc[day(d)] == pytest.approx(skm.accuracy_score(frame["class"], frame["pred"]))
+
+    curve = mh.reliability_curve(store, "income", day(0).to_pydatetime()).to_pandas()
+    assert curve["count"].sum() == len(world["data"]["days"][0])
+    assert list(curve["lo"]) == sorted(curve["lo"]) and (curve["hi"] - curve["lo"]).round(9).eq(0.1).all()
+
+    fair = mh.fairness_series(store, "income").to_pandas()
+    assert set(fair["metric"]) == {"selection_rate_ratio", "tpr_gap", "selection_rate", "tpr"}
+    dq = mh.data_quality_series(store, "income").to_pandas()
+    assert len(dq[dq["metric"] == "row_count"]) == 3
+
+    links = mh.report_links(store, "income").to_pandas()
+    assert len(links) == 3
+    assert all(Path(f).exists() for f in links["report_file"])
+    assert links.set_index("window_start").loc[day(2), "status"] == "ok"  # 3/14 < drift_share 0.5
+    # nothing was known before the first load
+    assert mh.drift_heatmap(store, "income", as_of="2000-01-01T00:00:00Z").height == 0
+
+
+def test_cli_collect_drift_with_service_and_window(world, run_cli, tmp_path):
+    db = tmp_path / "cli.duckdb"
+    proc = run_cli("collect", "drift", "--service", "nobody", "--config", world["cfg"], "--db", db,
+                   check=True)
+    assert "adult-drift (drift): 0 rows, ok" in proc.stdout
+    proc = run_cli("collect", "drift", "--service", "income", "--window", "2d",
+                   "--config", world["cfg"], "--db", db, check=True)
+    assert "adult-drift (drift):" in proc.stdout and ", ok" in proc.stdout
+    out = run_cli("sql", "select distinct epoch(window_end) - epoch(window_start) as w "
+                  "from stg_model_health", "--format", "json", "--db", db, check=True).stdout
+    assert json.loads(out) == [{"w": 2 * 86400}]

@@ -234,7 +234,7 @@ def dict_from_snapshot(snapshot: dict) -> dict:
         loc = (res.get("metric_value_location") or {}).get("metric") or {}
         value: Any = res.get("value")
         if "share" in res or "count" in res:
-            value = {"count": res.get("count"), "share": res.get("share")}
+            value = {"count": _scalar(res.get("count")), "share": _scalar(res.get("share"))}
         metrics.append({"id": loc.get("metric_id", mid), "config": loc.get("params") or {},
                         "value": value})
         tests += res.get("tests") or []

@@ -1,0 +1,109 @@
+"""The sidebar filters every page honours, kept in `st.query_params` so URLs are shareable.
+
+    ?service=ranker&service=fraud&window=30&as_of=2026-11-05T12:00:00Z
+
+`current()` reads them with defaults, so a page also runs on its own (tests, bookmarks).
+The time window ends at the newest data (capped at "as of"), so a store whose data stopped a
+while ago still opens on its data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import streamlit as st
+
+from app import data
+from metrics.errors import OnepaneError
+from metrics.times import parse_time
+
+WINDOWS = {7: "last 7 days", 30: "last 30 days", 90: "last 90 days", 365: "last 365 days"}
+DEFAULT_WINDOW = 30
+
+
+@dataclass(frozen=True)
+class Filters:
+    services: tuple[str, ...]         # empty = all services
+    as_of: str | None                 # ISO 8601 UTC, or None = now
+    window: int                       # days
+    start: date                       # first day shown
+    end: date                         # first day not shown (half-open)
+
+    @property
+    def as_of_time(self) -> datetime | None:
+        return parse_time(self.as_of) if self.as_of else None
+
+    def only(self, service: str | None) -> "Filters":
+        return Filters((service,) if service else self.services, self.as_of, self.window,
+                       self.start, self.end)
+
+
+def _as_of_param() -> str | None:
+    raw = st.query_params.get("as_of")
+    if not raw:
+        return None
+    try:
+        return parse_time(raw).isoformat().replace("+00:00", "Z")
+    except OnepaneError:
+        st.warning(f"ignoring as_of={raw!r}: not a time (use ISO 8601, e.g. 2026-11-05T12:00:00Z)")
+        return None
+
+
+def _window_param() -> int:
+    try:
+        w = int(st.query_params.get("window", DEFAULT_WINDOW))
+    except ValueError:
+        w = DEFAULT_WINDOW
+    return w if w in WINDOWS else DEFAULT_WINDOW
+
+
+def current() -> Filters:
+    """The filters of this run, from the query parameters (defaults when absent)."""
+    as_of = _as_of_param()
+    window = _window_param()
+    services = tuple(sorted(set(st.query_params.get_all("service"))))
+    newest = data.data_end(as_of)
+    cap = parse_time(as_of) if as_of else data.now()
+    last = min(newest, cap) if newest else cap
+    end = (last + timedelta(days=1)).date() if newest else last.date() + timedelta(days=1)
+    return Filters(services, as_of, window, end - timedelta(days=window), end)
+
+
+def _set_services():
+    st.query_params["service"] = st.session_state["f_services"]
+
+
+def _set_window():
+    st.query_params["window"] = str(st.session_state["f_window"])
+
+
+def _set_as_of():
+    if not st.session_state.get("f_travel"):
+        st.query_params.pop("as_of", None)
+        return
+    now = data.now().replace(second=0, microsecond=0)
+    d = st.session_state.get("f_as_of_date") or now.date()
+    t = st.session_state.get("f_as_of_time") or now.time()
+    st.query_params["as_of"] = datetime.combine(d, t, tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def sidebar() -> Filters:
+    """Render the service, window and "as of" controls; returns the resulting filters."""
+    f = current()
+    known = data.services_known(f.as_of)
+    options = sorted(set(known["service"].to_list() if known.height else []) | set(f.services))
+    with st.sidebar:
+        st.multiselect("Services", options, default=list(f.services), key="f_services",
+                       on_change=_set_services, placeholder="all services")
+        st.selectbox("Window", list(WINDOWS), index=list(WINDOWS).index(f.window),
+                     format_func=WINDOWS.get, key="f_window", on_change=_set_window)
+        at = f.as_of_time
+        st.toggle("Time travel (as of)", value=at is not None, key="f_travel", on_change=_set_as_of,
+                  help="Show exactly what the store knew at a past moment (UTC).")
+        if at is not None:
+            st.date_input("As of date (UTC)", value=at.date(), key="f_as_of_date", on_change=_set_as_of)
+            st.time_input("As of time (UTC)", value=at.time().replace(microsecond=0),
+                          key="f_as_of_time", on_change=_set_as_of)
+            st.caption(f"Showing the store as of **{f.as_of}**")
+        st.caption(f"Window: {f.start} to {f.end - timedelta(days=1)} (UTC days)")
+    return f

@@ -1,0 +1,189 @@
+"""The dashboard through streamlit.testing.v1.AppTest over a small hand-countable store.
+
+Expected values come from the fixture's constants (tests/app_helpers.py) by plain arithmetic.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests import app_helpers as fx
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN = str(ROOT / "app" / "main.py")
+PAGES = ROOT / "app" / "pages"
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory):
+    return fx.build(tmp_path_factory.mktemp("appstore"))
+
+
+@pytest.fixture
+def app_env(fixture_store, monkeypatch):
+    monkeypatch.setenv("ONEPANE_DB", str(fixture_store.store.db_path))
+    monkeypatch.setenv("ONEPANE_CONFIG", str(fixture_store.config_path))
+    return fixture_store
+
+
+def run_page(page: str | None = None, **query) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def ranker_requests_by_day() -> dict:
+    """Prometheus increase() by hand: per series, the sum of the steps between samples."""
+    out: dict = {}
+    prev: dict = {}
+    for r in fx.counter_samples().sort("sampled_at").iter_rows(named=True):
+        key = r["labels_hash"]
+        if key in prev:
+            day = r["sampled_at"].date()
+            out[day] = out.get(day, 0) + r["value"] - prev[key]
+        prev[key] = r["value"]
+    return out
+
+
+# ---- overview -----------------------------------------------------------------------------
+def test_overview_month_totals_and_forecast(app_env):
+    at = run_page()
+    m = metrics(at)
+    nov_days = 10                                 # 2026-11-01 .. 2026-11-10 in the fixture
+    usd = (fx.RANKER_DAILY + fx.ASSISTANT_DAILY + fx.UNALLOCATED_DAILY) * nov_days
+    assert m["Cost this month (USD)"] == f"{usd:,.2f} USD"
+    assert m["Forecast for the month (USD)"] == f"{usd / nov_days * 30:,.2f} USD"
+    assert m["Budgets set (USD)"] == "500.00 USD"          # ranker 400 + assistant 100
+    # EUR is never added to USD; its forecast uses the same elapsed days as the bill
+    assert m["Cost this month (EUR)"] == f"{fx.EUR_LINE:,.2f} EUR"
+    assert m["Forecast for the month (EUR)"] == f"{fx.EUR_LINE / nov_days * 30:,.2f} EUR"
+    assert m["Budgets set (EUR)"] == "none"
+
+
+def test_overview_cost_per_prediction_per_service(app_env):
+    at = run_page()
+    table = at.dataframe[0].value.set_index(["service", "billing_currency"])
+    by_day = ranker_requests_by_day()
+    nov = sum(v for d, v in by_day.items() if d.month == 11)
+    oct_ = sum(v for d, v in by_day.items() if d.month == 10)
+    ranker = table.loc[("ranker", "USD")]
+    assert ranker["requests"] == nov
+    assert float(ranker["cost_per_prediction"]) == pytest.approx(float(fx.RANKER_DAILY * 10) / nov)
+    prev = float(fx.RANKER_DAILY * 7) / oct_                    # 2026-10-25 .. 10-31
+    assert float(ranker["cost_per_prediction_change"]) == pytest.approx(
+        (float(fx.RANKER_DAILY * 10) / nov) / prev - 1)
+    assert float(ranker["forecast_vs_budget"]) == pytest.approx(float(fx.RANKER_DAILY) * 30 / 400)
+    assert "service?service=ranker" in ranker["open"]
+
+
+def test_overview_charts_cost_per_day_and_request_rate(app_env):
+    at = run_page()
+    specs = charts(at)
+    titles = [s["layout"]["title"]["text"] for s in specs]
+    assert "Effective cost per day by service (USD)" in titles
+    assert "Request rate by service (predictions per day)" in titles
+    cost = specs[titles.index("Effective cost per day by service (USD)")]
+    ranker = next(t for t in cost["data"] if t.get("name") == "ranker")
+    assert set(ranker["y"]) == {float(fx.RANKER_DAILY)}
+    assert len(ranker["y"]) == fx.DAYS                          # the 30-day window covers all 17 days
+    reqs = specs[titles.index("Request rate by service (predictions per day)")]
+    fraud = next(t for t in reqs["data"] if t.get("name") == "fraud")
+    assert set(fraud["y"]) == {fx.FRAUD_PER_DAY}                # from request logs
+    ranker = next(t for t in reqs["data"] if t.get("name") == "ranker")
+    assert sum(ranker["y"]) == sum(ranker_requests_by_day().values())
+    # the deploy is drawn on every chart
+    for s in specs:
+        assert any(sh.get("type") == "line" for sh in s["layout"].get("shapes", [])), s["layout"]["title"]
+
+
+def test_overview_service_filter(app_env):
+    at = run_page(service="assistant")
+    m = metrics(at)
+    assert m["Cost this month (USD)"] == f"{fx.ASSISTANT_DAILY * 10:,.2f} USD"
+    assert set(at.dataframe[0].value["service"]) == {"assistant"}
+
+
+def test_overview_as_of_before_any_load_shows_how_to_collect(app_env):
+    at = run_page(as_of="2020-01-01T00:00:00Z")
+    assert any("No cost or traffic data yet" in i.value for i in at.info)
+    assert "onepane ingest billing" in at.info[0].value
+
+
+# ---- data health --------------------------------------------------------------------------
+def test_data_health_runs_and_failures(app_env):
+    at = run_page("data_health.py")
+    m = metrics(at)
+    assert m["Sources"] == "7"           # services, bills, prom, fraud-logs, drift, deploys, kpi-export
+    assert m["Last run failed"] == "1"
+    rows = 3 + fx.DAYS * 3 + 1 + len(fx.counter_samples()) + fx.DAYS * fx.FRAUD_PER_DAY + fx.DAYS + 1
+    assert m["Rows loaded"] == f"{rows:,}"
+    failures = at.dataframe[2].value
+    assert failures["error"].tolist() == ["kpis.csv:3:2: not a number: 'abc'"]
+    assert failures["source_file"].tolist() == ["kpis.csv"]
+    fresh = at.dataframe[0].value.set_index(["layer", "service"])
+    assert fresh.loc[("requests", "fraud"), "rows"] == fx.DAYS * fx.FRAUD_PER_DAY
+    assert fresh.loc[("cost", "ranker"), "freshness_slo"] == "2d"      # from the ranker's slo
+    assert fresh.loc[("cost", "assistant"), "freshness_slo"] == "1d"   # the default
+
+
+def test_data_health_as_of_hides_later_failure(app_env):
+    at = run_page("data_health.py", as_of=app_env.loaded_before_failure.isoformat())
+    m = metrics(at)
+    assert m["Last run failed"] == "0"
+    assert m["Sources"] == "6"
+    assert any("No failed collector runs" in s.value for s in at.success)
+
+
+# ---- empty store: every page says how to collect, never an error --------------------------
+@pytest.fixture
+def empty_env(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEPANE_DB", str(store.db_path))
+    monkeypatch.delenv("ONEPANE_CONFIG", raising=False)
+    return store
+
+
+@pytest.mark.parametrize("page", sorted(p.name for p in PAGES.glob("*.py")))
+def test_every_page_has_an_empty_state(empty_env, page):
+    at = run_page(page)
+    text = " ".join(i.value for i in at.info)
+    assert "yet" in text and "onepane " in text, text
+
+
+def test_missing_store_is_explained_not_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("ONEPANE_DB", str(tmp_path / "nothing.duckdb"))
+    monkeypatch.delenv("ONEPANE_CONFIG", raising=False)
+    at = run_page()
+    assert any("onepane demo" in w.value for w in at.sidebar.warning)
+    assert any("onepane ingest billing" in i.value for i in at.info)
+    assert not (tmp_path / "nothing.duckdb").exists(), "the app never creates or writes the store"
+
+
+# ---- conventions --------------------------------------------------------------------------
+SQL_WORDS = re.compile(r"\b(SELECT|FROM|GROUP BY|JOIN)\b[^\n]*\b(FROM|WHERE|BY|ON)\b")
+
+
+@pytest.mark.parametrize("page", sorted(PAGES.glob("*.py")), ids=lambda p: p.name)
+def test_pages_contain_no_sql_and_no_duckdb(page):
+    text = page.read_text(encoding="utf-8")
+    assert "duckdb" not in text, f"{page.name} imports or mentions duckdb"
+    assert "metrics.store" not in text and "metrics.queries" not in text, "pages go through app/data.py"
+    assert not SQL_WORDS.search(text), f"{page.name} contains SQL: {SQL_WORDS.search(text).group(0)}"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import streamlit as st
@@ -136,3 +136,39 @@ def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# ---- one service --------------------------------------------------------------------------
+def service_technical(service: str, start, end, split: bool = True, as_of: str | None = None) -> pl.DataFrame:
+    cfg = settings().service(service)
+    gpus = tuple(cfg.gpus) if cfg else ()
+    return _q("service_technical", service, start, end, None, gpus, split, as_of=as_of)
+
+
+def service_technical_week_before(service: str, start, end, split: bool = True,
+                                  as_of: str | None = None) -> pl.DataFrame:
+    """The same panel one week earlier, shifted onto this window's axis (arm '<version> (week before)')."""
+    week = timedelta(days=7)
+    cfg = settings().service(service)
+    gpus = tuple(cfg.gpus) if cfg else ()
+    df = _q("service_technical", service, start - week, end - week,
+            queries.bucket_for(start, end), gpus, split, as_of=as_of)
+    if not df.height:
+        return df
+    return df.with_columns(pl.col("bucket_at") + week,
+                           (pl.col("model_version").fill_null("GPU") + " (week before)").alias("model_version"))
+
+
+def service_model(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("service_model", service, start, end, as_of=as_of)
+
+
+def service_kpis(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    cfg = settings().service(service)
+    funnel = cfg.funnel if cfg else None
+    return _q("service_kpis", service, start, end, None, funnel.action if funnel else None,
+              funnel.denominator if funnel else None, as_of=as_of)
+
+
+def service_cost(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("service_cost", service, start, end, as_of=as_of)

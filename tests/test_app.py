@@ -187,3 +187,45 @@ def test_pages_contain_no_sql_and_no_duckdb(page):
     assert "duckdb" not in text, f"{page.name} imports or mentions duckdb"
     assert "metrics.store" not in text and "metrics.queries" not in text, "pages go through app/data.py"
     assert not SQL_WORDS.search(text), f"{page.name} contains SQL: {SQL_WORDS.search(text).group(0)}"
+
+
+# ---- service ------------------------------------------------------------------------------
+def test_service_page_three_panes_share_axis_and_events(app_env):
+    at = run_page("service.py", service="ranker")
+    assert at.selectbox(key="svc_pick").value == "ranker"
+    specs = charts(at)
+    tech = next(s for s in specs if s["layout"]["title"]["text"] == "Technical health of ranker")
+    # error rate per day by hand: 5 of 255 per interval, in percent
+    err = [t for t in tech["data"] if t["hovertemplate"].endswith("<extra>Error rate (%)</extra>")]
+    values = {round(v, 6) for t in err for v in t["y"]}
+    assert values == {round(100 * fx.ERR_PER_INTERVAL / (fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL), 6)}
+    assert {t["name"] for t in err} == {"ranker-v1", "ranker-v2"}          # split by version
+    # every panel shares the window's axis and carries the deploy line
+    axes = [k for k in tech["layout"] if k.startswith("xaxis")]
+    assert len({tuple(tech["layout"][a]["range"]) for a in axes}) == 1
+    deploys = [sh for sh in tech["layout"]["shapes"] if sh["type"] == "line"]
+    assert len(deploys) == len(axes)
+    model = next(s for s in specs if s["layout"]["title"]["text"].startswith("Model health of ranker"))
+    drift = [v for t in model["data"] for v in t["y"]]
+    assert sorted(set(drift)) == [0.1, 0.6]
+    assert any(sh["type"] == "line" for sh in model["layout"]["shapes"])
+
+
+def test_service_page_version_split_off_merges_versions(app_env):
+    at = run_page("service.py", service="ranker")
+    at.toggle(key="svc_split").set_value(False).run()
+    assert not at.exception
+    tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of ranker")
+    names = {t["name"] for t in tech["data"] if t.get("hovertemplate", "").endswith("(predictions per bucket)</extra>")}
+    assert names == {"(all)"}
+
+
+def test_service_page_week_over_week_overlay(app_env):
+    at = run_page("service.py", service="fraud")
+    at.toggle(key="svc_wow").set_value(True).run()
+    tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of fraud")
+    names = {t["name"] for t in tech["data"]}
+    assert {"fraud-v7", "fraud-v7 (week before)"} <= names
+    # the shifted week lands on this window's axis: its first point is 7 days after the data start
+    before = next(t for t in tech["data"] if t["name"] == "fraud-v7 (week before)")
+    assert min(before["x"]).startswith(str((fx.FIRST_DAY + timedelta(days=7)).date()))

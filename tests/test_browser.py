@@ -85,3 +85,19 @@ def test_data_health_lists_failure_and_time_travel_hides_it(served, chrome, arti
     page.get_by_text("No collector runs yet", exact=False).first.wait_for(timeout=30000)
     assert "as_of=2020-11-15T" in page.url
     assert_clean(page, errors)
+
+
+def test_service_page_panes_and_version_toggle(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Service")
+    page.get_by_text("Technical health of ranker").first.wait_for(timeout=30000)
+    assert page.get_by_text("Latency p50 (s)").count() == 0           # no histogram in the fixture
+    legend = page.locator('[data-testid="stPlotlyChart"] .legend').first
+    assert "ranker-v2" in legend.text_content()
+    page.screenshot(path=str(artifacts / "screenshots" / "service.png"), full_page=True)
+    # control: merge versions; the legend becomes "(all)"
+    page.get_by_text("Split by model version").click()
+    wait_for_app(page)
+    page.wait_for_function("""() => { const l = document.querySelector('[data-testid="stPlotlyChart"] .legend');
+                                      return l && l.textContent.includes('(all)'); }""", timeout=30000)
+    assert_clean(page, errors)

@@ -84,26 +84,53 @@ def _set_as_of():
     now = data.now().replace(second=0, microsecond=0)
     d = st.session_state.get("f_as_of_date") or now.date()
     t = st.session_state.get("f_as_of_time") or now.time()
-    st.query_params["as_of"] = datetime.combine(d, t, tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    new = datetime.combine(d, t, tzinfo=timezone.utc)
+    old = _as_of_param()
+    if old and parse_time(old).replace(second=0, microsecond=0) == new.replace(second=0, microsecond=0):
+        return        # the widgets only have minutes: keep a link's seconds while the minute is unchanged
+    st.query_params["as_of"] = new.isoformat().replace("+00:00", "Z")
+
+
+_KEYS = ("service", "window", "as_of")
+
+
+def _restore_after_navigation() -> None:
+    """Streamlit clears the query parameters when the user switches pages; put the filters back.
+    `window` is always written, so no filter key at all means a page switch (or a bare URL)."""
+    saved = st.session_state.get("_filters")
+    if saved and not any(k in st.query_params for k in _KEYS):
+        for k, v in saved.items():
+            st.query_params[k] = v
 
 
 def sidebar() -> Filters:
     """Render the service, window and "as of" controls; returns the resulting filters."""
+    _restore_after_navigation()
     f = current()
+    st.query_params["window"] = str(f.window)
+    st.session_state["_filters"] = {k: st.query_params.get_all(k) for k in _KEYS if k in st.query_params}
     known = data.services_known(f.as_of)
     options = sorted(set(known["service"].to_list() if known.height else []) | set(f.services))
+    # The query parameters are the truth: widgets are re-synced from them on every run (a page
+    # may change them, e.g. the Service page's own service picker, or a shared link).
+    at = f.as_of_time
+    ss = st.session_state
+    ss["f_services"] = list(f.services)
+    ss["f_window"] = f.window
+    ss["f_travel"] = at is not None
+    if at is not None:
+        ss["f_as_of_date"] = at.date()
+        ss["f_as_of_time"] = at.time().replace(microsecond=0)
     with st.sidebar:
-        st.multiselect("Services", options, default=list(f.services), key="f_services",
-                       on_change=_set_services, placeholder="all services")
-        st.selectbox("Window", list(WINDOWS), index=list(WINDOWS).index(f.window),
-                     format_func=WINDOWS.get, key="f_window", on_change=_set_window)
-        at = f.as_of_time
-        st.toggle("Time travel (as of)", value=at is not None, key="f_travel", on_change=_set_as_of,
+        st.multiselect("Services", options, key="f_services", on_change=_set_services,
+                       placeholder="all services")
+        st.selectbox("Window", list(WINDOWS), format_func=WINDOWS.get, key="f_window",
+                     on_change=_set_window)
+        st.toggle("Time travel (as of)", key="f_travel", on_change=_set_as_of,
                   help="Show exactly what the store knew at a past moment (UTC).")
         if at is not None:
-            st.date_input("As of date (UTC)", value=at.date(), key="f_as_of_date", on_change=_set_as_of)
-            st.time_input("As of time (UTC)", value=at.time().replace(microsecond=0),
-                          key="f_as_of_time", on_change=_set_as_of)
+            st.date_input("As of date (UTC)", key="f_as_of_date", on_change=_set_as_of)
+            st.time_input("As of time (UTC)", key="f_as_of_time", on_change=_set_as_of)
             st.caption(f"Showing the store as of **{f.as_of}**")
         st.caption(f"Window: {f.start} to {f.end - timedelta(days=1)} (UTC days)")
     return f

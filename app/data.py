@@ -20,6 +20,7 @@ import streamlit as st
 from metrics import queries
 from metrics.config import Settings, load_settings
 from metrics.store import Store
+from metrics.times import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +173,109 @@ def service_kpis(service: str, start, end, as_of: str | None = None) -> pl.DataF
 
 def service_cost(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
     return _q("service_cost", service, start, end, as_of=as_of)
+
+
+# ---- the analysis layers (other modules' functions, imported lazily so the app starts fast) ----
+class Unavailable(str):
+    """What a page shows instead of a result: the analysis' own message (e.g. "no funnel")."""
+
+
+@st.cache_data(ttl=TTL, show_spinner="Computing…", max_entries=200)
+def _cached_call(target: str, db: str, data_version: float, config_path: str | None,
+                 args: tuple, kwargs: tuple, _lead: tuple):
+    import importlib
+
+    from metrics.errors import OnepaneError
+
+    module, fn = target.rsplit(".", 1)
+    func = getattr(importlib.import_module(module), fn)
+    try:
+        return func(*_lead, *args, **dict(kwargs))
+    except OnepaneError as e:
+        return Unavailable(str(e))
+
+
+def _call(target: str, *args, with_config: bool = True, **kwargs):
+    """Call `module.function(store, [config,] *args, **kwargs)`, cached like the queries."""
+    if not store_exists():
+        return Unavailable(f"no store at {db_path()}")
+    lead = (store(), settings()) if with_config else (store(),)
+    # store and config are identified by db path and config path, so they stay out of the key
+    return _cached_call(target, db_path(), version(), os.environ.get("ONEPANE_CONFIG"),
+                        args, tuple(sorted(kwargs.items())), lead)
+
+
+def unit_economics(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.unit_economics", service, start, end, as_of=as_of)
+
+
+def token_economics(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.token_economics", service, start, end, as_of=as_of)
+
+
+def marginal_cost_per_bp(service: str, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.marginal_cost_per_bp", service, start=start, end=end, as_of=as_of)
+
+
+def service_baseline(service: str, start, end, as_of: str | None = None):
+    """(whatif.Baseline, info) for the what-if controls, or Unavailable."""
+    return _call("metrics.ledger.service_baseline", service, start, end, as_of=as_of)
+
+
+def allocation(start, end, as_of: str | None = None):
+    return _call("metrics.analysis.allocation.allocate", start, end, as_of=as_of)
+
+
+def cost_anomalies(start, end):
+    """Anomalous cost days (the analysis reads the store as it is now: no as-of)."""
+    return _call("metrics.analysis.anomalies.cost_anomalies", start, end, with_config=False)
+
+
+def cost_decomposition(service: str | None, before: tuple, after: tuple):
+    return _call("metrics.analysis.anomalies.decompose_cost", service, before, after, with_config=False)
+
+
+def budget_status(at: datetime):
+    return _call("metrics.analysis.budgets.budget_status", at)
+
+
+def drift_heatmap(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.drift_heatmap", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def quality_series(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.quality_series", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def fairness_series(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.fairness_series", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def report_links(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.report_links", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def what_changed(service: str, at: datetime, window_s: int, as_of: str | None = None):
+    return _call("metrics.analysis.what_changed.what_changed", service, at, timedelta(seconds=window_s),
+                 config=settings(), as_of=parse_time(as_of) if as_of else None, with_config=False)
+
+
+def scenario(base, kpi_drop: float, price_change: float, traffic: float) -> dict:
+    """The what-if arithmetic (pure and instant, so not cached)."""
+    from metrics import whatif
+
+    return whatif.scenario(base, kpi_drop, price_change, traffic)
+
+
+def cost_invoiced(start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("cost_invoiced", start, end, as_of=as_of)
+
+
+def alert_state() -> list[dict]:
+    """Each alert's newest state (firing / resolved), or [] when there are none."""
+    out = _call("metrics.alerts.current_state", with_config=False)
+    return list(out.values()) if isinstance(out, dict) else []

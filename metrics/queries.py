@@ -182,3 +182,8 @@ def service_kpis(source: Source, service: str, start: Time, end: Time, bucket: s
 def service_cost(source: Source, service: str, start: Time, end: Time, as_of: Time = None) -> pl.DataFrame:
     """day, model_version, charge, billing_currency, effective_cost."""
     return run(source, "service_cost", {**_window(start, end), "service": service}, as_of)
+
+
+def cost_invoiced(source: Source, start: Time = None, end: Time = None, as_of: Time = None) -> pl.DataFrame:
+    """billing_month, billing_currency, provider, invoiced, estimated, estimated_lines."""
+    return run(source, "cost_invoiced", _window(start, end), as_of)

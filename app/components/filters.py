@@ -1,6 +1,8 @@
 """The sidebar filters every page honours, kept in `st.query_params` so URLs are shareable.
 
-    ?service=ranker&service=fraud&window=30&as_of=2026-11-05T12:00:00Z
+    ?service=ranker&service=fraud&window=30&as_of=2026-11-05T12:00:00Z&to=2026-11-04
+
+`to` (optional) pins the last day shown; without it the window ends at the newest data.
 
 `current()` reads them with defaults, so a page also runs on its own (tests, bookmarks).
 The time window ends at the newest data (capped at "as of"), so a store whose data stopped a
@@ -57,6 +59,15 @@ def _window_param() -> int:
     return w if w in WINDOWS else DEFAULT_WINDOW
 
 
+def _to_param() -> date | None:
+    raw = st.query_params.get("to")
+    try:
+        return date.fromisoformat(raw) if raw else None
+    except ValueError:
+        st.warning(f"ignoring to={raw!r}: not a date (use YYYY-MM-DD)")
+        return None
+
+
 def current() -> Filters:
     """The filters of this run, from the query parameters (defaults when absent)."""
     as_of = _as_of_param()
@@ -65,7 +76,10 @@ def current() -> Filters:
     newest = data.data_end(as_of)
     cap = parse_time(as_of) if as_of else data.now()
     last = min(newest, cap) if newest else cap
-    end = (last + timedelta(days=1)).date() if newest else last.date() + timedelta(days=1)
+    to = _to_param()
+    if to is not None:              # an explicit last day (links from What changed)
+        last = datetime.combine(to, time(), tzinfo=timezone.utc)
+    end = last.date() + timedelta(days=1)
     return Filters(services, as_of, window, end - timedelta(days=window), end)
 
 
@@ -91,7 +105,7 @@ def _set_as_of():
     st.query_params["as_of"] = new.isoformat().replace("+00:00", "Z")
 
 
-_KEYS = ("service", "window", "as_of")
+_KEYS = ("service", "window", "as_of", "to")
 
 
 def _restore_after_navigation() -> None:

@@ -279,3 +279,11 @@ def alert_state() -> list[dict]:
     """Each alert's newest state (firing / resolved), or [] when there are none."""
     out = _call("metrics.alerts.current_state", with_config=False)
     return list(out.values()) if isinstance(out, dict) else []
+
+
+def first_day(layer: str, as_of: str | None = None, last: bool = False) -> datetime | None:
+    """Midnight UTC of the first (or last) day with data in `layer` (cost, telemetry, ...), or None."""
+    df = data_range(as_of)
+    row = df.filter(pl.col("layer") == layer) if df.height else df
+    t = row["last_at" if last else "first_at"][0] if row.height else None
+    return datetime(t.year, t.month, t.day, tzinfo=timezone.utc) if t else None

@@ -19,6 +19,10 @@ if not rows.get("cost"):
     st.stop()
 start = datetime.combine(f.start, time(), tzinfo=timezone.utc)
 end = datetime.combine(f.end, time(), tzinfo=timezone.utc)
+# days before the first or after the last bill are unknown, not zero-cost days
+first_cost, last_cost = data.first_day("cost", f.as_of), data.first_day("cost", f.as_of, last=True)
+data_start = max(start, first_cost) if first_cost else start
+data_end = min(end, last_cost + timedelta(days=1)) if last_cost else end
 events = data.events(start, end, f.services, f.as_of)
 
 # ---- allocation --------------------------------------------------------------------------
@@ -62,7 +66,7 @@ else:
 
 # ---- anomalies ---------------------------------------------------------------------------
 st.subheader("Anomalies")
-anomalies = data.cost_anomalies(start, end)
+anomalies = data.cost_anomalies(data_start, data_end)
 if isinstance(anomalies, data.Unavailable) or not anomalies:
     st.success("No anomalous cost days in this window.")
 else:
@@ -78,9 +82,9 @@ else:
 
 # ---- decomposition -----------------------------------------------------------------------
 st.subheader("What moved cost: price × volume × mix")
-half = (end - start) / 2
-before, after = (start, start + half), (start + half, end)
-st.caption(f"Second half of the window ({after[0]:%Y-%m-%d} to {after[1]:%Y-%m-%d}) against the first half.")
+half = (data_end - data_start) / 2
+before, after = (data_start, data_start + half), (data_start + half, data_end)
+st.caption(f"Second half of the window with bills ({after[0]:%Y-%m-%d} to {after[1]:%Y-%m-%d}) against the first half.")
 service = f.services[0] if len(f.services) == 1 else None
 dec = data.cost_decomposition(service, before, after)
 if isinstance(dec, data.Unavailable) or not dec:

@@ -287,3 +287,42 @@ def first_day(layer: str, as_of: str | None = None, last: bool = False) -> datet
     row = df.filter(pl.col("layer") == layer) if df.height else df
     t = row["last_at" if last else "first_at"][0] if row.height else None
     return datetime(t.year, t.month, t.day, tzinfo=timezone.utc) if t else None
+
+
+# ---- traffic lights -----------------------------------------------------------------------
+DEFAULT_ERROR_RATE_SLO = 0.01      # when a service sets no slo.error_rate
+DEFAULT_DRIFT_SHARE_SLO = 0.5      # when a service sets no slo.drift_share
+KPI_WARN, KPI_BREACH = 0.01, 0.05  # relative drop of the funnel rate week over week
+
+
+def _light(value, warn, breach, higher_is_bad: bool = True) -> str:
+    if value is None:
+        return "no data"
+    bad = (value > breach) if higher_is_bad else (value < breach)
+    meh = (value > warn) if higher_is_bad else (value < warn)
+    return "breach" if bad else ("warn" if meh else "ok")
+
+
+def health_lights(end, as_of: str | None = None) -> pl.DataFrame:
+    """Per service: technical, model and business lights (ok | warn | breach | no data) with the
+    numbers behind them, over the 7 days before `end`."""
+    df = _q("service_health", end, as_of=as_of)
+    rows = []
+    for r in df.iter_rows(named=True):
+        slo_err = r["slo_error_rate"] or DEFAULT_ERROR_RATE_SLO
+        slo_drift = r["slo_drift_share"] or DEFAULT_DRIFT_SHARE_SLO
+        change = (r["funnel_rate"] / r["funnel_prev_rate"] - 1
+                  if r["funnel_rate"] is not None and r["funnel_prev_rate"] else None)
+        model = _light(r["drift_share"], slo_drift / 2, slo_drift)
+        if r["drift_status"] == "drifted":
+            model = "breach"
+        rows.append({"service": r["service"],
+                     "technical": _light(r["error_rate"], slo_err / 2, slo_err),
+                     "error_rate": r["error_rate"], "error_rate_slo": slo_err,
+                     "model": model, "drift_share": r["drift_share"], "drift_share_slo": slo_drift,
+                     "business": _light(change, -KPI_WARN, -KPI_BREACH, higher_is_bad=False),
+                     "funnel_rate_change": change})
+    schema = {"service": pl.Utf8, "technical": pl.Utf8, "error_rate": pl.Float64, "error_rate_slo": pl.Float64,
+              "model": pl.Utf8, "drift_share": pl.Float64, "drift_share_slo": pl.Float64,
+              "business": pl.Utf8, "funnel_rate_change": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)

@@ -187,3 +187,11 @@ def service_cost(source: Source, service: str, start: Time, end: Time, as_of: Ti
 def cost_invoiced(source: Source, start: Time = None, end: Time = None, as_of: Time = None) -> pl.DataFrame:
     """billing_month, billing_currency, provider, invoiced, estimated, estimated_lines."""
     return run(source, "cost_invoiced", _window(start, end), as_of)
+
+
+def service_health(source: Source, end: Time, as_of: Time = None) -> pl.DataFrame:
+    """Per service over the 7 days before `end`: requests, error_rate, slo_error_rate, drift_share,
+    drift_status, slo_drift_share, funnel_action, funnel_rate, funnel_prev_rate (week before)."""
+    e = _ts(end)
+    return run(source, "service_health", {"start": e - timedelta(days=7), "prev": e - timedelta(days=14),
+                                          "end": e, "services": []}, as_of)

@@ -51,6 +51,10 @@ def charts(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
+def month_table(at: AppTest):
+    return next(d.value for d in at.dataframe if "billing_currency" in d.value.columns)
+
+
 def ranker_requests_by_day() -> dict:
     """Prometheus increase() by hand: per series, the sum of the steps between samples."""
     out: dict = {}
@@ -81,7 +85,7 @@ def test_overview_month_totals_and_forecast(app_env):
 
 def test_overview_cost_per_prediction_per_service(app_env):
     at = run_page()
-    table = at.dataframe[0].value.set_index(["service", "billing_currency"])
+    table = month_table(at).set_index(["service", "billing_currency"])
     by_day = ranker_requests_by_day()
     nov = sum(v for d, v in by_day.items() if d.month == 11)
     oct_ = sum(v for d, v in by_day.items() if d.month == 10)
@@ -119,7 +123,7 @@ def test_overview_service_filter(app_env):
     at = run_page(service="assistant")
     m = metrics(at)
     assert m["Cost this month (USD)"] == f"{fx.ASSISTANT_DAILY * 10:,.2f} USD"
-    assert set(at.dataframe[0].value["service"]) == {"assistant"}
+    assert set(month_table(at)["service"]) == {"assistant"}
 
 
 def test_overview_as_of_before_any_load_shows_how_to_collect(app_env):
@@ -312,3 +316,20 @@ def test_what_changed_ranks_the_deploy_and_links_to_the_service_page(app_env):
     text = " ".join(m.value for m in at.markdown)
     assert "deploy" in text and "ranker-v2" in text, text
     assert "service?service=ranker&to=2026-11-03" in text
+
+
+def test_overview_traffic_lights(app_env):
+    at = run_page()
+    lights = next(d.value for d in at.dataframe if "technical" in d.value.columns).set_index("service")
+    # ranker: 5 errors per 255 requests against slo.error_rate 1 %
+    err = fx.ERR_PER_INTERVAL / (fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL)
+    assert lights.loc["ranker", "error_rate"] == pytest.approx(err)
+    assert lights.loc["ranker", "technical"] == ("✖ breach" if err > 0.01 else "● ok")
+    # newest drift window is 'drifted'
+    assert lights.loc["ranker", "model"] == "✖ breach"
+    # funnel: the last 7 days are all ranker-v2 (330/10k); the week before mixes v1 and v2
+    assert lights.loc["ranker", "business"] == "● ok"
+    # fraud: 2 of 40 fail, the default SLO is 1 %
+    assert lights.loc["fraud", "error_rate"] == pytest.approx(fx.FRAUD_ERRORS_PER_DAY / fx.FRAUD_PER_DAY)
+    assert lights.loc["fraud", "technical"] == "✖ breach"
+    assert lights.loc["assistant", "technical"] == "– no data"

@@ -333,3 +333,13 @@ def test_overview_traffic_lights(app_env):
     assert lights.loc["fraud", "error_rate"] == pytest.approx(fx.FRAUD_ERRORS_PER_DAY / fx.FRAUD_PER_DAY)
     assert lights.loc["fraud", "technical"] == "✖ breach"
     assert lights.loc["assistant", "technical"] == "– no data"
+
+
+def test_auth_configured_requires_login_before_any_page(app_env, tmp_path, monkeypatch):
+    cfg = tmp_path / "auth.toml"
+    cfg.write_text(fx.CONFIG + '\n[auth]\nprovider = "company-sso"\n', encoding="utf-8")
+    monkeypatch.setenv("ONEPANE_CONFIG", str(cfg))
+    at = AppTest.from_file(MAIN, default_timeout=60).run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.metric and not at.get("plotly_chart"), "no data before login"

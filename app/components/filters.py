@@ -147,4 +147,8 @@ def sidebar() -> Filters:
             st.time_input("As of time (UTC)", key="f_as_of_time", on_change=_set_as_of)
             st.caption(f"Showing the store as of **{f.as_of}**")
         st.caption(f"Window: {f.start} to {f.end - timedelta(days=1)} (UTC days)")
+        runs = data.load_runs(f.as_of)
+        newest = runs["last_ok_at"].max() if runs.height else None
+        if newest is not None:
+            st.caption(f"Newest load: {newest:%Y-%m-%d %H:%M} UTC (see Data health)")
     return f

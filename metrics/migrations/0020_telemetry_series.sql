@@ -2,8 +2,7 @@
 -- metric_type: the exposition family type (counter, gauge, histogram, summary, unknown) or, for
 --   Prometheus-collected series, the type the query declares.
 -- series_start: TRUE on the first sample of a counter series that began while it was observed
---   (its `_created` time; its first appearance after a file's first timestamp; no point at the
---   first step of a Prometheus range), so the sample's value counts as increase from zero.
---   FALSE/NULL: the first sample is only a baseline (always so for DCGM's since-boot counters).
+--   (its `_created` time, or its first appearance after the source's first timestamp), so the
+--   sample's value counts as increase from zero. FALSE/NULL: the first sample is only a baseline.
 ALTER TABLE _schema_raw_telemetry ADD COLUMN metric_type VARCHAR;
 ALTER TABLE _schema_raw_telemetry ADD COLUMN series_start BOOLEAN;

@@ -148,6 +148,8 @@ def test_timeouts_are_retried_then_fail(prom, store):
     with ProxyServer(prom.url, lambda n, p: ("sleep", 3.0)) as proxy:
         r = collect(store, proxy.url, **{**FAST, "timeout_s": 0.5, "retries": 1})
     assert not r.ok and "timed out" in r.error
+    attempts = [q for q in proxy.requests if "start" in q]
+    assert len(attempts) > len({q["query"] for q in attempts})   # retried before giving up
     assert store.query("SELECT count(*) n FROM raw_telemetry")["n"][0] == 0
     assert _loads(store)["status"].to_list() == ["failed"]
 

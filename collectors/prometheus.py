@@ -10,6 +10,8 @@ only names the job/labels:
     service = "assistant-api"            # for series without a `service` label
     sets = ["prometheus_client", "dcgm"] # or vllm, tgi, triton, torchserve
     labels = { job = "assistant" }       # selector for the service's series
+    histogram = "http_request_duration_seconds"   # prometheus_client set: your histogram's name
+    requests_counter = "http_requests_total"      # ... and request counter (status/code label)
     gpu_labels = { job = "dcgm-exporter" }
     step = "60s"
     bearer_token_env = "PROM_TOKEN"      # secrets only by environment variable name

@@ -39,7 +39,7 @@ def require_login() -> bool:
     auth = data.settings().auth
     if not (auth and auth.provider):
         return True
-    if st.user.is_logged_in:
+    if st.user.get("is_logged_in", False):
         with st.sidebar:
             st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
             st.button("Log out", on_click=st.logout)

@@ -144,3 +144,54 @@ def events(source: Source, start: Time = None, end: Time = None,
            services: Iterable[str] | None = None, as_of: Time = None) -> pl.DataFrame:
     """occurred_at, kind, service, model_version, detail, source, event_id (at most 500)."""
     return run(source, "events", {**_window(start, end), "services": _services(services)}, as_of)
+
+
+# ---- one service --------------------------------------------------------------------------
+def bucket_for(start: Time, end: Time) -> str:
+    """'hour' for windows up to 8 days, else 'day'."""
+    s, e = _window(start, end).values()
+    return "hour" if (e - s) <= timedelta(days=8) else "day"
+
+
+def service_technical(source: Source, service: str, start: Time, end: Time, bucket: str | None = None,
+                      gpus: Iterable[str] | None = None, split: bool = True,
+                      as_of: Time = None) -> pl.DataFrame:
+    """Long format bucket_at, model_version, metric, value with metric in p50_s, p95_s, p99_s,
+    requests, error_rate, fallback_rate, gpu_util_pct; split=False merges versions as '(all)'."""
+    return run(source, "service_technical", {**_window(start, end), "service": service,
+                                             "bucket": bucket or bucket_for(start, end),
+                                             "split": split,
+                                             "gpus": _services(gpus)}, as_of)
+
+
+def service_model(source: Source, service: str, start: Time, end: Time, as_of: Time = None) -> pl.DataFrame:
+    """window_start, window_end, model_version, metric, feature, value, threshold, status, method,
+    sample_size, report_path."""
+    return run(source, "service_model", {**_window(start, end), "service": service}, as_of)
+
+
+def service_kpis(source: Source, service: str, start: Time, end: Time, bucket: str | None = None,
+                 action: str | None = None, denominator: str | None = None,
+                 as_of: Time = None) -> pl.DataFrame:
+    """bucket_at, arm, kpi, value; with a funnel, kpi = 'conversion' rows hold action/denominator."""
+    return run(source, "service_kpis", {**_window(start, end), "service": service,
+                                        "bucket": bucket or bucket_for(start, end),
+                                        "action": action, "denominator": denominator}, as_of)
+
+
+def service_cost(source: Source, service: str, start: Time, end: Time, as_of: Time = None) -> pl.DataFrame:
+    """day, model_version, charge, billing_currency, effective_cost."""
+    return run(source, "service_cost", {**_window(start, end), "service": service}, as_of)
+
+
+def cost_invoiced(source: Source, start: Time = None, end: Time = None, as_of: Time = None) -> pl.DataFrame:
+    """billing_month, billing_currency, provider, invoiced, estimated, estimated_lines."""
+    return run(source, "cost_invoiced", _window(start, end), as_of)
+
+
+def service_health(source: Source, end: Time, as_of: Time = None) -> pl.DataFrame:
+    """Per service over the 7 days before `end`: requests, error_rate, slo_error_rate, drift_share,
+    drift_status, slo_drift_share, funnel_action, funnel_rate, funnel_prev_rate (week before)."""
+    e = _ts(end)
+    return run(source, "service_health", {"start": e - timedelta(days=7), "prev": e - timedelta(days=14),
+                                          "end": e, "services": []}, as_of)

@@ -5,7 +5,8 @@ Three services over 2026-10-25 .. 2026-11-10 (17 days):
   every 6 hours (+250 ok and +5 status=500 per interval); deploy of ranker-v2 on 2026-11-03.
 - assistant (team support, budget 100 USD/month): 4.25 USD/day, plus one 2.00 EUR line on 11-05.
 - fraud (team risk, no budget): no cost; request logs with 40 requests per day (2 of them 500).
-Plus 1.00 USD/day of untagged cost (`__unallocated__`), drift results for ranker and one failed load.
+Plus 1.00 USD/day of untagged cost (`__unallocated__`), drift results and a click funnel for ranker
+(the version serving a whole day gets that day's KPIs) and one failed load.
 The expected values in the tests are computed from these constants, not from the app's code.
 """
 from __future__ import annotations
@@ -37,6 +38,9 @@ ERR_PER_INTERVAL = 5
 FRAUD_PER_DAY = 40
 FRAUD_ERRORS_PER_DAY = 2
 DEPLOY_AT = datetime(2026, 11, 3, 12, tzinfo=UTC)
+IMPRESSIONS_PER_DAY = 10_000                 # per version serving that day
+CLICKS_PER_DAY = {"ranker-v1": 300, "ranker-v2": 330}
+FEATURES = {"age": (0.05, 0.40), "income": (0.02, 0.03)}   # drift score before / after the deploy
 
 CONFIG = """
 [[services]]
@@ -47,6 +51,7 @@ model_versions = ["ranker-v1", "ranker-v2"]
 baseline_version = "ranker-v1"
 budget = { monthly = 400, currency = "USD" }
 slo = { error_rate = 0.01, freshness = "2d" }
+funnel = { action = "clicks", denominator = "impressions" }
 
 [[services]]
 name = "assistant"
@@ -81,12 +86,14 @@ def _cost_rows() -> pl.DataFrame:
             rows.append({"billing_currency": "USD", "billing_period_start": d.replace(day=1),
                          "charge_period_start": d, "charge_period_end": d + timedelta(days=1),
                          "billed_cost": str(amount), "effective_cost": str(amount),
-                         "service_name": "Compute", "x_service": service, "x_team": team,
+                         "service_name": "Compute", "service_category": "Compute",
+                         "x_service": service, "x_team": team,
                          "x_source": "focus", "charge_category": "Usage"})
     rows.append({"billing_currency": "EUR", "billing_period_start": EUR_DAY.replace(day=1),
                  "charge_period_start": EUR_DAY, "charge_period_end": EUR_DAY + timedelta(days=1),
                  "billed_cost": str(EUR_LINE), "effective_cost": str(EUR_LINE),
-                 "service_name": "LLM API", "x_service": "assistant", "x_team": "support",
+                 "service_name": "LLM API", "service_category": "AI and Machine Learning",
+                 "x_service": "assistant", "x_team": "support",
                  "x_source": "openai", "charge_category": "Usage"})
     return pl.DataFrame(rows)
 
@@ -128,6 +135,29 @@ def _drift() -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
+def _kpis() -> pl.DataFrame:
+    rows = []
+    for d in days():
+        version = "ranker-v1" if d + timedelta(days=1) <= DEPLOY_AT else "ranker-v2"
+        for kpi, value in (("impressions", IMPRESSIONS_PER_DAY), ("clicks", CLICKS_PER_DAY[version])):
+            rows.append({"observed_at": d, "period_end": d + timedelta(days=1), "service": "ranker",
+                         "model_version": version, "kpi": kpi, "value": float(value)})
+    return pl.DataFrame(rows)
+
+
+def _feature_drift() -> pl.DataFrame:
+    rows = []
+    for d in days():
+        after = d >= DEPLOY_AT
+        for feature, (before_score, after_score) in FEATURES.items():
+            rows.append({"window_start": d, "window_end": d + timedelta(days=1), "service": "ranker",
+                         "model_version": "ranker-v2" if after else "ranker-v1", "metric": "drift_score",
+                         "feature": feature, "value": after_score if after else before_score,
+                         "threshold": 0.1, "method": "wasserstein",
+                         "status": "drifted" if (after_score if after else before_score) > 0.1 else "ok"})
+    return pl.DataFrame(rows)
+
+
 def build(tmp_path: Path) -> Fixture:
     from collectors.runner import publish_services
 
@@ -147,6 +177,9 @@ def build(tmp_path: Path) -> Fixture:
         load.write(_requests(), scope="fraud")
     with Load(store, "raw_model_health", collector="evidently", source="drift") as load:
         load.write(_drift(), scope="drift")
+        load.write(_feature_drift(), scope="drift")
+    with Load(store, "raw_kpis", collector="kpi", source="kpis") as load:
+        load.write(_kpis(), scope="kpis")
     with Load(store, "raw_events", collector="events", source="deploys") as load:
         load.write(pl.DataFrame([{"occurred_at": DEPLOY_AT, "kind": "deploy", "service": "ranker",
                                   "model_version": "ranker-v2", "detail": "rollout",

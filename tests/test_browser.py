@@ -85,3 +85,72 @@ def test_data_health_lists_failure_and_time_travel_hides_it(served, chrome, arti
     page.get_by_text("No collector runs yet", exact=False).first.wait_for(timeout=30000)
     assert "as_of=2020-11-15T" in page.url
     assert_clean(page, errors)
+
+
+def test_service_page_panes_and_version_toggle(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Service")
+    page.get_by_text("Technical health of ranker").first.wait_for(timeout=30000)
+    assert page.get_by_text("Latency p50 (s)").count() == 0           # no histogram in the fixture
+    legend = page.locator('[data-testid="stPlotlyChart"] .legend').first
+    assert "ranker-v2" in legend.text_content()
+    page.screenshot(path=str(artifacts / "screenshots" / "service.png"), full_page=True)
+    # control: merge versions; the legend becomes "(all)"
+    page.get_by_text("Split by model version").click()
+    wait_for_app(page)
+    page.wait_for_function("""() => { const l = document.querySelector('[data-testid="stPlotlyChart"] .legend');
+                                      return l && l.textContent.includes('(all)'); }""", timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_unit_economics_what_if_slider(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Unit economics")
+    page.get_by_text("Marginal cost of lift and what-if").first.wait_for(timeout=30000)
+    page.get_by_text("Lift of ranker-v2 over ranker-v1", exact=False).first.wait_for(timeout=30000)
+    page.screenshot(path=str(artifacts / "screenshots" / "unit_economics.png"), full_page=True)
+    # control: traffic slider with the keyboard (+1 % per arrow), then the scenario table changes
+    slider = page.get_by_role("slider").nth(2)
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_for_app(page)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stSliderThumbValue"]')]
+                                     .some(e => e.innerText.trim() === '5')""", timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_costs_allocate_by_team(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/", errors, nav="Costs")
+    page.get_by_text("Effective cost per day by service and line (USD)").first.wait_for(timeout=60000)
+    page.screenshot(path=str(artifacts / "screenshots" / "costs.png"), full_page=True)
+    page.locator('[data-testid="stRadio"]').get_by_text("team", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("Effective cost per day by team and line (USD)").first.wait_for(timeout=60000)
+    assert_clean(page, errors)
+
+
+def test_model_health_heatmap_and_version(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Model health")
+    page.locator('[data-testid="stPlotlyChart"] .heatmaplayer, [data-testid="stPlotlyChart"] .hm').first.wait_for(
+        state="attached", timeout=30000)
+    page.screenshot(path=str(artifacts / "screenshots" / "model_health.png"), full_page=True)
+    page.locator('[data-testid="stRadio"]').get_by_text("ranker-v1", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("Drift score per feature and window — ranker ranker-v1", exact=False).first.wait_for(timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_what_changed_window_control(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="What changed")
+    page.get_by_text("Explaining [", exact=False).first.wait_for(timeout=60000)
+    page.screenshot(path=str(artifacts / "screenshots" / "what_changed.png"), full_page=True)
+    # control: a wider comparison window
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare windows of").click()
+    page.get_by_role("option", name="7d").click()
+    wait_for_app(page)
+    page.get_by_text("Explaining [2026-11-0", exact=False).first.wait_for(timeout=60000)
+    assert_clean(page, errors)

@@ -105,7 +105,12 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         elif by_team:
             emit(team_economics(store, config, start, end, as_of), fmt)
         else:
-            emit(unit_economics(store, config, service, start, end, as_of), fmt)
+            df = unit_economics(store, config, service, start, end, as_of)
+            if fmt == "table":      # the terminal gets the headline columns; json/csv get all
+                df = df.select("service", "model_version", "day", "currency", "cost", "predictions",
+                               "cost_per_prediction", "funnel_actions", "improved_actions",
+                               "cost_per_improved_action", "note")
+            emit(df, fmt)
 
     @cli.command("marginal-cost")
     @click.option("--service", required=True)
@@ -126,6 +131,8 @@ def register(cli: click.Group, ingest: click.Group) -> None:
             emit(res, "json")
             return
         click.echo(f"{service}: {res['b']} vs {res['a']} ({res['kpi']} per {res['denominator']})")
+        w = res["window"]
+        click.echo(f"  window {w['start'] or '-'} .. {w['end'] or '-'} ({w['basis']})")
         click.echo(f"  lift {res['lift_bp']:.2f} bp (CI {res['lift_ci_bp'][0]:.2f} .. "
                    f"{res['lift_ci_bp'][1]:.2f}, {res['method']})")
         click.echo(f"  daily cost difference {res['delta_daily_cost']:.6g} {res['currency'] or ''}")

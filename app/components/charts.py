@@ -115,3 +115,43 @@ def empty_state(what: str, how: str) -> None:
     """The "no data yet" state: what is missing and the onepane command that collects it."""
     st.info(f"**No {what} yet.** {how}\n\nNew here? `onepane demo` builds a demo company's store "
             "and serves it.", icon="ℹ️")
+
+
+def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, start, end,
+           events: pl.DataFrame | None = None, x: str = "bucket_at", color: str = "model_version",
+           key: str = "metric", value: str = "value") -> go.Figure | None:
+    """Stacked panels on one shared time axis, one per (metric, y-axis title, scale) in `rows`
+    that has data; one line per `color`; change events drawn across every panel."""
+    from plotly.subplots import make_subplots
+
+    df = floats(df)
+    present = [r for r in rows if df.filter((pl.col(key) == r[0]) & pl.col(value).is_not_null()).height]
+    if not present:
+        return None
+    fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+                        subplot_titles=[r[1] for r in present])
+    palette = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096"]
+    arms = sorted({str(a) for a in df[color].to_list()}, key=lambda a: ("week before" in a, a))
+    colors = {a: palette[i % len(palette)] for i, a in enumerate(a for a in arms if "week before" not in a)}
+    for i, (metric, y_title, scale) in enumerate(present, start=1):
+        part = df.filter(pl.col(key) == metric)
+        for arm in sorted({str(a) for a in part[color].to_list()}):
+            line = part.filter(pl.col(color).cast(pl.Utf8).fill_null("None") == arm).sort(x)
+            base = arm.replace(" (week before)", "")
+            fig.add_trace(go.Scatter(
+                x=line[x].to_list(), y=[None if v is None else v * scale for v in line[value].to_list()],
+                name=arm, legendgroup=arm, showlegend=i == 1 or metric == "gpu_util_pct",
+                mode="lines", line=dict(color=colors.get(base, "#718096"),
+                                        dash="dot" if "week before" in arm else "solid"),
+                hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)
+    fig.update_xaxes(range=[start, end])
+    fig.update_layout(title=title, height=170 * len(present) + 120, hovermode="x unified",
+                      margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.08))
+    if events is not None and events.height:
+        for e in events.iter_rows(named=True):
+            c = EVENT_COLORS.get(e["kind"], "#718096")
+            fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=c, row="all", col=1)
+            fig.add_annotation(x=e["occurred_at"], y=1.0, yref="paper", showarrow=False, yanchor="bottom",
+                               text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
+                               font=dict(size=10, color=c))
+    return fig

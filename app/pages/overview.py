@@ -30,6 +30,26 @@ def service_link(service: str) -> str:
     return "service?" + urlencode(params)
 
 
+st.subheader("Health, last 7 days")
+lights = data.health_lights(f.end, f.as_of)
+if f.services:
+    lights = lights.filter(pl.col("service").is_in(list(f.services)))
+if lights.height:
+    MARK = {"ok": "● ok", "warn": "▲ warn", "breach": "✖ breach", "no data": "– no data"}
+    shown = lights.with_columns(pl.col(c).replace_strict(MARK) for c in ("technical", "model", "business")).with_columns(
+        pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"))
+    st.dataframe(shown, hide_index=True, key="overview_health", column_config={
+        "technical": st.column_config.TextColumn("Technical", help="error rate against slo.error_rate"),
+        "model": st.column_config.TextColumn("Model", help="newest drift share against slo.drift_share"),
+        "business": st.column_config.TextColumn("Business", help="funnel rate against the week before"),
+        "error_rate": st.column_config.NumberColumn("Error rate", format="percent"),
+        "error_rate_slo": st.column_config.NumberColumn("SLO", format="percent"),
+        "drift_share": st.column_config.NumberColumn("Drift share", format="%.2f"),
+        "drift_share_slo": st.column_config.NumberColumn("SLO", format="%.2f"),
+        "funnel_rate_change": st.column_config.NumberColumn("Funnel rate vs week before", format="percent"),
+        "open": st.column_config.LinkColumn("Details", display_text="open service"),
+    })
+
 st.subheader(f"This month ({last_day:%B %Y}, through {last_day:%Y-%m-%d})")
 if month.height:
     totals = month.group_by("billing_currency").agg(

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from collectors.model_health import DRIFTED, ERROR, INSUFFICIENT, OK, row
+from collectors.model_health import DRIFTED, OK, row
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _drift_row(column: str, score, method_display, threshold, drifted: bool | No
     method, _ = method_of(method_display)
     if drifted is None:
         drifted = is_drifted(score, threshold, method_display)
-    status = ERROR if score is None else (DRIFTED if drifted else (OK if drifted is False else None))
+    status = None if score is None else (DRIFTED if drifted else OK)   # no score: insufficient_data
     details = {"evidently_method": method_display, **(extra or {})}
     if drifted is None and score is not None:
         status = "unknown"
@@ -188,10 +189,27 @@ def _share_row(share, count, drift_share, extra: dict | None = None) -> dict:
                details={"drifted_columns": count, **(extra or {})})
 
 
+# Evidently quality metrics -> onepane metric names. Evidently gives MAPE in percent; onepane
+# stores a fraction (like its own MAPE), so those values are divided by 100.
+QUALITY_V07 = {"Accuracy": "accuracy", "Precision": "precision", "Recall": "recall",
+               "F1Score": "f1", "RocAuc": "roc_auc", "MAE": "mae", "RMSE": "rmse", "MAPE": "mape"}
+QUALITY_LEGACY = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "f1",
+                  "roc_auc": "roc_auc", "mean_abs_error": "mae", "rmse": "rmse",
+                  "mean_abs_perc_error": "mape"}
+
+
+def _quality_row(name: str, value, evidently_name: str) -> dict:
+    value = _num(value)
+    if name == "mape" and value is not None:
+        value /= 100.0
+    return row(name, value, method="evidently", details={"evidently_metric": evidently_name})
+
+
 def rows_from_dict(report: dict, prediction: str | None = None) -> list[dict]:
     """Rows from Evidently 0.7 `Snapshot.dict()`: ValueDrift -> drift_score (or prediction_drift
-    for the prediction column), DriftedColumnsCount -> drift_share. A column's drifted status is
-    the report's own test when present, else decided from the method's direction."""
+    for the prediction column), DriftedColumnsCount -> drift_share, and the quality metrics of
+    QUALITY_V07. A column's drifted status is the report's own test when present, else decided
+    from the method's direction."""
     tests = {}
     for t in report.get("tests") or []:
         mid = (t.get("metric_config") or {}).get("metric_id")
@@ -209,6 +227,8 @@ def rows_from_dict(report: dict, prediction: str | None = None) -> list[dict]:
         elif kind == "DriftedColumnsCount":
             v = m.get("value") or {}
             out.append(_share_row(_num(v.get("share")), _num(v.get("count")), cfg.get("drift_share")))
+        elif kind in QUALITY_V07:
+            out.append(_quality_row(QUALITY_V07[kind], _scalar(m.get("value")), kind))
     return out
 
 
@@ -220,8 +240,9 @@ def _num(v) -> float | None:
 
 
 def _scalar(v) -> float | None:
+    """A number from a plain value, a {"value": x} result, or a {"mean": x, "std": s} result."""
     if isinstance(v, dict):
-        v = v.get("value")
+        v = v.get("value", v.get("mean"))
     return _num(v)
 
 
@@ -235,6 +256,8 @@ def dict_from_snapshot(snapshot: dict) -> dict:
         value: Any = res.get("value")
         if "share" in res or "count" in res:
             value = {"count": _scalar(res.get("count")), "share": _scalar(res.get("share"))}
+        elif value is None and "mean" in res:              # MeanStdValue (MAE, MAPE)
+            value = {"mean": _scalar(res.get("mean"))}
         metrics.append({"id": loc.get("metric_id", mid), "config": loc.get("params") or {},
                         "value": value})
         tests += res.get("tests") or []
@@ -243,7 +266,7 @@ def dict_from_snapshot(snapshot: dict) -> dict:
 
 def rows_from_legacy(report: dict, prediction: str | None = None) -> list[dict]:
     """Rows from a legacy (0.4-style) report: DataDriftTable / DatasetDriftMetric /
-    ColumnDriftMetric results."""
+    ColumnDriftMetric results and ClassificationQualityMetric / RegressionQualityMetric."""
     out: list[dict] = []
     seen: set[str] = set()
     share_done = False
@@ -265,6 +288,10 @@ def rows_from_legacy(report: dict, prediction: str | None = None) -> list[dict]:
                 out.append(_drift_row(col, _num(res.get("drift_score")), res.get("stattest_name"),
                                       _num(res.get("stattest_threshold")), res.get("drift_detected"),
                                       prediction, {"column_type": res.get("column_type")}))
+        elif name in ("ClassificationQualityMetric", "RegressionQualityMetric"):
+            current = res.get("current") or {}
+            out += [_quality_row(ours, current.get(theirs), f"{name}.{theirs}")
+                    for theirs, ours in QUALITY_LEGACY.items() if theirs in current]
         if name in ("DatasetDriftMetric", "DataDriftTable") and not share_done and \
                 "share_of_drifted_columns" in res:
             share_done = True
@@ -288,3 +315,37 @@ def detect_shape(doc: Any) -> str:
         if "config" in metrics[0]:
             return "dict"
     return ""
+
+
+# ---- HTML reports --------------------------------------------------------------------------------
+def save_report(snapshot: Any, path: Path, lib_dir: Path) -> Path:
+    """Save the snapshot's HTML report without its 3.6 MB of embedded JavaScript and font: those are
+    written once into `lib_dir` (named by Evidently version) and referenced by relative path, so a
+    report is ~0.2 MB and still opens from disk. `metrics.model_health.report_html` inlines them
+    again for the app. Falls back to the self-contained file if the template is not as expected."""
+    import base64
+    import os
+
+    import evidently
+    from evidently.legacy.utils.dashboard import STATIC_PATH
+
+    lib_dir.mkdir(parents=True, exist_ok=True)
+    lib_name, font_name = f"evidently.{evidently.__version__}.js", "material-ui-icons.woff2"
+    for src, name in (("index.js", lib_name), (font_name, font_name)):
+        dest = lib_dir / name
+        if not dest.exists():
+            tmp = lib_dir / f".{name}.{os.getpid()}.tmp"
+            tmp.write_bytes((Path(STATIC_PATH) / src).read_bytes())
+            os.replace(tmp, dest)
+    html = snapshot.get_html_str(as_iframe=False)
+    lib = (lib_dir / lib_name).read_text(encoding="utf-8")
+    font = base64.b64encode((lib_dir / font_name).read_bytes()).decode()
+    rel = Path(os.path.relpath(lib_dir, path.parent)).as_posix()
+    slim = html.replace(f"<script>{lib}</script>", f'<script src="{rel}/{lib_name}"></script>', 1)
+    slim = slim.replace(f"url(data:font/ttf;base64,{font})", f"url({rel}/{font_name})", 1)
+    if len(slim) >= len(html) - len(lib):
+        log.warning("could not slim the Evidently report; saving it self-contained path=%s", path)
+        slim = html
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(slim, encoding="utf-8")
+    return path

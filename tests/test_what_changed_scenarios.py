@@ -162,3 +162,30 @@ def test_drifted_feature_is_named_as_the_cause(store):
     for k in (("drift_share", "ranker"), ("precision", "ranker"), ("prediction_drift", "ranker")):
         assert by[k]["evidence"]["explained_by"] == "drift of amount"
     assert ("drift", "age") not in by
+
+
+def test_late_arriving_kpi_rows_are_named(store):
+    """The KPI feed's rows for the current window landed ~3 h after their time instead of minutes."""
+    import polars as pl
+
+    from metrics.lake import Load
+
+    baseline_telemetry(store)
+    for h in range(MIN // 60):
+        rows = []
+        for m in range(60 * h, 60 * h + 60, 10):
+            w0, w1 = at_dt(t(m)), at_dt(t(m + 10))
+            rows += [{"observed_at": w0, "period_end": w1, "service": "ranker", "model_version": "v1",
+                      "kpi": k, "value": v, "source": "kpi-feed"} for k, v in (("impressions", 3000.0),
+                                                                                ("purchases", 90.0))]
+        delay = 3 * 3600 if 60 * h >= 480 else 120
+        with Load(store, "raw_kpis", collector="test", source="kpi-feed") as load:
+            load.started_at = at_dt(t(60 * h + 60) + delay)       # when this hour's rows arrived
+            load.write(pl.DataFrame(rows))
+    items = analyse(store)
+    top = items[0]
+    assert (top["layer"], top["kind"], top["subject"]) == ("data", "late_data", "kpi-feed")
+    # rows of [480, 540) arrived 3 h after the hour's end, i.e. 3 h + 25 min after their own
+    # period end on average (period ends 10..60 min into the hour)
+    assert top["evidence"]["after"] / 3600 == pytest.approx(3 + 25 / 60, rel=0.01)
+    assert not any(i["layer"] == "business" for i in items)

@@ -353,7 +353,8 @@ def business(store: Store, config: Settings | None, service: str, fr: Frame, con
 def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=None) -> list[Series]:
     """Rows delivered per bucket by each source of the service's data (0 where none came).
 
-    Only a drop counts (see what_changed): data that starts arriving is not a problem."""
+    Only a drop of instants counts (see what_changed): data that starts arriving is not a problem;
+    only a rise of the arrival lag counts: history loaded in bulk makes recent rows look *less* late."""
     df = store.query(sql("wc_coverage"), {"service": service, "start": dt(fr.start), "end": dt(fr.end),
                                           "origin": fr.start, "bucket_s": fr.step}, con=con)
     out: list[Series] = []
@@ -365,6 +366,10 @@ def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=No
         s = Series("data_rows", "data", src, CAUSE, fr.t, v, "instants/bucket", source_key=inp)
         s.last_at = max(g["last_at"].to_list())
         out.append(s)
+        lag = np.full(fr.n, np.nan)
+        lag[b[ok]] = g["lag_s"].to_numpy()[ok]
+        late = Series("arrival_lag_s", "data", src, CAUSE, fr.t, lag, "s", source_key=inp)
+        out.append(late)
         nulls = np.zeros(fr.n)
         nulls[b[ok]] = g["nulls"].to_numpy()[ok]
         if nulls.sum() > 0:

@@ -70,6 +70,7 @@ IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idl
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
+LATE_MIN_S = 900.0     # data arriving less than 15 min after its time is never "late"
 SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
 # Simultaneous events of one service are one change; it is named after the most telling of them:
 # an experiment start is the umbrella of the treatment's rollout, while an experiment stop changes
@@ -210,6 +211,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             sh = compare(fr, s, (C[0], onset), (onset, C[1]), "change point inside the window")
         if s.kind == "data_rows" and sh is not None and sh.after >= sh.before:
             continue                                    # data arriving is not a data problem
+        if s.kind == "arrival_lag_s" and sh is not None and (sh.after <= sh.before or sh.after < LATE_MIN_S):
+            continue                                    # only data arriving later than it used to
         if significant(sh):
             sh.onset = onset
             shifts[i] = sh
@@ -449,6 +452,11 @@ def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
                f"{_fmt(sh.after, s.unit)} ([{_iso(a0)}, {_iso(a1)}) vs [{_iso(b0)}, {_iso(b1)}), "
                f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
     ev = _shift_evidence(sh)
+    if s.kind == "arrival_lag_s":
+        kind = "late_data"
+        summary = (f"{s.source_key} source {s.subject} delivered its rows for [{_iso(a0)}, {_iso(a1)}) "
+                   f"{_fmt(sh.after / 3600)} h after their time on average, against {_fmt(sh.before / 3600)} h "
+                   f"before: late data, not (necessarily) a change in the service.")
     if s.kind == "data_rows":
         last = getattr(s, "last_at", None)
         (_, _), (_, c_end) = sh.segments

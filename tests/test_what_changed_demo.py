@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,21 +22,12 @@ DAYS = 30
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The 30-day demo (seed 7, ending END), generated and ingested here. Set ONEPANE_TEST_DEMO_DIR
-    to a folder where exactly that demo was already built (same seed, days and end, checked against
-    its ground_truth.json) to reuse it on a slow machine."""
+    """The 30-day demo (seed 7, ending END), generated and ingested as `onepane demo` does."""
     from collectors.demo import generate
     from collectors.runner import publish_services, run_sources
     from metrics.config import load_settings
     from metrics.store import Store
 
-    reuse = os.environ.get("ONEPANE_TEST_DEMO_DIR")
-    if reuse:
-        out = Path(reuse)
-        truth = json.loads((out / "ground_truth.json").read_text())
-        assert (truth["seed"], truth["days"], truth["end"]) == (7, DAYS, END), "a different demo"
-        config = load_settings(out / "onepane.toml")
-        return Store(out / "onepane.duckdb").ensure(), config, truth
     out = generate(tmp_path_factory.mktemp("demo") / "demo-data", seed=7, days=DAYS, end=END)
     config = load_settings(out / "onepane.toml")
     store = Store(out / "onepane.duckdb").ensure()
@@ -50,8 +39,8 @@ def demo(tmp_path_factory):
 
 
 def window_for(incident: dict) -> tuple[float, timedelta]:
-    """T inside the incident and a window suited to its data: daily bills and daily drift reports
-    need days, hourly telemetry and KPIs half a day."""
+    """T inside the incident and a window suited to its data: daily bills need days, drift reports
+    come per (weekly) window so the window is the incident's span, hourly telemetry and KPIs half a day."""
     start, end = parse_time(incident["start"]).timestamp(), parse_time(incident["end"]).timestamp()
     kind = incident["cause"]["kind"]
     if kind == "sku_spike":
@@ -59,7 +48,7 @@ def window_for(incident: dict) -> tuple[float, timedelta]:
     if kind == "price_change":
         return start + 2 * 86400, timedelta(days=1)
     if incident["cause"]["layer"] == "model":
-        return end - 3600, timedelta(days=3)
+        return end, timedelta(seconds=end - start)     # drift reports cover whole windows (a week)
     at = min(start + 12 * 3600, end)          # a short incident: its whole span, ending at its end
     return at, timedelta(seconds=at - start)
 

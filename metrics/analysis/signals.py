@@ -69,6 +69,7 @@ class Series:
     source_key: str = "telemetry"           # which input it comes from (for data-problem credit)
     better: str | None = None               # lower | higher
     ranked: bool = True                     # False: kept for a dedicated finding, not ranked alone
+    min_points: int = 3                     # values needed on each side of a comparison
 
     @property
     def load_sensitive(self) -> bool:
@@ -319,7 +320,9 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
             role, subject = CAUSE, str(feature)
             kind = metric if metric in DATA_METRICS else "drift"     # a feature's input drift
         better = "higher" if metric in {"accuracy", "f1", "auc", "roc_auc", "precision", "recall"} else None
-        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better))
+        # reports come per window (a day, a week): one value a side is all there may be
+        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better,
+                          min_points=1))
     return out
 
 

@@ -16,7 +16,9 @@ Ranking method
 2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
-   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Its strength is
+   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
+   a side, except windowed reports (model health: one value per day or week), where one value a
+   side is compared against the 5 % floor alone. Its strength is
    min(|d|, 8), so one wild series cannot drown the others. The onset of the shift is the single
    change point of the series over P ∪ C found by ruptures (binary segmentation, l2 cost).
 3. Change events (deploys, rollbacks, config, price changes, backfills) in R are each compared
@@ -96,11 +98,11 @@ class Shift:
 
 
 # ---- statistics --------------------------------------------------------------------------------
-def effect_size(before: np.ndarray, after: np.ndarray) -> float | None:
+def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POINTS) -> float | None:
     """(median after − median before) / pooled robust σ, floored at 5 % of the level."""
     b = before[np.isfinite(before)]
     a = after[np.isfinite(after)]
-    if b.size < MIN_POINTS or a.size < MIN_POINTS:
+    if b.size < min_points or a.size < min_points:
         return None
     mb, ma = float(np.median(b)), float(np.median(a))
     sb = 1.4826 * float(np.median(np.abs(b - mb)))
@@ -127,7 +129,7 @@ def change_point(t: np.ndarray, v: np.ndarray) -> float | None:
 def compare(fr: Frame, s: Series, before: tuple[float, float], after: tuple[float, float],
             compared: str) -> Shift | None:
     mb, ma = fr.mask(*before), fr.mask(*after)
-    d = effect_size(s.v[mb], s.v[ma])
+    d = effect_size(s.v[mb], s.v[ma], s.min_points)
     if d is None:
         return None
     vb, va = s.value(mb), s.value(ma)

@@ -343,3 +343,11 @@ def test_auth_configured_requires_login_before_any_page(app_env, tmp_path, monke
     assert not at.exception
     assert [b.label for b in at.button] == ["Log in"]
     assert not at.metric and not at.get("plotly_chart"), "no data before login"
+
+
+def test_unit_economics_never_shows_infinite_ratios(app_env):
+    at = run_page("unit_economics.py")
+    ledger = at.dataframe[0].value
+    assistant = ledger[ledger["service"] == "assistant"]          # cost, but no predictions measured
+    assert assistant["cost_per_prediction"].isna().all()
+    assert not (ledger.select_dtypes("number").abs() == float("inf")).any().any()

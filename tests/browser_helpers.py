@@ -87,3 +87,28 @@ def wait_for_app(page, timeout_ms: int = 30000) -> None:
         """() => { const s = document.querySelector('[data-testid="stStatusWidget"]');
                    return !s || !s.innerText.match(/Running|Connecting/); }""", timeout=timeout_ms)
     page.wait_for_timeout(500)
+
+
+def screenshots(db_path: Path, config_path: Path | None, out: Path,
+                pages: tuple[str, ...] = ("Overview", "Service", "Unit economics"),
+                width: int = 1280, height: int = 900) -> list[Path]:
+    """Screenshots of the given pages of a real store (for docs/screenshots/):
+
+        python -c "from tests.browser_helpers import screenshots; from pathlib import Path; \\
+                   screenshots(Path('demo-data/onepane.duckdb'), Path('demo-data/onepane.toml'), \\
+                   Path('docs/screenshots'))"
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with streamlit_server(db_path, config_path) as url, browser() as b:
+        page = b.new_page(viewport={"width": width, "height": height})
+        page.goto(url + "/")
+        wait_for_app(page)
+        for name in pages:
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+            wait_for_app(page)
+            page.wait_for_timeout(1500)          # let plotly finish drawing
+            path = out / (name.lower().replace(" ", "_") + ".png")
+            page.screenshot(path=str(path))
+            saved.append(path)
+    return saved

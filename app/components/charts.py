@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+def _go():
+    """plotly.graph_objects, imported on first use (keeps the app's import fast)."""
+    import plotly.graph_objects as go
+
+    return go
+
 
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -54,6 +65,7 @@ def money(v, currency: str | None = None, digits: int = 2) -> str:
 
 def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) -> go.Figure:
     """Draw change events as dashed vertical lines (with their kind and version on hover)."""
+    go = _go()
     if events is None or not events.height:
         return fig
     for e in events.iter_rows(named=True):
@@ -81,6 +93,7 @@ def layout(fig: go.Figure, title: str, y_title: str, height: int = 340) -> go.Fi
 def bars(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
          events: pl.DataFrame | None = None, hover_format: str = ",.2f") -> go.Figure:
     """Stacked bars of y by x, one colour per value of `color`."""
+    go = _go()
     df = floats(df)
     fig = go.Figure()
     for key in sorted(df[color].unique().to_list(), key=str):
@@ -94,6 +107,7 @@ def bars(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
 def lines(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
           events: pl.DataFrame | None = None, hover_format: str = ",.2f", dash: dict | None = None) -> go.Figure:
     """One line per value of `color`."""
+    go = _go()
     df = floats(df)
     fig = go.Figure()
     for key in sorted(df[color].unique().to_list(), key=str):
@@ -122,6 +136,7 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
            key: str = "metric", value: str = "value") -> go.Figure | None:
     """Stacked panels on one shared time axis, one per (metric, y-axis title, scale) in `rows`
     that has data; one line per `color`; change events drawn across every panel."""
+    go = _go()
     from plotly.subplots import make_subplots
 
     df = floats(df)
@@ -154,4 +169,15 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
             fig.add_annotation(x=e["occurred_at"], y=1.0, yref="paper", showarrow=False, yanchor="bottom",
                                text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
                                font=dict(size=10, color=c))
+    return fig
+
+
+def heatmap(z, x: list, y: list, title: str, color_title: str, y_title: str,
+            hover: str = "%{y}<br>%{x}<br>%{z:.4f}") -> go.Figure:
+    """A heatmap (e.g. features × windows) with its hover values."""
+    go = _go()
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale="YlOrRd", colorbar=dict(title=color_title),
+                               hovertemplate=hover + "<extra></extra>"))
+    layout(fig, title, y_title, height=max(300, 22 * len(y) + 120))
+    fig.update_layout(hovermode="closest")
     return fig

@@ -85,7 +85,7 @@ def wait_for_app(page, timeout_ms: int = 30000) -> None:
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
     page.wait_for_function(
         """() => { const s = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !s || !s.innerText.match(/Running|Connecting/); }""", timeout=timeout_ms)
+                   return !s || !s.innerText.match(/Running|Connecting|Stop/); }""", timeout=timeout_ms)
     page.wait_for_timeout(500)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -102,7 +103,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from collectors.prometheus import PromSettings, chunks, queries_of, _align_up
+    from collectors.prometheus import PromSettings, _align_up, chunks, queries_of
     from collectors.registry import get
     from collectors.runner import run_source
     from metrics.config import Settings
@@ -135,11 +136,20 @@ def main() -> None:
                 for a, b in chunks(_align_up(start, 60), end - timedelta(seconds=60), 60, 11_000)]
         base_s, base_rows = baseline(prom.url, plan, "60s")
         stored = store.query("SELECT count(*) n, count(DISTINCT metric || labels_hash) s FROM raw_telemetry").row(0)
+        from metrics.telemetry import telemetry_summary
+
+        t = time.perf_counter()
+        summary = telemetry_summary(store, Settings(), "bench")
+        summary_s = time.perf_counter() - t
     print(f"onepane collect: {onepane_s:.1f} s, {requests_n} requests, {result.rows:,} points "
           f"({stored[1]} series) loaded into the store")
     print(f"baseline (requests + pandas, sequential, no load): {base_s:.1f} s, {base_rows:,} points")
     print(f"ratio onepane/baseline: {onepane_s / base_s:.2f}x; target <= 60 s: "
           f"{'met' if onepane_s <= 60 else 'MISSED'}")
+    print(f"telemetry summary over the {stored[0]:,} stored points: {summary_s:.1f} s "
+          f"({len(summary['versions'])} versions)")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -41,8 +40,7 @@ from metrics.errors import InputError
 log = logging.getLogger(__name__)
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
-_SIMPLE = re.compile(rf"^({_NAME})\s+(\S+)(?:\s+(\S+))?\s*$")          # no labels, no exemplar
-_HEAD = re.compile(rf"^({_NAME})\s*\{{")
+_HEAD = re.compile(rf"^({_NAME})(\s*\{{)?")
 _LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(,?)')
 _META = re.compile(rf"^#\s+(HELP|TYPE|UNIT)\s+({_NAME})(?:\s+(.*))?$")
 _ESC = re.compile(r"\\(.)")
@@ -50,10 +48,9 @@ _ESC_MAP = {"n": "\n", "\\": "\\", '"': '"'}
 
 TYPES = {"counter", "gauge", "histogram", "gaugehistogram", "summary", "info", "stateset", "unknown", "untyped"}
 SUFFIXES = ("_total", "_created", "_bucket", "_count", "_sum", "_gcount", "_gsum", "_info")
-COUNTER_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 # DCGM "blank" values: INT64 BLANK, NOT_FOUND, NOT_SUPPORTED, NOT_PERMISSIONED (0x7ffffffffffffff0+),
 # the INT32 ones (0x7ffffff0+) and the FP64 ones (2**47 + 0..3).
-INT64_SENTINELS = {str(0x7FFFFFFFFFFFFFF0 + i) for i in range(4)}
+SENTINEL_MIN = 9.2233720368547e18      # all four INT64 blanks parse to ~2**63 as doubles
 DCGM_SENTINELS = {float(0x7FFFFFF0 + i) for i in range(4)} | {float(2 ** 47 + i) for i in range(4)}
 # Labels that identify a GPU (matched against Service.gpus).
 GPU_LABELS = ("UUID", "uuid", "gpu_uuid", "Hostname", "hostname", "pod", "exported_pod", "gpu", "device")
@@ -69,28 +66,40 @@ class OpenMetricsSettings(BaseModel):
 
 
 @dataclass
+class Series:
+    name: str
+    labels: dict
+    labels_json: str
+    family: str
+    created_of: str | None          # a `_created` series: the family whose start time it holds
+    dcgm: bool
+
+
+@dataclass
 class Parsed:
-    """Columns of the parsed samples plus what the parser noticed."""
+    """The parsed samples (one series id per sample) plus what the parser noticed."""
+    series: list[Series] = field(default_factory=list)
+    sid: list[int] = field(default_factory=list)
     sampled_at: list[float] = field(default_factory=list)
-    metric: list[str] = field(default_factory=list)
-    labels: list[dict] = field(default_factory=list)
     value: list[float | None] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)          # family -> type
     created: dict[tuple[str, str], float] = field(default_factory=dict)   # (family, labels json) -> created
     exemplars: int = 0
     sentinels: int = 0
     openmetrics: bool = False
+    cache: dict[str, int] = field(default_factory=dict, repr=False)   # label-set text -> series id
+
+    @property
+    def metric(self) -> list[str]:
+        return [self.series[i].name for i in self.sid]
+
+    @property
+    def labels(self) -> list[dict]:
+        return [self.series[i].labels for i in self.sid]
 
 
 def _unescape(s: str) -> str:
     return _ESC.sub(lambda m: _ESC_MAP.get(m.group(1), "\\" + m.group(1)), s) if "\\" in s else s
-
-
-def _float(text: str, file: str, line: int, what: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise InputError(f"{what} {text!r} is not a number", file=file, line=line, column=what) from None
 
 
 def family_of(name: str, types: dict[str, str]) -> str:
@@ -123,8 +132,6 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
                 raise InputError("content after '# EOF'", file=file, line=i, column="line")
             continue
         if not line.strip():
-            if om:
-                raise InputError("blank line (not allowed in OpenMetrics)", file=file, line=i, column="line")
             continue
         if line[0] == "#":
             if line.strip() == "# EOF":
@@ -144,68 +151,97 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
     return out
 
 
-def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, out: Parsed) -> None:
-    m = _SIMPLE.match(line) if "{" not in line and "#" not in line else None
-    if m:
-        name, vtext, ttext = m.group(1), m.group(2), m.group(3)
-        labels: dict[str, str] = {}
-    else:
-        h = _HEAD.match(line)
-        if h is None:
-            raise InputError(f"not a sample line: {line[:60]!r}", file=file, line=i, column="name")
-        name, pos, labels = h.group(1), h.end(), {}
-        while True:
+def _head(line: str, i: int, file: str) -> tuple[str, dict[str, str], int]:
+    """Name and labels at the start of a sample line, and where they end."""
+    h = _HEAD.match(line)
+    if h is None:
+        raise InputError(f"not a sample line: {line[:60]!r}", file=file, line=i, column="name")
+    name, pos, labels = h.group(1), h.end(), {}
+    while h.group(2):
+        rest = line[pos:].lstrip()
+        if rest.startswith("}"):
+            pos = len(line) - len(rest) + 1
+            break
+        lm = _LABEL.match(line, pos)
+        if lm is None:
+            raise InputError(f"bad label set at character {pos + 1}: {line[pos:pos + 40]!r}",
+                             file=file, line=i, column="labels")
+        labels[lm.group(1)] = _unescape(lm.group(2))
+        pos = lm.end()
+        if not lm.group(3):
             rest = line[pos:].lstrip()
-            if rest.startswith("}"):
-                pos = len(line) - len(rest) + 1
-                break
-            lm = _LABEL.match(line, pos)
-            if lm is None:
-                raise InputError(f"bad label set at character {pos + 1}: {line[pos:pos + 40]!r}",
+            if not rest.startswith("}"):
+                raise InputError(f"expected ',' or '}}' at character {pos + 1}",
                                  file=file, line=i, column="labels")
-            labels[lm.group(1)] = _unescape(lm.group(2))
-            pos = lm.end()
-            if not lm.group(3):
-                rest = line[pos:].lstrip()
-                if not rest.startswith("}"):
-                    raise InputError(f"expected ',' or '}}' at character {pos + 1}",
-                                     file=file, line=i, column="labels")
-        tail = line[pos:]
+    return name, labels, pos
+
+
+def _series_id(head: str, name: str, labels: dict, out: Parsed) -> int:
+    fam = family_of(name, out.types)
+    created_of = fam if name.endswith("_created") and fam != name else None
+    out.series.append(Series(name, labels, json.dumps(labels, sort_keys=True, separators=(",", ":")),
+                             fam, created_of, name.startswith("DCGM_")))
+    out.cache[head] = len(out.series) - 1
+    return len(out.series) - 1
+
+
+def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, out: Parsed) -> None:
+    if " # " not in line:                                  # fast path: no exemplar
+        j = line.rfind("}")
+        if j < 0:
+            j = line.find(" ") - 1 if " " in line else len(line) - 1
+        head, tail = line[: j + 1], line[j + 1:]
+        sid = out.cache.get(head)
+        if sid is None:
+            name, labels, pos = _head(head, i, file)
+            if pos != len(head):
+                raise InputError(f"unexpected {head[pos:pos + 20]!r} at character {pos + 1}",
+                                 file=file, line=i, column="labels" if "{" in head else "name")
+            sid = _series_id(head, name, labels, out)
+    else:
+        name, labels, pos = _head(line, i, file)
+        head, tail = line[:pos], line[pos:]
         ex = tail.find(" # ")
         if ex >= 0:
             out.exemplars += 1
             tail = tail[:ex]
-        parts = tail.split()
-        if not parts or len(parts) > 2:
-            raise InputError(f"expected 'value [timestamp]' after the labels, got {tail.strip()!r}",
-                             file=file, line=i, column="value")
-        vtext, ttext = parts[0], (parts[1] if len(parts) > 1 else None)
-    if m and " # " in line:         # exemplar on a label-less sample
-        out.exemplars += 1
-    value: float | None = _float(vtext, file, i, "value")
-    if vtext in INT64_SENTINELS or (value is not None and not math.isnan(value) and abs(value) >= 9.2233720368547e18
-                                    and value != math.inf and value != -math.inf) \
-            or (name.startswith("DCGM_") and value in DCGM_SENTINELS):
+        sid = out.cache.get(head)
+        if sid is None:
+            sid = _series_id(head, name, labels, out)
+    parts = tail.split()
+    if not parts or len(parts) > 2:
+        raise InputError(f"expected 'value [timestamp]' after the name and labels, got {tail.strip()!r}",
+                         file=file, line=i, column="value")
+    series = out.series[sid]
+    try:
+        value: float | None = float(parts[0])
+    except ValueError:
+        raise InputError(f"value {parts[0]!r} is not a number", file=file, line=i, column="value") from None
+    if (value >= SENTINEL_MIN and value != math.inf) or (series.dcgm and value in DCGM_SENTINELS):
         value = None
         out.sentinels += 1
-    if ttext is None:
+    if len(parts) == 1:
         if default_time is None:
             raise InputError("sample has no timestamp; pass the time it was scraped (--at)",
                              file=file, line=i, column="timestamp")
         ts = default_time
     else:
-        ts = _float(ttext, file, i, "timestamp")
-        if not om and "." not in ttext and "e" not in ttext.lower():
+        ttext = parts[1]
+        try:
+            ts = float(ttext)
+        except ValueError:
+            raise InputError(f"timestamp {ttext!r} is not a number", file=file, line=i,
+                             column="timestamp") from None
+        if not om and "." not in ttext and "e" not in ttext and "E" not in ttext:
             ts = ts / 1000.0            # classic text format: integer milliseconds
         if not math.isfinite(ts):
             raise InputError(f"timestamp {ttext!r} is not finite", file=file, line=i, column="timestamp")
-    if name.endswith("_created") and family_of(name, out.types) != name:
-        fam = family_of(name, out.types)
-        out.created[(fam, json.dumps(labels, sort_keys=True))] = value if value is not None else ts
+    if series.created_of is not None:
+        key = (series.created_of, _created_key(series.labels))
+        out.created[key] = value if value is not None else ts
         return
+    out.sid.append(sid)
     out.sampled_at.append(ts)
-    out.metric.append(name)
-    out.labels.append(labels)
     out.value.append(value)
 
 
@@ -229,59 +265,47 @@ def gpu_owner(labels: dict, config) -> str | None:
 
 
 def to_frame(p: Parsed, source: str, config=None, service: str | None = None) -> pl.DataFrame:
-    """Typed raw_telemetry rows: labels as sorted JSON, service/model_version, GPU attribution."""
-    n = len(p.metric)
-    labels_json = [json.dumps(lb, sort_keys=True, separators=(",", ":")) for lb in p.labels]
-    services = [_first(lb, SERVICE_LABELS) or None for lb in p.labels]
-    known = {s for s in services if s}
+    """Typed raw_telemetry rows: labels as sorted JSON, service/model_version, GPU attribution,
+    series_start. Per-series work is done once per series, per-sample work in polars."""
+    known = {_first(s.labels, SERVICE_LABELS) for s in p.series} - {None, ""}
     only = next(iter(known)) if len(known) == 1 else service
-    is_gpu = [not s and any(k in lb for k in GPU_LABELS[:4]) for s, lb in zip(services, p.labels)]
-    owners: dict[str, str | None] = {}
-    for idx in range(n):
-        if services[idx]:
-            continue
-        lb = p.labels[idx]
-        if is_gpu[idx]:
-            key = labels_json[idx]
-            if key not in owners:
-                owners[key] = gpu_owner(lb, config) or only
-            services[idx] = owners[key]
-        else:
-            services[idx] = service
-    versions = [_first(lb, VERSION_LABELS) for lb in p.labels]
-    mtypes = [p.types.get(family_of(name, p.types), "unknown") for name in p.metric]
-    # which counter series started while observed (count their first sample from zero)
-    t0 = min(p.sampled_at) if n else 0.0
-    first: dict[tuple[str, str], int] = {}
-    for idx in range(n):
-        key = (p.metric[idx], labels_json[idx])
-        if key not in first or p.sampled_at[idx] < p.sampled_at[first[key]]:
-            first[key] = idx
-    series_start = [False] * n
-    for (name, lj), idx in first.items():
-        if not (mtypes[idx] in ("counter", "histogram", "summary") or name.endswith("_total")):
-            continue
-        created = p.created.get((family_of(name, p.types), _created_key(name, p.labels[idx], p.types)))
-        began = created if created is not None else p.sampled_at[idx]
-        series_start[idx] = began > t0
-    return pl.DataFrame({
-        "sampled_at": pl.Series([datetime.fromtimestamp(t, tz=timezone.utc) for t in p.sampled_at],
-                                dtype=pl.Datetime("us", "UTC")),
-        "metric": pl.Series(p.metric, dtype=pl.Utf8),
-        "metric_type": pl.Series(mtypes, dtype=pl.Utf8),
-        "labels": pl.Series(labels_json, dtype=pl.Utf8),
-        "labels_hash": pl.Series([hashlib.md5(x.encode()).hexdigest() for x in labels_json], dtype=pl.Utf8),
-        "service": pl.Series(services, dtype=pl.Utf8),
-        "model_version": pl.Series(versions, dtype=pl.Utf8),
-        "value": pl.Series(p.value, dtype=pl.Float64),
-        "series_start": pl.Series(series_start, dtype=pl.Boolean),
-        "source": pl.Series([source] * n, dtype=pl.Utf8),
-    })
+    meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash", "service",
+                                             "model_version", "counts_from_zero", "created")}
+    for s in p.series:
+        svc = _first(s.labels, SERVICE_LABELS)
+        if not svc:
+            svc = (gpu_owner(s.labels, config) or only) if any(k in s.labels for k in GPU_LABELS[:4]) else service
+        mtype = p.types.get(s.family, "unknown")
+        meta["metric"].append(s.name)
+        meta["metric_type"].append(mtype)
+        meta["labels"].append(s.labels_json)
+        meta["labels_hash"].append(hashlib.md5(s.labels_json.encode()).hexdigest())
+        meta["service"].append(svc)
+        meta["model_version"].append(_first(s.labels, VERSION_LABELS))
+        meta["counts_from_zero"].append(mtype in ("counter", "histogram", "summary") or s.name.endswith("_total"))
+        meta["created"].append(p.created.get((s.family, _created_key(s.labels))))
+    m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
+                                   "labels": pl.Categorical, "labels_hash": pl.Categorical,
+                                   "service": pl.Categorical, "model_version": pl.Categorical,
+                                   "counts_from_zero": pl.Boolean, "created": pl.Float64}
+                     ).with_row_index("sid")
+    df = pl.DataFrame({"sid": pl.Series(p.sid, dtype=pl.UInt32),
+                       "t": pl.Series(p.sampled_at, dtype=pl.Float64),
+                       "value": pl.Series(p.value, dtype=pl.Float64)})
+    t0 = df["t"].min() if df.height else 0.0
+    first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
+    df = df.join(m, on="sid", how="left").join(first, on="sid", how="left")
+    return df.select(
+        (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
+        "metric", "metric_type", "labels", "labels_hash", "service", "model_version", "value",
+        (pl.col("counts_from_zero") & (pl.col("t") == pl.col("first_t"))
+         & (pl.coalesce("created", "first_t") > t0)).alias("series_start"),
+        pl.lit(source).cast(pl.Categorical).alias("source"),
+    )
 
 
-def _created_key(name: str, labels: dict, types: dict) -> str:
-    lb = {k: v for k, v in labels.items() if k not in ("le", "quantile")}
-    return json.dumps(lb, sort_keys=True)
+def _created_key(labels: dict) -> str:
+    return json.dumps({k: v for k, v in labels.items() if k not in ("le", "quantile")}, sort_keys=True)
 
 
 def ingest_openmetrics(store, path, config=None, source=None, default_time: float | None = None,

@@ -164,6 +164,7 @@ class PromSettings(BaseModel):
     step: str = "60s"
     initial: str = "1d"                 # first run without --from: this far back
     backfill_limit: str = "7d"          # a gap after downtime is back-filled at most this far
+    lag: str = "1m"                     # without --to: stop this long before now (late scrapes)
     max_points: int = 11_000            # per series per request (Prometheus' own limit)
     max_in_flight: int = 5
     timeout_s: float = 30.0
@@ -193,7 +194,7 @@ class PromSettings(BaseModel):
             raise ValueError(f"unknown query set(s) {unknown}; known: {', '.join(QUERY_SETS)}")
         return v
 
-    @field_validator("step", "initial", "backfill_limit")
+    @field_validator("step", "initial", "backfill_limit", "lag")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
@@ -296,6 +297,9 @@ class _Client:
             if "HTTP Status Code 5" in msg:
                 raise SourceUnavailable(f"{self.s.url} answered {msg[:160]} after {self.s.retries} retries") from None
             raise SourceError(f"{self.s.url} rejected query {expr!r}: {msg[:300]}") from None
+        except requests.exceptions.SSLError as e:
+            raise SourceError(f"{self.s.url}: TLS failed ({_ssl_reason(e)}); set ca_file to the server's "
+                              "CA, or tls_verify = false for a test server") from None
         except requests.exceptions.Timeout:
             raise SourceUnavailable(f"{self.s.url} timed out after {self.s.timeout_s:g}s "
                                     f"({self.s.retries} retries)") from None
@@ -312,22 +316,45 @@ class _Client:
             raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
 
 
-def _frame(q: Query, result: list[dict]) -> pl.DataFrame | None:
-    """Rows of one response (a matrix) with categorical strings (cheap for millions of points)."""
+def _ssl_reason(e: Exception) -> str:
+    text = str(e)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "WRONG_VERSION_NUMBER", "hostname"):
+        if marker in text:
+            i = text.find(marker)
+            return text[i:i + 80].split("'")[0].split(")")[0]
+    return type(e).__name__
+
+
+class _SeriesIndex:
+    """Small integer ids for (metric, labels) so millions of points carry no strings until the end."""
+
+    def __init__(self):
+        self.ids: dict[tuple[str, str], int] = {}
+        self.meta: list[tuple[str, str, str, bool, str]] = []  # metric, labels json, type, gpu, query id
+
+    def id(self, qid: str, q: Query, labels: dict) -> int:
+        lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
+        key = (q.metric, lj)
+        if key not in self.ids:
+            self.ids[key] = len(self.meta)
+            self.meta.append((q.metric, lj, q.type, q.gpu, qid))
+        return self.ids[key]
+
+
+def _frame(qid: str, q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
+    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
     parts = []
     for series in result:
         values = series.get("values") or []
         if not values:
             continue
-        labels = {k: v for k, v in series.get("metric", {}).items() if k != "__name__"}
-        lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
-        ts = pl.Series("t", [v[0] for v in values], dtype=pl.Float64)
-        val = pl.Series("value", [v[1] for v in values], dtype=pl.Utf8).str.replace(r"^\+", "")
-        parts.append(pl.DataFrame({"t": ts, "value": val.cast(pl.Float64, strict=False)}).with_columns(
-            pl.lit(q.metric).alias("metric"), pl.lit(lj).alias("labels")))
-    if not parts:
-        return None
-    return pl.concat(parts)
+        sid = index.id(qid, q, {k: v for k, v in series.get("metric", {}).items() if k != "__name__"})
+        parts.append(pl.DataFrame({
+            "sid": pl.Series([sid] * len(values), dtype=pl.UInt32),
+            "t": pl.Series([v[0] for v in values], dtype=pl.Float64),
+            "value": pl.Series([v[1] for v in values], dtype=pl.Utf8).cast(pl.Float64, strict=False),
+        }))
+    return pl.concat(parts) if parts else None
 
 
 def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None = None,
@@ -335,12 +362,12 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     """Pull every query over its range into one all-or-nothing load. Returns counts."""
     step_s = max(1, int(parse_duration(settings.step).total_seconds()))
     now = datetime.now(timezone.utc)
-    end = _align_down(ctx.end or now, step_s)
+    end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
     if ctx.end is not None and end >= ctx.end:
         end -= timedelta(seconds=step_s)         # half-open [from, to)
     previous = (ctx.watermark() or {}).get("queries", {})
     limit = parse_duration(settings.backfill_limit)
-    plan, skipped = [], {}
+    plan, skipped, starts = [], {}, {}
     for qid, q in queries_of(settings):
         if ctx.start is not None:
             start = ctx.start
@@ -353,12 +380,13 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
                 start = now - limit
         else:
             start = now - parse_duration(settings.initial)
-        start = _align_up(start, step_s)
+        start = starts[qid] = _align_up(start, step_s)
         for a, b in chunks(start, end, step_s, settings.max_points):
             plan.append((qid, q, a, b))
     if on_total:
         on_total(len(plan))
     client = _Client(settings)
+    index = _SeriesIndex()
     frames: list[pl.DataFrame] = []
     last: dict[str, datetime] = {}
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
@@ -367,10 +395,9 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         try:
             for fut in as_completed(futures):
                 qid, q, a, b = futures[fut]
-                f = _frame(q, fut.result())
+                f = _frame(qid, q, fut.result(), index)
                 if f is not None:
-                    frames.append(f.with_columns(pl.lit(q.type).alias("metric_type"),
-                                                 pl.lit(q.gpu).alias("gpu")))
+                    frames.append(f)
                 last[qid] = max(last.get(qid, b), b)
                 if progress:
                     progress(1)
@@ -378,7 +405,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             for other in futures:
                 other.cancel()
             raise
-    rows = _rows(frames, ctx, settings)
+    rows = _rows(frames, index, starts, ctx, settings)
     watermark = dict(previous)
     for qid, t in last.items():
         if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
@@ -392,50 +419,47 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
 
 
-def _rows(frames: list[pl.DataFrame], ctx, settings: PromSettings) -> pl.DataFrame | None:
+def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,
+          settings: PromSettings) -> pl.DataFrame | None:
+    """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
+    import), DCGM blanks NULL, and series_start: a counter with no point at its range's first step
+    began inside the range, so its first point counts from zero (DCGM's energy counter, "since
+    boot", never does)."""
     if not frames:
         return None
-    df = pl.concat(frames, how="vertical_relaxed")
-    # one row per point even when two queries return the same series (e.g. counts twice)
-    df = df.unique(subset=["metric", "labels", "t"], keep="first", maintain_order=False)
-    keys = df.select("metric", "labels", "gpu").unique()
-    t0 = df["t"].min()
-    first = df.group_by("metric", "labels").agg(pl.col("t").min().alias("first_t"))
-    info = []
-    service_seen = set()
-    for lj in keys["labels"].unique().to_list():
-        lb = json.loads(lj)
-        svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
-        if svc:
-            service_seen.add(svc)
-    only = next(iter(service_seen)) if len(service_seen) == 1 else settings.service
-    for metric, lj, gpu in keys.iter_rows():
+    df = pl.concat(frames)          # a point collected twice is one row in stg_telemetry
+    seen = {next((json.loads(lj)[k] for k in SERVICE_LABELS if json.loads(lj).get(k)), None)
+            for _, lj, _, _, _ in index.meta} - {None}
+    only = next(iter(seen)) if len(seen) == 1 else settings.service
+    meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash",
+                                             "service", "model_version", "counter", "range_start")}
+    for metric, lj, mtype, gpu, qid in index.meta:
         lb = json.loads(lj)
         svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
         if not svc:
-            if gpu or any(k in lb for k in GPU_LABELS[:4]):
-                svc = gpu_owner(lb, ctx.config) or only
-            else:
-                svc = settings.service
-        mv = next((lb[k] for k in VERSION_LABELS if lb.get(k)), None)
-        info.append({"metric": metric, "labels": lj, "service": svc, "model_version": mv,
-                     "labels_hash": hashlib.md5(lj.encode()).hexdigest()})
-    meta = pl.DataFrame(info, schema={"metric": pl.Utf8, "labels": pl.Utf8, "service": pl.Utf8,
-                                      "model_version": pl.Utf8, "labels_hash": pl.Utf8})
-    df = (df.join(meta, on=["metric", "labels"], how="left")
-            .join(first, on=["metric", "labels"], how="left"))
+            svc = (gpu_owner(lb, ctx.config) or only) if gpu or any(k in lb for k in GPU_LABELS[:4]) \
+                else settings.service
+        meta["metric"].append(metric)
+        meta["metric_type"].append(mtype)
+        meta["labels"].append(lj)
+        meta["labels_hash"].append(hashlib.md5(lj.encode()).hexdigest())
+        meta["service"].append(svc)
+        meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None))
+        meta["counter"].append(mtype in ("counter", "histogram", "summary") and not metric.startswith("DCGM_"))
+        meta["range_start"].append(starts[qid].timestamp())
+    m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
+                                   "labels": pl.Categorical, "labels_hash": pl.Categorical,
+                                   "service": pl.Categorical, "model_version": pl.Categorical,
+                                   "counter": pl.Boolean, "range_start": pl.Float64}).with_row_index("sid")
+    first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
+    df = df.join(first, on="sid", how="left").join(m, on="sid", how="left")
     value = pl.col("value")
     return df.select(
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
-        pl.col("metric").cast(pl.Categorical),
-        pl.col("metric_type").cast(pl.Categorical),
-        pl.col("labels").cast(pl.Categorical),
-        pl.col("labels_hash").cast(pl.Categorical),
-        pl.col("service").cast(pl.Categorical),
-        pl.col("model_version").cast(pl.Categorical),
+        "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
         pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
-        ((pl.col("t") == pl.col("first_t")) & (pl.col("first_t") > t0)
-         & pl.col("metric_type").is_in(["counter", "histogram", "summary"])).alias("series_start"),
+        (pl.col("counter") & (pl.col("t") == pl.col("first_t"))
+         & (pl.col("first_t") > pl.col("range_start"))).alias("series_start"),
         pl.lit(ctx.source).cast(pl.Categorical).alias("source"),
     )
 
@@ -460,5 +484,8 @@ def collect_url(store, config, url: str, service: str | None = None, step: str |
     if service is None and config is not None and len(config.services) == 1:
         service = config.services[0].name
     s = PromSettings(url=url, service=service, step=step or "60s", **settings)
-    return run_source(store, config, get("prometheus"), "prometheus", s, start, end,
+    from urllib.parse import urlparse
+
+    source = "prometheus@" + urlparse(s.url).netloc       # watermarks are kept per server
+    return run_source(store, config, get("prometheus"), source, s, start, end,
                       **({"progress": progress} if progress is not None else {}))

@@ -19,7 +19,7 @@ import logging
 import math
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -168,9 +168,9 @@ class ArmTotals:
     daily_denominators: list[float]
 
 
-def arm_totals(store: Store, config: Settings, service: str, start=None, end=None,
-               as_of=None) -> tuple[str | None, dict[str, ArmTotals]]:
-    """Per version of one service over [start, end): cost, actions, denominator; and the currency."""
+def funnel_days(store: Store, config: Settings, service: str, start=None, end=None,
+                as_of=None) -> tuple[str | None, pl.DataFrame]:
+    """Per version and day of one service over [start, end): cost and funnel counts; the currency."""
     con = ledger_connection(store, config, as_of)
     try:
         where, params = _window(start, end)
@@ -186,6 +186,11 @@ def arm_totals(store: Store, config: Settings, service: str, start=None, end=Non
         raise OnepaneError(f"service {service!r} is billed in {', '.join(currencies)}; costs in "
                            "different currencies cannot be compared. Add [fx] rates and "
                            "reporting_currency to onepane.toml")
+    return (currencies[0] if currencies else None), df
+
+
+def arm_totals(df: pl.DataFrame) -> dict[str, ArmTotals]:
+    """Totals per version over the days with funnel traffic (denominator > 0)."""
     out: dict[str, ArmTotals] = {}
     for (version,), g in df.group_by(["model_version"], maintain_order=True):
         g = g.filter(pl.col("funnel_denominator").fill_null(0) > 0)
@@ -195,7 +200,28 @@ def arm_totals(store: Store, config: Settings, service: str, start=None, end=Non
         n = g.height
         out[version] = ArmTotals(version, n, cost, cost / n if n else math.nan, sum(acts), sum(dens),
                                  (sum(acts) / sum(dens)) if sum(dens) else None, acts, dens)
-    return (currencies[0] if currencies else None), out
+    return out
+
+
+def experiment_window(store: Store, service: str, as_of=None) -> dict | None:
+    """The full days inside the service's latest experiment (experiment_start .. the next
+    experiment_stop, from stg_events): partial first and last days would mix the arms' costs."""
+    df = store.query(
+        """WITH s AS (SELECT occurred_at, detail FROM stg_events
+                      WHERE service = ? AND kind = 'experiment_start'
+                      ORDER BY occurred_at DESC LIMIT 1)
+           SELECT s.occurred_at AS started_at, s.detail,
+                  (SELECT min(e.occurred_at) FROM stg_events e WHERE e.service = ?
+                     AND e.kind = 'experiment_stop' AND e.occurred_at > s.occurred_at) AS stopped_at
+           FROM s""", [service, service], as_of=as_of)
+    if df.height == 0:
+        return None
+    r = df.to_dicts()[0]
+    first = r["started_at"].replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    last = (r["stopped_at"].replace(hour=0, minute=0, second=0, microsecond=0)
+            if r["stopped_at"] is not None else None)
+    return {"start": first, "end": last, "started_at": r["started_at"],
+            "stopped_at": r["stopped_at"], "detail": r["detail"]}
 
 
 def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | None = None,
@@ -205,7 +231,8 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
 
     A defaults to the service's baseline_version, B to the other version with most traffic.
     Costs are per day of traffic in the window, so arms that ran for different numbers of days
-    compare fairly. The interval comes from the rate difference's interval (two-proportion normal
+    compare fairly. Without --from/--to the window is the full days of the service's latest
+    experiment (experiment_start/stop events), else the days on which both versions served. The interval comes from the rate difference's interval (two-proportion normal
     interval for a binary KPI, a bootstrap over days otherwise; see metrics.whatif).
     """
     from metrics import whatif
@@ -216,7 +243,15 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
     if svc.funnel is None:
         raise OnepaneError(f"service {service!r} has no funnel in onepane.toml "
                            "([services.funnel] action and denominator)")
-    currency, arms = arm_totals(store, config, service, start, end, as_of)
+    window = {"start": start, "end": end, "basis": "given"}
+    if start is None and end is None:
+        exp = experiment_window(store, service, as_of)
+        if exp is not None:
+            window = {"start": exp["start"], "end": exp["end"],
+                      "basis": f"full days of the experiment started {exp['started_at'].isoformat()}"
+                               f" ({exp['detail']})"}
+    currency, df = funnel_days(store, config, service, window["start"], window["end"], as_of)
+    arms = arm_totals(df)
     a = a or svc.baseline_version
     if a is None:
         raise OnepaneError(f"service {service!r} has no baseline_version; pass --a")
@@ -226,6 +261,15 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
         if not others:
             raise OnepaneError(f"service {service!r}: no version other than {a!r} has funnel data")
         b = others[0].model_version
+    if window["basis"] == "given" and start is None and end is None:
+        # no window and no experiment: compare the arms on the days both served traffic
+        served = df.filter(pl.col("funnel_denominator").fill_null(0) > 0)
+        both = (set(served.filter(pl.col("model_version") == a)["day"].to_list())
+                & set(served.filter(pl.col("model_version") == b)["day"].to_list()))
+        arms = arm_totals(df.filter(pl.col("day").is_in(sorted(both))))
+        window = {"start": min(both) if both else None,
+                  "end": max(both) + timedelta(days=1) if both else None,
+                  "basis": "days both versions served traffic"}
     for v in (a, b):
         if v not in arms or arms[v].days == 0:
             raise OnepaneError(f"service {service!r}: version {v!r} has no funnel traffic in the window")
@@ -238,7 +282,7 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
         actions_b=B.actions, n_b=B.denominator, confidence=confidence,
         daily_a=None if binary else list(zip(A.daily_actions, A.daily_denominators)),
         daily_b=None if binary else list(zip(B.daily_actions, B.daily_denominators)))
-    return {"service": service, "a": a, "b": b, "currency": currency,
+    return {"service": service, "a": a, "b": b, "currency": currency, "window": window,
             "kpi": svc.funnel.action, "denominator": svc.funnel.denominator,
             "arm_a": _arm(A), "arm_b": _arm(B), **res}
 

@@ -7,9 +7,13 @@ Trace: page -> these functions -> metrics/sql/queries/model_health_*.sql -> stg_
 """
 from __future__ import annotations
 
+import base64
 import logging
+import re
 from datetime import datetime
 from pathlib import Path
+
+from metrics.errors import OnepaneError
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 QUALITY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape",
                    "label_coverage")
 FAIRNESS_METRICS = ("selection_rate_ratio", "tpr_gap", "selection_rate", "tpr")
-DATA_QUALITY_METRICS = ("row_count", "null_rate", "latest_event_at")
+DATA_QUALITY_METRICS = ("row_count", "null_rate", "latest_event_at", "late_rows")
 
 
 def _sql(name: str) -> str:
@@ -76,3 +80,25 @@ def report_links(store, service: str | None = None, model_version: str | None = 
 
     return df.with_columns(pl.col("report_path").map_elements(
         lambda p: str(store.lake / p), return_dtype=pl.Utf8).alias("report_file"))
+
+
+_SCRIPT_SRC = re.compile(r'<script src="([^"]+\.js)"></script>')
+_FONT_URL = re.compile(r"url\(([^)]+\.woff2)\)")
+
+
+def report_html(store, report_path: str) -> str:
+    """A stored report as one self-contained HTML string (for st.components.v1.html): reports are
+    saved with Evidently's JavaScript and font beside them (<lake>/_reports/js/), inlined here."""
+    path = (store.lake / report_path).resolve()
+    if store.lake.resolve() not in path.parents:
+        raise OnepaneError(f"report path outside the store: {report_path}")
+    html = path.read_text(encoding="utf-8")
+
+    def script(m: re.Match) -> str:
+        return "<script>" + (path.parent / m.group(1)).read_text(encoding="utf-8") + "</script>"
+
+    def font(m: re.Match) -> str:
+        data = base64.b64encode((path.parent / m.group(1)).read_bytes()).decode()
+        return f"url(data:font/ttf;base64,{data})"
+
+    return _FONT_URL.sub(font, _SCRIPT_SRC.sub(script, html, count=1), count=1)

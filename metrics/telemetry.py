@@ -1,8 +1,8 @@
 """Technical health of one service per model version, and what its GPU time costs.
 
 `telemetry_summary(store, config, service, start, end)` is what `onepane telemetry summary` prints and
-what pages call. Its numbers come from three named queries over `stg_telemetry_delta`
-(metrics/sql/queries/telemetry_*.sql):
+what pages call. It selects the service's samples in the window from `stg_telemetry_delta` once
+(telemetry_window.sql) and runs three named queries over them (metrics/sql/queries/telemetry_*.sql):
 
 - requests, error rate, fallback/abstain rate per version: increase of `inference_requests_total`
   (else the histogram `_count`), `inference_fallback_total`, `inference_abstain_total` (else the
@@ -106,12 +106,17 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
                       end: datetime | None = None, as_of=None, bucket_s: int = DEFAULT_BUCKET_S) -> dict:
     """Per-version technical health and GPU cost of one service in [start, end) (None = all)."""
     params = {"service": service, "start": start or ALL_START, "end": end or ALL_END}
-    versions = store.query(sql("telemetry_versions"), params, as_of=as_of).to_dicts()
-    buckets = store.query(sql("telemetry_latency_buckets"), params, as_of=as_of)
-    gpu = store.query(sql("telemetry_gpu_attribution"), {**params, "bucket_s": bucket_s},
-                      as_of=as_of).to_dicts()
-    logs = {r["model_version"]: r for r in
-            store.query(sql("telemetry_request_log"), params, as_of=as_of).to_dicts()}
+    con = store.connect(as_of)
+    try:
+        # the service's samples in the window, computed once (a temporary table on a read-only connection)
+        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), params)
+        versions = store.query(sql("telemetry_versions"), con=con).to_dicts()
+        buckets = store.query(sql("telemetry_latency_buckets"), con=con)
+        gpu = store.query(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con).to_dicts()
+        logs = {r["model_version"]: r for r in
+                store.query(sql("telemetry_request_log"), params, con=con).to_dicts()}
+    finally:
+        con.close()
     price, currency = gpu_hour_price(store, config)
     by_version = {g["model_version"]: g for g in gpu if g["model_version"] is not None}
     unattributed = next((g for g in gpu if g["model_version"] is None), None)

@@ -157,7 +157,7 @@ class ProxyServer:
     request's fate (n counts from 1); "proxy" forwards to `upstream`. It records every request's
     query parameters and headers, and the highest number of requests in flight at once."""
 
-    def __init__(self, upstream: str | None = None, behave=None):
+    def __init__(self, upstream: str | None = None, behave=None, tls: tuple[str, str] | None = None):
         import http.server
         import threading
 
@@ -212,11 +212,19 @@ class ProxyServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls:                                     # (certfile, keyfile): serve HTTPS
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
 
     def __enter__(self) -> "ProxyServer":
         self.thread.start()

@@ -129,6 +129,20 @@ def test_same_file_twice_changes_nothing(store, tmp_path):
     assert total(store) == Decimal("3.25")
 
 
+@pytest.mark.parametrize("parallel_hash", [False, True])
+def test_same_content_under_another_name_is_skipped(store, tmp_path, monkeypatch, parallel_hash):
+    from collectors.billing import ingest as ingest_mod
+    monkeypatch.setattr(ingest_mod, "HASH_IN_PARALLEL_BYTES", 0 if parallel_hash else 1 << 40)
+    a = write_csv(tmp_path / "a.csv", [focus_row("1.25")])
+    ingest_billing(store, [a])
+    files = _raw_files(store)
+    b = tmp_path / "copy-of-a.csv"
+    b.write_bytes(a.read_bytes())
+    r = ingest_billing(store, [b])
+    assert r[0]["skipped"] and _raw_files(store) == files and total(store) == Decimal("1.25")
+    assert not list((store.lake / "_staging").glob("*/*")) if (store.lake / "_staging").exists() else True
+
+
 def test_newer_complete_delivery_supersedes_period_and_as_of_shows_old(store, tmp_path):
     v1 = write_csv(tmp_path / "v1.csv", [focus_row("10"), focus_row("5", month="2026-10")])
     ingest_billing(store, [v1])
@@ -230,3 +244,76 @@ def test_collect_runs_billing_sources_from_config(run_cli, tmp_path):
     assert "cloud (billing): 2 rows, ok" in proc.stdout
     out = run_cli("sql", "select sum(BilledCost) as t from focus", "--format", "json", check=True)
     assert Decimal(json.loads(out.stdout)[0]["t"]) == Decimal("4.0")
+
+
+# ---- more formats ------------------------------------------------------------------------
+def test_cur2_parquet_with_resource_tags_map(store, tmp_path):
+    import duckdb
+    pq = tmp_path / "cur2.parquet"
+    duckdb.connect().execute(f"""COPY (SELECT * FROM (VALUES
+        ('123', TIMESTAMP '2026-09-01', TIMESTAMP '2026-09-03 10:00', 2.5::DOUBLE, 'USD', 'Usage',
+         MAP {{'user_team': 'search', 'user_service': 'ranker'}}),
+        ('123', TIMESTAMP '2026-09-01', TIMESTAMP '2026-09-03 11:00', 0.1::DOUBLE, 'USD', 'Usage',
+         MAP {{'user_team': 'ads'}})
+        ) t(bill_payer_account_id, bill_billing_period_start_date, line_item_usage_start_date,
+            line_item_unblended_cost, line_item_currency_code, line_item_line_item_type, resource_tags))
+        TO '{pq}' (FORMAT parquet)""")
+    r = ingest_billing(store, [pq])
+    assert r[0]["format"] == "aws-cur"
+    got = store.query("SELECT BilledCost AS c, x_service, x_team FROM focus ORDER BY c").to_dicts()
+    assert got == [{"c": Decimal("0.1"), "x_service": "__unallocated__", "x_team": "ads"},
+                   {"c": Decimal("2.5"), "x_service": "ranker", "x_team": "search"}]
+
+
+def test_gcp_bigquery_json_lines_with_credits(store, tmp_path):
+    rec = {"billing_account_id": "0X-1", "service": {"id": "6F81", "description": "Compute Engine"},
+           "sku": {"id": "CP-1", "description": "N1 core"}, "usage_start_time": "2026-09-02T00:00:00Z",
+           "usage_end_time": "2026-09-02T01:00:00Z", "labels": [{"key": "team", "value": "ml"}],
+           "cost": 1.25, "currency": "EUR", "invoice": {"month": "202609"},
+           "credits": [{"name": "SUD", "amount": -0.25, "full_name": None, "id": "c1", "type": "SUSTAINED_USAGE_DISCOUNT"}]}
+    f = tmp_path / "gcp.jsonl"
+    f.write_text(json.dumps(rec) + "\n" + json.dumps({**rec, "cost": 2, "credits": []}) + "\n")
+    r = ingest_billing(store, [f])
+    assert r[0]["format"] == "gcp"
+    rows = store.query("SELECT ChargeCategory AS k, BillingCurrency AS cur, sum(BilledCost) AS t, "
+                       "any_value(x_team) AS team FROM focus GROUP BY ALL ORDER BY k").to_dicts()
+    assert rows == [{"k": "Credit", "cur": "EUR", "t": Decimal("-0.25"), "team": "ml"},
+                    {"k": "Usage", "cur": "EUR", "t": Decimal("3.25"), "team": "ml"}]
+    assert str(store.query("SELECT min(BillingPeriodStart) AS m FROM focus")["m"][0])[:7] == "2026-09"
+
+
+def test_azure_localized_headers(store, tmp_path):
+    header = ["Datum (Date)", "Kosten (CostInBillingCurrency)", "Währung (BillingCurrencyCode)",
+              "Abonnement-ID (SubscriptionId)", "Verbrauchter Dienst (ConsumedService)",
+              "Ressourcengruppe (ResourceGroup)", "Tags"]
+    rows = [["09/02/2026", "1.5", "EUR", "s-1", "Microsoft.Compute", "rg", '"Team": "ml"'],
+            ["09/03/2026", "2.25", "EUR", "s-1", "Microsoft.Compute", "rg", ""]]
+    f = write_csv(tmp_path / "de.csv", rows, header)
+    f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes().replace(b"\n", b"\r\n"))
+    r = ingest_billing(store, [f])
+    assert r[0]["format"] == "azure"
+    got = store.query("SELECT sum(BilledCost) AS t, min(BillingPeriodStart) AS m, "
+                      "max(x_team) AS team FROM focus").to_dicts()[0]
+    assert got["t"] == Decimal("3.75") and got["m"].isoformat().startswith("2026-09-01") and got["team"] == "ml"
+
+
+def test_cur_delivery_split_over_files_does_not_supersede_itself(store, tmp_path):
+    header = ["bill/BillingPeriodStartDate", "bill/PayerAccountId", "lineItem/UsageStartDate",
+              "lineItem/UnblendedCost", "lineItem/CurrencyCode"]
+    row = lambda c: ["2026-09-01T00:00:00Z", "123", "2026-09-02T00:00:00Z", c, "USD"]  # noqa: E731
+
+    def deliver(folder, assembly, parts):
+        folder.mkdir(parents=True)
+        names = []
+        for i, cost in enumerate(parts, 1):
+            names.append(f"cur-{i}.csv")
+            write_csv(folder / names[-1], [row(cost)], header)
+        (folder / "cur-Manifest.json").write_text(json.dumps(
+            {"assemblyId": assembly, "reportKeys": [f"x/{n}" for n in names],
+             "billingPeriod": {"start": "20260901T000000.000Z", "end": "20261001T000000.000Z"}}))
+        return folder
+
+    ingest_billing(store, [deliver(tmp_path / "d1", "a-1", ["1", "2"])])
+    assert total(store) == Decimal("3"), "both files of one delivery count"
+    ingest_billing(store, [deliver(tmp_path / "d2", "a-2", ["10", "20"])])
+    assert total(store) == Decimal("30"), "the newer delivery replaces the older one"

@@ -62,3 +62,30 @@ def test_golden_totals(store, shared, rel):
                 assert abs(everything[(cur, month)][0] - Decimal(str(v))) <= TOL
         assert store.query("SELECT count(*) AS n FROM focus WHERE ChargeCategory = 'Credit' "
                            "AND BilledCost >= 0")["n"][0] == 0, "credits are negative"
+
+
+def test_focus_parquet_matches_golden(store, shared, tmp_path):
+    """The same FOCUS sample as typed Parquet (written by plain DuckDB) gives the golden totals."""
+    import duckdb
+
+    rel = "billing/focus-1.0/focus_sample.csv"
+    pq = tmp_path / "focus_sample.parquet"
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{shared / rel}', nullstr = 'NULL')) "
+                             f"TO '{pq}' (FORMAT parquet)")
+    ingest_billing(store, [pq])
+    want = GOLDEN["files"][rel]["totals_exact"]
+    for measure in ("BilledCost", "EffectiveCost"):
+        got = _totals(store, measure)
+        for cur, months in want[measure].items():
+            for month, v in months.items():
+                assert abs(got[(cur, month)][0] - Decimal(v)) <= TOL
+
+
+def test_focus_sample_tags_keys_trimmed_and_lowercased(store, shared):
+    ingest_billing(store, [shared / "billing/focus-1.0/focus_sample.csv"])
+    keys = store.query("SELECT DISTINCT unnest(json_keys(Tags)) AS k FROM focus WHERE Tags IS NOT NULL")["k"].to_list()
+    assert keys and all(k == k.strip().lower() for k in keys)
+    assert "org" in keys
+    untagged = store.query("SELECT count(*) AS n FROM focus WHERE Tags IS NULL")["n"][0]
+    assert untagged == 289          # SOURCE.md: Tags is NULL on 289 rows
+    assert store.query("SELECT count(*) AS n FROM focus WHERE x_service = '__unallocated__'")["n"][0] >= untagged

@@ -54,6 +54,36 @@ def test_marginal_cost_per_bp_and_interval(ab_store):
                                             pytest.approx((cost_b - cost_a) / (lo * 1e4))]
 
 
+def test_days_only_one_version_served_are_left_out(ab_store, tmp_path):
+    # before the test v1 ran alone on more hardware: it must not change the comparison
+    before = marginal_cost_per_bp(ab_store, CONFIG, "search")
+    put_costs(ab_store, [("2026-01-31", "search", "v1", "USD", "400", "400")], scope="pre")
+    put_kpis(ab_store, tmp_path, [("2026-01-31", "search", "v1", "impressions", 20_000),
+                                  ("2026-01-31", "search", "v1", "purchases", 500)], CONFIG, name="pre.csv")
+    after = marginal_cost_per_bp(ab_store, CONFIG, "search")
+    assert after["window"]["basis"] == "days both versions served traffic"
+    assert after["marginal_cost_per_bp"] == pytest.approx(before["marginal_cost_per_bp"])
+    assert after["arm_a"]["days"] == 4
+
+
+def test_experiment_events_set_the_window(ab_store):
+    from collectors.events import add_event
+
+    add_event(ab_store, kind="experiment_start", service="search", model_version="v2",
+              at="2026-02-01T09:00:00Z", detail="v2 vs v1")
+    add_event(ab_store, kind="experiment_stop", service="search", model_version="v2",
+              at="2026-02-04T12:00:00Z")
+    r = marginal_cost_per_bp(ab_store, CONFIG, "search")
+    full = PLAN[1:3]                           # 02-02 and 02-03: the full days inside the experiment
+    cost_a = sum(float(p[2]) for p in full) / 2
+    cost_b = sum(float(p[5]) for p in full) / 2
+    lift_bp = (sum(p[4] for p in full) / sum(p[3] for p in full)
+               - sum(p[1] for p in full) / sum(p[0] for p in full)) * 10_000
+    assert r["window"]["basis"].startswith("full days of the experiment")
+    assert r["delta_daily_cost"] == pytest.approx(cost_b - cost_a)
+    assert r["lift_bp"] == pytest.approx(lift_bp)
+
+
 def test_small_lift_is_not_significant(store, tmp_path):
     put_costs(store, [("2026-02-01", "search", "v1", "USD", "100", "100"),
                       ("2026-02-01", "search", "v2", "USD", "130", "130")])

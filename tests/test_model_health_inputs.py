@@ -116,21 +116,29 @@ def test_bad_settings_are_config_errors(tmp_path):
 
 def test_csv_batches_epoch_timestamps_and_model_versions(tmp_path, shared):
     """CSV logs with unix-second timestamps and a model_version column: one result set per
-    version and window, each version against the same reference."""
+    version and window, each version against the same reference (given as a DuckDB query)."""
     from metrics.store import Store
 
     data = build(shared, tmp_path, rows_ref=1500, rows_day=1200, days=1, shift_day=None)
     day = data["days"][0].copy()
     day["ts"] = day["ts"].map(lambda t: int(t.timestamp()))
     day["model_version"] = ["v2" if i % 3 == 0 else "v1" for i in range(len(day))]
+    # a request id column nobody told us about: unique per row, so never a drift feature
+    ref = data["reference"].assign(request_id=lambda f: [f"r-{i}" for i in range(len(f))])
+    ref.to_parquet(tmp_path / "reference.parquet", index=False)
+    day["request_id"] = [f"c-{i}" for i in range(len(day))]
     (tmp_path / "current" / "day-0.parquet").unlink()
     day.to_csv(tmp_path / "current" / "day-0.csv", index=False)
     store = Store(tmp_path / "store.duckdb").ensure()
-    assert run(store, config(tmp_path, model_version=None, sensitive=[], current="current"))[0].ok
+    query = f"SELECT * FROM read_parquet('{tmp_path / 'reference.parquet'}')"   # a SQL reference
+    assert run(store, config(tmp_path, model_version=None, sensitive=[], current="current",
+                             reference=query))[0].ok
     rows = health(store, metric="row_count").set_index("model_version")["value"]
     assert rows.to_dict() == {"v1": (day["model_version"] == "v1").sum(), "v2": (day["model_version"] == "v2").sum()}
     share = health(store, metric="drift_share")
     assert set(share["model_version"]) == {"v1", "v2"} and (share["status"] == "ok").all()
+    assert all(json.loads(d)["identifier_columns"] == ["request_id"] for d in share["details"])
+    assert "request_id" not in set(health(store, metric="drift_score")["feature"])
     assert (share["window_start"] == pd.Timestamp(DAY0)).all()
 
 
@@ -141,3 +149,9 @@ def test_unparseable_timestamp_names_the_column(world):
     day.to_parquet(folder / "current" / "day-0.parquet", index=False)
     err = failed(store, config(folder))
     assert "not a timestamp" in err and "'ts'" in err and "current/*.parquet" in err
+
+
+def test_failing_reference_query_is_clear(world):
+    folder, _, store = world
+    err = failed(store, config(folder, reference="SELECT * FROM no_such_table"))
+    assert err.startswith("reference: reference query failed") and "no_such_table" in err

@@ -36,10 +36,16 @@ def test_late_labels_recompute_the_window_and_as_of_keeps_the_past(tmp_path, sha
 
     (tmp_path / "labels").mkdir()
     d1[["id", "class"]].to_csv(tmp_path / "labels" / "day-1.csv", index=False)
+    late = data["days"][0].iloc[:40].assign(ts=lambda f: f["ts"] + pd.Timedelta(days=1),
+                                            id=lambda f: f["id"] + 5_000_000)
+    late.to_parquet(tmp_path / "current" / "day-1-late.parquet", index=False)   # a late batch
+    d1 = pd.concat([d1, late])
     res = run(store, cfg)
     assert res[0].ok and res[0].rows > 0
 
     after = health(store, window_start=day1)
+    assert after[after["metric"] == "late_rows"]["value"].iloc[0] == 40
+    assert after[after["metric"] == "row_count"]["value"].iloc[0] == len(d1)
     expected = skm.accuracy_score(d1["class"], d1["pred"])
     acc = after[after["metric"] == "accuracy"].iloc[0]
     assert acc["status"] == "ok" and acc["value"] == pytest.approx(expected, abs=1e-12)
@@ -59,3 +65,15 @@ def test_late_labels_recompute_the_window_and_as_of_keeps_the_past(tmp_path, sha
     # the raw table keeps both versions; the old one is superseded now, visible as of before
     n_now = store.query("SELECT count(*) n FROM raw_model_health WHERE metric = 'accuracy'")["n"][0]
     assert n_now == 2          # day 0 + the recomputed day 1
+
+
+def test_conflicting_late_labels_are_an_error(tmp_path, shared):
+    from metrics.store import Store
+
+    data = build(shared, tmp_path, rows_ref=300, rows_day=200, days=1, shift_day=None)
+    (tmp_path / "labels").mkdir()
+    pd.DataFrame({"id": [5, 5], "class": [POS, "<=50K"]}).to_csv(tmp_path / "labels" / "a.csv", index=False)
+    store = Store(tmp_path / "store.duckdb").ensure()
+    res = run(store, config(tmp_path, labels="labels/*.csv"))
+    assert not res[0].ok
+    assert "labels/*.csv" in res[0].error and "'id'" in res[0].error and "conflicting labels" in res[0].error

@@ -17,8 +17,10 @@ from tests.model_health_helpers import adults
 
 
 def test_importing_the_app_and_collectors_does_not_import_evidently():
-    code = ("import sys, app.cli, app.commands.model_health, collectors.evidently, "
+    code = ("import sys, pkgutil, importlib, app.cli, app.commands, collectors.evidently, "
             "collectors.model_health.quality, collectors.model_health.drift, metrics.model_health\n"
+            "for m in pkgutil.iter_modules(app.commands.__path__):\n"
+            "    importlib.import_module('app.commands.' + m.name)\n"
             "from collectors.registry import load_collectors; load_collectors()\n"
             "from app.cli import cli\n"
             "bad = sorted(m for m in sys.modules if m == 'evidently' or m.startswith('evidently.'))\n"
@@ -95,3 +97,27 @@ def test_roc_auc_with_ties_matches_scikit_learn():
     y = rng.integers(0, 2, 500)
     s = np.round(rng.uniform(size=500) * 0.5 + y * 0.3, 1)     # heavy ties
     assert quality.roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+
+
+def test_drift_direction_table_agrees_with_evidently_stat_tests():
+    """For every Evidently stat test onepane knows, its own drifted flag equals onepane's rule
+    (p-value below threshold, or distance at/above it), on a shifted and an unshifted sample."""
+    from evidently.legacy.calculations.stattests.registry import _registered_stat_tests
+    from evidently.legacy.core import ColumnType
+
+    from collectors.model_health.drift import STATTESTS, is_drifted
+
+    rng = np.random.default_rng(0)
+    ref = pd.Series(rng.normal(0, 1, 400))
+    checked = 0
+    for display, (name, _) in STATTESTS.items():
+        tests = _registered_stat_tests.get(name) or {}
+        test = tests.get(ColumnType.Numerical)
+        if test is None or test.display_name != display or name == "empirical_mmd":
+            continue
+        for shift in (0.0, 2.0):
+            cur = pd.Series(rng.normal(shift, 1, 400))
+            res = test(ref, cur, ColumnType.Numerical, None)
+            assert is_drifted(res.drift_score, res.actual_threshold, display) == res.drifted, (name, shift)
+        checked += 1
+    assert checked >= 10

@@ -211,12 +211,14 @@ def test_label_escapes_nan_inf_and_ms_timestamps():
 
     text = ('m{a="x\\"y", b="c\\\\d",c="l1\\nl2",} NaN 1700000000000\n'
             'm{a="2"} +Inf 1700000001000\nm{a="3"} -Inf 1700000002000\n'
-            'big 9223372036854775792 1700000003000\n')
+            'big 9223372036854775792 1700000003000\n\n'
+            'plain_total 3 1700000004000 # {trace_id="x # y"} 1 1700000004.5\n')
     p = parse(text, "t", openmetrics=False)
     assert p.labels[0] == {"a": 'x"y', "b": "c\\d", "c": "l1\nl2"}
     assert p.value[0] != p.value[0] and p.value[1] == float("inf") and p.value[2] == float("-inf")
     assert p.sampled_at[:3] == [1700000000.0, 1700000001.0, 1700000002.0]
     assert p.value[3] is None and p.sentinels == 1
+    assert p.metric[4] == "plain_total" and p.value[4] == 3.0 and p.exemplars == 1
 
 
 # ---- bad input: clear error, nothing written ---------------------------------------------------
@@ -388,3 +390,69 @@ paths = ["{tmp_path / 'missing-*.om'}"]
     assert [x for x in loads if x["source"] != "onepane.toml"] == [
         {"source": "broken", "status": "failed"}, {"source": "capture", "status": "ok"},
         {"source": "logs", "status": "ok"}]
+
+
+def test_dcgm_blank_inside_a_counter_does_not_break_its_increase(store, tmp_path):
+    from collectors.openmetrics import ingest_openmetrics
+
+    f = tmp_path / "blank.om"
+    f.write_text("# TYPE DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION counter\n"
+                 + "".join(f'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total{{UUID="GPU-1"}} {v} {t}.0\n'
+                           for v, t in ((1000, 10), (2000, 11), (9223372036854775794, 12), (4000, 13)))
+                 + "# EOF\n")
+    ingest_openmetrics(store, f)
+    inc = store.query("SELECT sampled_at, value, increase FROM stg_telemetry_delta ORDER BY sampled_at")
+    assert inc["value"].to_list() == [1000, 2000, None, 4000]
+    assert sum(x for x in inc["increase"].to_list() if x is not None) == 3000
+
+
+def test_minute_views_add_up_to_the_summary(capture_store):
+    from metrics.telemetry import telemetry_summary
+
+    s = telemetry_summary(capture_store, config(), SERVICE)
+    tech = capture_store.query("SELECT model_version, sum(requests) r FROM stg_technical_minute "
+                               "WHERE service = ? GROUP BY 1", [SERVICE])
+    assert dict(tech.rows()) == {v["model_version"]: v["requests"] for v in s["versions"]}
+    gpu = capture_store.query("SELECT model_version, sum(gpu_seconds) g, sum(idle_gpu_seconds) i "
+                              "FROM stg_gpu_minute WHERE service = ? GROUP BY 1", [SERVICE])
+    per = {mv: g for mv, g, _ in gpu.rows()}
+    for v in s["versions"]:
+        assert per[v["model_version"]] == pytest.approx(v["gpu_seconds"], rel=1e-9)
+    assert sum(i for _, _, i in gpu.rows()) == pytest.approx(s["idle_gpu_seconds"], rel=1e-9)
+
+
+def test_energy_from_power_when_no_energy_counter(store, tmp_path, shared):
+    """Drop the energy counter from the capture: power x dt gives the same energy within 1%."""
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics.telemetry import telemetry_summary
+
+    text = (shared / "gpu-serving-capture" / "telemetry.om").read_text()
+    f = tmp_path / "no-energy.om"
+    f.write_text("\n".join(x for x in text.splitlines() if "TOTAL_ENERGY" not in x) + "\n")
+    ingest_openmetrics(store, f)
+    s = telemetry_summary(store, config(), SERVICE)
+    energy = sum(v["energy_j"] for v in s["versions"]) + s["idle_energy_j"]
+    assert energy == pytest.approx(nvml_facts(shared)["energy_j"], rel=0.01)
+
+
+def test_label_parsing_round_trips():
+    from hypothesis import given, settings, strategies as st
+
+    from collectors.openmetrics import parse
+
+    names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,8}", fullmatch=True)
+    values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=20)
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.dictionaries(names, values, max_size=5), st.floats(allow_nan=False, width=64),
+           st.booleans())
+    def check(labels, value, spaces):
+        esc = lambda v: v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")  # noqa: E731
+        sep = ", " if spaces else ","
+        line = "m{" + sep.join(f'{k}="{esc(v)}"' for k, v in labels.items()) + "}" + f" {value!r} 1.5\n# EOF\n"
+        p = parse(line, "h")
+        assert p.labels == [labels]
+        expected = None if value >= 9.2233720368547e18 and value != float("inf") else value
+        assert p.value == [expected] and p.sampled_at == [1.5]
+
+    check()

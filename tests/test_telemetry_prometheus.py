@@ -193,13 +193,8 @@ timeout_s = 2
 def test_bearer_and_basic_auth_come_from_environment_variables(prom, store, monkeypatch):
     import base64
 
-    from metrics.errors import ConfigError
-
-    def needs_token(n, path):
-        return ("proxy", None)
-
     monkeypatch.setenv("ONEPANE_TEST_PROM_TOKEN", "s3cret-token")
-    with ProxyServer(prom.url, needs_token) as proxy:
+    with ProxyServer(prom.url) as proxy:
         assert collect(store, proxy.url, bearer_token_env="ONEPANE_TEST_PROM_TOKEN").ok
     assert {h.get("Authorization") for h in proxy.headers} == {"Bearer s3cret-token"}
     monkeypatch.setenv("ONEPANE_TEST_PROM_PW", "pw:with:colons")
@@ -283,3 +278,31 @@ def test_histogram_quantile_agrees_with_prometheus(prom, version, q):
     theirs = float(prom.query(f"histogram_quantile({q}, {sel})", at=at)["data"]["result"][0]["value"][1])
     buckets = [(float(r["metric"]["le"]), float(r["value"][1])) for r in prom.query(sel, at=at)["data"]["result"]]
     assert histogram_quantile(q, buckets) == pytest.approx(theirs, rel=1e-12)
+
+
+def test_tls_with_ca_file_or_verification_off(prom, store, tmp_path):
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    with ProxyServer(prom.url, tls=(str(cert), str(key))) as proxy:
+        assert proxy.url.startswith("https://")
+        bad = collect(store, proxy.url, **FAST)
+        assert not bad.ok and "TLS failed" in bad.error and "ca_file" in bad.error
+        assert collect(store, proxy.url, ca_file=str(cert)).ok
+        assert collect(store, proxy.url, tls_verify=False).ok
+    assert by_version(summary(store))["ranker-v41"]["requests"] == 4225
+
+
+@pytest.mark.parametrize("step", ["15s", "60s"])
+def test_coarse_steps_keep_request_counts_exact(prom, store, shared, step):
+    """A series that begins inside the first step still counts from zero; counts do not depend on the step."""
+    facts = request_facts(shared)
+    start = datetime(2026, 11, 24, 13, 46, tzinfo=timezone.utc)          # before the capture's first sample
+    assert collect(store, prom.url, start=start, end=datetime(2026, 11, 24, 13, 57, tzinfo=timezone.utc), step=step).ok
+    v = by_version(summary(store))
+    assert {k: x["requests"] for k, x in v.items()} == {k: f["requests"] for k, f in facts.items()}
+    assert v["ranker-v42"]["gpu_seconds_per_request"] > v["ranker-v41"]["gpu_seconds_per_request"]
+    assert v["ranker-v42"]["latency_p50_s"] > v["ranker-v41"]["latency_p50_s"]

@@ -126,6 +126,8 @@ def register(cli: click.Group, ingest: click.Group) -> None:
             emit(res, "json")
             return
         click.echo(f"{service}: {res['b']} vs {res['a']} ({res['kpi']} per {res['denominator']})")
+        w = res["window"]
+        click.echo(f"  window {w['start'] or '-'} .. {w['end'] or '-'} ({w['basis']})")
         click.echo(f"  lift {res['lift_bp']:.2f} bp (CI {res['lift_ci_bp'][0]:.2f} .. "
                    f"{res['lift_ci_bp'][1]:.2f}, {res['method']})")
         click.echo(f"  daily cost difference {res['delta_daily_cost']:.6g} {res['currency'] or ''}")

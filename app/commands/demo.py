@@ -9,6 +9,7 @@ import json
 import shutil
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -36,6 +37,7 @@ def demo(seed, days, end, out, db, no_serve, port) -> None:
     """Generate 90 days of a demo company's inputs (three AI services with planted incidents),
     ingest them through the same collectors users run, then serve the app."""
     from collectors.demo import default_end, generate
+    from collectors.registry import load_collectors
     from collectors.runner import publish_services, run_sources
     from metrics.config import load_settings
     from metrics.store import Store
@@ -55,12 +57,22 @@ def demo(seed, days, end, out, db, no_serve, port) -> None:
     store = Store(db_path).ensure()
     publish_services(store, config)
     t1 = time.monotonic()
-    results = run_sources(store, config)
-    failed = [r for r in results if not r.ok]
+    started = datetime.now(timezone.utc)
+    known = load_collectors()
+    missing = [s for s in config.source if s.type not in known]
+    for s in missing:
+        click.echo(f"  {s.name} ({s.type}): not loaded, no collector of type {s.type!r} is installed", err=True)
+    runnable = [s.name for s in config.source if s.type in known]
+    results = run_sources(store, config, runnable) if runnable else []
+    failed = [r for r in results if not r.ok] + missing
+    # rows as the run log recorded them (collectors may publish several loads per source)
+    loaded = store.query("SELECT source, sum(rows)::BIGINT AS n FROM _onepane_loads "
+                         "WHERE status = 'ok' AND started_at >= ? GROUP BY source", [started])
+    rows = dict(zip(loaded["source"].to_list(), loaded["n"].to_list()))
     for r in results:
         status = "ok" if r.ok else f"FAILED: {r.error}"
-        click.echo(f"  {r.source} ({r.collector}): {r.rows} rows, {status}", err=True)
-    click.echo(f"ingested {sum(r.rows for r in results)} rows from {len(results)} sources "
+        click.echo(f"  {r.source} ({r.collector}): {rows.get(r.source, 0)} new rows, {status}", err=True)
+    click.echo(f"ingested {sum(rows.values())} new rows from {len(results)} sources "
                f"({time.monotonic() - t1:.1f} s) into {store.db_path}", err=True)
     if no_serve:
         click.echo(str(store.db_path))

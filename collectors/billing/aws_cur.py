@@ -107,7 +107,14 @@ def mapping(cols: Columns, e: Exprs, path: Path) -> Mapping:
         tags = f"CAST(json_object({pairs}) AS VARCHAR)"
         # json_object keeps NULL values; the normalizer drops them
     elif cols.has("resource_tags"):
-        tags = e.text("resource_tags")
+        # CUR 2.0: a map (Parquet) or JSON text (CSV) whose user tags are keyed `user_<tag>`
+        col = cols.find("resource_tags")
+        if cols.types[col].startswith("MAP"):
+            tags = (f"CAST(to_json(map_from_entries(list_transform(map_entries({e.ref(col)}), "
+                    f"lambda x: (regexp_replace(x.key, '^user_', ''), x.value)))) AS VARCHAR)")
+        else:
+            t = e.text(col)
+            tags = f"regexp_replace({t}, '\"user_', '\"', 'g')"
     man = manifest_for(path)
     m = Mapping("aws-cur", exprs, tags=tags,
                 invoice_expected=cols.has(*_c("bill/InvoiceId")), complete=True)

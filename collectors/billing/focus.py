@@ -119,8 +119,9 @@ class Check:
 class Exprs:
     """Builds typed SQL expressions over the source relation and remembers what to validate."""
 
-    def __init__(self, cols: Columns):
+    def __init__(self, cols: Columns, csv: bool = False):
         self.cols = cols
+        self.csv = csv          # read_csv already turned empty cells and null markers into NULL
         self.checks: list[Check] = []
         self.used: set[str] = set()
 
@@ -132,8 +133,11 @@ class Exprs:
         c = self.cols.find(*candidates)
         if c is None:
             return None
+        if self.cols.types[c].startswith(("MAP", "STRUCT")) or self.cols.types[c].endswith("[]"):
+            return f"CAST(to_json({self.ref(c)}) AS VARCHAR)"
         if self.cols.types[c] == "VARCHAR":
-            return f"nullif(trim({self.ref(c)}), '')"
+            # no trim: it copies every string (measured as the largest cost of a load)
+            return self.ref(c) if self.csv else f"nullif({self.ref(c)}, '')"
         return f"CAST({self.ref(c)} AS VARCHAR)"
 
     def money(self, *candidates: str) -> str | None:
@@ -273,7 +277,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
             raise InputError(f"not newline-delimited JSON: {_first_line(e)}", file=str(path)) from None
         flat, types = [], []
         for name, typ, *_ in desc:                       # BigQuery export: records -> dotted names
-            if typ.startswith("STRUCT("):
+            if typ.startswith("STRUCT(") and not typ.endswith("]"):
                 sub = con.execute(f"DESCRIBE SELECT {q(name)}.* FROM {rel}").fetchall()
                 for s in sub:
                     flat.append((f"{q(name)}.{q(s[0])}", f"{name}.{s[0]}", s[1]))
@@ -332,18 +336,22 @@ CREATE OR REPLACE MACRO onepane_num(x) AS CASE
         THEN replace(replace(replace(trim(x), ' ', ''), '''', ''), ',', '.')
     ELSE trim(x) END;
 CREATE OR REPLACE MACRO onepane_tag_key(k) AS
-    regexp_replace(lower(trim(k)), '^(resourcetags/|tags/)?(user:|user_)?', '');
-CREATE OR REPLACE MACRO onepane_tags_slow(j) AS (
-    WITH e AS (SELECT list_transform(
-                 map_entries(CAST(CAST(j AS JSON) AS MAP(VARCHAR, VARCHAR))),
-                 lambda x: {'k': onepane_tag_key(x.key), 'v': trim(x.value)}) AS l)
-    SELECT CASE WHEN len(l2) = 0 THEN NULL
-                ELSE CAST(to_json(map_from_entries(list_transform(l2, lambda y: (y.k, y.v)))) AS VARCHAR) END
-    FROM (SELECT list_filter(l, lambda x, i: x.k <> '' AND x.v IS NOT NULL AND
-                 list_position(list_transform(l, lambda z: z.k), x.k) = i) AS l2 FROM e));
+    regexp_replace(lower(trim(k)), '^(resourcetags/|tags/)?(user:)?', '');
+CREATE OR REPLACE MACRO onepane_tag_entries(j) AS list_transform(
+    map_entries(CAST(CAST(j AS JSON) AS MAP(VARCHAR, VARCHAR))),
+    lambda x: {'k': onepane_tag_key(x.key), 'v': trim(x.value)});
+CREATE OR REPLACE MACRO onepane_tag_first(l) AS list_filter(l, lambda x, i: x.k <> ''
+    AND x.v IS NOT NULL AND list_position(list_transform(l, lambda z: z.k), x.k) = i);
+CREATE OR REPLACE MACRO onepane_tag_object(l) AS CASE WHEN len(l) = 0 THEN NULL
+    ELSE CAST(to_json(map_from_entries(list_transform(l, lambda y: (y.k, y.v)))) AS VARCHAR) END;
+CREATE OR REPLACE MACRO onepane_tags_slow(j) AS
+    onepane_tag_object(onepane_tag_first(onepane_tag_entries(j)));
 CREATE OR REPLACE MACRO onepane_tags(j) AS CASE
     WHEN j IS NULL OR trim(j) IN ('', '{}', '[]') THEN NULL
-    WHEN NOT regexp_matches(j, '[A-Z]|\s"|"\s|user:|\\') AND starts_with(j, '{"') THEN j
+    -- fast path: already canonical (lower-case, no spaces, no prefixes, no escapes); cheap
+    -- string tests, as a regex here cost more than the whole JSON extraction
+    WHEN starts_with(j, '{"') AND j = lower(j) AND NOT contains(j, ' ')
+         AND NOT contains(j, 'user:') AND NOT contains(j, chr(92)) AND NOT contains(j, chr(9)) THEN j
     ELSE onepane_tags_slow(j) END;
 """)
 

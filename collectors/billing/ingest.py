@@ -18,10 +18,12 @@ from __future__ import annotations
 import glob
 import json
 import logging
+import os
 import re
 import shutil
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterable
@@ -43,6 +45,9 @@ log = logging.getLogger(__name__)
 FORMATS = ("focus", "aws-cur", "azure", "gcp", "oci", "openai", "anthropic")
 MODULES = {"focus": focus, "aws-cur": aws_cur, "azure": azure, "gcp": gcp, "oci": oci}
 DETECT_ORDER = ("focus", "aws-cur", "oci", "gcp", "azure")
+LINE_NUMBERS_MAX_BYTES = 64 << 20
+HASH_IN_PARALLEL_BYTES = 256 << 20
+ROW_GROUP_SIZE = 32768          # smaller row groups keep the Parquet writer's buffers small
 PATTERNS = ("*.csv", "*.csv.gz", "*.parquet", "*.json", "*.jsonl", "*.ndjson", "*.json.gz",
             "*.jsonl.gz")
 
@@ -89,7 +94,7 @@ def _json_path(key: str) -> str:
 def _norm_key(k: str) -> str:
     k = k.strip().lower()
     k = re.sub(r"^(resourcetags/|tags/)", "", k)
-    return re.sub(r"^(user:|user_)", "", k)
+    return re.sub(r"^user:", "", k)
 
 
 def allocation_sql(config: Settings) -> tuple[list[str], dict[str, str]]:
@@ -122,7 +127,9 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     unused = [c for c in src.cols.names if c not in e.used]
     extra = ("CAST(json_object(" + ", ".join(f"{lit(c)}, src.{q(c)}" for c in unused) + ") AS VARCHAR)"
              if unused else "NULL")
-    row_hash = f"hash({lit(m.fmt)}, " + ", ".join(f"src.{q(c)}" for c in src.cols.names) + ")"
+    # Row identity only matters for partial deliveries (a complete one replaces its scopes).
+    row_hash = ((f"hash({lit(m.fmt)}, " + ", ".join(f"src.{q(c)}" for c in src.cols.names) + ")")
+                if not m.complete else "NULL")
     line = (f"row_number() OVER () + {src.line_offset}" if line_numbers else "NULL")
 
     def select(exprs: dict[str, str], line_expr: str, hash_expr: str, from_extra: str = "",
@@ -136,23 +143,24 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     sets = [select(m.exprs, line, row_hash)]
     for over, from_extra in m.extra_rows:
         merged = {**m.exprs, **{k: v for k, v in over.items()}}
-        sets.append(select(merged, "NULL", f"hash({row_hash}, 'credit', cr.c.id, cr.c.amount)",
-                           from_extra, m.extra_filter))
+        credit_hash = (f"hash({row_hash}, 'credit', cr.c.id, cr.c.amount)" if not m.complete
+                       else "NULL")
+        sets.append(select(merged, "NULL", credit_hash, from_extra, m.extra_filter))
     lag = parse_duration(config.pricing.finalization_lag)
     paths, alloc = allocation_sql(config)
     path_list = "[" + ", ".join(lit(p) for p in paths) + "]"
     finalizes = (f"coalesce(billing_period_end, billing_period_start + INTERVAL 1 MONTH) "
                  f"+ INTERVAL '{int(lag.total_seconds())} seconds'")
     sql = f"""
-WITH m AS ({' UNION ALL '.join(sets)}),
-n AS (
+WITH m AS NOT MATERIALIZED ({' UNION ALL '.join(sets)}),
+n AS NOT MATERIALIZED (
     SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw),
         coalesce(billing_period_start, date_trunc('month', charge_period_start)) AS billing_period_start,
         coalesce(billing_period_end, CASE WHEN billing_period_start IS NULL
             THEN date_trunc('month', charge_period_start) + INTERVAL 1 MONTH END) AS billing_period_end,
         onepane_tags(_tags_raw) AS tags
     FROM m),
-k AS (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
+k AS NOT MATERIALIZED (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
 SELECT k.* EXCLUDE (_k),
     {alloc['x_service']} AS x_service, {alloc['x_team']} AS x_team,
     {alloc['x_model_version']} AS x_model_version,
@@ -170,6 +178,7 @@ FROM k"""
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
     """After a parse error inside the main query: find the first bad line and column."""
+    con.execute("SET preserve_insertion_order = true")       # row_number() OVER () = file order
     parts = str(err).split(BAD, 1)[1].split("\x1f") if BAD in str(err) else []
     column, kind, value = (parts[1:4] + ["", "", ""])[:3] if parts else ("", "", "")
     value = value.split("\n")[0][:80]
@@ -192,6 +201,7 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err:
 def _run(con: duckdb.DuckDBPyConnection, sql: str, bar=None) -> None:
     """Execute; with a progress bar, poll DuckDB's query progress from this thread meanwhile."""
     if bar is None:
+        con.execute("SET enable_progress_bar = false")
         con.execute(sql)
         return
     con.execute("SET enable_progress_bar = true")
@@ -222,28 +232,37 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, bar=None) -> None:
 
 def write_rows(load: Load, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
                bar=None) -> int:
-    """Like Load.write_query, but with per-row scopes read back from the staged files (cheap),
-    instead of a second pass over the source to list them."""
+    """Stream the rows into ONE staged Parquet file of the load, then file it under the partition
+    folder of its first month (the Load publishes staged files by folder name).
+
+    Unlike Load.write_query this does not use COPY ... PARTITION_BY: DuckDB's partitioned writer
+    buffers every partition in memory (+1 GB at 1M rows in our measurements), which breaks the
+    bounded-memory promise for large bills. A file may therefore hold several billing months;
+    the views never rely on folders (hive_partitioning = false), each row carries its own period.
+    Scopes are read back from the staged file (cheap) instead of a second pass over the source."""
     load.staging.mkdir(parents=True, exist_ok=True)
-    out = load.staging / str(load._n)
     load._n += 1
+    out = load.staging / f"part-{load._n}"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{load.load_id}-{load._n}-0.parquet"
     select = load._select(columns, None)
     try:
-        _run(con, f"COPY (SELECT *, {load.part_expr} AS {q(load.part_name)} FROM "
-                  f"(SELECT {select} FROM ({sql}) src)) TO {lit(str(out))} "
-                  f"(FORMAT parquet, PARTITION_BY ({q(load.part_name)}), "
-                  f"FILENAME_PATTERN '{load.load_id}-{load._n}-{{i}}', OVERWRITE_OR_IGNORE)", bar)
+        _run(con, f"COPY (SELECT {select} FROM ({sql}) src) TO {lit(str(target))} "
+                  f"(FORMAT parquet, ROW_GROUP_SIZE {ROW_GROUP_SIZE})", bar)
+        n, first, scopes = con.execute(
+            f"SELECT count(*), min({load.part_expr}), list(DISTINCT _scope) "
+            f"FROM read_parquet({lit(str(target))})").fetchone()
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)      # nothing of a failed pass may be published
         raise
-    files = sorted(out.rglob("*.parquet"))
-    if not files:
+    if not n:
+        shutil.rmtree(out, ignore_errors=True)
         return 0
-    lst = "[" + ", ".join(lit(str(f)) for f in files) + "]"
-    n = con.execute(f"SELECT count(*) FROM read_parquet({lst})").fetchone()[0]
+    folder = out / f"{load.part_name}={first}"
+    folder.mkdir()
+    os.replace(target, folder / target.name)
     load.rows += n
-    load.scopes.update(r[0] for r in con.execute(
-        f"SELECT DISTINCT _scope FROM read_parquet({lst})").fetchall())
+    load.scopes.update(scopes or [])
     return n
 
 
@@ -277,23 +296,35 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
 # ---- one file --------------------------------------------------------------------------------
 def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | None = None,
                 source: str | None = None, delivery: str = "auto",
-                line_numbers: bool = True, progress=None, new_load=None) -> dict[str, Any]:
+                line_numbers: bool | None = None, progress=None, new_load=None) -> dict[str, Any]:
     """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}.
 
     `progress`: a tqdm-like factory (e.g. app.common.progress); shows bytes read and rows/s.
-    `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load)."""
+    `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load).
+    `line_numbers`: fill x_source_line (default: for files under LINE_NUMBERS_MAX_BYTES; numbering
+    needs a window over the whole file, which would cost time and memory on huge exports - errors
+    still name the exact line either way)."""
     from collectors.runner import file_hash
 
     config = config or Settings()
     path = Path(path)
     if fmt not in ("auto", *FORMATS):
         raise OnepaneError(f"unknown billing format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
-    digest = file_hash(path)
-    prior = already_loaded(store, "raw_focus", digest)
-    if prior:
-        log.info("already loaded file=%s load=%s", path, prior)
-        return {"file": str(path), "format": fmt, "rows": 0, "load_id": prior, "skipped": True,
-                "scopes": [], "warnings": []}
+    if line_numbers is None:
+        line_numbers = path.stat().st_size <= LINE_NUMBERS_MAX_BYTES
+    # The content hash decides idempotence. For a large file never loaded under this name, hash it
+    # in a thread while DuckDB reads it (hashlib releases the GIL) and check afterwards; a match
+    # then discards the staged files, so the store is unchanged either way.
+    hasher = None
+    if path.stat().st_size >= HASH_IN_PARALLEL_BYTES and not _loaded_name(store, path):
+        hasher = ThreadPoolExecutor(1)
+        pending = hasher.submit(file_hash, path)
+        digest = None
+    else:
+        digest = file_hash(path)
+        prior = already_loaded(store, "raw_focus", digest)
+        if prior:
+            return _skipped(path, fmt, prior)
     con = duckdb.connect()
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -309,6 +340,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 if delivery != "auto":
                     m.complete = delivery == "complete"
                 sql, cols = build_sql(src, m, e, config, line_numbers)
+                # row order only matters for numbering lines; without it DuckDB writes in parallel
+                con.execute(f"SET preserve_insertion_order = {'true' if line_numbers else 'false'}")
                 bar = (progress(total=path.stat().st_size, unit="B", unit_scale=True,
                                 desc=path.name, leave=False) if progress else None)
                 t0 = time.monotonic()
@@ -335,11 +368,19 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                                        f"rows have {short} fields, the header {len(src.cols.names)}; "
                                        f"trailing columns {src.cols.names[short:]} read as absent"})
             m.warnings += notes
+            if hasher is not None:
+                digest = pending.result()
+                load.content_hash = digest
+                prior = already_loaded(store, "raw_focus", digest)
+                if prior:                               # same content under another name
+                    shutil.rmtree(load.staging, ignore_errors=True)
+                    load.done, load.status, load.rows = True, "skipped", 0
+                    return _skipped(path, fmt, prior)
             summary = summarize(con, load)
             load.details = {"format": m.fmt, "delivery": "complete" if m.complete else "partial",
                             **summary, "warnings": summary["warnings"] + m.warnings}
             if m.complete and load.scopes:
-                load.supersede_scopes(sorted(load.scopes))
+                supersede(store, load, m)
             for w in summary["warnings"]:
                 log.warning("billing data-quality file=%s %s", path, w.get("message", w))
         return {"file": str(path), "format": m.fmt, "rows": load.rows, "load_id": load.load_id,
@@ -347,6 +388,38 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 "warnings": load.details.get("warnings", [])}
     finally:
         con.close()
+        if hasher is not None:
+            hasher.shutdown(wait=True)
+
+
+def supersede(store: Store, load: Load, m: Mapping) -> None:
+    """Replace earlier rows of the scopes this complete delivery covers - except rows of other
+    files of the same manifest-described delivery (an AWS CUR assembly split over several files)."""
+    assembly = next((w.get("assemblyId") for w in m.warnings if w.get("kind") == "manifest"), None)
+    if not assembly:
+        load.supersede_scopes(sorted(load.scopes))
+        return
+    con = store.connect()
+    try:
+        pairs = con.execute(
+            "SELECT DISTINCT r._load_id, r._scope FROM raw_focus r "
+            "WHERE r._scope IN (SELECT unnest(?::VARCHAR[])) AND r._load_id NOT IN ("
+            "  SELECT load_id FROM _onepane_visible_loads WHERE target_table = 'raw_focus' "
+            "  AND details LIKE ?)", [sorted(load.scopes), f'%"assemblyId": "{assembly}"%']).fetchall()
+    finally:
+        con.close()
+    load.supersede(pairs)
+
+
+def _skipped(path: Path, fmt: str, prior: str) -> dict[str, Any]:
+    log.info("already loaded file=%s load=%s", path, prior)
+    return {"file": str(path), "format": fmt, "rows": 0, "load_id": prior, "skipped": True,
+            "scopes": [], "warnings": []}
+
+
+def _loaded_name(store: Store, path: Path) -> bool:
+    return store.query("SELECT count(*) AS n FROM _onepane_visible_loads WHERE target_table = "
+                       "'raw_focus' AND source_file = ?", [str(path)])["n"][0] > 0
 
 
 def _short_rows(err: InputError, src: Source) -> int | None:
@@ -383,7 +456,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     if name in ("openai", "anthropic"):          # console CSV exports
         src = llm_vendors.open_vendor(con, path, name)
         name = "focus"
-    e = Exprs(src.cols)
+    e = Exprs(src.cols, csv=src.kind == "csv")
     m = MODULES[name].mapping(src.cols, e, path)
     if src.kind == "llm":
         m.fmt, m.complete = src.vendor, False

@@ -95,7 +95,7 @@ def ground_truth(w, b: "_bills.Bills", fr: dict, kpis: dict) -> dict:
     others = sorted(float(c) for (d, s, k), c in b.sku_cost.items() if k == sku and d != spike_day)
     prec = fr["precision"]
     drift_days = [d for d in range(w.days) if m["drift_start"] <= d * 24 < m["drift_end"]]
-    quiet_days = [d for d in range(w.days) if d * 24 < m["drift_start"]]
+    quiet_days = [d for d in range(w.days) if (d + 1) * 24 <= m["drift_start"]]
     incidents = [
         {"id": "search-traffic-spike", "service": SEARCH, "start": at(m["spike_start"]),
          "end": at(m["spike_end"]), "planned": False,
@@ -147,8 +147,7 @@ def ground_truth(w, b: "_bills.Bills", fr: dict, kpis: dict) -> dict:
          "cause": {"layer": "model", "kind": "drift", "subject": fraud.DRIFT_FEATURE},
          "symptoms": [{"layer": "model", "metric": "drift_score", "feature": fraud.DRIFT_FEATURE, "direction": "up"},
                       {"layer": "model", "metric": "precision", "direction": "down",
-                       "before": round(float(np.mean(prec[quiet_days])), 4),
-                       "during": round(float(np.mean(prec[drift_days])), 4)},
+                       "before": pooled_precision(fr, quiet_days), "during": pooled_precision(fr, drift_days)},
                       {"layer": "business", "metric": "flagged/transactions", "direction": "up"}],
          "description": "A new high-value merchant multiplies the amount of 45% of legitimate "
                         "transactions by 6; the unchanged model flags many of them, so precision falls."},
@@ -207,6 +206,11 @@ def ground_truth(w, b: "_bills.Bills", fr: dict, kpis: dict) -> dict:
     }
 
 
+def pooled_precision(fr: dict, days: list[int]) -> float:
+    """Precision of the model's decisions over all rows of the given days' batches."""
+    return round(float(fr["true_positives"][days].sum() / fr["flagged"][days].sum()), 4)
+
+
 def quiet_periods(w, incidents: list[dict]) -> list[dict]:
     """Runs of >= 5 whole days with no incident onset nearby: nothing should fire there.
 
@@ -244,6 +248,14 @@ def _toml_list(xs) -> str:
     return "[" + ", ".join(_toml_str(x) for x in xs) + "]"
 
 
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return _toml_list(v) if isinstance(v, list) else _toml_str(v)
+
+
 def demo_config(out: Path, w) -> str:
     """The demo's onepane.toml: services and one [[source]] per input (absolute paths)."""
     root = out.absolute()
@@ -273,13 +285,15 @@ def demo_config(out: Path, w) -> str:
         ("fraud-drift", "drift", {"service": FRAUD, "model_version": "fraud-v7",
                                   "reference": p("fraud", "reference.parquet"),
                                   "current": p("fraud", "current", "*.parquet"),
-                                  "timestamp_column": "event_time", "window": "1d",
+                                  "timestamp_column": "event_time", "window": "7d",
                                   "prediction_column": "prediction", "target_column": "is_fraud",
-                                  "sensitive": ["customer_region"]}),
+                                  "prediction_proba_column": "score", "id_column": "transaction_id",
+                                  "columns": list(fraud.FEATURES), "sensitive": ["customer_region"],
+                                  "sample_size": 2000, "html": False}),
     ]
     for name, typ, settings in sources:
         lines += ["[[source]]", f"name = {_toml_str(name)}", f"type = {_toml_str(typ)}"]
         for k, v in settings.items():
-            lines.append(f"{k} = {_toml_list(v) if isinstance(v, list) else _toml_str(v)}")
+            lines.append(f"{k} = {_toml_value(v)}")
         lines.append("")
     return "\n".join(lines)

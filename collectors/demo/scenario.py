@@ -56,6 +56,15 @@ def _frac(days: int, f: float) -> int:
     return int(round(f * days)) * 24 + 9
 
 
+def _drift_start(start: datetime, days: int) -> int:
+    """Hour index of the first Thursday 00:00 UTC from ~62% of the period: 7-day windows counted
+    from the unix epoch (a Thursday) then hold exactly the drifted week."""
+    t = (start + timedelta(days=round(56 / 90 * days))).replace(hour=0)
+    while t.weekday() != 3 or t < start:
+        t += timedelta(days=1)
+    return int((t - start).total_seconds() // 3600)
+
+
 @dataclass
 class World:
     seed: int
@@ -99,7 +108,7 @@ def build_world(seed: int, days: int, end: datetime) -> World:
         "bad_deploy": _frac(days, 20 / 90), "rollback": _frac(days, 22 / 90) + 6,
         "sku_spike_day": int(round(30 / 90 * days)),
         "ab_start": _frac(days, 40 / 90), "price_change": int(round(48 / 90 * days)) * 24,
-        "drift_start": int(round(58 / 90 * days)) * 24, "drift_end": int(round(65 / 90 * days)) * 24,
+        "drift_start": _drift_start(start, days), "drift_end": _drift_start(start, days) + 7 * 24,
         "config_change": _frac(days, 70 / 90), "config_revert": _frac(days, 72 / 90) + 8,
         "ab_stop": _frac(days, 75 / 90) + 3, "stale_from": int(round(84 / 90 * days)) * 24,
     }

@@ -70,8 +70,11 @@ def decompose(before: dict[str, tuple[Decimal, Decimal | None]],
 
 
 def decompose_cost(store: Store, service: str | None, before: tuple[datetime, datetime],
-                   after: tuple[datetime, datetime], con=None) -> dict[str, Any] | None:
-    """Price × volume × mix between two windows, plus each dimension's top share of the delta."""
+                   after: tuple[datetime, datetime], con=None, scale_before: float = 1.0
+                   ) -> dict[str, Any] | None:
+    """Price × volume × mix between two windows, plus each dimension's top share of the delta.
+
+    `scale_before` scales the before window's cost and quantity (e.g. to the after window's length)."""
     df = store.query(sql("cost_lines"), {"service": service, "b0": before[0], "b1": before[1],
                                          "a0": after[0], "a1": after[1]}, con=con)
     if df.is_empty():
@@ -79,10 +82,13 @@ def decompose_cost(store: Store, service: str | None, before: tuple[datetime, da
     cur = (df.group_by("currency").agg(pl.col("cost").sum().abs().alias("x")).sort("x", descending=True)
            ["currency"][0])
     df = df.filter(pl.col("currency") == cur)
+    k = Decimal(str(scale_before))
     maps = []
     for w in (0, 1):
         g = df.filter(pl.col("w") == w).group_by("sku").agg(pl.col("cost").sum(), pl.col("qty").sum())
-        maps.append({r["sku"]: (r["cost"], r["qty"]) for r in g.to_dicts()})
+        f = k if w == 0 else Decimal(1)
+        maps.append({r["sku"]: (_d(r["cost"]) * f, None if r["qty"] is None else _d(r["qty"]) * f)
+                     for r in g.to_dicts()})
     out: dict[str, Any] = decompose(*maps)
     out["currency"] = cur
     delta = out["delta"]
@@ -91,7 +97,7 @@ def decompose_cost(store: Store, service: str | None, before: tuple[datetime, da
         g = df.group_by([dim, "w"]).agg(pl.col("cost").sum()).to_dicts()
         per: dict[str, Decimal] = {}
         for r in g:
-            sign = 1 if r["w"] == 1 else -1
+            sign = Decimal(1) if r["w"] == 1 else -k
             per[r[dim] or "(none)"] = per.get(r[dim] or "(none)", Decimal(0)) + sign * _d(r["cost"])
         if len(per) < 1 or not delta:
             continue

@@ -150,7 +150,7 @@ def gpu_ownership(store: Store, config: Settings | None, service: str, start: fl
     if gpus or (config and any(s.gpus for s in config.services)):
         return gpus, False
     others = store.query(
-        "SELECT count(DISTINCT service) AS n, bool_or(service = ?) AS mine FROM stg_telemetry "
+        "SELECT count(DISTINCT service) AS n, bool_or(service = ?) AS mine FROM raw_telemetry "
         "WHERE service IS NOT NULL AND sampled_at >= ? AND sampled_at < ?",
         [service, dt(start), dt(end)], con=con)
     n, mine = others.row(0) if others.height else (0, False)
@@ -173,41 +173,15 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
         g = frame.group_by("b").agg(getattr(pl.col(col), how)().alias("x"))
         return fr.dense(g["b"], g["x"])
 
-    req_rows = df.filter(pl.col("metric") == REQUESTS)
-    if req_rows.is_empty():
-        req_rows = df.filter(pl.col("metric") == HIST + "_count")
-    req = by_b(req_rows, "delta")
-    has_req = np.isfinite(req).any()
-    if has_req:
-        req0 = np.nan_to_num(req)
-        out.append(Series("request_rate", "technical", service, CAUSE, fr.t, req / fr.step, "req/s",
-                          agg=lambda m, r=req0: float(r[m].sum() / (m.sum() * fr.step))))
-        status = req_rows.filter(pl.col("status").is_not_null())
-        if not status.is_empty():
-            bad = status.filter(~pl.col("status").str.contains(r"^(2|3)\d\d$|^ok$|^success$"))
-            err = np.nan_to_num(by_b(bad, "delta")) if not bad.is_empty() else np.zeros(fr.n)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                out.append(Series("error_rate", "technical", service, SYMPTOM, fr.t,
-                                  np.where(req0 > 0, err / req0, np.nan), "share",
-                                  agg=lambda m, e=err, r=req0: _ratio(e[m].sum(), r[m].sum()),
-                                  load_sign=1, better="lower"))
-    hist = df.filter(pl.col("metric") == HIST + "_bucket")
-    if not hist.is_empty():
-        h = hist.with_columns(pl.col("le").cast(pl.Float64).alias("lef")).group_by(["b", "lef"]) \
-            .agg(pl.col("delta").sum())
-        les = np.array(sorted(h["lef"].unique().to_list()))
-        mat = np.zeros((fr.n, len(les)))
-        bi = h["b"].to_numpy()
-        li = np.searchsorted(les, h["lef"].to_numpy())
-        ok = (bi >= 0) & (bi < fr.n)
-        np.add.at(mat, (bi[ok], li[ok]), np.nan_to_num(h["delta"].to_numpy()[ok]))
-        for q, name in ((0.5, "latency_p50_s"), (0.95, "latency_p95_s")):
-            # a bucket quantile needs enough requests to mean anything
-            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
-                             else np.nan for i in range(fr.n)])
-            out.append(Series(name, "technical", service, SYMPTOM, fr.t, vals, "s",
-                              agg=lambda m, q=q, mat=mat: _hist_quantile(q, les, mat[m].sum(axis=0)),
-                              load_sign=1, better="lower"))
+    req, has_req, req_series = _request_series(df, service, fr, by_b, per_version=False)
+    out += req_series
+    # per model version, when more than one served in the range (canaries, A/B, rollouts)
+    rv = df.filter((pl.col("metric") == REQUESTS) & (pl.col("delta") > 0))["model_version"]
+    versions = sorted(rv.drop_nulls().unique().to_list())
+    if len(versions) > 1:
+        for v in versions:
+            out += _request_series(df.filter(pl.col("model_version") == v), f"{service}/{v}", fr, by_b,
+                                   per_version=True)[2]
     queue = df.filter(pl.col("metric") == QUEUE)
     if not queue.is_empty():
         out.append(Series("queue_depth", "technical", service, SYMPTOM, fr.t, by_b(queue, "mean", "mean"),
@@ -265,6 +239,53 @@ def technical(store: Store, config: Settings | None, service: str, fr: Frame,
     return out
 
 
+def _request_series(df: pl.DataFrame, subject: str, fr: Frame, by_b, per_version: bool
+                    ) -> tuple[np.ndarray, bool, list[Series]]:
+    """Request rate, error rate and latency quantiles of one subject (service or service/version)."""
+    out: list[Series] = []
+    req_rows = df.filter(pl.col("metric") == REQUESTS)
+    if req_rows.is_empty():
+        req_rows = df.filter(pl.col("metric") == HIST + "_count")
+    req = by_b(req_rows, "delta")
+    has_req = bool(np.isfinite(req).any())
+    if has_req:
+        req0 = np.nan_to_num(req)
+        # per version the request rate only says where traffic went (a rollout's definition, not
+        # its effect): kept for the evidence tables, not ranked
+        out.append(Series("request_rate", "technical", subject, SYMPTOM if per_version else CAUSE, fr.t,
+                          req / fr.step, "req/s",
+                          agg=lambda m, r=req0: float(r[m].sum() / (m.sum() * fr.step)),
+                          ranked=not per_version))
+        status = req_rows.filter(pl.col("status").is_not_null())
+        if not status.is_empty():
+            bad = status.filter(~pl.col("status").str.contains(r"^(2|3)\d\d$|^ok$|^success$"))
+            err = np.nan_to_num(by_b(bad, "delta")) if not bad.is_empty() else np.zeros(fr.n)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out.append(Series("error_rate", "technical", subject, SYMPTOM, fr.t,
+                                  np.where(req0 > 0, err / np.where(req0 > 0, req0, 1), np.nan), "share",
+                                  agg=lambda m, e=err, r=req0: _ratio(e[m].sum(), r[m].sum()),
+                                  load_sign=1, better="lower"))
+    hist = df.filter(pl.col("metric") == HIST + "_bucket")
+    if not hist.is_empty():
+        h = hist.with_columns(pl.col("le").cast(pl.Float64).alias("lef")).group_by(["b", "lef"]) \
+            .agg(pl.col("delta").sum())
+        les = np.array(sorted(h["lef"].unique().to_list()))
+        mat = np.zeros((fr.n, len(les)))
+        bi = h["b"].to_numpy()
+        li = np.searchsorted(les, h["lef"].to_numpy())
+        ok = (bi >= 0) & (bi < fr.n)
+        np.add.at(mat, (bi[ok], li[ok]), np.nan_to_num(h["delta"].to_numpy()[ok]))
+        for q, name in (((0.95, "latency_p95_s"),) if per_version else
+                        ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))):
+            # a bucket quantile needs enough requests to mean anything
+            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
+                             else np.nan for i in range(fr.n)])
+            out.append(Series(name, "technical", subject, SYMPTOM, fr.t, vals, "s",
+                              agg=lambda m, q=q, mat=mat, les=les: _hist_quantile(q, les, mat[m].sum(axis=0)),
+                              load_sign=1, better="lower"))
+    return req, has_req, out
+
+
 def _ratio(a: float, b: float) -> float:
     return float(a / b) if b else float("nan")
 
@@ -276,20 +297,27 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
     out: list[Series] = []
     if df.is_empty():
         return out
+    # per-feature drift is the root cause; the whole-model drift share then only summarises it
+    has_features = df.filter(pl.col("feature").is_not_null()
+                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS))).height > 0
     for (metric, feature), g in df.group_by(["metric", "feature"], maintain_order=True):
         v = fr.dense(g["b"], g["value"])
         if feature is None:
-            layer, role = ("data", CAUSE) if metric in DATA_METRICS else (
-                ("model", CAUSE) if metric in INPUT_DRIFT_METRICS else ("model", SYMPTOM))
-            subject = service
+            if metric in DATA_METRICS:
+                layer, role = "data", CAUSE
+            elif metric in INPUT_DRIFT_METRICS:
+                layer, role = "model", (SYMPTOM if has_features else CAUSE)
+            else:
+                layer, role = "model", SYMPTOM
+            kind, subject = metric, service
         else:
-            layer = "data" if metric in DATA_METRICS else "model"
-            role, subject = CAUSE, f"{feature}"
             if metric not in DATA_METRICS and metric not in INPUT_DRIFT_METRICS:
                 continue
+            layer = "data" if metric in DATA_METRICS else "model"
+            role, subject = CAUSE, str(feature)
+            kind = metric if metric in DATA_METRICS else "drift"     # a feature's input drift
         better = "higher" if metric in {"accuracy", "f1", "auc", "roc_auc", "precision", "recall"} else None
-        out.append(Series(metric if feature is None else f"{metric}", layer, subject, role, fr.t, v,
-                          "", source_key="model_health", better=better))
+        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better))
     return out
 
 

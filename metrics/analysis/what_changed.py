@@ -8,7 +8,8 @@ Ranking method
 --------------
 1. Every layer becomes signals (metrics.analysis.signals): per-bucket series of request rate, error
    rate, latency quantiles, GPU utilisation and GPU-seconds per request, drift share, quality, KPIs,
-   cost, null rates. Buckets are 1/30 of the span of data in R.
+   cost, null rates. Buckets are 1/30 of the span of data in R, rounded up to a whole
+   multiple of the inputs' sampling interval (so hourly scrapes never alias into uneven buckets).
 2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
@@ -38,6 +39,7 @@ price × volume × mix by dimension (metrics.analysis.anomalies.decompose_cost).
 """
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,6 +66,13 @@ N_BUCKETS = 30
 IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idle
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
+DAY = 86400.0
+SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
+# Simultaneous events of one service are one change; it is named after the most telling of them:
+# an experiment start is the umbrella of the treatment's rollout, while an experiment stop changes
+# no traffic by itself (the rollout to 100 % that follows it does).
+KIND_PRIORITY = {"experiment_start": 3, "deploy": 2, "rollback": 2, "config": 2, "price_change": 2,
+                 "data_backfill": 1, "experiment_stop": 1, "incident": 0}
 
 
 @dataclass
@@ -147,6 +156,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         lo = max(R[0], min(firsts)) if firsts else R[0]
         hi = min(T, max(lasts) + 1) if lasts else T
         step = max((hi - lo) / N_BUCKETS, 1.0)
+        natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
+        if natives:                   # whole multiples of the sampling interval: no aliasing
+            native = min(natives)
+            step = native * max(1, int(np.ceil(step / native - 1e-9)))
         fr = Frame(R[0], R[1], step)
         price = _gpu_price_per_s(config)
         series = (S.technical(store, config, service, fr, price, con=con)
@@ -178,7 +191,9 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         win = (P[0], C[1])
         onset = change_point(fr.t[fr.mask(*win)], s.v[fr.mask(*win)])
         sh = compare(fr, s, P, C, "previous window")
-        if sh is None and onset is not None and C[0] < onset < C[1]:
+        if sh is None and onset is not None and C[0] < onset < C[1] and "/" not in s.subject:
+            # no previous window (data starts inside C): split C at its change point; not for
+            # per-version series, whose start inside C is a rollout's warm-up, not a change
             sh = compare(fr, s, (C[0], onset), (onset, C[1]), "change point inside the window")
         if s.kind == "data_rows" and sh is not None and sh.after >= sh.before:
             continue                                    # data arriving is not a data problem
@@ -187,15 +202,22 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             shifts[i] = sh
 
     # 3. events: before/after comparisons
+    cost_evidence: dict = {}
     ev_items = []
+    gap = 2 * step
     same = sorted(ts(e["occurred_at"]) for e in events if e["service"] == service)
+    cluster_start: dict[float, float] = {}
+    for x in same:                       # events of this service within `gap` are one change
+        prev = [y for y in same if y < x and x - y <= gap]
+        cluster_start[x] = cluster_start[prev[-1]] if prev else x
     for e in events:
         te = ts(e["occurred_at"])
-        L = max(w, T - te)
-        prev_same = max([x for x in same if x < te] or [R[0]])
-        next_same = min([x for x in same if x > te] or [T])
-        before = (max(te - L, R[0], prev_same), te)
-        after = (te, min(te + L, next_same, T))
+        t0 = cluster_start.get(te, te) if e["service"] == service else te
+        L = max(w, T - t0)
+        prev_same = max([x for x in same if x < t0 - gap / 2] or [R[0]])
+        next_same = min([x for x in same if x > te + gap] or [T])
+        before = (max(t0 - L, R[0], prev_same), t0)
+        after = (t0, min(t0 + L, next_same, T))
         load = next((compare(fr, s, before, after, "before/after the event") for s in series
                      if s.kind == "request_rate"), None)
         load_dir = int(np.sign(load.after - load.before)) if significant(load) else 0
@@ -215,18 +237,31 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
                 if abs(sh.d) < OTHER_SERVICE_D or onset is None or not (te - 2 * step <= onset <= te + w / 2):
                     continue
             evidence.append((i, sh))
+        cost_sh = cost_evidence.get((before, after))
+        if cost_sh is None and e["service"] == service and after[1] - after[0] >= DAY and before[1] - before[0] >= DAY:
+            cost_sh = cost_evidence[(before, after)] = _cost_shift(store, service, before, after, as_of)
+        if cost_sh is not None and e["service"] == service:
+            evidence.append((-1, cost_sh))
         if e["service"] != service and not evidence:
             continue
         ev_items.append((e, te, before, after, evidence))
+
+    # an own event explains a shift before another service's event does: drop the other's claim
+    own_claims = {i for e, *_, ev in ev_items if e["service"] == service for i, _ in ev}
+    ev_items = [(e, te, b, a, ev if e["service"] == service else [(i, sh) for i, sh in ev if i not in own_claims])
+                for e, te, b, a, ev in ev_items]
+    ev_items = [x for x in ev_items if x[0]["service"] == service or x[4]]
 
     # 4. credit symptoms to causes
     strength: dict[int, float] = {i: sh.strength for i, sh in shifts.items()}
     for _, _, _, _, evidence in ev_items:
         for i, sh in evidence:
-            strength[i] = max(strength.get(i, 0.0), sh.strength)
+            if i >= 0:
+                strength[i] = max(strength.get(i, 0.0), sh.strength)
+    cost_ev = max((sh.strength for *_, ev in ev_items for i, sh in ev if i < 0), default=0.0)
     idle_item = _idle_item(series, fr, C, P, price)
     total = sum(strength.values()) + (idle_item["_strength"] if idle_item else 0.0)
-    total += sum(ci["_strength"] for ci in cost_items)
+    total += max(sum(ci["_strength"] for ci in cost_items), cost_ev)
     total = total or 1.0
     tol = 2 * step
     credited: dict[int, str] = {}
@@ -247,10 +282,12 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         s = sh.series
         if s.role != SYMPTOM or i in credited:
             continue
-        for j, c in sorted(causes.items(), key=lambda x: -(x[1].onset or 0)):
+        for j, c in sorted(causes.items(), key=lambda x: -x[1].strength):
             cs = c.series
             onset_ok = c.onset is None or sh.onset is None or c.onset <= sh.onset + tol
-            fits = ((cs.kind == "request_rate" and s.load_sensitive)
+            load_ok = (s.load_sensitive and c.after != c.before
+                       and np.sign(sh.after - sh.before) * s.load_sign == np.sign(c.after - c.before))
+            fits = ((cs.kind == "request_rate" and load_ok)
                     or (cs.layer == "model" and s.layer in ("model", "business"))
                     or (cs.layer == "data" and cs.source_key == s.source_key))
             if fits and onset_ok:
@@ -261,9 +298,21 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
 
     # 5. items
     items: list[dict[str, Any]] = []
+    lead = {}                         # per cluster of simultaneous events, the one named first
+    for k, (e, te, before, after, evidence) in enumerate(ev_items):
+        key = (e["service"], before, after)
+        if key not in lead or KIND_PRIORITY.get(e["kind"], 1) > KIND_PRIORITY.get(ev_items[lead[key]][0]["kind"], 1):
+            lead[key] = k
     for k, (e, te, before, after, evidence) in enumerate(ev_items):
         explained = sum(sh.strength for _, sh in evidence)
-        items.append(_event_item(e, te, before, after, evidence, explained / total, service))
+        part_of = lead[(e["service"], before, after)]
+        share = explained / total * (1.0 if part_of == k else EXPLAINED_KEEP)
+        item = _event_item(e, te, before, after, evidence, share, service)
+        if part_of != k:
+            item["evidence"]["part_of"] = _event_subject(ev_items[part_of][0]) + " " + ev_items[part_of][0]["kind"]
+        items.append(item)
+    cost_event = next((k for k, (*_, ev) in enumerate(ev_items) if any(i < 0 for i, _ in ev)
+                       and lead[(ev_items[k][0]["service"], ev_items[k][2], ev_items[k][3])] == k), None)
     for i, sh in shifts.items():
         own = strength[i]
         if sh.series.role == CAUSE:
@@ -282,6 +331,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         items.append(idle_item)
     for ci in cost_items:
         ci["score"] = ci["_strength"] / total
+        if cost_event is not None:    # the bill moved with an event: the event explains it
+            e = ev_items[cost_event][0]
+            ci["score"] *= EXPLAINED_KEEP
+            ci["evidence"]["explained_by"] = f"{_event_subject(e)} {e['kind']}"
         items.append(ci)
     for it in items:
         it["score"] = round(min(float(it["score"]), 1.0), 4)
@@ -318,15 +371,24 @@ def _pct(rel: float) -> str:
 
 
 def _event_subject(e: dict) -> str:
+    """service/model_version; for a price change the SKU it names (attributes.sku), if any."""
+    if e.get("kind") == "price_change" and e.get("attributes"):
+        try:
+            sku = json.loads(e["attributes"]).get("sku")
+        except (ValueError, AttributeError):
+            sku = None
+        if sku:
+            return str(sku)
     return f"{e['service']}/{e['model_version']}" if e.get("model_version") else str(e["service"])
 
 
 def _shift_evidence(sh: Shift) -> dict[str, Any]:
     (b0, b1), (a0, a1) = sh.segments
-    return {"signal": sh.series.kind, "subject": sh.series.subject, "unit": sh.series.unit,
-            "before": _num(sh.before), "after": _num(sh.after), "change_pct": _num(sh.rel * 100),
-            "effect_size": round(sh.d, 2), "before_window": [_iso(b0), _iso(b1)],
-            "after_window": [_iso(a0), _iso(a1)], "compared": sh.compared}
+    out = {"signal": sh.series.kind, "subject": sh.series.subject, "unit": sh.series.unit,
+           "before": _num(sh.before), "after": _num(sh.after), "change_pct": _num(sh.rel * 100),
+           "effect_size": round(sh.d, 2), "before_window": [_iso(b0), _iso(b1)],
+           "after_window": [_iso(a0), _iso(a1)], "compared": sh.compared}
+    return out | getattr(sh, "extra", {})
 
 
 def _num(x: float) -> float | None:
@@ -335,8 +397,10 @@ def _num(x: float) -> float | None:
 
 def _event_item(e: dict, te: float, before, after, evidence, score: float, service: str) -> dict:
     subject = _event_subject(e)
-    ev = sorted(evidence, key=lambda x: -x[1].strength)
-    moved = "; ".join(f"{sh.series.kind} {_pct(sh.rel)} ({_fmt(sh.before, sh.series.unit)} → "
+    # the service's own signals first, then per-version ones; strongest first within each
+    ev = sorted(evidence, key=lambda x: (x[1].series.subject != service, -x[1].strength))
+    moved = "; ".join(f"{sh.series.kind}{'' if sh.series.subject == service else ' of ' + sh.series.subject} "
+                      f"{_pct(sh.rel)} ({_fmt(sh.before, sh.series.unit)} → "
                       f"{_fmt(sh.after, sh.series.unit)})" for _, sh in ev[:5])
     where = "" if e["service"] == service else f" (on another service, {e['service']})"
     summary = (f"{e['kind']} of {subject} at {_iso(te)}{where} was followed by {moved}."
@@ -439,9 +503,41 @@ def _cost_items(store: Store, service: str, C, P, con) -> list[dict]:
                f"volume {float(d['volume_effect']):+.2f}, mix {float(d['mix_effect']):+.2f}){where}.")
     kind, subject, cause = "cost", service, False
     pe, ve = abs(float(d["price_effect"])), abs(float(d["volume_effect"]))
+    sku = next((x for x in d["dimensions"] if x["dimension"] == "sku"), None)
     if pe > ve and pe > abs(float(d["mix_effect"])) and d.get("price_sku"):
         kind, subject, cause = "price_change", d["price_sku"], True
+    elif sku and after > before and sku["top_share"] >= SKU_SPIKE_SHARE:
+        # most of a rise sits in one SKU whose price did not move: that SKU's usage spiked
+        kind, subject, cause = "sku_spike", sku["top_value"], True
     items.append({"layer": "cost", "kind": kind, "subject": subject, "score": 0.0, "summary": summary,
                   "evidence": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()},
                   "_strength": strength, "_cause": cause, "_onset": C[0]})
     return items
+
+
+def _cost_shift(store: Store, service: str, before: tuple[float, float], after: tuple[float, float],
+                as_of) -> Shift | None:
+    """The bill's change across an event as a shift: cost per day before/after, with its price ×
+    volume × mix split (the before segment scaled to the after segment's length)."""
+    from metrics.analysis.anomalies import decompose_cost
+
+    con = store.connect(as_of)
+    try:
+        d = decompose_cost(store, service, (dt(before[0]), dt(before[1])), (dt(after[0]), dt(after[1])),
+                           con=con, scale_before=(after[1] - after[0]) / (before[1] - before[0]))
+    finally:
+        con.close()
+    if d is None or not d["before"]:
+        return None
+    days = (after[1] - after[0]) / DAY
+    b, a = float(d["before"]) / days, float(d["after"]) / days
+    rel = (a - b) / abs(b)
+    if abs(rel) < REL_MIN:
+        return None
+    price_led = abs(d["price_effect"]) >= max(abs(d["volume_effect"]), abs(d["mix_effect"]))
+    s = Series("cost_price" if price_led else "daily_cost", "cost", service, SYMPTOM, np.zeros(0),
+               np.zeros(0), d["currency"] + "/day")
+    sh = Shift(s, b, a, rel / 0.05, rel, None, (before, after), "before/after the event (bill)")
+    sh.extra = {k: str(d[k]) for k in ("price_effect", "volume_effect", "mix_effect", "delta")} | {
+        "price_sku": d.get("price_sku"), "top": d["dimensions"][0] if d["dimensions"] else None}
+    return sh

@@ -1,13 +1,13 @@
 -- name: wc_coverage
 -- grain: input, source, bucket: how many rows each source delivered for the service
--- inputs: stg_telemetry, stg_kpis, stg_model_health, stg_requests
+-- inputs: raw_telemetry (rows as delivered: a re-collected point counts again), stg_kpis, stg_model_health, stg_requests
 -- params: $service, $start, $end, $origin, $bucket_s
 -- A source that delivered in the previous window and stops (or thins out) in the current one is a
 -- data problem, so "the data is late" is never mistaken for "the business dropped".
 SELECT 'telemetry' AS input, coalesce(source, 'telemetry') AS source,
        floor((epoch(sampled_at) - $origin) / $bucket_s)::BIGINT AS b, count(*) AS n,
        count(*) FILTER (WHERE value IS NULL) AS nulls, max(sampled_at) AS last_at
-FROM stg_telemetry
+FROM raw_telemetry
 WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ AND sampled_at < $end::TIMESTAMPTZ
 GROUP BY ALL
 UNION ALL

@@ -1,6 +1,6 @@
 -- name: telemetry_versions
 -- grain: model_version of one service in [$start, $end)
--- inputs: stg_telemetry_delta
+-- inputs: _window (metrics/sql/queries/telemetry_window.sql: stg_telemetry_delta of one service and window)
 -- Requests, errors, fallbacks/abstains, tokens and request-seconds per model version, from the
 -- increase of the cumulative series (canonical names: see collectors/prometheus.py QUERY_SETS).
 SELECT model_version,
@@ -13,8 +13,7 @@ SELECT model_version,
        sum(increase) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks,
        sum(increase) FILTER (WHERE metric = 'inference_abstain_total') AS abstains,
        sum(increase) FILTER (WHERE metric = 'inference_tokens_total') AS tokens
-FROM stg_telemetry_delta
-WHERE service = $service AND model_version IS NOT NULL
-  AND sampled_at >= $start AND sampled_at < $end
+FROM _window
+WHERE model_version IS NOT NULL
 GROUP BY model_version
 ORDER BY model_version;

@@ -11,9 +11,10 @@
 -- different loads are one row; the newest load's copy is kept (collectors/billing/ingest.py).
 CREATE OR REPLACE VIEW stg_cost AS
 WITH r AS (
-    SELECT * FROM raw_focus
-    QUALIFY x_row_hash IS NULL
-         OR _load_id = max(_load_id) OVER (PARTITION BY x_source, x_row_hash)
+    SELECT * FROM raw_focus WHERE x_row_hash IS NULL          -- complete deliveries
+    UNION ALL BY NAME
+    SELECT * FROM raw_focus WHERE x_row_hash IS NOT NULL      -- partial files
+    QUALIFY _load_id = max(_load_id) OVER (PARTITION BY x_source, x_row_hash)
 )
 SELECT
     f.* EXCLUDE (x_service, x_team, x_model_version),

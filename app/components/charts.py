@@ -146,19 +146,29 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
     fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[r[1] for r in present])
     palette = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096"]
-    arms = sorted({str(a) for a in df[color].to_list()}, key=lambda a: ("week before" in a, a))
-    colors = {a: palette[i % len(palette)] for i, a in enumerate(a for a in arms if "week before" not in a)}
+
+    def base(arm: str) -> str:         # "v2 p95 (week before)" -> "v2"
+        arm = arm.replace(" (week before)", "")
+        return arm.rsplit(" ", 1)[0] if arm.endswith((" p50", " p95", " p99")) else arm
+
+    def dash(arm: str) -> str:
+        if "week before" in arm:
+            return "dot"
+        return {"p50": "dash", "p99": "longdashdot"}.get(arm.replace(" (week before)", "")[-3:], "solid")
+
+    bases = sorted({base(str(a)) for a in df[color].to_list()})
+    colors = {b: palette[i % len(palette)] for i, b in enumerate(bases)}
+    shown: set[str] = set()
     for i, (metric, y_title, scale) in enumerate(present, start=1):
         part = df.filter(pl.col(key) == metric)
         for arm in sorted({str(a) for a in part[color].to_list()}):
             line = part.filter(pl.col(color).cast(pl.Utf8).fill_null("None") == arm).sort(x)
-            base = arm.replace(" (week before)", "")
             fig.add_trace(go.Scatter(
                 x=line[x].to_list(), y=[None if v is None else v * scale for v in line[value].to_list()],
-                name=arm, legendgroup=arm, showlegend=i == 1 or metric == "gpu_util_pct",
-                mode="lines", line=dict(color=colors.get(base, "#718096"),
-                                        dash="dot" if "week before" in arm else "solid"),
+                name=arm, legendgroup=arm, showlegend=arm not in shown, mode="lines",
+                line=dict(color=colors.get(base(arm), "#718096"), dash=dash(arm)),
                 hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)
+            shown.add(arm)
     fig.update_xaxes(range=[start, end])
     fig.update_layout(title=title, height=170 * len(present) + 120, hovermode="x unified",
                       margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.08))

@@ -351,3 +351,11 @@ def test_unit_economics_never_shows_infinite_ratios(app_env):
     assistant = ledger[ledger["service"] == "assistant"]          # cost, but no predictions measured
     assert assistant["cost_per_prediction"].isna().all()
     assert not (ledger.select_dtypes("number").abs() == float("inf")).any().any()
+
+
+def test_what_changed_jumps_to_a_change_event(app_env):
+    at = run_page("what_changed.py", service="ranker")
+    at.selectbox(key="wc_event").set_value(0).run()             # the deploy of ranker-v2
+    assert not at.exception and not at.warning
+    assert at.date_input(key="wc_date").value == (fx.DEPLOY_AT + timedelta(days=1)).date()
+    assert "deploy" in " ".join(m.value for m in at.markdown)

@@ -359,3 +359,24 @@ def test_what_changed_jumps_to_a_change_event(app_env):
     assert not at.exception and not at.warning
     assert at.date_input(key="wc_date").value == (fx.DEPLOY_AT + timedelta(days=1)).date()
     assert "deploy" in " ".join(m.value for m in at.markdown)
+
+
+def test_what_changed_defaults_to_the_latest_firing_alert(tmp_path, monkeypatch):
+    import polars as pl
+
+    from metrics.lake import Load
+
+    f = fx.build(tmp_path)
+    fired = fx.DEPLOY_AT + timedelta(hours=6)
+    with Load(f.store, "raw_alert_state", collector="alerts", source="check") as load:
+        load.write(pl.DataFrame([
+            {"alert_key": "slo_burn:ranker", "rule": "slo_burn", "subject": "ranker", "status": "firing",
+             "severity": "page", "summary": "error budget burning", "changed_at": fired},
+            {"alert_key": "budget:fraud", "rule": "budget_forecast", "subject": "fraud", "status": "firing",
+             "severity": "ticket", "summary": "x", "changed_at": fired + timedelta(days=2)}]))
+    monkeypatch.setenv("ONEPANE_DB", str(f.store.db_path))
+    monkeypatch.setenv("ONEPANE_CONFIG", str(f.config_path))
+    at = run_page("what_changed.py", service="ranker")
+    assert at.date_input(key="wc_date").value == fired.date()
+    assert at.time_input(key="wc_time").value == fired.time()
+    assert any("latest firing alert" in c.value for c in at.caption)

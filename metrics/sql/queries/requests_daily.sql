@@ -1,7 +1,7 @@
 -- name: requests_daily
 -- grain: day, service, model_version
 -- inputs: stg_telemetry_delta (inference_requests_total), stg_requests
--- params: $start, $end (half-open), $services (VARCHAR[]; empty = all)
+-- params: $start, $end (half-open), $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped)
 -- Predictions served per day: the increase of the cumulative counter `inference_requests_total`
 -- (stg_telemetry_delta: per sample since the previous one; a drop is a counter reset), attributed
 -- to the day of the sample, like Prometheus' increase(). Where a service has no counter for a
@@ -15,7 +15,7 @@ WITH counter AS (
     FROM stg_telemetry_delta
     WHERE metric = 'inference_requests_total'
       AND sampled_at >= $start AND sampled_at < $end
-      AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], service))
+      AND list_contains($services::VARCHAR[], service)   -- when: services
     GROUP BY ALL
 ),
 logs AS (
@@ -25,7 +25,7 @@ logs AS (
                               OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors
     FROM stg_requests
     WHERE arrived_at >= $start AND arrived_at < $end
-      AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], service))
+      AND list_contains($services::VARCHAR[], service)   -- when: services
     GROUP BY ALL
 )
 SELECT day, service, model_version, requests, errors, 'telemetry' AS measured_by FROM counter

@@ -285,6 +285,9 @@ def test_costs_allocation_budgets_and_invoices(app_env):
     before, after = (float(m[f"{k} (USD)"].split()[0].replace(",", "")) for k in ("Before", "After"))
     parts = sum(float(m[f"{k} (USD)"].split()[0].replace(",", "")) for k in ("Price", "Volume", "Mix"))
     assert parts == pytest.approx(after - before)              # the decomposition adds up
+    # month over month: 2026-11-01..10 against 2026-10-01..10 (no bills yet then)
+    assert after == pytest.approx(float(fx.RANKER_DAILY + fx.ASSISTANT_DAILY + fx.UNALLOCATED_DAILY) * 10)
+    assert before == 0
 
 
 def test_costs_allocate_by_team(app_env):

@@ -68,7 +68,7 @@ def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) 
     go = _go()
     if events is None or not events.height:
         return fig
-    for e in events.iter_rows(named=True):
+    for n, e in enumerate(events.iter_rows(named=True)):
         color = EVENT_COLORS.get(e["kind"], "#718096")
         fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=color, opacity=0.8)
         text = " ".join(str(x) for x in (e["kind"], e.get("model_version") or e.get("service") or "") if x)
@@ -79,7 +79,8 @@ def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) 
                                  hovertemplate=f"{text}<br>{e.get('detail') or ''}<br>%{{x}}<extra></extra>"))
         if label:
             fig.add_annotation(x=e["occurred_at"], y=1, yref="paper", text=e["kind"], showarrow=False,
-                               font=dict(size=10, color=color), yanchor="bottom")
+                               font=dict(size=10, color=color), yanchor="bottom",
+                               yshift=11 * (n % 3))       # neighbours' labels do not overprint
     return fig
 
 
@@ -173,12 +174,12 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
     fig.update_layout(title=title, height=170 * len(present) + 120, hovermode="x unified",
                       margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.08))
     if events is not None and events.height:
-        for e in events.iter_rows(named=True):
+        for n, e in enumerate(events.iter_rows(named=True)):
             c = EVENT_COLORS.get(e["kind"], "#718096")
             fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=c, row="all", col=1)
             fig.add_annotation(x=e["occurred_at"], y=1.0, yref="paper", showarrow=False, yanchor="bottom",
                                text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
-                               font=dict(size=10, color=c))
+                               font=dict(size=10, color=c), yshift=11 * (n % 3))
     return fig
 
 

@@ -149,6 +149,10 @@ def test_data_health_runs_and_failures(app_env):
     assert fresh.loc[("requests", "fraud"), "rows"] == fx.DAYS * fx.FRAUD_PER_DAY
     assert fresh.loc[("cost", "ranker"), "freshness_slo"] == "2d"      # from the ranker's slo
     assert fresh.loc[("cost", "assistant"), "freshness_slo"] == "1d"   # the default
+    # the fixture's data ended 2026-11-11, long before the test runs: stale, except the event log
+    assert fresh.loc[("cost", "ranker"), "status"] == "stale"
+    assert fresh.loc[("events", "ranker"), "status"].startswith("n/a")
+    assert m["Stale"] == str(len(fresh) - 1)
 
 
 def test_data_health_as_of_hides_later_failure(app_env):

@@ -1,6 +1,6 @@
 """Benchmark: the dashboard's panel queries, cache and import, as ratios measured in one run.
 
-    nice .venv/bin/python benchmarks/app_panels.py [--rows 10000000] [--db /tmp/x.duckdb]
+    nice .venv/bin/python benchmarks/app_panels.py [--rows 10000000] [--db bench.duckdb]
 
 1. Builds (or reuses) a store of `--rows` FOCUS line items (20 services, 3 teams, 2 currencies,
    90 days) through the real loader, metrics.lake.Load.
@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -167,7 +168,7 @@ def import_seconds(code: str) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
-    ap.add_argument("--db", default=f"/tmp/onepane-bench-app-{os.getpid()}.duckdb")
+    ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / f"onepane-bench-app-{os.getpid()}.duckdb"))
     a = ap.parse_args()
     t = time.perf_counter()
     store = build(Path(a.db), a.rows)

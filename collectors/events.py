@@ -66,8 +66,8 @@ class IngestResult:
 def collect_events(settings: EventSettings, ctx) -> None:
     from collectors.kpi import _expand
 
-    for path in _expand(settings.paths):
-        ingest_events(ctx.store, path, config=ctx.config, source=ctx.source)
+    for path in _expand(settings.paths, ctx.config):
+        ingest_events(ctx.store, path, config=ctx.config, source=ctx.source, ctx=ctx)
 
 
 def event_id(occurred_at: datetime, kind: str, service: str | None, model_version: str | None,
@@ -147,8 +147,9 @@ def parse_events(path: Path, config: Settings | None = None,
 
 
 def ingest_events(store: Store, path, config: Settings | None = None,
-                  source: str | None = None) -> IngestResult:
-    """Load one events file all-or-nothing; identical content already loaded is skipped."""
+                  source: str | None = None, *, ctx=None) -> IngestResult:
+    """Load one events file all-or-nothing; identical content already loaded is skipped.
+    `ctx` (a collectors.runner.RunContext) is given when a configured source runs it."""
     path = Path(path)
     res = IngestResult(str(path))
     frame, res.warnings = parse_events(path, config, source)
@@ -159,8 +160,10 @@ def ingest_events(store: Store, path, config: Settings | None = None,
         return res
     for w in res.warnings:
         log.warning("events file=%s %s", path.name, w)
-    with Load(store, "raw_events", collector="events", source=source or "ingest",
-              source_file=str(path), content_hash=digest) as load:
+    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+            Load(store, "raw_events", collector="events", source=source or "ingest",
+                 source_file=str(path), content_hash=digest))
+    with load:
         res.rows = load.write(frame, scope=f"events/{path.name}")
         if res.warnings:
             load.details = {"warnings": res.warnings}

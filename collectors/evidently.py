@@ -37,7 +37,7 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from collectors.model_health import ERROR, INSUFFICIENT, row
+from collectors.model_health import ERROR, row
 from collectors.registry import collector
 from metrics.errors import InputError, OnepaneError
 from metrics.times import parse_duration, parse_time
@@ -74,12 +74,17 @@ class DriftSettings(BaseModel):
     method: str | None = None                     # Evidently stat test for every column
     threshold: float | None = None
     calibration_bins: int = 10
+    max_window_rows: int = 200_000               # larger windows: quality on a seeded sample
     html: bool = True
 
     @field_validator("window")
     @classmethod
     def _window(cls, v: str) -> str:
-        if parse_duration(v).total_seconds() <= 0:
+        try:
+            seconds = parse_duration(v).total_seconds()
+        except OnepaneError as e:
+            raise ValueError(str(e)) from None
+        if seconds <= 0:
             raise ValueError("window must be positive")
         return v
 
@@ -168,17 +173,21 @@ def _read_reference(store, spec: str, base: Path | None, con: duckdb.DuckDBPyCon
 
 
 # ---- one window ----------------------------------------------------------------------------------
-def window_rows(frame, reference, s: DriftSettings, features: list[str], where: str) -> tuple[list[dict], Any]:
-    """All result rows of one window (and the Evidently snapshot, for its HTML report)."""
+def window_rows(frame, reference, s: DriftSettings, features: list[str], where: str,
+                counts: tuple[int, dict[str, int], Any]) -> tuple[list[dict], Any]:
+    """All result rows of one window (and the Evidently snapshot, for its HTML report).
+    `frame` holds the window's rows (a seeded sample of `max_window_rows` when larger); `counts`
+    are (rows, nulls per feature, latest event time) over the whole window."""
     from collectors.model_health import quality
     from collectors.model_health.drift import run_drift
     from collectors.model_health.sampling import sample
 
-    rows = quality.data_quality(frame, features, s.timestamp_column)
+    rows = quality.data_quality(*counts)
     snapshot = None
-    pred = s.prediction_column if s.prediction_column and s.prediction_column in reference.columns else None
-    if s.prediction_column and pred is None:
-        rows.append(row("prediction_drift", None, feature=s.prediction_column,
+    output = s.prediction_column or s.prediction_proba_column      # whose drift is prediction drift
+    pred = output if output and output in reference.columns else None
+    if output and pred is None:
+        rows.append(row("prediction_drift", None, feature=output,
                         details={"reason": "reference has no prediction column"}))
     if len(frame) < s.min_rows:
         reason = {"reason": f"{len(frame)} rows in window, fewer than min_rows={s.min_rows}"}
@@ -201,7 +210,8 @@ def window_rows(frame, reference, s: DriftSettings, features: list[str], where: 
             log.warning("drift report failed service=%s error=%s", s.service, e)
             rows.append(row("drift_share", None, status=ERROR, threshold=s.drift_share,
                             details={"error": f"{type(e).__name__}: {e}"}))
-    if s.target_column and s.target_column in frame.columns and s.prediction_column:
+    if s.target_column and s.target_column in frame.columns and (s.prediction_column or (
+            s.task == "classification" and s.prediction_proba_column)):
         if s.task == "classification":
             rows += quality.classification(frame, s.target_column, s.prediction_column,
                                            s.prediction_proba_column, s.pos_label)
@@ -287,6 +297,10 @@ def _prepare_current(con, s: DriftSettings, base: Path | None) -> tuple[str, lis
         if s.id_column not in cols:
             raise InputError("column not found", file=where, column=s.id_column)
         tgt, idc = _ident(s.target_column), _ident(s.id_column)
+        clash = con.execute(f"SELECT {idc}::VARCHAR FROM lab WHERE {tgt} IS NOT NULL GROUP BY 1 "
+                            f"HAVING count(DISTINCT {tgt}) > 1 LIMIT 1").fetchone()
+        if clash:
+            raise InputError(f"id {clash[0]!r} has conflicting labels", file=s.labels, column=s.id_column)
         lab = (f"(SELECT {idc}::VARCHAR AS __id, any_value({tgt}) AS __label FROM lab "
                f"WHERE {tgt} IS NOT NULL GROUP BY 1)")
         join = f"FROM ({select}) c LEFT JOIN {lab} l ON c.{idc}::VARCHAR = l.__id"
@@ -309,6 +323,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
             full_refresh: bool = False) -> dict:
     """Compute every window whose inputs changed since the previous run and publish its rows.
     Returns {"windows": n computed, "rows": n rows, "skipped": n unchanged}."""
+    from collectors.model_health.drift import save_report
     from metrics.lake import Load
 
     previous = previous or {}
@@ -325,6 +340,10 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                              file=ref_where, column=missing[0])
         if len(reference) == 0:
             raise InputError("reference has no rows", file=ref_where)
+        identifiers = [] if s.columns else identifier_columns(reference, features)
+        if identifiers:                 # unique per row (ids, free text): drift means nothing
+            log.info("left out identifier-like columns source=%s columns=%s", source, identifiers)
+            features = [c for c in features if c not in identifiers]
         ref_fp = hashlib.sha256(str(int(_hash_frame(reference))).encode()).hexdigest()[:12]
         settings_fp = hashlib.sha256(s.model_dump_json().encode() + str(window).encode()).hexdigest()[:12]
 
@@ -337,15 +356,19 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         if has_mv and s.model_version:
             filt = f" WHERE {mv_expr} = ?"
             params.append(s.model_version)
+        try:
+            null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
+        except duckdb.Error as e:
+            raise InputError(f"not a timestamp: {str(e).splitlines()[0]}", file=where,
+                             column=s.timestamp_column) from None
+        if null_ts:
+            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         stats = con.execute(f"""
             SELECT to_timestamp(floor(epoch({ts}) / {secs}) * {secs}) AS ws, {mv_expr} AS mv,
                    count(*) AS n, sum(hash(cur)::HUGEINT)::VARCHAR AS h
             FROM cur{filt} GROUP BY ALL ORDER BY ws""", params).fetchall()
         if not stats:
             raise InputError("current has no rows", file=where)
-        null_ts = con.execute(f"SELECT count(*) FROM cur WHERE {ts} IS NULL").fetchone()[0]
-        if null_ts:
-            raise InputError(f"{null_ts} row(s) have no timestamp", file=where, column=s.timestamp_column)
         versions = sorted({r[1] for r in stats}, key=lambda v: (v is None, v or ""))
         if s.model_version and not has_mv:
             versions = [None]
@@ -360,7 +383,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                 key = f"{secs}|{mv if mv is not None else ''}|{t.isoformat()}"
                 fp = f"{settings_fp}:{ref_fp}:{n}:{h}"
                 if full_refresh or seen.get(key) != fp:
-                    todo.append((t, mv, key, fp, n))
+                    todo.append((t, mv, key, fp, n, seen.get(key)))
             t += window
         skipped = len(versions) * max(0, int((hi - lo) / window)) - len(todo)
         if not todo:
@@ -374,25 +397,37 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         try:
             with load:
                 scopes = []
-                for ws, mv, key, fp, n in todo:
+                for ws, mv, key, fp, n, before in todo:
                     mv_out = s.model_version if (s.model_version and not has_mv) else mv
                     we = ws + window
-                    q = f"SELECT * FROM cur WHERE {ts} >= ? AND {ts} < ?"
+                    cond = f"{ts} >= ? AND {ts} < ?"
                     args: list[Any] = [ws, we]
                     if has_mv:
-                        q += f" AND {mv_expr} IS NOT DISTINCT FROM ?"
+                        cond += f" AND {mv_expr} IS NOT DISTINCT FROM ?"
                         args.append(mv)
+                    got = con.execute(f"SELECT count(*), max({ts}), "
+                                      + ", ".join(f"count({_ident(c)})" for c in features)
+                                      + f" FROM cur WHERE {cond}", args).fetchone()
+                    counts = (got[0], {c: got[0] - k for c, k in zip(features, got[2:])}, got[1])
+                    q = f"SELECT * FROM cur WHERE {cond}"
+                    if got[0] > s.max_window_rows:      # bounded memory: a seeded, exact-size sample
+                        q += f" ORDER BY hash(cur, {int(s.seed)}) LIMIT {int(s.max_window_rows)}"
                     frame = con.execute(q, args).df()
-                    rows, snapshot = window_rows(frame, reference, s, features, where)
+                    rows, snapshot = window_rows(frame, reference, s, features, where, counts)
+                    if before:                  # rows that landed after the window was computed
+                        prev_n = int(before.split(":")[2])
+                        rows.append(row("late_rows", max(n - prev_n, 0), sample_size=n,
+                                        details={"rows_before": prev_n}))
                     report_path = None
                     if snapshot is not None and s.html:
                         rel = Path(REPORTS_DIR) / _safe(s.service) / _safe(mv_out or "_") / \
                             f"{ws.strftime('%Y%m%dT%H%M%SZ')}-{secs}s-{load.load_id}.html"
-                        (store.lake / rel).parent.mkdir(parents=True, exist_ok=True)
-                        snapshot.save_html(str(store.lake / rel))
+                        save_report(snapshot, store.lake / rel, store.lake / REPORTS_DIR / "js")
                         reports.append(store.lake / rel)
                         report_path = rel.as_posix()
                     for r in rows:
+                        if r["metric"] == "drift_share" and identifiers:
+                            r["details"] = {**(r["details"] or {}), "identifier_columns": identifiers}
                         r.update(window_start=ws, window_end=we, service=s.service,
                                  model_version=mv_out, source=source)
                         if report_path and r["metric"] in ("drift_score", "drift_share", "prediction_drift"):
@@ -413,6 +448,18 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
         return {"windows": len(todo), "rows": total, "skipped": skipped}
     finally:
         con.close()
+
+
+def identifier_columns(reference, features: list[str], min_rows: int = 50) -> list[str]:
+    """Non-numeric columns whose values are (almost) all distinct in the reference, such as
+    request ids: every window would look drifted. Name them in `columns` to check them anyway."""
+    from pandas.api.types import is_numeric_dtype
+
+    n = len(reference)
+    if n < min_rows:
+        return []
+    return [c for c in features
+            if not is_numeric_dtype(reference[c]) and reference[c].nunique() > 0.9 * n]
 
 
 def _hash_frame(frame) -> int:

@@ -63,14 +63,17 @@ class IngestResult:
 @collector("kpis", settings=KpiSettings, table="raw_kpis",
            help="Business KPI counts/values per time bucket, service and version (CSV/Parquet) -> raw_kpis")
 def collect_kpis(settings: KpiSettings, ctx) -> None:
-    for path in _expand(settings.paths):
-        ingest_kpis(ctx.store, path, config=ctx.config, source=ctx.source)
+    for path in _expand(settings.paths, ctx.config):
+        ingest_kpis(ctx.store, path, config=ctx.config, source=ctx.source, ctx=ctx)
 
 
-def _expand(patterns: list[str]) -> list[Path]:
+def _expand(patterns: list[str], config: Settings | None = None) -> list[Path]:
+    """Files matching the patterns; relative patterns are relative to onepane.toml's folder."""
+    base = Path(config.path).parent if config is not None and config.path else Path(".")
     out: list[Path] = []
     for pat in patterns:
-        p = Path(pat)
+        p = Path(pat) if Path(pat).is_absolute() else base / pat
+        pat = str(p)
         matches = sorted(Path(p.anchor or ".").glob(str(p.relative_to(p.anchor)))) if any(
             c in pat for c in "*?[") else [p]
         if not matches:
@@ -213,8 +216,9 @@ MONEY_KPIS = {"revenue", "gmv", "margin", "refunds", "cost_avoided", "chargeback
 
 
 def ingest_kpis(store: Store, path, config: Settings | None = None,
-                source: str | None = None) -> IngestResult:
-    """Load one KPI file all-or-nothing; a file already loaded with identical content is skipped."""
+                source: str | None = None, *, ctx=None) -> IngestResult:
+    """Load one KPI file all-or-nothing; a file already loaded with identical content is skipped.
+    `ctx` (a collectors.runner.RunContext) is given when a configured source runs it."""
     path = Path(path)
     res = IngestResult(str(path))
     frame, res.warnings = parse_kpis(path, config)
@@ -227,9 +231,12 @@ def ingest_kpis(store: Store, path, config: Settings | None = None,
     for w in res.warnings:
         log.warning("kpi data quality file=%s %s", path.name, w)
     scope = f"kpis/{source or 'file'}/{path.name}"
-    with Load(store, "raw_kpis", collector="kpis", source=source or "ingest",
-              source_file=str(path), content_hash=digest) as load:
-        res.rows = load.write(frame, scope=scope)
+    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+            Load(store, "raw_kpis", collector="kpis", source=source or "ingest",
+                 source_file=str(path), content_hash=digest))
+    with load:
+        res.rows = load.write(frame.with_columns(pl.lit(source or "ingest").alias("source")),
+                              scope=scope)
         load.supersede_scopes([scope])
         if res.warnings:
             load.details = {"warnings": res.warnings}

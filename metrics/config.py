@@ -108,6 +108,10 @@ class Allocation(_Model):
     team_keys: list[str] = Field(default_factory=lambda: ["team", "owner", "cost-center"])
     model_version_keys: list[str] = Field(default_factory=lambda: ["model_version", "model-version", "model"])
     shared_basis: Literal["requests", "gpu_seconds", "cost", "even"] = "cost"
+    # What counts as shared cost (spread by `shared_basis`): lines tagged with one of these
+    # services, and untagged lines in one of these FOCUS service categories.
+    shared_services: list[str] = Field(default_factory=lambda: ["shared"])
+    shared_categories: list[str] = Field(default_factory=lambda: ["Networking", "Storage"])
 
 
 class Alerts(_Model):

@@ -71,7 +71,7 @@ def build(shared: Path, folder: Path, *, rows_ref: int = 4000, rows_day: int = 2
     return {"reference": ref, "days": frames, "model": model}
 
 
-def config(folder: Path, **extra) -> str:
+def config(folder: Path, name: str = "onepane.toml", **extra) -> str:
     """An onepane.toml with one drift source over `folder` (paths relative to the config)."""
     import json
 
@@ -85,8 +85,8 @@ def config(folder: Path, **extra) -> str:
     lines = ['[[services]]', 'name = "income"', 'team = "risk"', '', '[[source]]']
     lines += [f"{k} = {json.dumps(v)}" for k, v in src.items()]
     text = "\n".join(lines) + "\n"
-    (folder / "onepane.toml").write_text(text)
-    return str(folder / "onepane.toml")
+    (folder / name).write_text(text)
+    return str(folder / name)
 
 
 def run(store, config_path: str, **options):

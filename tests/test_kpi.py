@@ -1,6 +1,8 @@
 """KPI ingestion: layouts, traceability, and bad input refused with file, line and column."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from collectors.kpi import ingest_kpis
@@ -120,3 +122,29 @@ def test_cli_ingest_kpis(run_cli, tmp_path):
     bad = _write(tmp_path, "bad.csv", "time,service,model_version,kpi,value\n2026-01-01,search,v1,purchases,-1\n")
     r = run_cli("ingest", "kpis", bad, "--db", tmp_path / "s.duckdb")
     assert r.returncode == 1 and "line 2" in r.stderr and "negative count" in r.stderr
+
+
+def test_collect_runs_kpis_and_events_sources(run_cli, tmp_path, shared):
+    k = _write(tmp_path, "k.csv", "time,service,model_version,kpi,value\n2026-01-01,search,v1,purchases,30\n")
+    (tmp_path / "onepane.toml").write_text(f"""
+[[services]]
+name = "search"
+[[services]]
+name = "assistant-api"
+
+[[source]]
+name = "shop-kpis"
+type = "kpis"
+paths = ["{k.name}"]
+
+[[source]]
+name = "deploys"
+type = "events"
+paths = ["{shared / 'gpu-serving-capture' / 'events.jsonl'}"]
+""")
+    out = run_cli("collect", check=True)
+    assert "shop-kpis (kpis): 1 rows, ok" in out.stdout and "deploys (events): 3 rows, ok" in out.stdout
+    src = run_cli("sql", "select source, count(*) n from raw_kpis group by 1", "--format", "json", check=True)
+    assert json.loads(src.stdout) == [{"source": "shop-kpis", "n": 1}]
+    again = run_cli("collect", check=True)            # unchanged files: nothing new
+    assert "shop-kpis (kpis): 0 rows, ok" in again.stdout

@@ -4,6 +4,7 @@ scikit-learn and pandas, never from the code under test."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -58,11 +59,22 @@ def test_prediction_drift_and_html_report(world):
     p = health(world["store"], metric="prediction_drift")
     assert list(p["feature"].unique()) == ["pred"] and len(p) == 3
     assert set(p.loc[p["window_start"] < day(2), "status"]) == {"ok"}
+    from evidently.legacy.utils.dashboard import STATIC_PATH
+
+    from metrics.model_health import report_html
+
     lake = world["store"].lake
+    lib = (Path(STATIC_PATH) / "index.js").read_text(encoding="utf-8")
     for path in health(world["store"], metric="drift_share")["report_path"]:
         f = lake / path
-        assert f.exists() and f.stat().st_size > 10_000
-        assert "<html" in f.read_text(encoding="utf-8")[:2000].lower()
+        text = f.read_text(encoding="utf-8")
+        # the report holds its data; Evidently's 3.5 MB JavaScript is stored once beside it
+        assert 10_000 < len(text) < 1_500_000 and "<html" in text[:2000].lower()
+        assert lib not in text and '<script src="../../js/evidently.' in text
+        assert (f.parent / "../../js").resolve().joinpath(f"evidently.{__import__('evidently').__version__}.js").exists()
+        full = report_html(world["store"], path)                    # self-contained for the app
+        assert f"<script>{lib}</script>" in full and "url(data:font/ttf;base64," in full
+        assert len(full) > len(text) + len(lib)
 
 
 def test_quality_matches_scikit_learn(world):
@@ -134,12 +146,74 @@ def test_service_filter_and_window_option(world, tmp_path):
     from metrics.store import Store
 
     store = Store(tmp_path / "s.duckdb").ensure()
-    assert run(store, world["cfg"], service="other")[0].rows == 0
-    res = run(store, world["cfg"], service="income", window="3d")
+    cfg = config(world["folder"], "bounded.toml", max_window_rows=1000, sample_size=800)
+    assert run(store, cfg, service="other")[0].rows == 0
+    res = run(store, cfg, service="income", window="3d")
     assert res[0].ok and res[0].rows > 0
     share = health(store, metric="drift_share")
-    # one 3-day window (aligned to the unix epoch) covering all three days
-    assert len(share) >= 1
+    # 3-day windows aligned to the unix epoch covering the three days
     assert (share["window_end"] - share["window_start"] == pd.Timedelta(days=3)).all()
-    total = health(store, metric="row_count")["value"].sum()
-    assert total == sum(len(f) for f in world["data"]["days"].values())
+    assert (share["sample_size"] <= 800).all()
+    counts = health(store, metric="row_count")
+    days = pd.concat(world["data"]["days"].values())
+    assert counts["value"].sum() == len(days)                 # counts are exact, never sampled
+    nulls = health(store, metric="null_rate", feature="workclass")
+    assert (nulls["value"] * counts["value"].to_numpy()).sum() == pytest.approx(days["workclass"].isna().sum())
+    acc = health(store, metric="accuracy")
+    big = counts["value"].to_numpy() > 1000
+    assert (acc["sample_size"].to_numpy()[big] == 1000).all()   # quality on a bounded sample
+    for _, a in acc.iterrows():                                  # close to the full window's value
+        w = days[(days["ts"] >= a["window_start"]) & (days["ts"] < a["window_end"])]
+        assert abs(a["value"] - skm.accuracy_score(w["class"], w["pred"])) < 0.05
+
+
+def test_query_functions_for_the_app(world):
+    from metrics import model_health as mh
+
+    store = world["store"]
+    heat = mh.drift_heatmap(store, "income").to_pandas()
+    assert len(heat) == 3 * len(FEATURES)
+    pivot = heat.pivot(index="feature", columns="window_start", values="status")
+    assert set(pivot.index[pivot[day(2)] == "drifted"]) == SHIFTED
+    assert mh.drift_heatmap(store, "nobody").height == 0
+    assert mh.drift_heatmap(store, "income", start=day(1), end=day(2)).to_pandas()["window_start"].unique().tolist() == [day(1)]
+
+    acc = mh.quality_series(store, "income").to_pandas()
+    acc = acc[acc["metric"] == "accuracy"].set_index("window_start")["value"]
+    for d, frame in world["data"]["days"].items():
+        assert acc[day(d)] == pytest.approx(skm.accuracy_score(frame["class"], frame["pred"]))
+
+    curve = mh.reliability_curve(store, "income", day(0).to_pydatetime()).to_pandas()
+    assert curve["count"].sum() == len(world["data"]["days"][0])
+    assert list(curve["lo"]) == sorted(curve["lo"]) and (curve["hi"] - curve["lo"]).round(9).eq(0.1).all()
+
+    fair = mh.fairness_series(store, "income").to_pandas()
+    assert set(fair["metric"]) == {"selection_rate_ratio", "tpr_gap", "selection_rate", "tpr"}
+    dq = mh.data_quality_series(store, "income").to_pandas()
+    assert len(dq[dq["metric"] == "row_count"]) == 3
+
+    links = mh.report_links(store, "income").to_pandas()
+    assert len(links) == 3
+    assert all(Path(f).exists() for f in links["report_file"])
+    assert links.set_index("window_start").loc[day(2), "status"] == "ok"  # 3/14 < drift_share 0.5
+    # nothing was known before the first load
+    assert mh.drift_heatmap(store, "income", as_of="2000-01-01T00:00:00Z").height == 0
+
+
+def test_cli_collect_drift_with_service_and_window(world, run_cli, tmp_path):
+    db = tmp_path / "cli.duckdb"
+    proc = run_cli("collect", "drift", "--service", "nobody", "--config", world["cfg"], "--db", db,
+                   check=True)
+    assert "adult-drift (drift): 0 rows, ok" in proc.stdout
+    proc = run_cli("collect", "drift", "--service", "income", "--window", "12h",
+                   "--from", "2024-03-02T12:00:00Z", "--to", "2024-03-03T00:00:00Z",
+                   "--config", world["cfg"], "--db", db, check=True)
+    assert "adult-drift (drift):" in proc.stdout and ", ok" in proc.stdout
+    out = run_cli("sql", "select distinct window_start, epoch(window_end) - epoch(window_start) as w "
+                  "from stg_model_health", "--format", "json", "--db", db, check=True).stdout
+    assert json.loads(out) == [{"window_start": "2024-03-02T12:00:00+00:00", "w": 12 * 3600}]
+    frame = world["data"]["days"][1]
+    expected = int((frame["ts"] >= pd.Timestamp("2024-03-02T12:00:00Z")).sum())
+    out = run_cli("sql", "select value from stg_model_health where metric = 'row_count'",
+                  "--format", "json", "--db", db, check=True).stdout
+    assert json.loads(out) == [{"value": expected}]

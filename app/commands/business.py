@@ -83,3 +83,99 @@ def register(cli: click.Group, ingest: click.Group) -> None:
                        detail=detail, at=at, attributes=extra, config=config)
         click.echo(f"event {ev['event_id']} {ev['kind']} {service} {model_version or ''} "
                    f"at {ev['occurred_at'].isoformat()}")
+
+    @cli.command("unit-economics")
+    @click.option("--service", default=None, help="Only this service.")
+    @from_option
+    @to_option
+    @as_of_option
+    @click.option("--team", "by_team", is_flag=True, help="One row per team × day × currency instead.")
+    @click.option("--tokens", "by_tokens", is_flag=True,
+                  help="Cost per 1k tokens (vendor-billed and self-hosted) per service × day instead.")
+    @format_option("table", "json", "csv")
+    @store_options
+    def unit_economics_cmd(service, start, end, as_of, by_team, by_tokens, fmt, store, config) -> None:
+        """Cost per prediction, per funnel action and per improved action, per service × version × day.
+
+        Empty cells mean undefined (no traffic, no conversions, negative lift), never 0."""
+        from metrics.ledger import team_economics, token_economics, unit_economics
+
+        if by_tokens:
+            emit(token_economics(store, config, service, start, end, as_of), fmt)
+        elif by_team:
+            emit(team_economics(store, config, start, end, as_of), fmt)
+        else:
+            emit(unit_economics(store, config, service, start, end, as_of), fmt)
+
+    @cli.command("marginal-cost")
+    @click.option("--service", required=True)
+    @click.option("--a", "a", default=None, help="Version A (default: the service's baseline_version).")
+    @click.option("--b", "b", default=None, help="Version B (default: the other version with most traffic).")
+    @click.option("--confidence", default=0.95, show_default=True, type=float)
+    @from_option
+    @to_option
+    @as_of_option
+    @format_option("table", "json")
+    @store_options
+    def marginal_cost_cmd(service, a, b, confidence, start, end, as_of, fmt, store, config) -> None:
+        """Marginal infrastructure cost per basis point of KPI lift of B over A, with its interval."""
+        from metrics.ledger import marginal_cost_per_bp
+
+        res = marginal_cost_per_bp(store, config, service, a, b, start, end, as_of, confidence)
+        if fmt == "json":
+            emit(res, "json")
+            return
+        click.echo(f"{service}: {res['b']} vs {res['a']} ({res['kpi']} per {res['denominator']})")
+        w = res["window"]
+        click.echo(f"  window {w['start'] or '-'} .. {w['end'] or '-'} ({w['basis']})")
+        click.echo(f"  lift {res['lift_bp']:.2f} bp (CI {res['lift_ci_bp'][0]:.2f} .. "
+                   f"{res['lift_ci_bp'][1]:.2f}, {res['method']})")
+        click.echo(f"  daily cost difference {res['delta_daily_cost']:.6g} {res['currency'] or ''}")
+        click.echo(f"  marginal cost: {res['display']}")
+
+    @cli.command("what-if")
+    @click.option("--service", required=True)
+    @click.option("--kpi-drop", "kpi_drop", default="0%", help="The model's lift falls by this much, e.g. 10%.")
+    @click.option("--price-change", "price_change", default="0%", help="Vendor prices change, e.g. +20%.")
+    @click.option("--traffic", default="0%", help="Traffic changes, e.g. +50%.")
+    @from_option
+    @to_option
+    @as_of_option
+    @format_option("table", "json")
+    @store_options
+    def what_if_cmd(service, kpi_drop, price_change, traffic, start, end, as_of, fmt, store, config) -> None:
+        """Unit economics of an average day if the model underperforms, prices or traffic change."""
+        from metrics.ledger import what_if
+
+        res = what_if(store, config, service, _percent(kpi_drop), _percent(price_change),
+                      _percent(traffic), start, end, as_of)
+        if fmt == "json":
+            emit(res, "json")
+            return
+        rows = [{"figure": k, "today": res["today"][k], "scenario": res["scenario"][k]}
+                for k in res["today"]]
+        click.echo(f"{service}: average day over {res['days']} day(s), {res['currency'] or ''}; "
+                   f"cost split: {res['cost_split']}")
+        emit(rows, "table")
+
+    @cli.command("allocation")
+    @from_option
+    @to_option
+    @as_of_option
+    @click.option("--audit", "audit_only", is_flag=True,
+                  help="Only list days whose buckets do not add up to the bill (exit 1 if any).")
+    @format_option("table", "json", "csv")
+    @store_options
+    def allocation_cmd(start, end, as_of, audit_only, fmt, store, config) -> None:
+        """Cost per service with idle GPU and shared cost as their own lines; nothing dropped."""
+        import sys
+
+        from metrics.analysis.allocation import allocate, audit
+
+        if audit_only:
+            bad = audit(store, config, as_of)
+            emit(bad, fmt)
+            if bad.height:
+                sys.exit(1)
+            return
+        emit(allocate(store, config, start, end, as_of), fmt)

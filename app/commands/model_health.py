@@ -35,10 +35,8 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         """Ad-hoc drift checks with Evidently."""
 
     @drift_group.command("compare")
-    @click.option("--reference", required=True, type=click.Path(exists=True, dir_okay=True),
-                  help="Reference data: Parquet/CSV file, folder or glob.")
-    @click.option("--current", required=True, type=click.Path(exists=True, dir_okay=True),
-                  help="Current data: Parquet/CSV file, folder or glob.")
+    @click.option("--reference", required=True, help="Reference data: Parquet/CSV file, folder or glob.")
+    @click.option("--current", required=True, help="Current data: Parquet/CSV file, folder or glob.")
     @click.option("--columns", default=None, help="Comma-separated columns (default: all shared columns).")
     @click.option("--sample-size", default=5000, show_default=True, help="Rows per side (seeded sample).")
     @click.option("--seed", default=0, show_default=True)

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
 
-from collectors.model_health import DRIFTED, ERROR, INSUFFICIENT, OK, row
+from collectors.model_health import DRIFTED, OK, row
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,7 @@ def _drift_row(column: str, score, method_display, threshold, drifted: bool | No
     method, _ = method_of(method_display)
     if drifted is None:
         drifted = is_drifted(score, threshold, method_display)
-    status = ERROR if score is None else (DRIFTED if drifted else (OK if drifted is False else None))
+    status = None if score is None else (DRIFTED if drifted else OK)   # no score: insufficient_data
     details = {"evidently_method": method_display, **(extra or {})}
     if drifted is None and score is not None:
         status = "unknown"
@@ -234,7 +235,7 @@ def dict_from_snapshot(snapshot: dict) -> dict:
         loc = (res.get("metric_value_location") or {}).get("metric") or {}
         value: Any = res.get("value")
         if "share" in res or "count" in res:
-            value = {"count": res.get("count"), "share": res.get("share")}
+            value = {"count": _scalar(res.get("count")), "share": _scalar(res.get("share"))}
         metrics.append({"id": loc.get("metric_id", mid), "config": loc.get("params") or {},
                         "value": value})
         tests += res.get("tests") or []
@@ -288,3 +289,37 @@ def detect_shape(doc: Any) -> str:
         if "config" in metrics[0]:
             return "dict"
     return ""
+
+
+# ---- HTML reports --------------------------------------------------------------------------------
+def save_report(snapshot: Any, path: Path, lib_dir: Path) -> Path:
+    """Save the snapshot's HTML report without its 3.6 MB of embedded JavaScript and font: those are
+    written once into `lib_dir` (named by Evidently version) and referenced by relative path, so a
+    report is ~0.2 MB and still opens from disk. `metrics.model_health.report_html` inlines them
+    again for the app. Falls back to the self-contained file if the template is not as expected."""
+    import base64
+    import os
+
+    import evidently
+    from evidently.legacy.utils.dashboard import STATIC_PATH
+
+    lib_dir.mkdir(parents=True, exist_ok=True)
+    lib_name, font_name = f"evidently.{evidently.__version__}.js", "material-ui-icons.woff2"
+    for src, name in (("index.js", lib_name), (font_name, font_name)):
+        dest = lib_dir / name
+        if not dest.exists():
+            tmp = lib_dir / f".{name}.{os.getpid()}.tmp"
+            tmp.write_bytes((Path(STATIC_PATH) / src).read_bytes())
+            os.replace(tmp, dest)
+    html = snapshot.get_html_str(as_iframe=False)
+    lib = (lib_dir / lib_name).read_text(encoding="utf-8")
+    font = base64.b64encode((lib_dir / font_name).read_bytes()).decode()
+    rel = Path(os.path.relpath(lib_dir, path.parent)).as_posix()
+    slim = html.replace(f"<script>{lib}</script>", f'<script src="{rel}/{lib_name}"></script>', 1)
+    slim = slim.replace(f"url(data:font/ttf;base64,{font})", f"url({rel}/{font_name})", 1)
+    if len(slim) >= len(html) - len(lib):
+        log.warning("could not slim the Evidently report; saving it self-contained path=%s", path)
+        slim = html
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(slim, encoding="utf-8")
+    return path

@@ -212,17 +212,16 @@ def fairness(frame: pd.DataFrame, sensitive: Sequence[str], prediction: str | No
     return out
 
 
-def data_quality(frame: pd.DataFrame, features: Sequence[str], timestamp: str | None) -> list[dict]:
-    """rows per window, null rate per feature and the latest event time (unix seconds)."""
-    n = len(frame)
-    out = [row("row_count", float(n), status=OK if n else INSUFFICIENT, sample_size=n)]
-    for c in features:
-        nulls = int(frame[c].isna().sum()) if n else 0
-        out.append(row("null_rate", nulls / n if n else None, feature=c, sample_size=n,
-                       status=(INSUFFICIENT if not n else (WARN if nulls == n else OK)),
-                       details={"nulls": nulls}))
-    if timestamp and n:
-        latest = pd.Timestamp(frame[timestamp].max())
-        out.append(row("latest_event_at", latest.timestamp(), sample_size=n,
+def data_quality(rows: int, nulls: dict[str, int], latest: Any = None) -> list[dict]:
+    """rows per window, null rate per feature and the latest event time (unix seconds), from
+    counts over the whole window (computed in DuckDB, never on a sample)."""
+    out = [row("row_count", float(rows), status=OK if rows else INSUFFICIENT, sample_size=rows)]
+    for c, k in nulls.items():
+        out.append(row("null_rate", k / rows if rows else None, feature=c, sample_size=rows,
+                       status=(INSUFFICIENT if not rows else (WARN if k == rows else OK)),
+                       details={"nulls": k}))
+    if latest is not None and rows:
+        latest = pd.Timestamp(latest)
+        out.append(row("latest_event_at", latest.timestamp(), sample_size=rows,
                        details={"latest_event_at": latest.isoformat()}))
     return out

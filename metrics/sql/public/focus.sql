@@ -1,6 +1,7 @@
 -- name: focus
 -- grain: one cost line item
 -- inputs: stg_cost
+-- x_estimated: true while the amount can still change (no invoice yet / within the finalization lag).
 -- The public FOCUS 1.2 view: the spec's own column names so other FinOps tools can read it,
 -- plus x_-prefixed extension columns. Money is DECIMAL(38,18), exact as the source wrote it.
 CREATE OR REPLACE VIEW focus AS
@@ -49,5 +50,5 @@ SELECT
     commitment_discount_status  AS CommitmentDiscountStatus,
     tags::JSON                  AS Tags,
     x_source, x_source_file, x_source_line, _loaded_at AS x_loaded_at, _load_id AS x_load_id,
-    x_service, x_team, x_model_version
+    x_service, x_team, x_model_version, x_estimated, x_extra
 FROM stg_cost;

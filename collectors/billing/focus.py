@@ -1,0 +1,391 @@
+"""The canonical billing loader: any supported export -> FOCUS rows in raw_focus, in DuckDB SQL.
+
+One pass, streaming: the file is read by DuckDB (`read_csv` with every column VARCHAR, or
+`read_parquet` / `read_json`), a format module (focus, aws_cur, azure, gcp, oci, llm_vendors) maps
+its columns to FOCUS expressions, and the result is COPYed straight to Parquet by the `Load`.
+No Python row loop, so memory stays bounded whatever the file size.
+
+Parsing is strict but tolerant of what real exports contain:
+- null markers (empty, NULL, null, None, NaN, N/A, NA in any case) are NULL;
+- numbers may use scientific notation or thousands separators (`1,234.5`, `1.234,5`);
+- timestamps may be ISO 8601 with or without `T`, seconds, fraction or zone (naive = UTC),
+  US `M/D/YYYY`, `YYYYMMDD`, German `D.M.YYYY`.
+A value that is present but cannot be parsed aborts the whole load with an `InputError` naming the
+file, line (header = line 1) and column; the store is left unchanged.
+
+Money is DECIMAL(38,18): a source value with more than 18 decimals is rounded at the 18th
+decimal (1e-18), never per-row to cents.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from metrics.errors import InputError
+
+log = logging.getLogger(__name__)
+
+NULL_MARKERS = ("", "NULL", "null", "Null", "None", "none", "NONE", "NaN", "nan", "NAN",
+                "N/A", "n/a", "NA", "na", "#N/A")
+
+MONEY = "DECIMAL(38,18)"
+NUMERIC_TARGETS = ("billed_cost", "effective_cost", "list_cost", "contracted_cost",
+                   "consumed_quantity", "pricing_quantity", "list_unit_price",
+                   "contracted_unit_price")
+TIME_TARGETS = ("billing_period_start", "billing_period_end", "charge_period_start",
+                "charge_period_end")
+TEXT_TARGETS = ("billing_account_id", "billing_account_name", "billing_currency",
+                "charge_category", "charge_class", "charge_description", "charge_frequency",
+                "consumed_unit", "pricing_unit", "pricing_category", "provider_name",
+                "publisher_name", "invoice_issuer_name", "invoice_id", "service_name",
+                "service_category", "service_subcategory", "resource_id", "resource_name",
+                "resource_type", "region_id", "region_name", "availability_zone",
+                "sub_account_id", "sub_account_name", "sku_id", "sku_price_id",
+                "commitment_discount_id", "commitment_discount_type",
+                "commitment_discount_status")
+TARGETS = NUMERIC_TARGETS + TIME_TARGETS + TEXT_TARGETS
+
+# Timestamp layouts beyond what DuckDB's ISO cast accepts (naive values are UTC).
+TIME_FORMATS = ["%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M:%S %p",
+                "%m/%d/%y", "%m/%d/%y %H:%M", "%Y%m%d", "%Y/%m/%d", "%Y/%m/%d %H:%M:%S",
+                "%d.%m.%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y-%m-%dT%H:%M"]
+
+BAD = "onepane-bad-value"     # marker of the error() raised inside SQL for an unparseable cell
+
+
+def q(name: str) -> str:
+    """Quote an identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def lit(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def canon(name: str) -> str:
+    """Header key for matching: `lineItem/UnblendedCost` -> `lineitemunblendedcost`;
+    a localized header `Kosten (Cost)` -> `cost` (the English name in brackets wins)."""
+    m = re.fullmatch(r".*\(([^()]+)\)\s*", name)
+    if m:
+        name = m.group(1)
+    return re.sub(r"[^0-9a-z]", "", name.lower())
+
+
+def snake(name: str) -> str:
+    """AWS legacy CUR header -> CUR 2.0 name: `lineItem/UnblendedCost` -> `line_item_unblended_cost`."""
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("/", "_").replace(":", "_"))
+    return re.sub(r"_+", "_", s).lower()
+
+
+class Columns:
+    """The source's columns, found by any spelling (case, separators, localized brackets)."""
+
+    def __init__(self, names: list[str], types: list[str] | None = None):
+        self.names = list(names)
+        self.types = dict(zip(names, types or ["VARCHAR"] * len(names)))
+        self.by_canon: dict[str, str] = {}
+        for n in self.names:
+            self.by_canon.setdefault(canon(n), n)
+
+    def find(self, *candidates: str) -> str | None:
+        for c in candidates:
+            hit = self.by_canon.get(canon(c))
+            if hit is not None:
+                return hit
+        return None
+
+    def has(self, *candidates: str) -> bool:
+        return self.find(*candidates) is not None
+
+    def canon_set(self) -> set[str]:
+        return set(self.by_canon)
+
+
+@dataclass
+class Check:
+    column: str          # source column named in the error
+    kind: str            # number | timestamp
+    bad_sql: str         # true where the cell is present but cannot be parsed
+
+
+class Exprs:
+    """Builds typed SQL expressions over the source relation and remembers what to validate."""
+
+    def __init__(self, cols: Columns, csv: bool = False):
+        self.cols = cols
+        self.csv = csv          # read_csv already turned empty cells and null markers into NULL
+        self.checks: list[Check] = []
+        self.used: set[str] = set()
+
+    def ref(self, name: str) -> str:
+        self.used.add(name)
+        return f"src.{q(name)}"
+
+    def text(self, *candidates: str) -> str | None:
+        c = self.cols.find(*candidates)
+        if c is None:
+            return None
+        if self.cols.types[c].startswith(("MAP", "STRUCT")) or self.cols.types[c].endswith("[]"):
+            return f"CAST(to_json({self.ref(c)}) AS VARCHAR)"
+        if self.cols.types[c] == "VARCHAR":
+            # no trim: it copies every string (measured as the largest cost of a load)
+            return self.ref(c) if self.csv else f"nullif({self.ref(c)}, '')"
+        return f"CAST({self.ref(c)} AS VARCHAR)"
+
+    def money(self, *candidates: str) -> str | None:
+        c = self.cols.find(*candidates)
+        return None if c is None else self.money_of(c)
+
+    def money_of(self, c: str) -> str:
+        x, typ = self.ref(c), self.cols.types[c]
+        if typ.startswith("DECIMAL") or typ in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT",
+                                                "UBIGINT", "UINTEGER"):
+            return f"CAST({x} AS {MONEY})"
+        if typ in ("DOUBLE", "FLOAT"):
+            # via the shortest decimal text, so 0.1 stays 0.1 (not 0.1000000000000000055)
+            return f"CAST(CAST({x} AS VARCHAR) AS {MONEY})"
+        parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}))"
+        self.checks.append(Check(c, "number", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
+        return (f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}), "
+                f"CASE WHEN {x} IS NULL THEN NULL ELSE "
+                f"error({lit(BAD + chr(31) + c + chr(31) + 'number' + chr(31))} || {x}) END)")
+
+    def ts(self, *candidates: str) -> str | None:
+        c = self.cols.find(*candidates)
+        return None if c is None else self.ts_of(c)
+
+    def ts_of(self, c: str) -> str:
+        x, typ = self.ref(c), self.cols.types[c]
+        if typ.startswith("TIMESTAMP") or typ == "DATE":
+            return f"CAST({x} AS TIMESTAMPTZ)"
+        fmts = "[" + ", ".join(lit(f) for f in TIME_FORMATS) + "]"
+        parsed = (f"coalesce(TRY_CAST({x} AS TIMESTAMPTZ), "
+                  f"CAST(try_strptime({x}, {fmts}) AS TIMESTAMPTZ))")
+        self.checks.append(Check(c, "timestamp", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
+        return (f"coalesce(TRY_CAST({x} AS TIMESTAMPTZ), "
+                f"CAST(try_strptime({x}, {fmts}) AS TIMESTAMPTZ), "
+                f"CASE WHEN {x} IS NULL THEN NULL ELSE "
+                f"error({lit(BAD + chr(31) + c + chr(31) + 'timestamp' + chr(31))} || {x}) END)")
+
+
+@dataclass
+class Mapping:
+    """What a format module returns: FOCUS expressions over `src` (plus optional extra row sets)."""
+    fmt: str
+    exprs: dict[str, str]                      # target column -> SQL over src
+    tags: str | None = None                    # SQL giving a JSON object text (not yet normalized)
+    invoice_expected: bool = False             # the export carries an invoice-id column
+    complete: bool = True                      # a full-period delivery (supersedes its scopes)
+    extra_rows: list[tuple[dict[str, str], str]] = field(default_factory=list)
+    # (exprs overriding the base ones, extra FROM clause e.g. ", UNNEST(...) AS cr")
+    extra_filter: str | None = None            # WHERE for the extra row sets
+    required: dict[str, str] = field(default_factory=dict)   # what -> column names tried
+    warnings: list[dict] = field(default_factory=list)
+
+
+def require(m: Mapping, cols: Columns, path: str) -> None:
+    """A format needs a cost column and a date column; say which one is missing."""
+    for what, tried in m.required.items():
+        raise InputError(f"no {what} column found (looked for {tried}); "
+                         f"columns are: {', '.join(cols.names[:12])}"
+                         f"{' ...' if len(cols.names) > 12 else ''}",
+                         file=path, line=1, column=tried.split(' or ')[0])
+
+
+# ---- reading a source ------------------------------------------------------------------------
+@dataclass
+class Source:
+    """A readable billing file: the SQL of its raw relation and its columns."""
+    path: Path
+    kind: str                  # csv | parquet | json | frame
+    relation_sql: str          # SQL of the raw relation (FROM-able)
+    cols: Columns
+    line_offset: int = 1       # source line of record 1 = line_offset + 1
+    vendor: str | None = None  # LLM vendor pages: openai | anthropic
+
+
+def _open_text(path: Path):
+    raw = open(path, "rb")
+    if path.suffix == ".gz" or raw.read(2) == b"\x1f\x8b":
+        raw.close()
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    raw.seek(0)
+    return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+
+
+def csv_header(path: Path) -> list[str]:
+    try:
+        with _open_text(path) as fh:
+            row = next(csv.reader(fh), None)
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path), line=1) from None
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise InputError(f"cannot read: {e}", file=str(path)) from None
+    if not row or not any(c.strip() for c in row):
+        raise InputError("empty file: no header line", file=str(path), line=1)
+    return row
+
+
+def unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = n.strip() or "column"
+        k = n.lower()
+        if k in seen:
+            seen[k] += 1
+            n = f"{n}_{seen[k]}"
+        else:
+            seen[k] = 0
+        out.append(n)
+    return out
+
+
+def kind_of(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (".gz", ".zst", ".bz2"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return "parquet"
+    if name.endswith((".json", ".jsonl", ".ndjson")):
+        return "json"
+    return "csv"
+
+
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None) -> Source:
+    """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
+    whose rows all omit trailing, always-empty columns)."""
+    kind = kind_of(path)
+    if kind == "parquet":
+        rel = f"read_parquet({lit(str(path))})"
+        desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        return Source(path, kind, rel, Columns([d[0] for d in desc], [d[1] for d in desc]))
+    if kind == "json":
+        rel = f"read_json({lit(str(path))}, format = 'newline_delimited', sample_size = -1)"
+        try:
+            desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        except duckdb.Error as e:
+            raise InputError(f"not newline-delimited JSON: {_first_line(e)}", file=str(path)) from None
+        flat, types = [], []
+        for name, typ, *_ in desc:                       # BigQuery export: records -> dotted names
+            if typ.startswith("STRUCT(") and not typ.endswith("]"):
+                sub = con.execute(f"DESCRIBE SELECT {q(name)}.* FROM {rel}").fetchall()
+                for s in sub:
+                    flat.append((f"{q(name)}.{q(s[0])}", f"{name}.{s[0]}", s[1]))
+            else:
+                flat.append((q(name), name, typ))
+        sel = ", ".join(
+            f"{expr} AS {q(alias)}" if not (typ.endswith("[]") or typ.startswith(("STRUCT", "MAP")))
+            else f"CAST(to_json({expr}) AS VARCHAR) AS {q(alias)}"
+            for expr, alias, typ in flat)
+        rel = f"(SELECT {sel} FROM {rel})"
+        desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
+        return Source(path, kind, rel, Columns([d[0] for d in desc], [d[1] for d in desc]))
+    header = unique_names(csv_header(path))[:ncols]
+    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in header) + "}"
+    nulls = "[" + ", ".join(lit(n) for n in NULL_MARKERS) + "]"
+    rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
+           f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
+           f"strict_mode = true, max_line_size = 16777216)")
+    return Source(path, kind, rel, Columns(header))
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+
+
+def csv_error(e: duckdb.Error, src: Source) -> InputError | None:
+    """Turn DuckDB's CSV reader error (ragged row, bad quoting) into an InputError."""
+    msg = str(e)
+    m = CSV_LINE.search(msg)
+    if not m:
+        return None
+    line = int(m.group(1))
+    found = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
+    if found:
+        expected, got = int(found.group(1)), int(found.group(2))
+        col = src.cols.names[min(got, expected) if got < expected else expected - 1]
+        what = f"ragged row: {got} fields where the header has {expected}"
+        return InputError(what, file=str(src.path), line=line, column=col)
+    detail = msg.splitlines()[1].strip() if len(msg.splitlines()) > 1 else _first_line(e)
+    return InputError(f"malformed CSV: {_first_line(e)} {detail}", file=str(src.path), line=line,
+                      column=src.cols.names[0])
+
+
+def macros(con: duckdb.DuckDBPyConnection) -> None:
+    """SQL helpers used by the mapping expressions (thousands separators, tag normalization)."""
+    con.execute(r"""
+CREATE OR REPLACE MACRO onepane_num(x) AS CASE
+    WHEN regexp_full_match(x, '\s*[-+]?\$?\d{1,3}(,\d{3})+(\.\d*)?\s*')
+        THEN replace(replace(trim(x), ',', ''), '$', '')
+    WHEN regexp_full_match(x, '\s*[-+]?\d{1,3}(\.\d{3})*,\d+\s*')
+        THEN replace(replace(trim(x), '.', ''), ',', '.')
+    WHEN regexp_full_match(x, '\s*[-+]?\d{1,3}([ '']\d{3})+([.,]\d+)?\s*')
+        THEN replace(replace(replace(trim(x), ' ', ''), '''', ''), ',', '.')
+    ELSE trim(x) END;
+CREATE OR REPLACE MACRO onepane_tag_key(k) AS
+    regexp_replace(lower(trim(k)), '^(resourcetags/|tags/)?(user:)?', '');
+CREATE OR REPLACE MACRO onepane_tag_entries(j) AS list_transform(
+    map_entries(CAST(CAST(j AS JSON) AS MAP(VARCHAR, VARCHAR))),
+    lambda x: {'k': onepane_tag_key(x.key), 'v': trim(x.value)});
+CREATE OR REPLACE MACRO onepane_tag_first(l) AS list_filter(l, lambda x, i: x.k <> ''
+    AND x.v IS NOT NULL AND list_position(list_transform(l, lambda z: z.k), x.k) = i);
+CREATE OR REPLACE MACRO onepane_tag_object(l) AS CASE WHEN len(l) = 0 THEN NULL
+    ELSE CAST(to_json(map_from_entries(list_transform(l, lambda y: (y.k, y.v)))) AS VARCHAR) END;
+CREATE OR REPLACE MACRO onepane_tags_slow(j) AS
+    onepane_tag_object(onepane_tag_first(onepane_tag_entries(j)));
+CREATE OR REPLACE MACRO onepane_tags(j) AS CASE
+    WHEN j IS NULL OR trim(j) IN ('', '{}', '[]') THEN NULL
+    -- fast path: already canonical (lower-case, no spaces, no prefixes, no escapes); cheap
+    -- string tests, as a regex here cost more than the whole JSON extraction
+    WHEN starts_with(j, '{"') AND j = lower(j) AND NOT contains(j, ' ')
+         AND NOT contains(j, 'user:') AND NOT contains(j, chr(92)) AND NOT contains(j, chr(9)) THEN j
+    ELSE onepane_tags_slow(j) END;
+""")
+
+
+# ---- the FOCUS format itself ------------------------------------------------------------------
+def detect(cols: Columns) -> bool:
+    c = cols.canon_set()
+    return "billedcost" in c and ("chargeperiodstart" in c or "billingperiodstart" in c)
+
+
+def mapping(cols: Columns, e: Exprs, path: Path) -> Mapping:
+    exprs: dict[str, str] = {}
+    for t in TARGETS:
+        c = cols.find(t)
+        if c is None:
+            continue
+        exprs[t] = (e.money_of(c) if t in NUMERIC_TARGETS else
+                    e.ts_of(c) if t in TIME_TARGETS else e.text(c))
+    m = Mapping("focus", exprs, tags=e.text("Tags"), invoice_expected=cols.has("InvoiceId"))
+    if "billed_cost" not in exprs and "effective_cost" not in exprs:
+        m.required["cost"] = "BilledCost or EffectiveCost"
+    if "charge_period_start" not in exprs and "billing_period_start" not in exprs:
+        m.required["date"] = "ChargePeriodStart or BillingPeriodStart"
+    return m
+
+
+def pyjson_macro(con: duckdb.DuckDBPyConnection) -> None:
+    """A Python-repr list/dict (single quotes, None/True/False) as JSON text; JSON passes through."""
+    con.execute(r"""
+CREATE OR REPLACE MACRO onepane_pyjson(x) AS CASE
+    WHEN x IS NULL THEN NULL
+    WHEN json_valid(x) THEN x
+    ELSE regexp_replace(regexp_replace(regexp_replace(replace(x, '''', '"'),
+         '([\[{,:]\s*)None(\s*[,}\]])', '\1null\2', 'g'),
+         '([\[{,:]\s*)True(\s*[,}\]])', '\1true\2', 'g'),
+         '([\[{,:]\s*)False(\s*[,}\]])', '\1false\2', 'g') END;
+""")

@@ -1,0 +1,94 @@
+"""LLM vendor bills, token-cost estimates from a genai-prices table, reconciliation, GPU-hour price.
+
+Fixtures follow the vendors' documented admin API schemas (tests/fixtures/billing/README.md);
+prices are read from the shared genai-prices table by plain dict lookups and multiplied here.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from collectors.billing import gpu_hour_price, ingest_billing
+from collectors.billing.llm_prices import PriceTable, estimate, reconcile
+from metrics.config import parse_settings
+from tests.billing_helpers import FOCUS_HEADER, focus_row, write_csv
+
+FIX = Path(__file__).parent / "fixtures" / "billing"
+
+
+def _model_prices(shared, provider, model_id):
+    data = json.loads((shared / "pricing" / "genai-prices-v2-data_slim.json").read_text())
+    prov = next(p for p in data if p["id"] == provider)
+    return next(m for m in prov["models"] if m["id"] == model_id)["prices"]
+
+
+def test_openai_costs_and_usage_become_focus_rows(store):
+    ingest_billing(store, [FIX / "openai_costs.json", FIX / "openai_usage_completions.json"])
+    cost = store.query("SELECT BillingCurrency AS c, sum(BilledCost) AS t FROM focus "
+                       "WHERE BilledCost IS NOT NULL GROUP BY 1").to_dicts()
+    assert cost == [{"c": "USD", "t": Decimal("0.06") + Decimal("1.2345678901") + Decimal("0.5")}]
+    skus = store.query("SELECT DISTINCT SkuId FROM focus WHERE BilledCost IS NOT NULL ORDER BY 1")["SkuId"].to_list()
+    assert skus == ["gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18"]
+    usage = dict(store.query("SELECT SkuPriceId, PricingQuantity FROM focus WHERE PricingUnit = 'Tokens'").iter_rows())
+    assert usage == {"gpt-4o-2024-08-06:input": 1000000, "gpt-4o-2024-08-06:input_cached": 500000,
+                     "gpt-4o-2024-08-06:output": 200000}
+    start = store.query("SELECT min(ChargePeriodStart) AS s FROM focus")["s"][0]
+    assert start.isoformat() == "2026-09-01T00:00:00+00:00"      # 1788220800
+
+
+def test_anthropic_cost_amount_is_cents(store):
+    ingest_billing(store, [FIX / "anthropic_cost_report.json"])
+    assert store.query("SELECT sum(BilledCost) AS t FROM focus")["t"][0] == Decimal("11.2345")
+
+
+def test_estimate_tiers_and_dated_prices(shared):
+    table = PriceTable.load(shared / "pricing" / "genai-prices-v2-data_slim.json")
+    p = _model_prices(shared, "anthropic", "claude-sonnet-4-5")
+    base_in, tier_in = Decimal(str(p["input_mtok"]["base"])), Decimal(str(p["input_mtok"]["tiers"][0]["price"]))
+    small = estimate(table, "claude-sonnet-4-5-20250929", {"input": 1000}, requests=1, provider="anthropic")
+    big = estimate(table, "claude-sonnet-4-5-20250929", {"input": 300000}, requests=1, provider="anthropic")
+    assert small["cost"] == 1000 * base_in / 1_000_000
+    assert big["cost"] == 300000 * tier_in / 1_000_000
+    # dated price list: the entry whose start_date is in force wins
+    dated = _model_prices(shared, "openrouter", "anthropic/claude-sonnet-5")
+    before, after = dated[0]["prices"]["input_mtok"], dated[1]["prices"]["input_mtok"]
+    start = dated[1]["constraint"]["start_date"]
+    from datetime import date, timedelta
+    d0 = date.fromisoformat(start) - timedelta(days=1)
+    e0 = estimate(table, "anthropic/claude-sonnet-5", {"input": 10**6}, at=d0, provider="openrouter")
+    e1 = estimate(table, "anthropic/claude-sonnet-5", {"input": 10**6}, at=date.fromisoformat(start), provider="openrouter")
+    assert (e0["cost"], e1["cost"]) == (Decimal(str(before)), Decimal(str(after)))
+    assert estimate(table, "no-such-model-xyz", {"input": 5})["cost"] is None
+
+
+def test_reconcile_estimate_against_bill(store, shared):
+    ingest_billing(store, [FIX / "anthropic_usage_messages.json", FIX / "anthropic_cost_report.json"])
+    table = PriceTable.load(shared / "pricing" / "genai-prices-anthropic.yml")
+    p = _model_prices(shared, "anthropic", "claude-sonnet-4-0")
+    expected = (41150 * Decimal(str(p["input_mtok"])) + 3350 * Decimal(str(p["output_mtok"]))
+                + 500 * Decimal(str(p["cache_read_mtok"])) + 2000 * Decimal(str(p["cache_write_mtok"]))
+                + 1000 * Decimal(str(p["cache_write_1h_mtok"]))) / 1_000_000
+    rows = reconcile(store, table)
+    assert len(rows) == 1
+    r = rows[0]
+    assert r["model"] == "claude-sonnet-4-20250514" and r["estimated"] == expected
+    assert r["billed"] == Decimal("11.2345") and r["difference"] == Decimal("11.2345") - expected
+
+
+def test_gpu_hour_price_from_config_then_from_bill(store, tmp_path):
+    cfg = parse_settings({"pricing": {"gpu_hour": "2.75", "currency": "EUR"}})
+    assert gpu_hour_price(store, cfg) == (Decimal("2.75"), "EUR")
+    header = FOCUS_HEADER + ["PricingQuantity", "PricingUnit", "SkuId"]
+    rows = [focus_row("98.32") + ["3", "Hours", "p4d.24xlarge"],
+            focus_row("10") + ["100", "GB-Mo", "storage"],
+            focus_row("32.77") + ["1", "Hours", "p4d.24xlarge"]]
+    ingest_billing(store, [write_csv(tmp_path / "gpu.csv", rows, header)])
+    price, cur = gpu_hour_price(store, parse_settings({}))
+    assert (price, cur) == ((Decimal("98.32") + Decimal("32.77")) / 4, "USD")
+
+
+def test_gpu_hour_price_none_without_config_or_bill(store):
+    assert gpu_hour_price(store, parse_settings({})) == (None, "USD")

@@ -1,3 +1,4 @@
+# Packages install with --no-compile: bytecode is written on first import, which cuts install time.
 # Two commands do all set-up on a fresh Debian/Ubuntu machine with Python 3.11:
 #   make demo   create .venv, install, build the demo store, serve http://127.0.0.1:8501
 #   make test   install test dependencies (Debian's prometheus and chromium too), run the suite
@@ -25,11 +26,11 @@ $(BIN)/python: | python-check
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet --no-compile -e .
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
 venv: $(VENV)/.installed

@@ -1,7 +1,7 @@
-# Packages install with --no-compile: bytecode is written on first import, which cuts install time.
 # Two commands do all set-up on a fresh Debian/Ubuntu machine with Python 3.11:
 #   make demo   create .venv, install, build the demo store, serve http://127.0.0.1:8501
 #   make test   install test dependencies (Debian's prometheus and chromium too), run the suite
+# Packages install with --no-compile: bytecode is written on first import, which cuts install time.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PORT   ?= 8501
 VENV   := .venv

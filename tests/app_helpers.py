@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal  # noqa: F401 - re-exported for tests
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl

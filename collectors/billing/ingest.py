@@ -149,18 +149,20 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     lag = parse_duration(config.pricing.finalization_lag)
     paths, alloc = allocation_sql(config)
     path_list = "[" + ", ".join(lit(p) for p in paths) + "]"
+    extract = f"json_extract_string(tags, {path_list})" if paths else "CAST(NULL AS VARCHAR[])"
     finalizes = (f"coalesce(billing_period_end, billing_period_start + INTERVAL 1 MONTH) "
                  f"+ INTERVAL '{int(lag.total_seconds())} seconds'")
     sql = f"""
 WITH m AS NOT MATERIALIZED ({' UNION ALL '.join(sets)}),
 n AS NOT MATERIALIZED (
-    SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw),
+    SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw, billing_currency),
+        nullif(trim(billing_currency), '') AS billing_currency,
         coalesce(billing_period_start, date_trunc('month', charge_period_start)) AS billing_period_start,
         coalesce(billing_period_end, CASE WHEN billing_period_start IS NULL
             THEN date_trunc('month', charge_period_start) + INTERVAL 1 MONTH END) AS billing_period_end,
         onepane_tags(_tags_raw) AS tags
     FROM m),
-k AS NOT MATERIALIZED (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
+k AS NOT MATERIALIZED (SELECT n.*, {extract} AS _k FROM n)
 SELECT k.* EXCLUDE (_k),
     {alloc['x_service']} AS x_service, {alloc['x_team']} AS x_team,
     {alloc['x_model_version']} AS x_model_version,

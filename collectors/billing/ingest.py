@@ -64,16 +64,43 @@ def detect_format(cols: Columns, path: Path | str = "") -> str:
                      file=str(path), line=1)
 
 
+def looks_like_billing(path: Path) -> bool:
+    """Cheap sniff: does the file's header (or schema) match a billing format?"""
+    if llm_vendors.is_vendor_json(path):
+        return True
+    con = duckdb.connect()
+    try:
+        detect_format(open_source(con, path).cols, path)
+        return True
+    except (InputError, duckdb.Error, OSError):
+        return False
+    finally:
+        con.close()
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files from file names, folders (their export files, recursively) and globs, sorted."""
+    """Files from file names, folders (their export files, recursively) and globs, sorted.
+
+    A file named explicitly is always loaded (and fails loudly if it is not a bill); files found
+    in a folder or by a glob are skipped when their header matches no billing format (lookup
+    tables, manifests, golden files next to the exports)."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
+        found: list[Path] = []
         if p.is_dir():
             for pat in PATTERNS:
-                out += [f for f in p.rglob(pat) if not f.name.lower().endswith("manifest.json")]
+                found += [f for f in p.rglob(pat) if not f.name.lower().endswith("manifest.json")]
         elif any(ch in str(p) for ch in "*?["):
-            out += [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
+            found += [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
+        if found:
+            for f in found:
+                if looks_like_billing(f):
+                    out.append(f)
+                else:
+                    log.warning("skipped file=%s reason=not a billing export", f)
+        elif p.is_dir() or any(ch in str(p) for ch in "*?["):
+            continue
         elif p.exists():
             out.append(p)
         else:

@@ -82,15 +82,18 @@ def config_check(config) -> None:
 @click.argument("names", nargs=-1)
 @from_option
 @to_option
+@click.option("--service", default=None, help="Only this service (sources that read one service, e.g. drift).")
+@click.option("--window", type=DURATION, default=None, help="Window size for windowed sources (drift), e.g. 1d.")
 @store_options
-def collect(names, start, end, store, config) -> None:
+def collect(names, start, end, service, window, store, config) -> None:
     """Run configured sources: all, or those whose name or collector type is given.
 
     Every source runs even if one fails; exits 1 if any failed."""
     from collectors.runner import publish_services, run_sources
 
     publish_services(store, config)
-    results = run_sources(store, config, list(names) or None, start, end)
+    options = {k: v for k, v in (("service", service), ("window", window)) if v is not None}
+    results = run_sources(store, config, list(names) or None, start, end, **options)
     for r in results:
         status = "ok" if r.ok else f"FAILED: {r.error}"
         click.echo(f"{r.source} ({r.collector}): {r.rows} rows, {status}", err=not r.ok)

@@ -23,7 +23,7 @@ def serve(store: Store, config: Settings, port: int = 8501, headless: bool = Tru
         click.echo(f"login required through OIDC provider {config.auth.provider!r}", err=True)
     else:
         click.echo(f"no [auth] configured: serving on http://{address}:{port} (loopback only)", err=True)
-    cmd = [sys.executable, "-m", "streamlit", "run", str(MAIN), "--server.address", address,
+    cmd = [sys.executable, "-m", "app.launch", "run", str(MAIN), "--server.address", address,
            "--server.port", str(port), "--server.headless", str(headless).lower(),
            "--browser.gatherUsageStats", "false"]
     raise SystemExit(subprocess.call(cmd, env=env))

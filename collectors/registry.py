@@ -20,7 +20,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ValidationError
 
-from metrics.config import Source
+from metrics.config import Source, first_error
 from metrics.errors import ConfigError, OnepaneError
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def source_settings(src: Source, index: int, path: str | None = None) -> BaseMod
     try:
         return spec.settings.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
+        err = first_error(e)
         loc = ".".join(str(p) for p in err["loc"])
         raise ConfigError(err["msg"], path=path, key=f"source[{index}].{loc}") from None
 

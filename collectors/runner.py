@@ -97,8 +97,9 @@ def _record_failure(ctx: RunContext, error: str) -> None:
 
 
 def run_sources(store: Store, config: Settings, names: list[str] | None = None,
-                start=None, end=None) -> list[SourceResult]:
-    """Run configured sources: all, or those whose name or collector type is in `names`."""
+                start=None, end=None, **options) -> list[SourceResult]:
+    """Run configured sources: all, or those whose name or collector type is in `names`.
+    `options` (e.g. service=, window= from the CLI) reach each collector as `ctx.options`."""
     load_collectors()
     results: list[SourceResult] = []
     chosen = [(i, s) for i, s in enumerate(config.source) if s.enabled and
@@ -111,7 +112,8 @@ def run_sources(store: Store, config: Settings, names: list[str] | None = None,
                                "see [[source]] in onepane.toml")
     for i, src in chosen:
         settings = source_settings(src, i, config.path)
-        results.append(run_source(store, config, get(src.type), src.name, settings, start, end))
+        results.append(run_source(store, config, get(src.type), src.name, settings, start, end,
+                                  **options))
         r = results[-1]
         log.info("collected source=%s ok=%s rows=%d", r.source, r.ok, r.rows)
     return results

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from metrics.errors import ConfigError
+from metrics.errors import ConfigError, OnepaneError
 from metrics.times import parse_duration
 
 DEFAULT_DB = "onepane.duckdb"
@@ -23,6 +23,22 @@ DEFAULT_DB = "onepane.duckdb"
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _check_duration(v: str | None) -> str | None:
+    """A pydantic validator body: a bad duration becomes a ValueError, so the error names the key."""
+    if v is not None:
+        try:
+            parse_duration(v)
+        except OnepaneError as e:
+            raise ValueError(str(e)) from None
+    return v
+
+
+def first_error(e: ValidationError) -> dict:
+    """The error to report: an unknown key first (a typo also makes the real key look missing)."""
+    errs = e.errors()
+    return next((x for x in errs if x["type"] == "extra_forbidden"), errs[0])
 
 
 class Funnel(_Model):
@@ -34,8 +50,7 @@ class Funnel(_Model):
     @field_validator("attribution_window")
     @classmethod
     def _duration(cls, v: str) -> str:
-        parse_duration(v)
-        return v
+        return _check_duration(v)
 
 
 class SLO(_Model):
@@ -48,6 +63,11 @@ class SLO(_Model):
     cost_per_prediction: Decimal | None = None
     objective: float = 0.99                 # share of good events/time in the SLO period
     period: str = "30d"
+
+    @field_validator("freshness", "period")
+    @classmethod
+    def _duration(cls, v: str | None) -> str | None:
+        return _check_duration(v)
 
 
 class Budget(_Model):
@@ -88,6 +108,10 @@ class Allocation(_Model):
     team_keys: list[str] = Field(default_factory=lambda: ["team", "owner", "cost-center"])
     model_version_keys: list[str] = Field(default_factory=lambda: ["model_version", "model-version", "model"])
     shared_basis: Literal["requests", "gpu_seconds", "cost", "even"] = "cost"
+    # What counts as shared cost (spread by `shared_basis`): lines tagged with one of these
+    # services, and untagged lines in one of these FOCUS service categories.
+    shared_services: list[str] = Field(default_factory=lambda: ["shared"])
+    shared_categories: list[str] = Field(default_factory=lambda: ["Networking", "Storage"])
 
 
 class Alerts(_Model):
@@ -175,7 +199,7 @@ def parse_settings(data: dict, path: str = "onepane.toml") -> Settings:
     try:
         s = Settings.model_validate(data)
     except ValidationError as e:
-        err = e.errors()[0]
+        err = first_error(e)
         more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
         raise ConfigError(f"{err['msg']}{more}", path=path, key=_key(err["loc"])) from None
     s.path = path

@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -137,6 +138,7 @@ class Store:
                 name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())""")
             con.execute("""CREATE TABLE IF NOT EXISTS _onepane_meta (
                 key VARCHAR PRIMARY KEY, value VARCHAR)""")
+            self._claim_lake(con)
             done = {r[0] for r in con.execute("SELECT name FROM _onepane_migrations").fetchall()}
             for name, text in _migrations():
                 if name in done:
@@ -160,6 +162,24 @@ class Store:
         if applied:
             log.info("migrated db=%s applied=%s", self.db_path, ",".join(applied))
         return applied
+
+    def _claim_lake(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Two stores never share a lake: the lake records the id of the store that owns it
+        (e.g. `x.duckdb` and `x.db` would both derive `x.lake`; the second is refused)."""
+        marker = self.lake / "_onepane_store_id"
+        row = con.execute("SELECT value FROM _onepane_meta WHERE key = 'store_id'").fetchone()
+        mine = row[0] if row else None
+        theirs = marker.read_text(encoding="utf-8").strip() if marker.exists() else None
+        if theirs and theirs != mine:
+            raise OnepaneError(f"{self.lake} holds the data of another store, not of {self.db_path}; "
+                               "pick another --db name (or remove that folder if its store is gone)")
+        if not mine:
+            mine = uuid.uuid4().hex
+            con.execute("INSERT INTO _onepane_meta VALUES ('store_id', ?)", [mine])
+        if not theirs:
+            tmp = marker.with_suffix(".tmp")
+            tmp.write_text(mine + "\n", encoding="utf-8")
+            os.replace(tmp, marker)
 
     def raw_tables(self, con: duckdb.DuckDBPyConnection | None = None) -> list[str]:
         own = con is None
@@ -218,7 +238,7 @@ class Store:
     # ---- reading ------------------------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         last: Exception | None = None
-        for attempt in range(40):
+        for attempt in range(25):           # ~8 s in all
             try:
                 con = duckdb.connect(str(self.db_path), read_only=read_only)
                 con.execute("SET TimeZone = 'UTC'")
@@ -227,7 +247,7 @@ class Store:
                 if not any(m in str(e) for m in _LOCK_MARKERS):
                     raise
                 last = e
-                time.sleep(0.05 * (attempt + 1))
+                time.sleep(0.025 * (attempt + 1))
         raise StoreBusy(f"{self.db_path} is held by another process (a migration?); "
                         f"retry when it finishes ({last})")
 

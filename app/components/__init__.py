@@ -1,0 +1,1 @@
+"""Reusable pieces of the dashboard: filters (sidebar + query params), charts, empty states."""

@@ -1,0 +1,328 @@
+"""The app's data access: cached wrappers over metrics.queries, taking primitives only.
+
+Pages call these functions and nothing else to read data. The store and config are process-wide
+(`st.cache_resource`); results are `st.cache_data` keyed by the store path, a *data version* and
+the call's primitive arguments. The data version is the modification time of the run log's
+folders: every committed load publishes a run-log file there, so a collector's write invalidates
+the cache at once, and the TTL only bounds memory. Each uncached query opens a short-lived
+read-only connection (Store.query), so the app never holds the DuckDB file open and `onepane init`
+is never blocked by a browser tab. The app never writes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import streamlit as st
+
+from metrics import queries
+from metrics.config import Settings, load_settings
+from metrics.store import Store
+from metrics.times import parse_time
+
+log = logging.getLogger(__name__)
+
+TTL = 300
+
+
+@st.cache_resource(show_spinner=False)
+def _settings(config_path: str | None) -> Settings:
+    return load_settings(config_path)
+
+
+def settings() -> Settings:
+    return _settings(os.environ.get("ONEPANE_CONFIG"))
+
+
+def db_path() -> str:
+    """ONEPANE_DB (set by `onepane serve`), else the config's [store] path."""
+    return os.environ.get("ONEPANE_DB") or settings().store.path
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    return Store(path)
+
+
+def store() -> Store:
+    return _store(db_path())
+
+
+def store_exists() -> bool:
+    return store().db_path.exists()
+
+
+def version() -> float:
+    """Changes whenever a load commits (its run-log record lands in _onepane_loads/month=*/)."""
+    folder = store().lake / "_onepane_loads"
+    try:
+        return max([folder.stat().st_mtime, *(p.stat().st_mtime for p in folder.iterdir() if p.is_dir())])
+    except OSError:
+        return 0.0
+
+
+def _run(fn, *args, **kwargs) -> pl.DataFrame:
+    if not store_exists():
+        return _EMPTY
+    return getattr(queries, fn)(store(), *args, **kwargs)
+
+
+_EMPTY = pl.DataFrame()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False, max_entries=500)
+def _cached(fn: str, db: str, data_version: float, args: tuple, as_of: str | None) -> pl.DataFrame:
+    log.debug("query fn=%s db=%s args=%s as_of=%s", fn, db, args, as_of)
+    return _run(fn, *args, as_of=as_of)
+
+
+def _q(fn: str, *args, as_of: str | None = None) -> pl.DataFrame:
+    return _cached(fn, db_path(), version(), args, as_of)
+
+
+# ---- what pages call ----------------------------------------------------------------------
+def data_range(as_of: str | None = None) -> pl.DataFrame:
+    return _q("data_range", as_of=as_of)
+
+
+def layer_rows(as_of: str | None = None) -> dict[str, int]:
+    df = data_range(as_of)
+    return dict(zip(df["layer"], df["rows"])) if df.height else {}
+
+
+def data_end(as_of: str | None = None) -> datetime | None:
+    """The newest data time across layers (the demo's "now"), capped at as_of."""
+    df = data_range(as_of)
+    ends = [t for t in (df["last_at"].to_list() if df.height else []) if t is not None]
+    return max(ends) if ends else None
+
+
+def services_known(as_of: str | None = None) -> pl.DataFrame:
+    return _q("services_known", as_of=as_of)
+
+
+def cost_daily(start, end, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
+    return _q("cost_daily", start, end, services, as_of=as_of)
+
+
+def requests_daily(start, end, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
+    return _q("requests_daily", start, end, services, as_of=as_of)
+
+
+def unit_cost_daily(start, end, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
+    return _q("unit_cost_daily", start, end, services, as_of=as_of)
+
+
+def service_month(month_of, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
+    return _q("service_month", month_of, services, as_of=as_of)
+
+
+def events(start, end, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
+    return _q("events", start, end, services, as_of=as_of)
+
+
+def load_runs(as_of: str | None = None) -> pl.DataFrame:
+    return _q("load_runs", as_of=as_of)
+
+
+def load_failures(as_of: str | None = None) -> pl.DataFrame:
+    return _q("load_failures", as_of=as_of)
+
+
+def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
+    return _q("freshness", late_after, as_of=as_of)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# ---- one service --------------------------------------------------------------------------
+def service_technical(service: str, start, end, split: bool = True, as_of: str | None = None) -> pl.DataFrame:
+    cfg = settings().service(service)
+    gpus = tuple(cfg.gpus) if cfg else ()
+    return _q("service_technical", service, start, end, None, gpus, split, as_of=as_of)
+
+
+def service_technical_week_before(service: str, start, end, split: bool = True,
+                                  as_of: str | None = None) -> pl.DataFrame:
+    """The same panel one week earlier, shifted onto this window's axis (arm '<version> (week before)')."""
+    week = timedelta(days=7)
+    cfg = settings().service(service)
+    gpus = tuple(cfg.gpus) if cfg else ()
+    df = _q("service_technical", service, start - week, end - week,
+            queries.bucket_for(start, end), gpus, split, as_of=as_of)
+    if not df.height:
+        return df
+    return df.with_columns(pl.col("bucket_at") + week,
+                           (pl.col("model_version").fill_null("GPU") + " (week before)").alias("model_version"))
+
+
+def service_model(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("service_model", service, start, end, as_of=as_of)
+
+
+def service_kpis(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    cfg = settings().service(service)
+    funnel = cfg.funnel if cfg else None
+    return _q("service_kpis", service, start, end, None, funnel.action if funnel else None,
+              funnel.denominator if funnel else None, as_of=as_of)
+
+
+def service_cost(service: str, start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("service_cost", service, start, end, as_of=as_of)
+
+
+# ---- the analysis layers (other modules' functions, imported lazily so the app starts fast) ----
+class Unavailable(str):
+    """What a page shows instead of a result: the analysis' own message (e.g. "no funnel")."""
+
+
+@st.cache_data(ttl=TTL, show_spinner="Computing…", max_entries=200)
+def _cached_call(target: str, db: str, data_version: float, config_path: str | None,
+                 args: tuple, kwargs: tuple, _lead: tuple):
+    import importlib
+
+    from metrics.errors import OnepaneError
+
+    module, fn = target.rsplit(".", 1)
+    func = getattr(importlib.import_module(module), fn)
+    try:
+        return func(*_lead, *args, **dict(kwargs))
+    except OnepaneError as e:
+        return Unavailable(str(e))
+
+
+def _call(target: str, *args, with_config: bool = True, **kwargs):
+    """Call `module.function(store, [config,] *args, **kwargs)`, cached like the queries."""
+    if not store_exists():
+        return Unavailable(f"no store at {db_path()}")
+    lead = (store(), settings()) if with_config else (store(),)
+    # store and config are identified by db path and config path, so they stay out of the key
+    return _cached_call(target, db_path(), version(), os.environ.get("ONEPANE_CONFIG"),
+                        args, tuple(sorted(kwargs.items())), lead)
+
+
+def unit_economics(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.unit_economics", service, start, end, as_of=as_of)
+
+
+def token_economics(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.token_economics", service, start, end, as_of=as_of)
+
+
+def marginal_cost_per_bp(service: str, start, end, as_of: str | None = None):
+    return _call("metrics.ledger.marginal_cost_per_bp", service, start=start, end=end, as_of=as_of)
+
+
+def service_baseline(service: str, start, end, as_of: str | None = None):
+    """(whatif.Baseline, info) for the what-if controls, or Unavailable."""
+    return _call("metrics.ledger.service_baseline", service, start, end, as_of=as_of)
+
+
+def allocation(start, end, as_of: str | None = None):
+    return _call("metrics.analysis.allocation.allocate", start, end, as_of=as_of)
+
+
+def cost_anomalies(start, end):
+    """Anomalous cost days (the analysis reads the store as it is now: no as-of)."""
+    return _call("metrics.analysis.anomalies.cost_anomalies", start, end, with_config=False)
+
+
+def cost_decomposition(service: str | None, before: tuple, after: tuple):
+    return _call("metrics.analysis.anomalies.decompose_cost", service, before, after, with_config=False)
+
+
+def budget_status(at: datetime):
+    return _call("metrics.analysis.budgets.budget_status", at)
+
+
+def drift_heatmap(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.drift_heatmap", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def quality_series(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.quality_series", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def fairness_series(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.fairness_series", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def report_links(service: str | None, start, end, as_of: str | None = None):
+    return _call("metrics.model_health.report_links", service, None, start, end, as_of=as_of,
+                 with_config=False)
+
+
+def what_changed(service: str, at: datetime, window_s: int, as_of: str | None = None):
+    return _call("metrics.analysis.what_changed.what_changed", service, at, timedelta(seconds=window_s),
+                 config=settings(), as_of=parse_time(as_of) if as_of else None, with_config=False)
+
+
+def scenario(base, kpi_drop: float, price_change: float, traffic: float) -> dict:
+    """The what-if arithmetic (pure and instant, so not cached)."""
+    from metrics import whatif
+
+    return whatif.scenario(base, kpi_drop, price_change, traffic)
+
+
+def cost_invoiced(start, end, as_of: str | None = None) -> pl.DataFrame:
+    return _q("cost_invoiced", start, end, as_of=as_of)
+
+
+def alert_state() -> list[dict]:
+    """Each alert's newest state (firing / resolved), or [] when there are none."""
+    out = _call("metrics.alerts.current_state", with_config=False)
+    return list(out.values()) if isinstance(out, dict) else []
+
+
+def first_day(layer: str, as_of: str | None = None, last: bool = False) -> datetime | None:
+    """Midnight UTC of the first (or last) day with data in `layer` (cost, telemetry, ...), or None."""
+    df = data_range(as_of)
+    row = df.filter(pl.col("layer") == layer) if df.height else df
+    t = row["last_at" if last else "first_at"][0] if row.height else None
+    return datetime(t.year, t.month, t.day, tzinfo=timezone.utc) if t else None
+
+
+# ---- traffic lights -----------------------------------------------------------------------
+DEFAULT_ERROR_RATE_SLO = 0.01      # when a service sets no slo.error_rate
+DEFAULT_DRIFT_SHARE_SLO = 0.5      # when a service sets no slo.drift_share
+KPI_WARN, KPI_BREACH = 0.01, 0.05  # relative drop of the funnel rate week over week
+
+
+def _light(value, warn, breach, higher_is_bad: bool = True) -> str:
+    if value is None:
+        return "no data"
+    bad = (value > breach) if higher_is_bad else (value < breach)
+    meh = (value > warn) if higher_is_bad else (value < warn)
+    return "breach" if bad else ("warn" if meh else "ok")
+
+
+def health_lights(end, as_of: str | None = None) -> pl.DataFrame:
+    """Per service: technical, model and business lights (ok | warn | breach | no data) with the
+    numbers behind them, over the 7 days before `end`."""
+    df = _q("service_health", end, as_of=as_of)
+    rows = []
+    for r in df.iter_rows(named=True):
+        slo_err = r["slo_error_rate"] or DEFAULT_ERROR_RATE_SLO
+        slo_drift = r["slo_drift_share"] or DEFAULT_DRIFT_SHARE_SLO
+        change = (r["funnel_rate"] / r["funnel_prev_rate"] - 1
+                  if r["funnel_rate"] is not None and r["funnel_prev_rate"] else None)
+        model = _light(r["drift_share"], slo_drift / 2, slo_drift)
+        if r["drift_status"] == "drifted":
+            model = "breach"
+        rows.append({"service": r["service"],
+                     "technical": _light(r["error_rate"], slo_err / 2, slo_err),
+                     "error_rate": r["error_rate"], "error_rate_slo": slo_err,
+                     "model": model, "drift_share": r["drift_share"], "drift_share_slo": slo_drift,
+                     "business": _light(change, -KPI_WARN, -KPI_BREACH, higher_is_bad=False),
+                     "funnel_rate_change": change})
+    schema = {"service": pl.Utf8, "technical": pl.Utf8, "error_rate": pl.Float64, "error_rate_slo": pl.Float64,
+              "model": pl.Utf8, "drift_share": pl.Float64, "drift_share_slo": pl.Float64,
+              "business": pl.Utf8, "funnel_rate_change": pl.Float64}
+    return pl.DataFrame(rows, schema=schema)

@@ -1,0 +1,197 @@
+"""Benchmark: the dashboard's panel queries, cache and import, as ratios measured in one run.
+
+    nice .venv/bin/python benchmarks/app_panels.py [--rows 10000000] [--db bench.duckdb]
+
+1. Builds (or reuses) a store of `--rows` FOCUS line items (20 services, 3 teams, 2 currencies,
+   90 days) through the real loader, metrics.lake.Load.
+2. Each panel query (metrics.queries: a named SQL file over stg_cost, run through Store.query into
+   polars) against a hand-written DuckDB query on the same view (stg_cost, fetchall) -- target
+   onepane / hand-written <= 1.25 -- and, for information, the same hand-written query on
+   raw_focus (what stg_cost's restatement dedup and services join cost) and straight over the
+   Parquet files (what load visibility and supersession cost as well). All open a fresh
+   connection per run, as the app does on a cache miss; the variants run interleaved, best of 5.
+3. A warm re-render's cached query (app.data with st.cache_data; median of 200 calls). Target <= 5 ms.
+4. App import time in a fresh interpreter (app.data, app.components, metrics.queries, streamlit)
+   against `import streamlit` alone; and whether evidently got imported. Target <= 1.5 s.
+
+Prints one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import duckdb  # noqa: E402
+
+from metrics import queries  # noqa: E402
+from metrics.lake import Load  # noqa: E402
+from metrics.store import Store  # noqa: E402
+
+START = datetime(2026, 8, 1, tzinfo=timezone.utc)
+END = datetime(2026, 10, 30, tzinfo=timezone.utc)
+
+GENERATE = """
+SELECT 'USD' AS billing_currency_x,
+       CASE WHEN i % 50 = 0 THEN 'EUR' ELSE 'USD' END AS billing_currency,
+       date_trunc('month', TIMESTAMPTZ '2026-08-01' + to_seconds((i * 7919) % (90 * 86400))) AS billing_period_start,
+       TIMESTAMPTZ '2026-08-01' + to_seconds((i * 7919) % (90 * 86400)) AS charge_period_start,
+       TIMESTAMPTZ '2026-08-01' + to_seconds((i * 7919) % (90 * 86400) + 3600) AS charge_period_end,
+       ((i % 997) / 1000.0 + 0.001)::DECIMAL(38,18) AS effective_cost,
+       ((i % 997) / 1000.0 + 0.002)::DECIMAL(38,18) AS billed_cost,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE 'svc-' || (i % 20) END AS x_service,
+       'team-' || (i % 3) AS x_team,
+       'Compute' AS service_name, 'Compute' AS service_category,
+       CASE WHEN i % 3 = 0 THEN 'inv-' || (i % 4) END AS invoice_id,
+       'focus' AS x_source
+FROM range({n}) t(i)
+"""
+COLUMNS = ["billing_currency", "billing_period_start", "charge_period_start", "charge_period_end",
+           "effective_cost", "billed_cost", "x_service", "x_team", "service_name", "service_category",
+           "invoice_id", "x_source"]
+
+
+def build(db: Path, rows: int) -> Store:
+    store = Store(db).ensure()
+    have = store.query("SELECT count(*) AS n FROM raw_focus")["n"][0]
+    if have == rows:
+        return store
+    if have:
+        raise SystemExit(f"{db} holds {have} line items, not {rows}; pass another --db")
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    sql = GENERATE.format(n=rows).replace("SELECT 'USD' AS billing_currency_x,\n", "SELECT ")
+    with Load(store, "raw_focus", collector="bench", source="bench") as load:
+        load.write_query(con, sql, COLUMNS, scope="bench")
+    con.close()
+    return store
+
+
+def interleaved_best(fns: dict, runs: int = 5) -> dict:
+    """Run the variants in turn `runs` times (so machine load hits all alike); best time of each."""
+    times = {k: [] for k in fns}
+    for _ in range(runs):
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t)
+    return {k: min(v) for k, v in times.items()}
+
+
+def hand(store: Store, sql: str, params: list, src: str):
+    def run():
+        if src == "files":
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            table = "read_parquet('" + str(store.lake / "raw_focus" / "*" / "*.parquet") + "')"
+        else:
+            con = store.connect()
+            table = src
+        con.execute(sql.replace("{files}", table), params).fetchall()
+        con.close()
+    return run
+
+
+PANELS = {
+    "cost_daily": (
+        lambda s: queries.cost_daily(s, START, END),
+        """SELECT date_trunc('day', charge_period_start) AS day, coalesce(x_service, '__unallocated__'),
+                  billing_currency, sum(effective_cost), sum(billed_cost), count(*)
+           FROM {files} WHERE charge_period_start >= ? AND charge_period_start < ?
+           GROUP BY ALL ORDER BY ALL""", [START, END]),
+    "service_month": (
+        lambda s: queries.service_month(s, datetime(2026, 10, 15, tzinfo=timezone.utc)),
+        """WITH c AS (
+               SELECT coalesce(x_service, '__unallocated__') AS service, billing_currency,
+                      sum(effective_cost) FILTER (WHERE charge_period_start >= $m) AS mtd,
+                      sum(effective_cost) FILTER (WHERE charge_period_start < $m) AS prev,
+                      max(date_trunc('day', charge_period_start)) FILTER (WHERE charge_period_start >= $m) AS last_day
+               FROM {files} WHERE charge_period_start >= $s AND charge_period_start < $e GROUP BY ALL),
+           r AS (
+               SELECT service, sum(increase) FILTER (WHERE sampled_at >= $m) AS n,
+                      sum(increase) FILTER (WHERE sampled_at < $m) AS pn
+               FROM stg_telemetry_delta WHERE metric = 'inference_requests_total'
+                 AND sampled_at >= $s AND sampled_at < $e GROUP BY ALL),
+           b AS (SELECT service, TRY_CAST(json_extract_string(config, '$.budget.monthly') AS DECIMAL(38,18)) AS budget
+                 FROM stg_services)
+           SELECT c.*, b.budget, c.mtd / r.n, c.prev / r.pn
+           FROM c LEFT JOIN r USING (service) LEFT JOIN b USING (service) ORDER BY ALL""",
+        {"m": datetime(2026, 10, 1, tzinfo=timezone.utc), "s": datetime(2026, 9, 1, tzinfo=timezone.utc),
+         "e": datetime(2026, 11, 1, tzinfo=timezone.utc)}),
+    "cost_invoiced": (
+        lambda s: queries.cost_invoiced(s, START, END),
+        """SELECT date_trunc('month', billing_period_start), billing_currency, x_source,
+                  sum(effective_cost) FILTER (WHERE invoice_id IS NOT NULL),
+                  sum(effective_cost) FILTER (WHERE invoice_id IS NULL),
+                  count(*) FILTER (WHERE invoice_id IS NULL)   -- x_estimated is NULL here: same rows
+           FROM {files} WHERE charge_period_start >= ? AND charge_period_start < ?
+           GROUP BY ALL ORDER BY ALL""", [START, END]),
+}
+
+
+def cached_query_ms(db: Path) -> float:
+    os.environ["ONEPANE_DB"] = str(db)
+    import logging
+
+    logging.getLogger("streamlit").setLevel(logging.ERROR)
+    from app import data
+
+    data.cost_daily(START.date(), END.date())            # cold: fills the cache
+    times = []
+    for _ in range(200):
+        t = time.perf_counter()
+        data.cost_daily(START.date(), END.date())
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def import_seconds(code: str) -> float:
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", f"import time; t = time.perf_counter(); {code}; "
+                              "print(time.perf_counter() - t)"], capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True)
+        runs.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(runs)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / f"onepane-bench-app-{os.getpid()}.duckdb"))
+    a = ap.parse_args()
+    t = time.perf_counter()
+    store = build(Path(a.db), a.rows)
+    out: dict = {"rows": a.rows, "build_s": round(time.perf_counter() - t, 1), "panels": {}}
+    for name, (ours, sql, params) in PANELS.items():
+        variants = {"onepane": lambda: ours(store), "stg_cost": hand(store, sql, params, "stg_cost"),
+                    "raw_focus": hand(store, sql, params, "raw_focus")}
+        if "stg_" not in sql:          # a plain connection has no views for the other layers
+            variants["files"] = hand(store, sql, params, "files")
+        t = interleaved_best(variants)
+        out["panels"][name] = {"onepane_s": round(t["onepane"], 3),
+                               "hand_written_stg_cost_s": round(t["stg_cost"], 3),
+                               "ratio": round(t["onepane"] / t["stg_cost"], 3),
+                               "hand_written_raw_focus_s": round(t["raw_focus"], 3),
+                               "parquet_files_s": round(t["files"], 3) if "files" in t else None}
+    out["cached_query_ms"] = round(cached_query_ms(Path(a.db)), 3)
+    app_code = ("import app.data, app.components.charts, app.components.filters, metrics.queries; "
+                "import sys; assert 'evidently' not in sys.modules")
+    out["import_app_s"] = round(import_seconds(app_code), 3)
+    out["import_streamlit_s"] = round(import_seconds("import streamlit"), 3)
+    out["import_ratio_vs_streamlit"] = round(out["import_app_s"] / out["import_streamlit_s"], 3)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,500 @@
+"""Prometheus HTTP API -> raw_telemetry: range queries through prometheus-api-client.
+
+A `[[source]] type = "prometheus"` names the server and which default query sets to pull; a user
+only names the job/labels:
+
+    [[source]]
+    name = "prod-prom"
+    type = "prometheus"
+    url = "https://prom.example:9090"
+    service = "assistant-api"            # for series without a `service` label
+    sets = ["prometheus_client", "dcgm"] # or vllm, tgi, triton, torchserve
+    labels = { job = "assistant" }       # selector for the service's series
+    histogram = "http_request_duration_seconds"   # prometheus_client set: your histogram's name
+    requests_counter = "http_requests_total"      # ... and request counter (status/code label)
+    gpu_labels = { job = "dcgm-exporter" }
+    step = "60s"
+    bearer_token_env = "PROM_TOKEN"      # secrets only by environment variable name
+
+Every query is stored under onepane's canonical metric names (`inference_requests_total{status}`,
+`inference_request_duration_seconds_bucket|_sum|_count`, `inference_tokens_total{kind}`,
+`inference_queue_depth`, `inference_fallback_total`, `DCGM_FI_DEV_*`), so the same summary SQL
+reads a vLLM, TGI, Triton or TorchServe server and the offline OpenMetrics import alike.
+
+Sampling: a raw series is queried as `last_over_time(series[step])` on a step grid aligned to
+multiples of the step, so a point means "the newest sample in the last step" - never a value
+repeated for Prometheus' 5-minute lookback after a target went away - and overlapping re-runs
+produce the same timestamps (stg_telemetry keeps one row per point: re-runs never duplicate).
+
+Requests: ranges are split so no request returns more than `max_points` (11,000) points per series;
+at most `max_in_flight` (5) requests run at once; 5xx answers, connection errors and timeouts are
+retried with exponential backoff (urllib3 Retry inside the client). A run is one all-or-nothing
+load: if any request still fails, nothing of the run is written, the run log records the error and
+what earlier runs collected stays.
+
+Incremental: the load's watermark holds the last collected time per query. The next run starts one
+step after it; a gap after downtime is back-filled up to `backfill_limit` (older points are skipped
+and the skipped span is logged). `--from/--to` collect an explicit range (the watermark never moves
+back).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
+from collectors.registry import collector
+from metrics.errors import ConfigError, SourceError, SourceUnavailable
+from metrics.times import parse_duration
+
+log = logging.getLogger(__name__)
+
+SENTINEL_MIN = 9.2233720368547e18      # DCGM INT64 blanks arrive as ~2**63
+
+
+@dataclass(frozen=True)
+class Query:
+    """One PromQL query stored under `metric`. `expr` may use {sel} (the selector labels, with a
+    leading comma-free body) and {w} (the sampling window = step)."""
+    metric: str
+    expr: str
+    type: str = "gauge"
+    gpu: bool = False           # selects with gpu_labels instead of labels
+
+
+def _raw(name: str, metric: str | None = None, type: str = "gauge", gpu: bool = False, scale: str = "") -> Query:
+    return Query(metric or name, f"last_over_time({name}{{{{{{sel}}}}}}[{{w}}]){scale}", type, gpu)
+
+
+def _as(expr_name: str, metric: str, type: str, label: str, value: str, scale: str = "") -> Query:
+    inner = f"last_over_time({expr_name}{{{{{{sel}}}}}}[{{w}}]){scale}"
+    return Query(metric, f'label_replace({inner}, "{label}", "{value}", "", "")', type)
+
+
+H = "inference_request_duration_seconds"
+
+QUERY_SETS: dict[str, list[Query]] = {
+    # Plain prometheus_client instrumentation with onepane's names (the demo and the real capture):
+    # a request counter with `status`, a latency histogram, token counter, queue gauge, fallbacks.
+    # `histogram` / `requests_counter` settings rename the first four for any client's own names.
+    "prometheus_client": [
+        _raw("{requests_counter}", "inference_requests_total", type="counter"),
+        _raw("{histogram}_bucket", f"{H}_bucket", type="histogram"),
+        _raw("{histogram}_sum", f"{H}_sum", type="histogram"),
+        _raw("{histogram}_count", f"{H}_count", type="histogram"),
+        _raw("inference_tokens_total", type="counter"),
+        _raw("inference_queue_depth"),
+        _raw("inference_fallback_total", type="counter"),
+        _raw("inference_abstain_total", type="counter"),
+    ],
+    # vLLM OpenAI server (model label: model_name).
+    "vllm": [
+        _as("vllm:request_success_total", "inference_requests_total", "counter", "status", "200"),
+        _raw("vllm:e2e_request_latency_seconds_bucket", f"{H}_bucket", "histogram"),
+        _raw("vllm:e2e_request_latency_seconds_sum", f"{H}_sum", "histogram"),
+        _raw("vllm:e2e_request_latency_seconds_count", f"{H}_count", "histogram"),
+        _as("vllm:prompt_tokens_total", "inference_tokens_total", "counter", "kind", "prompt"),
+        _as("vllm:generation_tokens_total", "inference_tokens_total", "counter", "kind", "completion"),
+        _raw("vllm:num_requests_waiting", "inference_queue_depth"),
+    ],
+    # Hugging Face text-generation-inference.
+    "tgi": [
+        _as("tgi_request_success", "inference_requests_total", "counter", "status", "200"),
+        _as("tgi_request_failure", "inference_requests_total", "counter", "status", "500"),
+        _raw("tgi_request_duration_bucket", f"{H}_bucket", "histogram"),
+        _raw("tgi_request_duration_sum", f"{H}_sum", "histogram"),
+        _raw("tgi_request_duration_count", f"{H}_count", "histogram"),
+        _as("tgi_request_input_length_sum", "inference_tokens_total", "counter", "kind", "prompt"),
+        _as("tgi_request_generated_tokens_sum", "inference_tokens_total", "counter", "kind", "completion"),
+        _raw("tgi_queue_size", "inference_queue_depth"),
+    ],
+    # NVIDIA Triton (labels model, version; durations are cumulative microseconds).
+    "triton": [
+        Query("inference_requests_total", 'label_replace(label_join(last_over_time(nv_inference_request_success{{{sel}}}[{w}]), '
+              '"model_version", "/", "model", "version"), "status", "200", "", "")', "counter"),
+        Query("inference_requests_total", 'label_replace(label_join(last_over_time(nv_inference_request_failure{{{sel}}}[{w}]), '
+              '"model_version", "/", "model", "version"), "status", "500", "", "")', "counter"),
+        Query(f"{H}_sum", 'label_join(last_over_time(nv_inference_request_duration_us{{{sel}}}[{w}]) / 1e6, '
+              '"model_version", "/", "model", "version")', "counter"),
+        Query(f"{H}_count", 'label_join(last_over_time(nv_inference_request_success{{{sel}}}[{w}]), '
+              '"model_version", "/", "model", "version")', "counter"),
+        Query("inference_queue_depth", 'label_join(last_over_time(nv_inference_pending_request_count{{{sel}}}[{w}]), '
+              '"model_version", "/", "model", "version")'),
+    ],
+    # TorchServe metrics API (labels model_name, model_version; latency in microseconds).
+    "torchserve": [
+        _raw("ts_inference_requests_total", "inference_requests_total", "counter"),
+        _raw("ts_inference_latency_microseconds", f"{H}_sum", "counter", scale=" / 1e6"),
+        _raw("ts_inference_requests_total", f"{H}_count", "counter"),
+        _raw("ts_queue_latency_microseconds", "inference_queue_seconds_total", "counter", scale=" / 1e6"),
+    ],
+    # NVIDIA DCGM exporter: no service label; GPUs are attributed via Service.gpus or the source.
+    "dcgm": [
+        _raw(n, gpu=True, type="counter" if n.endswith("ENERGY_CONSUMPTION") else "gauge")
+        for n in ("DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_POWER_USAGE", "DCGM_FI_DEV_FB_USED",
+                  "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "DCGM_FI_DEV_MEM_COPY_UTIL")
+    ],
+}
+
+
+class CustomQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str                 # name stored in raw_telemetry
+    expr: str                   # PromQL; may use {sel} and {w}
+    type: str = "gauge"
+    gpu: bool = False
+
+
+class PromSettings(BaseModel):
+    """`[[source]] type = "prometheus"`."""
+    model_config = ConfigDict(extra="forbid")
+    url: str
+    service: str | None = None
+    sets: list[str] = Field(default_factory=lambda: ["prometheus_client", "dcgm"])
+    histogram: str = "inference_request_duration_seconds"   # prometheus_client set: latency histogram
+    requests_counter: str = "inference_requests_total"      # prometheus_client set: requests (status label)
+    model_version: str | None = None    # for series without a model_version/model_name/model label
+    labels: dict[str, str] = Field(default_factory=dict)
+    gpu_labels: dict[str, str] = Field(default_factory=dict)
+    queries: list[CustomQuery] = Field(default_factory=list)
+    step: str = "60s"
+    initial: str = "1d"                 # first run without --from: this far back
+    backfill_limit: str = "7d"          # a gap after downtime is back-filled at most this far
+    lag: str = "1m"                     # without --to: stop this long before now (late scrapes)
+    max_points: int = 11_000            # per series per request (Prometheus' own limit)
+    max_in_flight: int = 5
+    timeout_s: float = 30.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    bearer_token_env: str | None = None
+    basic_user: str | None = None
+    basic_user_env: str | None = None
+    basic_password_env: str | None = None
+    tls_verify: bool = True
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError(f"not an http(s) URL: {v!r}")
+        return v.rstrip("/")
+
+    @field_validator("sets")
+    @classmethod
+    def _sets(cls, v: list[str]) -> list[str]:
+        unknown = [s for s in v if s not in QUERY_SETS]
+        if unknown:
+            raise ValueError(f"unknown query set(s) {unknown}; known: {', '.join(QUERY_SETS)}")
+        return v
+
+    @field_validator("step", "initial", "backfill_limit", "lag")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+def _selector(labels: dict[str, str]) -> str:
+    return ",".join(f'{k}="{_esc(v)}"' for k, v in sorted(labels.items()))
+
+
+def _esc(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def queries_of(s: PromSettings) -> list[tuple[str, Query]]:
+    """(query id, query) with selectors and window filled in; the id keys the watermark."""
+    step = int(parse_duration(s.step).total_seconds())
+    out = []
+    for q in [q for name in s.sets for q in QUERY_SETS[name]] + [
+            Query(c.metric, c.expr, c.type, c.gpu) for c in s.queries]:
+        expr = q.expr.format(sel=_selector(s.gpu_labels if q.gpu else s.labels), w=f"{step}s",
+                             histogram=s.histogram, requests_counter=s.requests_counter)
+        expr = expr.replace("{}", "")
+        qid = q.metric + ":" + hashlib.md5(expr.encode()).hexdigest()[:8]
+        out.append((qid, Query(q.metric, expr, q.type, q.gpu)))
+    return out
+
+
+def chunks(start: datetime, end: datetime, step_s: int, max_points: int) -> list[tuple[datetime, datetime]]:
+    """Split [start, end] (grid-aligned, both ends inclusive as Prometheus does) so no request
+    returns more than max_points points per series."""
+    out, span = [], timedelta(seconds=step_s * (max_points - 1))
+    a = start
+    while a <= end:
+        b = min(a + span, end)
+        out.append((a, b))
+        a = b + timedelta(seconds=step_s)
+    return out
+
+
+def _align_up(t: datetime, step_s: int) -> datetime:
+    return datetime.fromtimestamp(math.ceil(t.timestamp() / step_s) * step_s, tz=timezone.utc)
+
+
+def _align_down(t: datetime, step_s: int) -> datetime:
+    return datetime.fromtimestamp(math.floor(t.timestamp() / step_s) * step_s, tz=timezone.utc)
+
+
+class _Client:
+    """prometheus-api-client connections (one per thread) with retry/backoff, auth and TLS."""
+
+    def __init__(self, s: PromSettings):
+        self.s = s
+        self.local = threading.local()
+        headers = {}
+        if s.bearer_token_env:
+            token = os.environ.get(s.bearer_token_env)
+            if not token:
+                raise ConfigError(f"environment variable {s.bearer_token_env} (bearer_token_env) is not set")
+            headers["Authorization"] = f"Bearer {token}"
+        self.headers = headers or None
+        self.auth = None
+        user = os.environ.get(s.basic_user_env) if s.basic_user_env else s.basic_user
+        if user is not None or s.basic_password_env:
+            pw = os.environ.get(s.basic_password_env or "", None)
+            if pw is None:
+                raise ConfigError(f"environment variable {s.basic_password_env} (basic_password_env) is not set")
+            self.auth = (user or "", pw)
+
+    def conn(self):
+        c = getattr(self.local, "c", None)
+        if c is None:
+            import requests
+            from prometheus_api_client import PrometheusConnect
+            from urllib3.util.retry import Retry
+
+            session = requests.Session()
+            session.verify = self.s.ca_file if (self.s.tls_verify and self.s.ca_file) else self.s.tls_verify
+            if self.s.client_cert:
+                session.cert = (self.s.client_cert, self.s.client_key) if self.s.client_key else self.s.client_cert
+            retry = Retry(total=self.s.retries, connect=self.s.retries, read=self.s.retries,
+                          status=self.s.retries, backoff_factor=self.s.backoff_s,
+                          status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "POST"),
+                          raise_on_status=False)
+            c = PrometheusConnect(url=self.s.url, headers=self.headers, retry=retry, auth=self.auth,
+                                  session=session, timeout=self.s.timeout_s)
+            self.local.c = c
+        return c
+
+    def query_range(self, expr: str, a: datetime, b: datetime, step: str) -> list[dict]:
+        import requests
+        from prometheus_api_client import PrometheusApiClientException
+
+        try:
+            return self.conn().custom_query_range(expr, a, b, step)
+        except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as e:   # not the API's JSON
+            raise SourceError(f"{self.s.url} returned a body that is not Prometheus API JSON: "
+                              f"{type(e).__name__}: {e}") from None
+        except PrometheusApiClientException as e:
+            msg = str(e)
+            if "HTTP Status Code 5" in msg:
+                raise SourceUnavailable(f"{self.s.url} answered {msg[:160]} after {self.s.retries} retries") from None
+            raise SourceError(f"{self.s.url} rejected query {expr!r}: {msg[:300]}") from None
+        except requests.exceptions.SSLError as e:
+            raise SourceError(f"{self.s.url}: TLS failed ({_ssl_reason(e)}); set ca_file to the server's "
+                              "CA, or tls_verify = false for a test server") from None
+        except requests.exceptions.Timeout:
+            raise SourceUnavailable(f"{self.s.url} timed out after {self.s.timeout_s:g}s "
+                                    f"({self.s.retries} retries)") from None
+        except requests.exceptions.RetryError as e:
+            raise SourceUnavailable(f"{self.s.url} kept failing after {self.s.retries} retries: {e}") from None
+        except requests.exceptions.ConnectionError as e:
+            text = str(e).lower()
+            reason = ("timed out" if "timed out" in text else "connection refused" if "refused" in text
+                      else "host not found" if "name or service" in text or "resolve" in text
+                      else "connection failed")
+            raise SourceUnavailable(f"cannot reach {self.s.url}: {reason} after {self.s.retries} retries "
+                                    f"({type(e).__name__})") from None
+        except requests.exceptions.RequestException as e:
+            raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
+
+
+def _ssl_reason(e: Exception) -> str:
+    text = str(e)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "WRONG_VERSION_NUMBER", "hostname"):
+        if marker in text:
+            i = text.find(marker)
+            return text[i:i + 80].split("'")[0].split(")")[0]
+    return type(e).__name__
+
+
+class _SeriesIndex:
+    """Small integer ids for (metric, labels) so millions of points carry no strings until the end."""
+
+    def __init__(self):
+        self.ids: dict[tuple[str, str], int] = {}
+        self.meta: list[tuple[str, str, str, bool, str]] = []  # metric, labels json, type, gpu, query id
+
+    def id(self, qid: str, q: Query, labels: dict) -> int:
+        lj = json.dumps(labels, sort_keys=True, separators=(",", ":"))
+        key = (q.metric, lj)
+        if key not in self.ids:
+            self.ids[key] = len(self.meta)
+            self.meta.append((q.metric, lj, q.type, q.gpu, qid))
+        return self.ids[key]
+
+
+def _frame(qid: str, q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
+    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
+    parts = []
+    for series in result:
+        values = series.get("values") or []
+        if not values:
+            continue
+        sid = index.id(qid, q, {k: v for k, v in series.get("metric", {}).items() if k != "__name__"})
+        parts.append(pl.DataFrame({
+            "sid": pl.Series([sid] * len(values), dtype=pl.UInt32),
+            "t": pl.Series([v[0] for v in values], dtype=pl.Float64),
+            "value": pl.Series([v[1] for v in values], dtype=pl.Utf8).cast(pl.Float64, strict=False),
+        }))
+    return pl.concat(parts) if parts else None
+
+
+def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None = None,
+            on_total: Callable[[int], None] | None = None) -> dict:
+    """Pull every query over its range into one all-or-nothing load. Returns counts."""
+    step_s = max(1, int(parse_duration(settings.step).total_seconds()))
+    now = datetime.now(timezone.utc)
+    end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
+    if ctx.end is not None and end >= ctx.end:
+        end -= timedelta(seconds=step_s)         # half-open [from, to)
+    previous = (ctx.watermark() or {}).get("queries", {})
+    limit = parse_duration(settings.backfill_limit)
+    plan, skipped, starts = [], {}, {}
+    for qid, q in queries_of(settings):
+        if ctx.start is not None:
+            start = ctx.start
+        elif qid in previous:
+            start = datetime.fromisoformat(previous[qid]) + timedelta(seconds=step_s)
+            if start < now - limit:
+                skipped[qid] = [start.isoformat(), (now - limit).isoformat()]
+                log.warning("gap not back-filled source=%s query=%s from=%s to=%s (backfill_limit=%s)",
+                            ctx.source, q.metric, start, now - limit, settings.backfill_limit)
+                start = now - limit
+        else:
+            start = now - parse_duration(settings.initial)
+        start = starts[qid] = _align_up(start, step_s)
+        for a, b in chunks(start, end, step_s, settings.max_points):
+            plan.append((qid, q, a, b))
+    if on_total:
+        on_total(len(plan))
+    client = _Client(settings)
+    index = _SeriesIndex()
+    frames: list[pl.DataFrame] = []
+    last: dict[str, datetime] = {}
+    with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
+        futures = {pool.submit(client.query_range, q.expr, a, b, f"{step_s}s"): (qid, q, a, b)
+                   for qid, q, a, b in plan}
+        try:
+            for fut in as_completed(futures):
+                qid, q, a, b = futures[fut]
+                f = _frame(qid, q, fut.result(), index)
+                if f is not None:
+                    frames.append(f)
+                last[qid] = max(last.get(qid, b), b)
+                if progress:
+                    progress(1)
+        except BaseException:
+            for other in futures:
+                other.cancel()
+            raise
+    rows = _rows(frames, index, starts, ctx, settings)
+    watermark = dict(previous)
+    for qid, t in last.items():
+        if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
+            watermark[qid] = t.isoformat()
+    with ctx.load() as load:
+        if rows is not None and rows.height:
+            load.write(rows, scope=f"prometheus/{ctx.source}")
+        load.watermark = {"queries": watermark}
+        load.details = {"requests": len(plan), "points": 0 if rows is None else rows.height,
+                        "step_s": step_s, "gaps_not_backfilled": skipped}
+    return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
+
+
+def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,
+          settings: PromSettings) -> pl.DataFrame | None:
+    """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
+    import), DCGM blanks NULL, and series_start: a counter with no point at its range's first step
+    began inside the range, so its first point counts from zero (DCGM's energy counter, "since
+    boot", never does)."""
+    if not frames:
+        return None
+    df = pl.concat(frames)          # a point collected twice is one row in stg_telemetry
+    seen = {next((json.loads(lj)[k] for k in SERVICE_LABELS if json.loads(lj).get(k)), None)
+            for _, lj, _, _, _ in index.meta} - {None}
+    only = next(iter(seen)) if len(seen) == 1 else settings.service
+    meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash",
+                                             "service", "model_version", "counter", "range_start")}
+    for metric, lj, mtype, gpu, qid in index.meta:
+        lb = json.loads(lj)
+        svc = next((lb[k] for k in SERVICE_LABELS if lb.get(k)), None)
+        if not svc:
+            svc = (gpu_owner(lb, ctx.config) or only) if gpu or any(k in lb for k in GPU_LABELS[:4]) \
+                else settings.service
+        meta["metric"].append(metric)
+        meta["metric_type"].append(mtype)
+        meta["labels"].append(lj)
+        meta["labels_hash"].append(hashlib.md5(lj.encode()).hexdigest())
+        meta["service"].append(svc)
+        meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None)
+                                     or (settings.model_version if svc == settings.service and not gpu else None))
+        meta["counter"].append(mtype in ("counter", "histogram", "summary") and not metric.startswith("DCGM_"))
+        meta["range_start"].append(starts[qid].timestamp())
+    m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
+                                   "labels": pl.Categorical, "labels_hash": pl.Categorical,
+                                   "service": pl.Categorical, "model_version": pl.Categorical,
+                                   "counter": pl.Boolean, "range_start": pl.Float64}).with_row_index("sid")
+    first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
+    df = df.join(first, on="sid", how="left").join(m, on="sid", how="left")
+    value = pl.col("value")
+    return df.select(
+        (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
+        "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
+        pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
+        (pl.col("counter") & (pl.col("t") == pl.col("first_t"))
+         & (pl.col("first_t") > pl.col("range_start"))).alias("series_start"),
+        pl.lit(ctx.source).cast(pl.Categorical).alias("source"),
+    )
+
+
+@collector("prometheus", settings=PromSettings, table="raw_telemetry",
+           help="PromQL range queries (default sets for prometheus_client, vLLM, TGI, Triton, "
+                "TorchServe, DCGM) -> raw_telemetry")
+def collect_prometheus(settings: PromSettings, ctx) -> None:
+    prog = ctx.options.get("progress")
+    if prog is not None:
+        collect(settings, ctx, progress=prog.update, on_total=lambda n: setattr(prog, "total", n))
+    else:
+        collect(settings, ctx)
+
+
+def collect_url(store, config, url: str, service: str | None = None, step: str | None = None,
+                start=None, end=None, progress=None, **settings):
+    """`onepane collect prometheus --url URL`: the default query sets against one server."""
+    from collectors.registry import get
+    from collectors.runner import run_source
+
+    if service is None and config is not None and len(config.services) == 1:
+        service = config.services[0].name
+    s = PromSettings(url=url, service=service, step=step or "60s", **settings)
+    from urllib.parse import urlparse
+
+    source = "prometheus@" + urlparse(s.url).netloc       # watermarks are kept per server
+    return run_source(store, config, get("prometheus"), source, s, start, end,
+                      **({"progress": progress} if progress is not None else {}))

@@ -1,0 +1,197 @@
+"""Request logs (CSV or Parquet, one row per request) -> raw_requests (`onepane ingest requests FILE`).
+
+Columns are found by name (first match wins, case-insensitive):
+
+| raw_requests | accepted source columns |
+|---|---|
+| request_id | request_id, id, trace_id |
+| arrived_at | arrived_at, timestamp, ts, time, started_at, start_time, created_at |
+| finished_at | finished_at, ended_at, end_time, completed_at |
+| service | service, service_name, app (else `--service`, else the only configured service) |
+| model_version | model_version, version, model |
+| status | status, status_code, code, http_status |
+| latency_s | latency_s, latency, duration_s, duration; latency_ms/duration_ms (/1000); else finished - arrived |
+| prompt_tokens / completion_tokens | prompt_tokens, input_tokens / completion_tokens, output_tokens |
+| fallback / abstained | fallback, is_fallback, used_fallback / abstained, abstain, is_abstain; or a `path` / `answered_by` / `route` column whose value is `fallback` or `abstain` |
+
+Times are unix seconds (or milliseconds when > 1e11) or ISO 8601 (naive = UTC). A bad value raises
+InputError naming the file, line (header = line 1) and column; nothing is written.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from collectors.registry import collector
+from metrics.errors import InputError
+
+log = logging.getLogger(__name__)
+
+ALIASES = {
+    "request_id": ("request_id", "id", "trace_id"),
+    "arrived_at": ("arrived_at", "timestamp", "ts", "time", "started_at", "start_time", "created_at"),
+    "finished_at": ("finished_at", "ended_at", "end_time", "completed_at"),
+    "service": ("service", "service_name", "app"),
+    "model_version": ("model_version", "version", "model"),
+    "status": ("status", "status_code", "code", "http_status"),
+    "latency_s": ("latency_s", "latency", "duration_s", "duration", "latency_seconds"),
+    "latency_ms": ("latency_ms", "duration_ms"),
+    "prompt_tokens": ("prompt_tokens", "input_tokens"),
+    "completion_tokens": ("completion_tokens", "output_tokens"),
+    "fallback": ("fallback", "is_fallback", "used_fallback"),
+    "abstained": ("abstained", "abstain", "is_abstain"),
+    "path": ("path", "answered_by", "route"),
+}
+TRUE = {"true", "1", "yes", "y", "t"}
+FALSE = {"false", "0", "no", "n", "f", ""}
+
+
+class RequestsSettings(BaseModel):
+    """`[[source]] type = "requests"`: request-log files (globs), CSV or Parquet."""
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(default_factory=list)
+    service: str | None = None
+
+
+def _find(columns: list[str], key: str) -> str | None:
+    lower = {c.lower().strip(): c for c in columns}
+    return next((lower[a] for a in ALIASES[key] if a in lower), None)
+
+
+def _bad(file: str, idx: int, column: str, msg: str) -> InputError:
+    return InputError(msg, file=file, line=idx + 2, column=column)
+
+
+def _times(s: pl.Series, file: str, column: str) -> pl.Series:
+    if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
+        return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else s.dt.convert_time_zone("UTC")
+    if s.dtype.is_numeric():
+        secs = s.cast(pl.Float64)
+        secs = pl.select(pl.when(secs.abs() > 1e11).then(secs / 1000).otherwise(secs)).to_series()
+        return (secs * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
+    text = s.cast(pl.Utf8).str.strip_chars()
+    num = text.cast(pl.Float64, strict=False)
+    if num.null_count() == text.null_count():
+        return _times(num, file, column)
+    parsed = text.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
+    bad = (parsed.is_null() & text.is_not_null() & (text != "")).arg_true()
+    if len(bad):
+        i = bad[0]
+        raise _bad(file, i, column, f"not a time: {text[i]!r} (use ISO 8601 or unix seconds)")
+    return parsed
+
+
+def _bools(s: pl.Series, file: str, column: str) -> pl.Series:
+    if s.dtype == pl.Boolean:
+        return s
+    text = s.cast(pl.Utf8).str.strip_chars().str.to_lowercase()
+    bad = (~text.is_in(list(TRUE | FALSE)) & text.is_not_null()).arg_true()
+    if len(bad):
+        i = bad[0]
+        raise _bad(file, i, column, f"not a boolean: {s[i]!r} (use true/false or 1/0)")
+    return text.is_in(list(TRUE))
+
+
+def _numbers(s: pl.Series, file: str, column: str, dtype=pl.Float64) -> pl.Series:
+    out = s.cast(dtype, strict=False)
+    bad = (out.is_null() & s.is_not_null() & (s.cast(pl.Utf8).str.strip_chars() != "")).arg_true()
+    if len(bad):
+        i = bad[0]
+        raise _bad(file, i, column, f"not a number: {s[i]!r}")
+    return out
+
+
+def read_requests(path: Path, service: str | None = None, source: str | None = None) -> pl.DataFrame:
+    """Read and normalise one request log; raises InputError on bad input."""
+    file = str(path)
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            df = pl.read_parquet(path)
+        else:
+            df = pl.read_csv(path, infer_schema=False, truncate_ragged_lines=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as e:
+        raise InputError(f"cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: "
+                         f"{str(e).splitlines()[0]}", file=file) from None
+    cols = df.columns
+    c = {k: _find(cols, k) for k in ALIASES}
+    if c["arrived_at"] is None:
+        raise InputError(f"no time column (one of {', '.join(ALIASES['arrived_at'])})", file=file, line=1)
+    n = df.height
+    out: dict[str, pl.Series] = {}
+    out["arrived_at"] = _times(df[c["arrived_at"]], file, c["arrived_at"])
+    if out["arrived_at"].null_count():
+        i = out["arrived_at"].is_null().arg_true()[0]
+        raise _bad(file, i, c["arrived_at"], "empty time")
+    out["finished_at"] = (_times(df[c["finished_at"]], file, c["finished_at"]) if c["finished_at"]
+                          else pl.Series([None] * n, dtype=pl.Datetime("us", "UTC")))
+    if c["service"]:
+        out["service"] = df[c["service"]].cast(pl.Utf8)
+    elif service:
+        out["service"] = pl.Series([service] * n, dtype=pl.Utf8)
+    else:
+        raise InputError("no service column; pass --service (or configure exactly one service)",
+                         file=file, line=1)
+    for key in ("request_id", "model_version", "status"):
+        out[key] = df[c[key]].cast(pl.Utf8) if c[key] else pl.Series([None] * n, dtype=pl.Utf8)
+    if c["latency_s"]:
+        out["latency_s"] = _numbers(df[c["latency_s"]], file, c["latency_s"])
+    elif c["latency_ms"]:
+        out["latency_s"] = _numbers(df[c["latency_ms"]], file, c["latency_ms"]) / 1000.0
+    elif c["finished_at"]:
+        out["latency_s"] = (out["finished_at"] - out["arrived_at"]).dt.total_microseconds() / 1e6
+    else:
+        out["latency_s"] = pl.Series([None] * n, dtype=pl.Float64)
+    for key in ("prompt_tokens", "completion_tokens"):
+        out[key] = (_numbers(df[c[key]], file, c[key], pl.Int64) if c[key]
+                    else pl.Series([None] * n, dtype=pl.Int64))
+    path_col = df[c["path"]].cast(pl.Utf8).str.to_lowercase() if c["path"] else None
+    for key, word in (("fallback", "fallback"), ("abstained", "abstain")):
+        if c[key]:
+            out[key] = _bools(df[c[key]], file, c[key])
+        elif path_col is not None:
+            out[key] = path_col.str.starts_with(word).fill_null(False)
+        else:
+            out[key] = pl.Series([None] * n, dtype=pl.Boolean)
+    out["source"] = pl.Series([source or path.name] * n, dtype=pl.Utf8)
+    return pl.DataFrame(out)
+
+
+def ingest_requests(store, path, config=None, source=None, service: str | None = None, ctx=None) -> dict:
+    """Load one request log into raw_requests (all-or-nothing; the same file twice loads once)."""
+    from collectors.runner import file_hash
+    from metrics.lake import Load, already_loaded
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found", file=str(path))
+    digest = file_hash(path)
+    earlier = already_loaded(store, "raw_requests", digest)
+    if earlier:
+        return {"load_id": earlier, "rows": 0, "skipped": True}
+    if service is None and config is not None and len(config.services) == 1:
+        service = config.services[0].name
+    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+            Load(store, "raw_requests", collector="requests", source=source or path.name,
+                 source_file=str(path), content_hash=digest))
+    with load:
+        frame = read_requests(path, service, source)
+        load.write(frame, scope=f"requests/{digest[:16]}")
+        load.details = {"requests": frame.height,
+                        "fallbacks": int(frame["fallback"].sum() or 0),
+                        "abstained": int(frame["abstained"].sum() or 0)}
+    return {"load_id": load.load_id, "rows": frame.height, "skipped": False}
+
+
+@collector("requests", settings=RequestsSettings, table="raw_requests",
+           help="Request logs (CSV/Parquet) -> raw_requests")
+def collect_requests(settings: RequestsSettings, ctx) -> None:
+    import glob
+
+    files = sorted({f for p in settings.paths for f in glob.glob(p, recursive=True)})
+    if not files:
+        raise InputError(f"no file matches {settings.paths}")
+    for f in files:
+        ingest_requests(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)

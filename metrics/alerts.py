@@ -1,0 +1,279 @@
+"""`onepane check`: evaluate every alert rule, notify about changes, keep the state in the store.
+
+Rules (each alert has a de-duplication key = rule + subject):
+  slo_burn           multi-window multi-burn-rate on latency/error-rate SLOs (metrics.analysis.slo)
+  slo_freshness      newest data of a service older than its SLO `freshness`
+  slo_drift_share    newest model-health window's drift_share above the SLO
+  slo_accuracy       newest accuracy below the SLO's accuracy_min
+  slo_cost_per_prediction  last full day's cost / requests above the SLO
+  budget_forecast    month-end forecast above a service/team budget (metrics.analysis.budgets)
+  cost_day_over_day, cost_week_over_week   daily-cost deltas beyond [alerts] thresholds
+  cost_anomaly       the last full day is a cost anomaly (metrics.analysis.anomalies)
+
+Notifications go to a Slack-compatible webhook ({"text": ...}), a generic JSON webhook and SMTP
+email, each only when configured; URLs and SMTP credentials come from the environment variables
+named in [alerts]. State lives in `raw_alert_state` (one Parquet row per state change): an alert
+that was already firing and notified is not sent again; one that stops firing sends a "resolved"
+message. A change is recorded only when every configured channel accepted it, so a failed delivery
+is retried by the next check.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import smtplib
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from email.message import EmailMessage
+from typing import Any
+
+import polars as pl
+
+from metrics.analysis.signals import sql
+from metrics.config import Settings
+from metrics.errors import ConfigError
+from metrics.store import Store
+from metrics.times import parse_duration
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 10
+
+
+@dataclass
+class CheckResult:
+    firing: list[dict[str, Any]]
+    resolved: list[dict[str, Any]]
+    new: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)      # channels that accepted a message
+    errors: list[str] = field(default_factory=list)
+
+
+def _alert(rule: str, subject: str, severity: str, summary: str, **details) -> dict[str, Any]:
+    return {"key": f"{rule}:{subject}", "rule": rule, "subject": subject, "severity": severity,
+            "summary": summary, "details": details}
+
+
+def _money(x: Decimal | float) -> str:
+    return f"{Decimal(str(x)).quantize(Decimal('0.01'))}"
+
+
+# ---- rules -------------------------------------------------------------------------------------
+def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any]]:
+    """Every alert that fires at `at`, in rule order."""
+    from metrics.analysis.anomalies import cost_anomalies
+    from metrics.analysis.budgets import budget_status, cost_deltas
+    from metrics.analysis.slo import evaluate_slos
+
+    out: list[dict[str, Any]] = []
+    con = store.connect()
+    try:
+        for r in evaluate_slos(store, config, at, con=con):
+            for w in r["burn"]:
+                if w["firing"]:
+                    out.append(_alert(
+                        "slo_burn", f"{r['service']}/{r['slo']}/{w['long']}-{w['short']}", w["severity"],
+                        f"{r['service']} {r['slo']} SLO burning its error budget {w['burn_long']:.1f}× over "
+                        f"{w['long']} and {w['burn_short']:.1f}× over {w['short']} (threshold {w['factor']}×); "
+                        f"{r['budget_remaining'] * 100:.0f}% of the {r['period']} budget left.",
+                        burn_long=w["burn_long"], burn_short=w["burn_short"], factor=w["factor"],
+                        budget_remaining=r["budget_remaining"]))
+        out += _model_and_freshness(store, config, at, con)
+        for b in budget_status(store, config, at, con=con):
+            if b["status"] != "ok":
+                out.append(_alert(
+                    "budget_forecast", f"{b['level']}/{b['name']}/{b['month']}",
+                    b["status"],
+                    f"{b['level']} {b['name']} is forecast to spend {_money(b['forecast'])} {b['currency']} "
+                    f"in {b['month']} (80% interval {_money(b['forecast_low'])}–{_money(b['forecast_high'])}) "
+                    f"against a budget of {_money(b['budget'])}; {_money(b['month_to_date'])} spent so far.",
+                    **{k: b[k] for k in ("budget", "forecast", "forecast_low", "forecast_high",
+                                         "month_to_date", "currency")}))
+        for d in cost_deltas(store, config, at, con=con):
+            if d["firing"]:
+                out.append(_alert(
+                    f"cost_{d['rule']}", str(d["service"]), "warning",
+                    f"daily cost of {d['service']} changed {d['change'] * 100:+.0f}% {d['rule'].replace('_', '-')} "
+                    f"({_money(d['previous'])} → {_money(d['current'])} {d['currency']}; threshold "
+                    f"{d['threshold'] * 100:.0f}%).",
+                    current=d["current"], previous=d["previous"], change=d["change"]))
+        today = at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        last_day = (today - timedelta(days=1)).date().isoformat()
+        for a in cost_anomalies(store, today - timedelta(days=35), today):
+            if a["day"] == last_day:
+                rc = a["root_cause"]
+                out.append(_alert(
+                    "cost_anomaly", f"{a['level']}/{a['key']}", "warning",
+                    f"cost of {a['level']} {a['key']} on {a['day']} was {_money(a['cost'])} {a['currency']}, "
+                    f"{_money(a['severity'])} above the expected {_money(a['expected'])}"
+                    + (f"; mostly {rc['dimension']} {rc['value']}" if rc else "") + ".",
+                    day=a["day"], cost=a["cost"], expected=a["expected"], severity_money=a["severity"]))
+    finally:
+        con.close()
+    return out
+
+
+def _model_and_freshness(store: Store, config: Settings, at: datetime, con) -> list[dict[str, Any]]:
+    out = []
+    for svc in config.services:
+        slo = svc.slo
+        if slo is None:
+            continue
+        if slo.freshness:
+            limit = parse_duration(slo.freshness)
+            newest = store.query(sql("newest_data"), {"service": svc.name, "at": at}, con=con)
+            last = newest["newest_at"][0] if newest.height else None
+            if last is None or at - last > limit:
+                age = "no data" if last is None else f"newest data is {at - last} old"
+                out.append(_alert("slo_freshness", svc.name, "ticket",
+                                  f"{svc.name}: {age} (SLO freshness {slo.freshness}).",
+                                  newest_at=last, limit=slo.freshness))
+        if slo.drift_share is not None or slo.accuracy_min is not None:
+            mh = store.query(sql("latest_model_health"), {"service": svc.name, "at": at}, con=con)
+            vals = {r["metric"]: r for r in mh.to_dicts()}
+            d = vals.get("drift_share")
+            if slo.drift_share is not None and d and d["value"] > slo.drift_share:
+                out.append(_alert("slo_drift_share", svc.name, "ticket",
+                                  f"{svc.name}: {d['value'] * 100:.0f}% of features drifted in the window "
+                                  f"starting {d['window_start']:%Y-%m-%d %H:%M}Z (SLO {slo.drift_share * 100:.0f}%).",
+                                  value=d["value"], window_start=d["window_start"]))
+            a = vals.get("accuracy")
+            if slo.accuracy_min is not None and a and a["value"] < slo.accuracy_min:
+                out.append(_alert("slo_accuracy", svc.name, "ticket",
+                                  f"{svc.name}: accuracy {a['value']:.3f} in the window starting "
+                                  f"{a['window_start']:%Y-%m-%d %H:%M}Z is below {slo.accuracy_min}.",
+                                  value=a["value"], window_start=a["window_start"]))
+        if slo.cost_per_prediction is not None:
+            day1 = at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+            cpp = store.query(sql("cost_per_prediction"), {"service": svc.name, "start": day1 - timedelta(days=1),
+                                                           "end": day1}, con=con)
+            if cpp.height and cpp["requests"][0] and cpp["cost"][0] is not None:
+                value = Decimal(cpp["cost"][0]) / Decimal(int(cpp["requests"][0]))
+                if value > slo.cost_per_prediction:
+                    out.append(_alert("slo_cost_per_prediction", svc.name, "ticket",
+                                      f"{svc.name}: cost per prediction {value:.6f} {cpp['currency'][0]} "
+                                      f"yesterday is above {slo.cost_per_prediction}.",
+                                      value=value, requests=int(cpp["requests"][0]), cost=cpp["cost"][0]))
+    return out
+
+
+# ---- state -------------------------------------------------------------------------------------
+def current_state(store: Store) -> dict[str, dict[str, Any]]:
+    df = store.query(sql("alert_state"))
+    return {r["alert_key"]: r for r in df.to_dicts()}
+
+
+def _record(store: Store, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    from metrics.lake import Load
+
+    with Load(store, "raw_alert_state", collector="alerts", source="onepane check") as load:
+        load.write(pl.DataFrame(rows, schema={
+            "alert_key": pl.String, "rule": pl.String, "subject": pl.String, "status": pl.String,
+            "severity": pl.String, "summary": pl.String, "changed_at": pl.Datetime("us", "UTC"),
+            "notified": pl.String, "details": pl.String}), scope="alerts")
+
+
+# ---- channels ----------------------------------------------------------------------------------
+def _env(name: str | None, what: str) -> str | None:
+    if not name:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise ConfigError(f"environment variable {name} (for {what}) is not set", key="alerts")
+    return value
+
+
+def _post_json(url: str, payload: dict) -> None:
+    data = json.dumps(payload, default=str).encode()
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+        if resp.status >= 300:
+            raise OSError(f"HTTP {resp.status}")
+
+
+def _line(status: str, a: dict) -> str:
+    return f"[{status.upper()}] {a['rule']} {a['subject']} ({a['severity']}): {a['summary']}"
+
+
+def channels(config: Settings) -> list[tuple[str, Any]]:
+    """The configured channels as (name, send(new, resolved, at)) pairs."""
+    al = config.alerts
+    out: list[tuple[str, Any]] = []
+    slack = _env(al.slack_webhook_env, "alerts.slack_webhook_env")
+    if slack:
+        def send_slack(new, resolved, at, url=slack):
+            text = "\n".join([_line("firing", a) for a in new] + [_line("resolved", a) for a in resolved])
+            _post_json(url, {"text": f"onepane check at {at:%Y-%m-%d %H:%M}Z\n{text}"})
+        out.append(("slack", send_slack))
+    hook = _env(al.webhook_url_env, "alerts.webhook_url_env") or al.webhook_url
+    if hook:
+        def send_hook(new, resolved, at, url=hook):
+            _post_json(url, {"source": "onepane", "at": at.isoformat(), "alerts":
+                             [{"status": "firing", **_public(a)} for a in new]
+                             + [{"status": "resolved", **_public(a)} for a in resolved]})
+        out.append(("webhook", send_hook))
+    if al.mail_to:
+        user = _env(al.smtp_user_env, "alerts.smtp_user_env")
+        password = _env(al.smtp_password_env, "alerts.smtp_password_env")
+
+        def send_mail(new, resolved, at):
+            msg = EmailMessage()
+            msg["Subject"] = f"[onepane] {len(new)} firing, {len(resolved)} resolved"
+            msg["From"] = al.mail_from
+            msg["To"] = ", ".join(al.mail_to)
+            msg.set_content(f"onepane check at {at:%Y-%m-%d %H:%M}Z\n\n"
+                            + "\n".join([_line("firing", a) for a in new]
+                                        + [_line("resolved", a) for a in resolved]) + "\n")
+            with smtplib.SMTP(al.smtp_host, al.smtp_port, timeout=TIMEOUT_S) as smtp:
+                if user and password:
+                    smtp.login(user, password)
+                smtp.send_message(msg)
+        out.append(("email", send_mail))
+    return out
+
+
+def _public(a: dict) -> dict:
+    return {k: a[k] for k in ("key", "rule", "subject", "severity", "summary")} | {
+        "details": json.loads(json.dumps(a.get("details", {}), default=str))}
+
+
+# ---- the check ---------------------------------------------------------------------------------
+def run_check(store: Store, config: Settings, at: datetime | None = None, notify: bool = True) -> CheckResult:
+    at = at or datetime.now(timezone.utc)
+    firing = evaluate(store, config, at)
+    state = current_state(store)
+    was = {k: v for k, v in state.items() if v["status"] == "firing"}
+    now_keys = {a["key"] for a in firing}
+    new = [a for a in firing if a["key"] not in was]
+    resolved = [{"key": k, "rule": v["rule"], "subject": v["subject"], "severity": v["severity"],
+                 "summary": f"no longer firing (was: {v['summary']})", "details": {}}
+                for k, v in was.items() if k not in now_keys]
+    res = CheckResult(firing=[_public(a) for a in firing], resolved=[_public(a) for a in resolved],
+                      new=[_public(a) for a in new])
+    if not notify or not (new or resolved):
+        return res
+    ok = True
+    for name, send in channels(config):
+        try:
+            send(new, resolved, at)
+            res.sent.append(name)
+        except (OSError, smtplib.SMTPException) as e:
+            ok = False
+            res.errors.append(f"{name}: {e}")
+            log.warning("alert delivery failed channel=%s error=%s", name, e)
+    if ok:
+        notified = json.dumps(res.sent)
+        rows = [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "firing",
+                 "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
+                 "details": json.dumps(a["details"], default=str)} for a in new]
+        rows += [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "resolved",
+                  "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
+                  "details": "{}"} for a in resolved]
+        _record(store, rows)
+    return res

@@ -1,0 +1,71 @@
+-- name: wc_telemetry
+-- grain: bucket, metric, model_version, le, status, kind, gpu (one row per group of samples)
+-- inputs: raw_telemetry (with the stg_telemetry de-duplication)
+-- params: $service, $start, $end, $origin (epoch seconds of bucket 0), $bucket_s, $gpus (labels
+--         values that mean a GPU of this service), $own_unlabelled (TRUE: GPU series without a
+--         service label belong to $service because it is the only service with telemetry)
+-- Counters (names ending _total, _count, _sum, _bucket): the increase in a bucket is the series'
+-- last value in it minus its last value in the bucket before (a drop is a reset: the new value is
+-- the increase; in the first bucket, the change within it, or the whole value when the series
+-- started while observed, `series_start`). Working per bucket, not per sample, keeps this fast.
+-- Gauges are averaged. Each sample of a series stands for its sampling interval (`step`: span /
+-- (samples - 1) over the range), so `busy_s` = Σ value/100 × step is GPU-busy seconds for
+-- utilisation, `idle_s` the seconds at ≤ 1 % and `covered_s` the seconds observed.
+WITH s AS (
+    -- raw_telemetry deduplicated exactly as stg_telemetry does (newest load wins per metric,
+    -- series and instant), but after the range filter, so DuckDB prunes row groups first
+    SELECT sampled_at, metric, labels, labels_hash, model_version, value, series_start
+    FROM raw_telemetry
+    WHERE sampled_at >= $start::TIMESTAMPTZ - INTERVAL 10 MINUTE AND sampled_at < $end::TIMESTAMPTZ
+      AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_bucket',
+                     'inference_request_duration_seconds_count', 'inference_tokens_total',
+                     'inference_fallback_total', 'inference_queue_depth',
+                     'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE')
+      AND (service = $service
+           OR (metric LIKE 'DCGM\_%' ESCAPE '\' AND (
+                 list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
+                 OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname'))
+                 OR (service IS NULL AND $own_unlabelled))))
+    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
+),
+per AS (
+    -- one row per series and bucket: its last value, and how densely it was sampled
+    SELECT metric, labels_hash, floor((epoch(sampled_at) - $origin) / $bucket_s)::BIGINT AS b,
+           any_value(model_version) AS model_version, any_value(labels) AS labels,
+           arg_max(value, sampled_at) AS last_v, arg_min(value, sampled_at) AS first_v,
+           bool_or(series_start) AS started, avg(value) AS mean, sum(value) AS sum_v,
+           count(*) AS samples, count(*) FILTER (WHERE value IS NULL) AS nulls,
+           count(*) FILTER (WHERE value <= 1) AS low, min(sampled_at) AS t0, max(sampled_at) AS t1
+    FROM s
+    GROUP BY metric, labels_hash, b
+),
+d AS (
+    SELECT *,
+           CASE WHEN regexp_matches(metric, '(_total|_count|_sum|_bucket)$') THEN
+                CASE WHEN lag(last_v) OVER w IS NULL THEN
+                          CASE WHEN started THEN last_v ELSE last_v - first_v END
+                     WHEN last_v >= lag(last_v) OVER w THEN last_v - lag(last_v) OVER w
+                     ELSE last_v END END AS delta,
+           -- the series' sampling interval over the whole range (regular scrapes)
+           (epoch(max(t1) OVER s) - epoch(min(t0) OVER s)) / nullif(sum(samples) OVER s - 1, 0) AS step
+    FROM per
+    WINDOW w AS (PARTITION BY metric, labels_hash ORDER BY b),
+           s AS (PARTITION BY metric, labels_hash)
+)
+SELECT b, metric, model_version,
+       json_extract_string(labels, '$.le') AS le,
+       coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) AS status,
+       json_extract_string(labels, '$.kind') AS kind,
+       coalesce(json_extract_string(labels, '$.UUID'), json_extract_string(labels, '$.gpu'),
+                json_extract_string(labels, '$.Hostname')) AS gpu,
+       sum(delta) AS delta,
+       avg(mean) AS mean,
+       sum(sum_v / 100.0 * step) AS busy_s,
+       sum(low * step) AS idle_s,
+       sum(samples * step) AS covered_s,
+       sum(samples) AS samples,
+       sum(nulls) AS nulls
+FROM d
+WHERE b >= 0
+GROUP BY b, metric, model_version, labels

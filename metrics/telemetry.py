@@ -1,0 +1,184 @@
+"""Technical health of one service per model version, and what its GPU time costs.
+
+`telemetry_summary(store, config, service, start, end)` is what `onepane telemetry summary` prints and
+what pages call. It selects the service's samples in the window from `stg_telemetry_delta` once
+(telemetry_window.sql) and runs three named queries over them (metrics/sql/queries/telemetry_*.sql):
+
+- requests, error rate, fallback/abstain rate per version: increase of `inference_requests_total`
+  (else the histogram `_count`), `inference_fallback_total`, `inference_abstain_total` (else the
+  request logs' fallback/abstained flags);
+- latency p50/p95: Prometheus' `histogram_quantile` interpolation over the bucket increases;
+- GPU seconds = sum(utilisation x dt); busy time and energy split across versions per bucket by
+  their share of request-seconds; idle = observed (paid) GPU time - busy, reported for the service,
+  never hidden in the unit cost. Cost = GPU-seconds x the GPU-hour price / 3600 (exact Decimal).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+QUERIES = Path(__file__).parent / "sql" / "queries"
+ALL_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
+ALL_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
+DEFAULT_BUCKET_S = 60
+
+
+def sql(name: str) -> str:
+    return (QUERIES / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """Prometheus' histogram_quantile over cumulative (upper bound, count) pairs.
+
+    Linear interpolation inside the bucket holding rank q*total; the lowest bucket starts at 0 (when
+    its bound is positive); a rank in the +Inf bucket returns the highest finite bound."""
+    pts = sorted((le, c) for le, c in buckets if c is not None and not math.isnan(c))
+    if not pts or not math.isinf(pts[-1][0]):
+        return None
+    total = pts[-1][1]
+    if total <= 0:
+        return None
+    # enforce monotonic cumulative counts (Prometheus does the same for float noise)
+    fixed, top = [], 0.0
+    for le, c in pts:
+        top = max(top, c)
+        fixed.append((le, top))
+    rank = q * total
+    prev_le, prev_c = 0.0, 0.0
+    for i, (le, c) in enumerate(fixed):
+        if c >= rank:
+            if math.isinf(le):
+                return fixed[i - 1][0] if i > 0 else None
+            if i == 0 and le <= 0:
+                return le
+            lower = prev_le if i > 0 else 0.0
+            if c == prev_c:
+                return le
+            return lower + (le - lower) * (rank - prev_c) / (c - prev_c)
+        prev_le, prev_c = le, c
+    return None
+
+
+def gpu_hour_price(store, config) -> tuple[Decimal | None, str]:
+    """Price of one GPU-hour and its currency: the billing collector's (billing line or config)
+    when available, else `[pricing] gpu_hour` from onepane.toml."""
+    if config is None:
+        from metrics.config import Settings
+
+        config = Settings()
+    try:
+        from collectors.billing import gpu_hour_price as billing_price
+    except ImportError:
+        billing_price = None
+    currency = config.pricing.currency
+    if billing_price is not None:
+        got = billing_price(store, config)
+        if isinstance(got, tuple):
+            return (Decimal(str(got[0])) if got[0] is not None else None), got[1]
+        if got is not None:
+            return Decimal(str(got)), currency
+    if config.pricing.gpu_hour is not None:
+        return Decimal(str(config.pricing.gpu_hour)), currency
+    return None, currency
+
+
+def _ratio(a, b):
+    return (a / b) if a is not None and b else None
+
+
+def _rate(count, requests, log_row, key):
+    """From telemetry counters when the service exports them, else from its request logs."""
+    if count is not None:
+        return _ratio(count, requests)
+    if log_row and log_row[key] is not None:
+        return _ratio(float(log_row[key]), log_row["requests"])
+    return None
+
+
+def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
+    if seconds is None or price is None:
+        return None
+    return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
+
+
+def telemetry_summary(store, config, service: str, start: datetime | None = None,
+                      end: datetime | None = None, as_of=None, bucket_s: int = DEFAULT_BUCKET_S) -> dict:
+    """Per-version technical health and GPU cost of one service in [start, end) (None = all)."""
+    params = {"service": service, "start": start or ALL_START, "end": end or ALL_END}
+    con = store.connect(as_of)
+    try:
+        # the service's samples in the window, computed once (a temporary table on a read-only connection)
+        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), params)
+        versions = store.query(sql("telemetry_versions"), con=con).to_dicts()
+        buckets = store.query(sql("telemetry_latency_buckets"), con=con)
+        gpu = store.query(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con).to_dicts()
+        logs = {r["model_version"]: r for r in
+                store.query(sql("telemetry_request_log"), params, con=con).to_dicts()}
+    finally:
+        con.close()
+    price, currency = gpu_hour_price(store, config)
+    by_version = {g["model_version"]: g for g in gpu if g["model_version"] is not None}
+    unattributed = next((g for g in gpu if g["model_version"] is None), None)
+    out_versions = []
+    for v in versions:
+        mv = v["model_version"]
+        requests = v["requests"] if v["requests"] is not None else v["histogram_count"]
+        bk = buckets.filter(buckets["model_version"] == mv)
+        pairs = list(zip(bk["le"].to_list(), bk["count"].to_list()))
+        g = by_version.get(mv, {})
+        gpu_s = g.get("gpu_seconds")
+        cost = _money(gpu_s, price)
+        out_versions.append({
+            "model_version": mv,
+            "requests": int(round(requests)) if requests is not None else None,
+            "error_rate": _ratio(v["errors"] or 0.0, requests) if v["requests"] is not None else None,
+            "latency_p50_s": histogram_quantile(0.5, pairs),
+            "latency_p95_s": histogram_quantile(0.95, pairs),
+            "latency_mean_s": _ratio(v["request_seconds"], v["histogram_count"]),
+            "gpu_seconds": gpu_s,
+            "gpu_seconds_per_request": _ratio(gpu_s, requests),
+            "energy_j": g.get("energy_j"),
+            "energy_j_per_request": _ratio(g.get("energy_j"), requests),
+            "fallback_rate": _rate(v["fallbacks"], requests, logs.get(mv), "fallbacks"),
+            "abstain_rate": _rate(v["abstains"], requests, logs.get(mv), "abstains"),
+            "tokens": v["tokens"],
+            "cost": cost,
+            "cost_per_request": (cost / Decimal(int(round(requests)))) if cost is not None and requests else None,
+        })
+    observed = sum(g["observed_gpu_seconds"] or 0.0 for g in gpu)
+    busy = sum(g["gpu_seconds"] or 0.0 for g in gpu)
+    idle = observed - busy if gpu else None
+    unattr = unattributed["gpu_seconds"] if unattributed else 0.0 if gpu else None
+    return {
+        "service": service,
+        "from": params["start"] if start else None,
+        "to": params["end"] if end else None,
+        "versions": out_versions,
+        "observed_gpu_seconds": observed if gpu else None,
+        "idle_gpu_seconds": idle,
+        "idle_cost": _money(idle, price),
+        "unattributed_gpu_seconds": unattr,
+        "unattributed_cost": _money(unattr, price),
+        "idle_energy_j": unattributed["energy_j"] if unattributed else 0.0 if gpu else None,
+        "gpu_hour_price": price,
+        "currency": currency,
+    }
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """The summary as table rows: one per version plus a service line for idle time."""
+    rows = [dict(v) for v in summary["versions"]]
+    if summary["idle_gpu_seconds"] is not None:
+        rows.append({"model_version": "(idle, paid)", "gpu_seconds": summary["idle_gpu_seconds"],
+                     "cost": summary["idle_cost"]})
+        if summary["unattributed_gpu_seconds"]:
+            rows.append({"model_version": "(busy, no requests)",
+                         "gpu_seconds": summary["unattributed_gpu_seconds"],
+                         "cost": summary["unattributed_cost"]})
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    return [{k: r.get(k) for k in keys} for r in rows]

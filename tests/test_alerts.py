@@ -1,0 +1,201 @@
+"""`onepane check`: notifications to a real local HTTP server (Slack-compatible and generic JSON
+webhooks) and a real SMTP server (aiosmtpd), de-duplication and resolve messages."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from metrics.config import parse_settings
+from tests.whatchanged_helpers import write_request_counters
+
+AT0 = 1_790_006_400.0            # a whole minute
+MINUTES = 8 * 60
+BAD = {m: 5 for m in range(200, 212)}      # twelve bad minutes (5 % errors) in minutes 200..211
+
+
+@pytest.fixture
+def http_server():
+    received: list[tuple[str, dict]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, json.loads(body)))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}", received
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture
+def smtp_server():
+    from aiosmtpd.controller import Controller
+
+    class Handler:
+        def __init__(self):
+            self.messages = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                                  envelope.content.decode("utf-8", "replace")))
+            return "250 OK"
+
+    with socket.socket() as s:        # a free port picked at run time
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = Handler()
+    ctl = Controller(handler, hostname="127.0.0.1", port=port)
+    ctl.start()
+    yield port, handler.messages
+    ctl.stop()
+
+
+def config(port: int, **alerts):
+    return parse_settings({
+        "services": [{"name": "svc", "slo": {"error_rate": 0.01, "objective": 0.99, "period": "8h"}}],
+        "alerts": {"slack_webhook_env": "TEST_SLACK_URL", "webhook_url_env": "TEST_HOOK_URL",
+                   "smtp_host": "127.0.0.1", "smtp_port": port, "mail_to": ["oncall@example.test"],
+                   "mail_from": "onepane@example.test", **alerts}})
+
+
+def at_minute(m: int) -> datetime:
+    return datetime.fromtimestamp(AT0 + 60 * m, timezone.utc)
+
+
+def test_fire_dedupe_and_resolve(store, http_server, smtp_server, monkeypatch):
+    from metrics.alerts import run_check
+
+    url, received = http_server
+    port, mails = smtp_server
+    monkeypatch.setenv("TEST_SLACK_URL", url + "/slack/T000/B000/secret-token")
+    monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
+    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    cfg = config(port)
+
+    # at minute 212: 1h window holds 12 bad of 60 (20×), 5m holds 5 of 5 (100×) → page
+    r1 = run_check(store, cfg, at=at_minute(212))
+    keys = [a["key"] for a in r1.firing]
+    assert keys == ["slo_burn:svc/error_rate/1h-5m"]
+    assert sorted(r1.sent) == ["email", "slack", "webhook"]
+    slack = [b for p, b in received if p.startswith("/slack/")]
+    hook = [b for p, b in received if p == "/hook"]
+    assert len(slack) == 1 and "[FIRING] slo_burn svc/error_rate/1h-5m" in slack[0]["text"]
+    assert "20.0× over 1h and 100.0× over 5m" in slack[0]["text"]
+    assert len(hook) == 1 and hook[0]["alerts"][0]["status"] == "firing"
+    assert hook[0]["alerts"][0]["details"]["burn_long"] == pytest.approx(12 / 60 / 0.01)
+    assert len(mails) == 1
+    frm, to, body = mails[0]
+    assert frm == "onepane@example.test" and to == ["oncall@example.test"]
+    assert "Subject: [onepane] 1 firing, 0 resolved" in body and "slo_burn" in body
+
+    # the same firing state a minute later: nothing is sent again
+    r2 = run_check(store, cfg, at=at_minute(213))
+    assert [a["key"] for a in r2.firing] == keys and r2.new == [] and r2.sent == []
+    assert len(received) == 2 and len(mails) == 1
+
+    # 5m window clean again (minutes 213..217 have no errors) → resolved once
+    r3 = run_check(store, cfg, at=at_minute(218))
+    assert r3.firing == [] and [a["key"] for a in r3.resolved] == keys
+    assert len(received) == 4 and len(mails) == 2
+    assert "[RESOLVED] slo_burn svc/error_rate/1h-5m" in received[2][1]["text"]
+    assert received[3][1]["alerts"][0]["status"] == "resolved"
+    assert "0 firing, 1 resolved" in mails[1][2]
+
+    r4 = run_check(store, cfg, at=at_minute(219))
+    assert r4.firing == [] and r4.resolved == [] and len(received) == 4 and len(mails) == 2
+
+
+def test_failed_delivery_is_retried_next_check(store, http_server, smtp_server, monkeypatch):
+    from metrics.alerts import current_state, run_check
+
+    url, received = http_server
+    port, mails = smtp_server
+    monkeypatch.setenv("TEST_SLACK_URL", "http://127.0.0.1:9/unreachable")    # discard port: refused
+    monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
+    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    r1 = run_check(store, config(port), at=at_minute(212))
+    assert r1.errors and r1.errors[0].startswith("slack:")
+    assert current_state(store) == {}                 # nothing recorded: the next check retries
+    monkeypatch.setenv("TEST_SLACK_URL", url + "/slack")
+    r2 = run_check(store, config(port), at=at_minute(213))
+    assert sorted(r2.sent) == ["email", "slack", "webhook"]
+    assert current_state(store)["slo_burn:svc/error_rate/1h-5m"]["status"] == "firing"
+
+
+def test_missing_secret_env_is_a_config_error(store, smtp_server, monkeypatch):
+    from metrics.alerts import run_check
+    from metrics.errors import ConfigError
+
+    monkeypatch.delenv("TEST_SLACK_URL", raising=False)
+    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    with pytest.raises(ConfigError, match="TEST_SLACK_URL"):
+        run_check(store, config(smtp_server[0]), at=at_minute(212))
+
+
+def test_cli_check_exit_code_and_json(store, http_server, smtp_server, run_cli, tmp_path):
+    url, received = http_server
+    port, mails = smtp_server
+    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    (tmp_path / "onepane.toml").write_text(f"""
+[[services]]
+name = "svc"
+slo = {{ error_rate = 0.01, objective = 0.99, period = "8h" }}
+
+[alerts]
+webhook_url_env = "TEST_HOOK_URL"
+""")
+    env = {"TEST_HOOK_URL": url + "/hook"}
+    p = run_cli("check", "--format", "json", "--at", str(AT0 + 60 * 212), "--db", store.db_path,
+                "--config", tmp_path / "onepane.toml", env=env)
+    assert p.returncode == 1, p.stderr
+    out = json.loads(p.stdout)
+    assert [a["rule"] for a in out["firing"]] == ["slo_burn"] and out["sent"] == ["webhook"]
+    p2 = run_cli("check", "--at", str(AT0 + 60 * 213), "--db", store.db_path,
+                 "--config", tmp_path / "onepane.toml", env=env)
+    assert p2.returncode == 1 and "slo_burn" in p2.stdout and len(received) == 1
+    p3 = run_cli("check", "--at", str(AT0 + 60 * 300), "--db", store.db_path,
+                 "--config", tmp_path / "onepane.toml", env=env)
+    assert p3.returncode == 0, p3.stdout + p3.stderr
+    assert "nothing fires" in p3.stdout and "resolved: slo_burn" in p3.stdout
+    assert len(received) == 2 and received[1][1]["alerts"][0]["status"] == "resolved"
+
+
+def test_model_quality_and_freshness_rules(store):
+    from metrics.alerts import evaluate
+    from tests.whatchanged_helpers import write_rows
+
+    t0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    rows = []
+    for d, (share, acc) in enumerate([(0.1, 0.93), (0.1, 0.92), (0.45, 0.81)]):
+        w0 = t0.replace(day=1 + d)
+        w1 = t0.replace(day=2 + d)
+        rows += [{"window_start": w0, "window_end": w1, "service": "fraud", "metric": "drift_share",
+                  "value": share}, {"window_start": w0, "window_end": w1, "service": "fraud",
+                                    "metric": "accuracy", "value": acc}]
+    write_rows(store, "raw_model_health", rows)
+    cfg = parse_settings({"services": [{"name": "fraud", "slo": {
+        "drift_share": 0.3, "accuracy_min": 0.85, "freshness": "6h"}}]})
+    # on Oct 4 06:00 the newest window (Oct 3) drifted and is below the accuracy floor; data is 6 h old
+    got = {a["rule"]: a for a in evaluate(store, cfg, datetime(2026, 10, 4, 6, tzinfo=timezone.utc))}
+    assert set(got) == {"slo_drift_share", "slo_accuracy"}
+    assert "45% of features drifted" in got["slo_drift_share"]["summary"]
+    assert got["slo_accuracy"]["details"]["value"] == pytest.approx(0.81)
+    # two hours later the newest data (window end Oct 4 00:00) is 8 h old: freshness fires too
+    later = {a["rule"] for a in evaluate(store, cfg, datetime(2026, 10, 4, 8, tzinfo=timezone.utc))}
+    assert later == {"slo_drift_share", "slo_accuracy", "slo_freshness"}
+    # on Oct 3 00:00 only the quiet windows of Oct 1 and 2 are complete and fresh: nothing fires
+    assert evaluate(store, cfg, datetime(2026, 10, 3, 0, tzinfo=timezone.utc)) == []

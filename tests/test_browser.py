@@ -1,0 +1,156 @@
+"""The dashboard in a real browser: every page opens with no exception box and no console error,
+one control per page works, and each page leaves a screenshot under artifacts/screenshots/."""
+from __future__ import annotations
+
+import pytest
+
+from tests import app_helpers as fx
+from tests.browser_helpers import browser, streamlit_server, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    f = fx.build(tmp_path_factory.mktemp("browser"))
+    with streamlit_server(f.store.db_path, f.config_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chrome():
+    with browser() as b:
+        yield b
+
+
+def open_page(chrome, url, errors, nav: str | None = None):
+    """Open the app at `url`, then (when given) click the sidebar navigation link `nav`.
+
+    Pages are reached through the navigation as a user does: a deep link's first load makes
+    Streamlit's frontend probe <page>/_stcore/health for a base path, a 404 it logs itself."""
+    page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(url)
+    wait_for_app(page)
+    if nav:
+        page.locator('[data-testid="stSidebarNav"]').get_by_text(nav, exact=True).click()
+        wait_for_app(page)
+    return page
+
+
+def assert_clean(page, errors):
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+    assert not errors, errors
+
+
+def test_overview_shows_charts_and_filters_by_service(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/", errors)
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=30000)
+    assert page.get_by_text("Effective cost per day by service (USD)").count() >= 1
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().endswith("EUR")
+    (artifacts / "screenshots").mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(artifacts / "screenshots" / "overview.png"), full_page=True)
+    # control: pick one service in the sidebar; the month total becomes that service's
+    page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]').first.click()
+    page.get_by_role("option", name="assistant").click()
+    page.keyboard.press("Escape")
+    wait_for_app(page)
+    expected = f"{fx.ASSISTANT_DAILY * 10:,.2f} USD"
+    page.wait_for_function(f"""() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+                                      .some(e => e.innerText.includes('{expected}'))""", timeout=30000)
+    assert "service=assistant" in page.url
+    page.screenshot(path=str(artifacts / "screenshots" / "overview_assistant.png"), full_page=True)
+    assert_clean(page, errors)
+
+
+def test_data_health_lists_failure_and_time_travel_hides_it(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/", errors, nav="Data health")
+    page.get_by_text("kpis.csv:3:2", exact=False).first.wait_for(state="attached", timeout=30000)
+    page.screenshot(path=str(artifacts / "screenshots" / "data_health.png"), full_page=True)
+    # control: time travel to before anything was loaded: no runs yet
+    page.get_by_text("Time travel (as of)").click()
+    wait_for_app(page)
+    year = page.get_by_role("spinbutton", name="year, As of date (UTC)")
+    year.click()
+    page.keyboard.type("2020")
+    page.get_by_role("button", name="November 15, 2020").click()      # commit from the calendar
+    wait_for_app(page)
+    page.get_by_text("No collector runs yet", exact=False).first.wait_for(timeout=30000)
+    assert "as_of=2020-11-15T" in page.url
+    assert_clean(page, errors)
+
+
+def test_service_page_panes_and_version_toggle(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Service")
+    page.get_by_text("Technical health of ranker").first.wait_for(timeout=30000)
+    assert page.get_by_text("Latency p50 (s)").count() == 0           # no histogram in the fixture
+    legend = page.locator('[data-testid="stPlotlyChart"] .legend').first
+    assert "ranker-v2" in legend.text_content()
+    page.screenshot(path=str(artifacts / "screenshots" / "service.png"), full_page=True)
+    # control: merge versions; the legend becomes "(all)"
+    page.get_by_text("Split by model version").click()
+    wait_for_app(page)
+    page.wait_for_function("""() => { const l = document.querySelector('[data-testid="stPlotlyChart"] .legend');
+                                      return l && l.textContent.includes('(all)'); }""", timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_unit_economics_what_if_slider(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Unit economics")
+    page.get_by_text("Marginal cost of lift and what-if").first.wait_for(timeout=30000)
+    page.get_by_text("Lift of ranker-v2 over ranker-v1", exact=False).first.wait_for(timeout=30000)
+    page.screenshot(path=str(artifacts / "screenshots" / "unit_economics.png"), full_page=True)
+    # control: traffic slider with the keyboard (+1 % per arrow), then the scenario table changes
+    slider = page.get_by_role("slider").nth(2)
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    wait_for_app(page)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stSliderThumbValue"]')]
+                                     .some(e => e.innerText.trim() === '5')""", timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_costs_allocate_by_team(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/", errors, nav="Costs")
+    page.get_by_text("Effective cost per day by service and line (USD)").first.wait_for(timeout=60000)
+    page.screenshot(path=str(artifacts / "screenshots" / "costs.png"), full_page=True)
+    page.locator('[data-testid="stRadio"]').get_by_text("team", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("Effective cost per day by team and line (USD)").first.wait_for(timeout=60000)
+    assert_clean(page, errors)
+
+
+def test_model_health_heatmap_and_version(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="Model health")
+    page.locator('[data-testid="stPlotlyChart"] .heatmaplayer, [data-testid="stPlotlyChart"] .hm').first.wait_for(
+        state="attached", timeout=30000)
+    page.screenshot(path=str(artifacts / "screenshots" / "model_health.png"), full_page=True)
+    page.locator('[data-testid="stRadio"]').get_by_text("ranker-v1", exact=True).click()
+    wait_for_app(page)
+    page.get_by_text("Drift score per feature and window — ranker ranker-v1", exact=False).first.wait_for(timeout=30000)
+    assert_clean(page, errors)
+
+
+def test_what_changed_window_control(served, chrome, artifacts):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker", errors, nav="What changed")
+    page.get_by_text("Explaining [", exact=False).first.wait_for(timeout=60000)
+    page.screenshot(path=str(artifacts / "screenshots" / "what_changed.png"), full_page=True)
+    # control: a wider comparison window
+    page.locator('[data-testid="stSelectbox"]').filter(has_text="Compare windows of").click()
+    page.get_by_role("option", name="7d").click()
+    wait_for_app(page)
+    page.get_by_text("Explaining [2026-11-0", exact=False).first.wait_for(timeout=60000)
+    assert_clean(page, errors)

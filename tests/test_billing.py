@@ -333,3 +333,12 @@ def test_folder_skips_files_that_are_not_bills_and_cli_goes_on_after_a_bad_file(
     out = run_cli("sql", "select sum(BilledCost) as t from focus", "--db", tmp_path / "s.duckdb",
                   "--format", "json", check=True)
     assert Decimal(json.loads(out.stdout)[0]["t"]) == Decimal("3")
+
+
+def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path):
+    rows = [focus_row("1", tags='{"team":"a"}'), focus_row("2", tags='{"team": oops}')]
+    bad = write_csv(tmp_path / "tags.csv", rows)
+    with pytest.raises(InputError) as exc:
+        ingest_billing(store, [bad])
+    assert (exc.value.line, exc.value.column) == (3, "Tags")
+    assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0

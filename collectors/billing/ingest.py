@@ -31,8 +31,8 @@ from typing import Any, Iterable
 import duckdb
 
 from collectors.billing import aws_cur, azure, focus, gcp, llm_vendors, oci
-from collectors.billing.focus import (BAD, TARGETS, Columns, Exprs, Mapping, Source, csv_error,
-                                      lit, open_source, q)
+from collectors.billing.focus import (BAD, CSV_LINE, TARGETS, Check, Columns, Exprs, Mapping,
+                                      Source, canon, csv_error, lit, open_source, q)
 from collectors.billing.iso4217 import ISO_4217
 from metrics.config import Settings
 from metrics.errors import InputError, OnepaneError
@@ -460,7 +460,8 @@ def _short_rows(err: InputError, src: Source) -> int | None:
 
 
 def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
-    if BAD in str(err):
+    if BAD in str(err) or (isinstance(err, (duckdb.ConversionException, duckdb.InvalidInputException))
+                           and e.checks and not CSV_LINE.search(str(err))):
         return locate_bad_value(con, src, e, err)
     ce = csv_error(err, src)
     if ce is not None:
@@ -490,6 +491,13 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     if src.kind == "llm":
         m.fmt, m.complete = src.vendor, False
     focus.require(m, src.cols, str(path))
+    if m.tags:       # tags that are not a JSON object fail the load like any unparseable cell
+        tag_col = next((c for c in src.cols.names if canon(c) in ("tags", "labels", "resourcetags")),
+                       None)
+    if m.tags and tag_col:
+        e.checks.append(Check(tag_col, "JSON object",
+                              f"(coalesce(trim({m.tags}), '') NOT IN ('', '{{}}', '[]') AND "
+                              f"NOT coalesce(json_valid(onepane_pyjson({m.tags})), false))"))
     return src, m, e
 
 

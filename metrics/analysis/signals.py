@@ -160,11 +160,16 @@ def gpu_ownership(store: Store, config: Settings | None, service: str, start: fl
 
 
 def technical(store: Store, config: Settings | None, service: str, fr: Frame,
-              price_per_gpu_s: float | None = None, con=None) -> list[Series]:
+              price_per_gpu_s: float | None = None, con=None,
+              skip: tuple[float, float] | None = None) -> list[Series]:
+    """Technical series; `skip` = [a, b) is not read (the days between a week-earlier reference and
+    the analysed range), its buckets stay empty."""
     gpus, own = gpu_ownership(store, config, service, fr.start, fr.end, con)
+    gap = skip or (fr.start, fr.start)
     df = store.query(sql("wc_telemetry"), {
         "service": service, "start": dt(fr.start), "end": dt(fr.end), "origin": fr.start,
-        "bucket_s": fr.step, "gpus": gpus, "own_unlabelled": own}, con=con)
+        "bucket_s": fr.step, "gpus": gpus, "own_unlabelled": own,
+        "gap_start": dt(gap[0]), "gap_end": dt(gap[1])}, con=con)
     if df.is_empty():
         return []
     out: list[Series] = []

@@ -177,7 +177,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         # buckets start exactly at C's start, so C (and the day-earlier reference) are whole buckets
         fr = Frame(C[0] - np.ceil((C[0] - R[0]) / step - 1e-9) * step, R[1], step)
         price = _gpu_price_per_s(config)
-        series = (S.technical(store, config, service, fr, price, con=con)
+        # only the reference's stretch and the analysed range are read, not the days in between
+        far = next((x for x in shifts if lo <= C[0] - x + step), None)
+        skip = (T - far, T - 3 * w) if far and T - far < T - 3 * w else None
+        series = (S.technical(store, config, service, fr, price, con=con, skip=skip)
                   + S.model_health(store, service, fr, con=con)
                   + S.business(store, config, service, fr, con=con)
                   + S.coverage(store, service, fr, lo, hi, con=con))

@@ -1,24 +1,43 @@
 # Two commands do all set-up on a fresh Debian/Ubuntu machine with Python 3.11:
 #   make demo   create .venv, install, build the demo store, serve http://127.0.0.1:8501
 #   make test   install test dependencies (Debian's prometheus and chromium too), run the suite
+# Packages install with --no-compile: bytecode is written on first import, which cuts install time.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+PORT   ?= 8501
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 APT_PACKAGES := prometheus chromium
 
-.PHONY: demo test venv system-deps clean
+.PHONY: demo test venv venv-test system-deps python-check clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# Python >= 3.11 with venv support (Debian ships venv separately as python3-venv).
+python-check:
+	@test -n "$(PYTHON)" || { echo "no python3 found: apt-get install -y python3 python3-venv" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "onepane needs Python >= 3.11; found $$($(PYTHON) --version)" >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing python3-venv"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else echo "missing venv support -- run: sudo apt-get install -y python3-venv" >&2; exit 1; fi; }
+
+$(BIN)/python: | python-check
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
 
-venv: $(STAMP)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --no-compile -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+venv-test: $(VENV)/.installed-test
 
 demo: venv
-	$(BIN)/onepane demo
+	$(BIN)/onepane demo --port $(PORT)
 
 # Debian packages the real-service tests need: a Prometheus server (+ promtool) and chromium.
 system-deps:
@@ -30,11 +49,12 @@ system-deps:
 	    echo "installing Debian packages:$$missing"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "missing Debian packages:$$missing -- run: sudo apt-get install -y$$missing"; exit 1; \
+	    echo "missing Debian packages:$$missing -- run: sudo apt-get install -y$$missing" >&2; exit 1; \
 	  fi; \
 	fi
 
-test: system-deps venv
+test: system-deps venv-test
+	mkdir -p artifacts
 	$(BIN)/python -m pytest -q --junitxml=artifacts/junit.xml $(PYTEST_ARGS)
 
 clean:

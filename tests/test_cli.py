@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import click
 import duckdb
@@ -144,11 +145,19 @@ def test_every_command_has_help(run_cli):
         assert (cmd.help or cmd.short_help), f"`onepane {' '.join(path)}` has no help text"
 
 
-def test_importing_the_cli_does_not_import_evidently():
+def test_importing_app_modules_never_imports_evidently():
+    """The CLI modules import neither evidently nor streamlit; app modules never import evidently."""
     import subprocess
     import sys
 
-    code = ("import sys, app.cli, app.common, app.serve; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('evidently', 'streamlit')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    root = Path(__file__).resolve().parents[1] / "app"
+    cli_mods = ["app.cli", "app.common", "app.serve"] + [
+        f"app.commands.{p.stem}" for p in sorted((root / "commands").glob("*.py")) if p.stem != "__init__"]
+    ui_mods = ["app.data"] + [f"app.components.{p.stem}" for p in sorted((root / "components").glob("*.py"))
+                              if p.stem != "__init__"]
+    for mods, banned in ((cli_mods, ("evidently", "streamlit")), (ui_mods, ("evidently",))):
+        code = (f"import importlib, sys; [importlib.import_module(m) for m in {mods!r}]; "
+                f"print(sorted(m for m in sys.modules if m.split('.')[0] in {banned!r}))")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             cwd=root.parent)
+        assert out.stdout.strip() == "[]", (mods, out.stdout[:500])

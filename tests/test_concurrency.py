@@ -119,7 +119,7 @@ def test_readers_see_no_errors_and_no_lost_rows_while_collectors_write(store, tm
     assert r["errors"] == [], r["errors"][:3]
     # the reader really overlapped the writes: it saw the table grow several times
     assert len({c[0] for c in r["counts"]}) >= 3, "reads did not overlap the writes"
-    assert w["batches"] >= 20 and w["compactions"] >= 1
+    assert w["batches"] >= 10 and w["compactions"] >= 1, "compaction must run during the reads"
     assert final == (w["batches"] * BATCH_ROWS, w["batches"] * BATCH_ROWS), "rows lost or duplicated"
     raw_counts = [c[0] for c in r["counts"]]
     assert all(b >= a for a, b in zip(raw_counts, raw_counts[1:])), "a reader's count went down"

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from collectors.demo import generate
+from tests.foundation_helpers import demo_store, run_demo  # noqa: F401 - a fixture
 
 END = "2026-11-25T00:00:00Z"
 
@@ -279,14 +280,12 @@ def test_demo_config_validates_against_installed_collectors(demo):
 
 
 @pytest.mark.slow
-def test_onepane_demo_ingests_through_the_collectors(run_cli, tmp_path):
+def test_onepane_demo_ingests_through_the_collectors(demo_store):
     """End to end, twice: the second run changes nothing (idempotent re-ingest)."""
     from collectors.registry import load_collectors
     from metrics.store import Store
 
-    out = tmp_path / "demo"
-    args = ["demo", "--no-serve", "--out", out, "--end", END, "--days", "30"]
-    first = run_cli(*args, timeout=900)
+    out, first = demo_store
     known = load_collectors()
     cfg_types = {"billing", "openmetrics", "kpis", "events", "drift"}
     missing = cfg_types - set(known)
@@ -314,6 +313,6 @@ def test_onepane_demo_ingests_through_the_collectors(run_cli, tmp_path):
                          "WHERE metric = 'drift_score' AND feature = ?", [truth["drift"]["feature"]])
         drifted = {r["window_start"] for r in df.to_dicts() if r["status"] == "drifted"}
         assert drifted == {_t(truth["drift"]["start"])}
-    second = run_cli(*args, timeout=900)
+    second = run_demo(out)
     assert second.returncode == first.returncode
     assert counts() == got

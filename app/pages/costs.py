@@ -92,17 +92,23 @@ st.caption(f"{after[0]:%Y-%m-%d} to {after[1] - timedelta(days=1):%Y-%m-%d} agai
 service = f.services[0] if len(f.services) == 1 else None
 dec = data.cost_decomposition(service, before, after)
 if isinstance(dec, data.Unavailable) or not dec:
-    st.info("Not enough cost lines in both halves of the window to decompose.")
+    st.info("No cost lines in either month to decompose.")
 else:
     cur = dec["currency"]
     c = st.columns(5)
     for col, (label, key) in zip(c, [("Before", "before"), ("After", "after"), ("Price", "price_effect"),
                                     ("Volume", "volume_effect"), ("Mix", "mix_effect")]):
         col.metric(f"{label} ({cur})", charts.money(dec[key], cur))
-    st.dataframe(pl.DataFrame([{k: v for k, v in d.items() if k != "deltas"} | {"deltas": str(d["deltas"])}
-                               for d in dec.get("dimensions", [])], infer_schema_length=None)
-                 .with_columns(pl.col("top_delta").cast(pl.Float64)) if dec.get("dimensions") else pl.DataFrame(),
-                 hide_index=True, key="decomposition")
+    dims = dec.get("dimensions") or []
+    if dims:
+        st.caption("Where the change sits: per dimension, the value carrying most of it.")
+        table = pl.DataFrame([{"dimension": d["dimension"], "top_value": d["top_value"],
+                               "top_delta": float(d["top_delta"]), "top_share": d["top_share"],
+                               "largest_changes": str(d["deltas"])} for d in dims])
+        st.dataframe(table, hide_index=True, key="decomposition", column_config={
+            "top_delta": st.column_config.NumberColumn(f"Change ({cur})", format="%.2f"),
+            "top_share": st.column_config.NumberColumn("Share of the change", format="percent")})
+        charts.download(table, "cost_decomposition")
 
 # ---- estimated vs invoiced ---------------------------------------------------------------
 st.subheader("Estimated vs invoiced")

@@ -521,8 +521,9 @@ def ingest_evidently(store, paths, *, service: str | None = None, model_version:
         else:
             rows = rows_from_dict(dict_from_snapshot(doc) if shape == "snapshot" else doc, prediction_column)
         if not rows:
-            raise InputError("no drift metrics in the report (ValueDrift, DriftedColumnsCount, "
-                             "DataDriftTable or ColumnDriftMetric)", file=path)
+            raise InputError("no drift or quality metrics in the report (ValueDrift, "
+                             "DriftedColumnsCount, Accuracy, ...; legacy DataDriftTable, "
+                             "ColumnDriftMetric, ClassificationQualityMetric, ...)", file=path)
         digest = file_hash(path)
         if already_loaded(store, "raw_model_health", digest):
             out.append({"file": path, "rows": 0, "skipped": True})

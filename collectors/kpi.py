@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +36,6 @@ from metrics.config import Settings
 from metrics.errors import InputError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
-from metrics.times import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,9 @@ def _pick(cols: list[str], names: tuple[str, ...]) -> str | None:
 
 
 def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame, list[str]]:
-    """Validate and reshape one KPI file into raw_kpis rows; returns (frame, warnings)."""
+    """Validate and reshape one KPI file into raw_kpis rows; returns (frame, warnings).
+
+    Checks are vectorised (DuckDB over the frame); each names the first offending line."""
     config = config or Settings()
     df = _read(path)
     cols = df.columns
@@ -123,80 +125,93 @@ def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame
     if not long and not kpi_cols:
         raise InputError("no KPI columns: give `kpi` and `value`, or one column per KPI", file=f, line=1)
 
-    rows: list[dict] = []
-    seen: dict[tuple, int] = {}
-    known = {s.name: s for s in config.services}
-    flags: dict[tuple, str] = {}
+    def s(name: str | None) -> pl.Expr:
+        return (pl.col(name).str.strip_chars() if name else pl.lit(None, pl.Utf8))
+
+    base = df.with_row_index("line", offset=2).select(
+        pl.col("line").cast(pl.Int64), s(tcol).alias("t_raw"),
+        (s("period_end") if "period_end" in cols else pl.lit(None, pl.Utf8)).alias("pe_raw"),
+        s("service").alias("service"), s(vcol).alias("model_version"), s(acol).alias("variant"),
+        (s("currency").str.to_uppercase() if "currency" in cols else pl.lit(None, pl.Utf8)).alias("currency"),
+        *([s("kpi").alias("kpi"), s("value").alias("v_raw"), pl.lit("value").alias("v_col")] if long
+          else [s(c).alias(f"__kpi_{c}") for c in kpi_cols]))
+    if not long:   # wide: one row per KPI cell; a blank cell is "not measured"
+        base = (base.unpivot(index=[c for c in base.columns if not c.startswith("__kpi_")],
+                             variable_name="v_col", value_name="v_raw")
+                .with_columns(pl.col("v_col").str.slice(len("__kpi_")))
+                .with_columns(pl.col("v_col").alias("kpi"))
+                .filter(pl.col("v_raw").is_not_null() & (pl.col("v_raw") != "")))
+    base = base.with_columns(
+        pl.when(pl.col(c) == "").then(None).otherwise(pl.col(c)).alias(c)
+        for c in ("service", "model_version", "variant", "currency", "kpi"))
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("b", base)
+        money = "(" + ", ".join(f"'{k}'" for k in sorted(MONEY_KPIS)) + ")"
+        rows = con.sql(f"""
+            SELECT *, currency IS NOT NULL AND ({'TRUE' if long else f'kpi IN {money}'}) AS is_money
+            FROM (SELECT *, {_TIME_SQL.format(c='t_raw')} AS observed_at,
+                            {_TIME_SQL.format(c='pe_raw')} AS period_end,
+                            TRY_CAST(v_raw AS DOUBLE) AS value
+                  FROM b)""").pl()
+        _first_error(rows, f, tcol, "t_raw", pl.col("t_raw").is_null(), "empty time")
+        _first_error(rows, f, tcol, "t_raw", pl.col("observed_at").is_null(),
+                     "not a time: {v!r} (ISO 8601 or unix seconds)")
+        _first_error(rows, f, "period_end", "pe_raw",
+                     pl.col("pe_raw").is_not_null() & pl.col("period_end").is_null(), "not a time: {v!r}")
+        _first_error(rows, f, "service", "service", pl.col("service").is_null(), "empty service")
+        known = {sv.name: sv for sv in config.services}
+        if known:
+            _first_error(rows, f, "service", "service", ~pl.col("service").is_in(list(known)),
+                         "unknown service {v!r}; onepane.toml declares " + ", ".join(sorted(known))
+                         + " (add it to [[services]] or fix the name)")
+        _first_error(rows, f, vcol or acol, "model_version",
+                     pl.col("model_version").is_null() & pl.col("variant").is_null(),
+                     "neither model_version nor variant is set")
+        if long:
+            _first_error(rows, f, "kpi", "kpi", pl.col("kpi").is_null(), "empty kpi name")
+            _first_error(rows, f, "value", "v_raw", pl.col("v_raw").is_null(), "empty value")
+        bad = _first(rows, pl.col("value").is_null())
+        if bad is not None:
+            raise InputError(f"not a number: {bad['v_raw']!r}", file=f, line=bad["line"], column=bad["v_col"])
+        bad = _first(rows, pl.col("value").is_nan() | pl.col("value").is_infinite())
+        if bad is not None:
+            raise InputError(f"not a finite number: {bad['v_raw']!r}", file=f, line=bad["line"],
+                             column=bad["v_col"])
+        bad = _first(rows, (pl.col("value") < 0) & ~pl.col("is_money"))
+        if bad is not None:
+            raise InputError(f"negative count {bad['value']:g} for KPI {bad['kpi']!r} (counts cannot be "
+                             "negative; a money KPI needs a currency)", file=f, line=bad["line"],
+                             column=bad["v_col"])
+        key = ["observed_at", "service", "model_version", "variant", "kpi"]
+        dup = (rows.with_columns(pl.col("line").min().over(key).alias("first_line"))
+               .filter(pl.col("line") != pl.col("first_line")).sort("line"))
+        if dup.height:
+            d = dup.row(0, named=True)
+            raise InputError(f"duplicate row: same time, service, version, variant and KPI "
+                             f"{d['kpi']!r} as line {d['first_line']} (remove one; values are not summed)",
+                             file=f, line=d["line"], column=d["v_col"])
+    finally:
+        con.close()
+
     warnings: list[str] = []
-    for i, rec in enumerate(df.iter_rows(named=True)):
-        line = i + 2
-        raw_t = rec[tcol]
-        if raw_t is None:
-            raise InputError("empty time", file=f, line=line, column=tcol)
-        try:
-            t = parse_time(raw_t)
-        except Exception:  # noqa: BLE001
-            raise InputError(f"not a time: {raw_t!r} (ISO 8601 or unix seconds)", file=f, line=line,
-                             column=tcol) from None
-        period_end = None
-        if rec.get("period_end"):
-            try:
-                period_end = parse_time(rec["period_end"])
-            except Exception:  # noqa: BLE001
-                raise InputError(f"not a time: {rec['period_end']!r}", file=f, line=line,
-                                 column="period_end") from None
-        service = (rec["service"] or "").strip()
-        if not service:
-            raise InputError("empty service", file=f, line=line, column="service")
-        if known and service not in known:
-            raise InputError(f"unknown service {service!r}; onepane.toml declares "
-                             f"{', '.join(sorted(known))} (add it to [[services]] or fix the name)",
-                             file=f, line=line, column="service")
-        version = (rec.get(vcol) or "").strip() or None if vcol else None
-        variant = (rec.get(acol) or "").strip() or None if acol else None
-        if version is None and variant is None:
-            raise InputError("neither model_version nor variant is set", file=f, line=line,
-                             column=vcol or acol)
-        currency = (rec.get("currency") or "").strip().upper() or None
-        pairs = [(rec["kpi"], rec["value"], "value")] if long else [(c, rec[c], c) for c in kpi_cols]
-        for kpi, raw_v, vname in pairs:
-            if long and not (kpi or "").strip():
-                raise InputError("empty kpi name", file=f, line=line, column="kpi")
-            kpi = kpi.strip()
-            if raw_v is None or str(raw_v).strip() == "":
-                if long:
-                    raise InputError("empty value", file=f, line=line, column=vname)
-                continue                      # wide layout: a blank cell is "not measured"
-            try:
-                value = float(raw_v)
-            except ValueError:
-                raise InputError(f"not a number: {raw_v!r}", file=f, line=line, column=vname) from None
-            if value != value or value in (float("inf"), float("-inf")):
-                raise InputError(f"not a finite number: {raw_v!r}", file=f, line=line, column=vname)
-            is_money = currency is not None and (long or kpi in MONEY_KPIS)
-            if value < 0 and not is_money:
-                raise InputError(f"negative count {value:g} for KPI {kpi!r} (counts cannot be "
-                                 "negative; a money KPI needs a currency)", file=f, line=line,
-                                 column=vname)
-            key = (t, service, version, variant, kpi)
-            if key in seen:
-                raise InputError(f"duplicate row: same time, service, version, variant and KPI "
-                                 f"{kpi!r} as line {seen[key]} (remove one; values are not summed)",
-                                 file=f, line=line, column=vname)
-            seen[key] = line
-            svc = known.get(service)
-            flag = None
-            if svc and svc.model_versions and version and version not in svc.model_versions:
-                flag = f"model_version {version!r} not declared for service {service!r}"
-                flags.setdefault((service, "version", version), f"line {line}: {flag}")
-            rows.append({"observed_at": t, "period_end": period_end, "service": service,
-                         "model_version": version, "variant": variant, "kpi": kpi, "value": value,
-                         "currency": currency if is_money else None, "source_file": path.name,
-                         "source_line": line, "quality": flag})
-    warnings += list(flags.values())
+    flag = pl.lit(None, pl.Utf8)
+    for name, svc in known.items():
+        if not svc.model_versions:
+            continue
+        cond = ((pl.col("service") == name) & pl.col("model_version").is_not_null()
+                & ~pl.col("model_version").is_in(svc.model_versions))
+        flag = pl.when(cond).then(pl.format("model_version '{}' not declared for service '{}'",
+                                            pl.col("model_version"), pl.col("service"))).otherwise(flag)
+        for r in (rows.filter(cond).group_by("model_version").agg(pl.col("line").min())
+                  .sort("line").iter_rows(named=True)):
+            warnings.append(f"line {r['line']}: model_version {r['model_version']!r} not declared "
+                            f"for service {name!r}")
+    rows = rows.with_columns(flag.alias("quality"))
     present: dict[str, set[str]] = {}
-    for r in rows:
-        present.setdefault(r["service"], set()).add(r["kpi"])
+    for r in rows.select("service", "kpi").unique().iter_rows():
+        present.setdefault(r[0], set()).add(r[1])
     for name, kpis in sorted(present.items()):
         svc = known.get(name)
         if not svc:
@@ -205,11 +220,31 @@ def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame
         for k in sorted(wanted - kpis):
             warnings.append(f"service {name!r}: KPI {k!r} is in onepane.toml but not in this file; "
                             "ratios that need it stay empty")
-    schema = {"observed_at": pl.Datetime("us", "UTC"), "period_end": pl.Datetime("us", "UTC"),
-              "service": pl.Utf8, "model_version": pl.Utf8, "variant": pl.Utf8, "kpi": pl.Utf8,
-              "value": pl.Float64, "currency": pl.Utf8, "source_file": pl.Utf8,
-              "source_line": pl.Int64, "quality": pl.Utf8}
-    return pl.DataFrame(rows, schema=schema), warnings
+    out = rows.sort("line").select(
+        pl.col("observed_at").dt.cast_time_unit("us").dt.convert_time_zone("UTC"),
+        pl.col("period_end").dt.cast_time_unit("us").dt.convert_time_zone("UTC"),
+        "service", "model_version", "variant", "kpi", "value",
+        pl.when(pl.col("is_money")).then(pl.col("currency")).otherwise(None).alias("currency"),
+        pl.lit(path.name).alias("source_file"), pl.col("line").alias("source_line"), "quality")
+    return out, warnings
+
+
+# ISO 8601 (Z, offset, or naive = UTC; a date alone = midnight) or unix seconds, as metrics.times.
+_TIME_SQL = ("CASE WHEN {c} IS NULL THEN NULL "
+             "WHEN regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?') THEN to_timestamp(TRY_CAST({c} AS DOUBLE)) "
+             "ELSE TRY_CAST({c} AS TIMESTAMPTZ) END")
+
+
+def _first(rows: pl.DataFrame, cond: pl.Expr) -> dict | None:
+    bad = rows.filter(cond).sort("line")
+    return bad.row(0, named=True) if bad.height else None
+
+
+def _first_error(rows: pl.DataFrame, file: str, column: str | None, field: str, cond: pl.Expr,
+                 message: str) -> None:
+    bad = _first(rows, cond)
+    if bad is not None:
+        raise InputError(message.format(v=bad[field]), file=file, line=bad["line"], column=column)
 
 
 MONEY_KPIS = {"revenue", "gmv", "margin", "refunds", "cost_avoided", "chargebacks_avoided_amount"}

@@ -282,7 +282,8 @@ def to_frame(p: Parsed, source: str, config=None, service: str | None = None) ->
         meta["labels_hash"].append(hashlib.md5(s.labels_json.encode()).hexdigest())
         meta["service"].append(svc)
         meta["model_version"].append(_first(s.labels, VERSION_LABELS))
-        meta["counts_from_zero"].append(mtype in ("counter", "histogram", "summary") or s.name.endswith("_total"))
+        meta["counts_from_zero"].append((mtype in ("counter", "histogram", "summary") or s.name.endswith("_total"))
+                                        and not s.dcgm)         # DCGM counters run since boot
         meta["created"].append(p.created.get((s.family, _created_key(s.labels))))
     m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
                                    "labels": pl.Categorical, "labels_hash": pl.Categorical,

@@ -10,6 +10,8 @@ only names the job/labels:
     service = "assistant-api"            # for series without a `service` label
     sets = ["prometheus_client", "dcgm"] # or vllm, tgi, triton, torchserve
     labels = { job = "assistant" }       # selector for the service's series
+    histogram = "http_request_duration_seconds"   # prometheus_client set: your histogram's name
+    requests_counter = "http_requests_total"      # ... and request counter (status/code label)
     gpu_labels = { job = "dcgm-exporter" }
     step = "60s"
     bearer_token_env = "PROM_TOKEN"      # secrets only by environment variable name
@@ -85,10 +87,12 @@ H = "inference_request_duration_seconds"
 QUERY_SETS: dict[str, list[Query]] = {
     # Plain prometheus_client instrumentation with onepane's names (the demo and the real capture):
     # a request counter with `status`, a latency histogram, token counter, queue gauge, fallbacks.
+    # `histogram` / `requests_counter` settings rename the first four for any client's own names.
     "prometheus_client": [
-        _raw("inference_requests_total", type="counter"),
-        _raw(f"{H}_bucket", type="histogram"), _raw(f"{H}_sum", type="histogram"),
-        _raw(f"{H}_count", type="histogram"),
+        _raw("{requests_counter}", "inference_requests_total", type="counter"),
+        _raw("{histogram}_bucket", f"{H}_bucket", type="histogram"),
+        _raw("{histogram}_sum", f"{H}_sum", type="histogram"),
+        _raw("{histogram}_count", f"{H}_count", type="histogram"),
         _raw("inference_tokens_total", type="counter"),
         _raw("inference_queue_depth"),
         _raw("inference_fallback_total", type="counter"),
@@ -158,6 +162,9 @@ class PromSettings(BaseModel):
     url: str
     service: str | None = None
     sets: list[str] = Field(default_factory=lambda: ["prometheus_client", "dcgm"])
+    histogram: str = "inference_request_duration_seconds"   # prometheus_client set: latency histogram
+    requests_counter: str = "inference_requests_total"      # prometheus_client set: requests (status label)
+    model_version: str | None = None    # for series without a model_version/model_name/model label
     labels: dict[str, str] = Field(default_factory=dict)
     gpu_labels: dict[str, str] = Field(default_factory=dict)
     queries: list[CustomQuery] = Field(default_factory=list)
@@ -215,7 +222,8 @@ def queries_of(s: PromSettings) -> list[tuple[str, Query]]:
     out = []
     for q in [q for name in s.sets for q in QUERY_SETS[name]] + [
             Query(c.metric, c.expr, c.type, c.gpu) for c in s.queries]:
-        expr = q.expr.format(sel=_selector(s.gpu_labels if q.gpu else s.labels), w=f"{step}s")
+        expr = q.expr.format(sel=_selector(s.gpu_labels if q.gpu else s.labels), w=f"{step}s",
+                             histogram=s.histogram, requests_counter=s.requests_counter)
         expr = expr.replace("{}", "")
         qid = q.metric + ":" + hashlib.md5(expr.encode()).hexdigest()[:8]
         out.append((qid, Query(q.metric, expr, q.type, q.gpu)))
@@ -444,7 +452,8 @@ def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, dat
         meta["labels"].append(lj)
         meta["labels_hash"].append(hashlib.md5(lj.encode()).hexdigest())
         meta["service"].append(svc)
-        meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None))
+        meta["model_version"].append(next((lb[k] for k in VERSION_LABELS if lb.get(k)), None)
+                                     or (settings.model_version if svc == settings.service and not gpu else None))
         meta["counter"].append(mtype in ("counter", "histogram", "summary") and not metric.startswith("DCGM_"))
         meta["range_start"].append(starts[qid].timestamp())
     m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,

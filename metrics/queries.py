@@ -3,7 +3,8 @@
 Each function runs one named SQL file from `metrics/sql/queries/` (header: name, grain, inputs,
 params) with DuckDB `$name` parameters. Aggregation happens in SQL, so results are small: one row
 per day and service, never raw line items. A file may inline another query file as a subquery by
-writing `{other_query}` where a table would go.
+writing `{other_query}` where a table would go, and mark an optional filter line `-- when: p`:
+it is dropped when parameter p is empty.
 
 Trace a number: page -> app/data.py -> a function here -> metrics/sql/queries/<name>.sql -> stg_*
 view (metrics/sql/staged) -> raw_* table (metrics/migrations) -> the collector named in its load.
@@ -41,10 +42,26 @@ def sql_text(name: str) -> str:
                      for line in lines)
 
 
+_WHEN = re.compile(r"--\s*when:\s*([a-z_]+)\s*$")
+
+
+def _drop_unused(sql: str, params: dict) -> str:
+    """Drop lines marked `-- when: p` when parameter p is empty (e.g. no service filter), so an
+    optional filter costs nothing instead of a per-row `len($p) = 0 OR ...`."""
+    out = []
+    for line in sql.splitlines():
+        m = _WHEN.search(line)
+        if m and not params.get(m.group(1)):
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
 def run(source: Source, name: str, params: dict | None = None, as_of: Time = None) -> pl.DataFrame:
     """Run query file `name` on a Store (a fresh read-only connection) or on an open connection."""
-    sql = sql_text(name)
-    used = set(re.findall(r"\$([a-z_]+)", sql))
+    sql = _drop_unused(sql_text(name), params or {})
+    code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    used = set(re.findall(r"\$([a-z_]+)", code))
     params = {k: v for k, v in (params or {}).items() if k in used}
     if isinstance(source, Store):
         return source.query(sql, params, as_of=as_of)

@@ -67,18 +67,22 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
 def gpu_hour_price(store, config) -> tuple[Decimal | None, str]:
     """Price of one GPU-hour and its currency: the billing collector's (billing line or config)
     when available, else `[pricing] gpu_hour` from onepane.toml."""
+    if config is None:
+        from metrics.config import Settings
+
+        config = Settings()
     try:
         from collectors.billing import gpu_hour_price as billing_price
     except ImportError:
         billing_price = None
-    currency = config.pricing.currency if config is not None else "USD"
+    currency = config.pricing.currency
     if billing_price is not None:
         got = billing_price(store, config)
         if isinstance(got, tuple):
             return (Decimal(str(got[0])) if got[0] is not None else None), got[1]
         if got is not None:
             return Decimal(str(got)), currency
-    if config is not None and config.pricing.gpu_hour is not None:
+    if config.pricing.gpu_hour is not None:
         return Decimal(str(config.pricing.gpu_hour)), currency
     return None, currency
 

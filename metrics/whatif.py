@@ -165,8 +165,9 @@ def scenario(base: Baseline, kpi_drop: float = 0.0, price_change: float = 0.0,
     price_change  the vendor's prices move by this fraction: every cost × (1 + price_change)
     traffic       predictions and the funnel denominator × (1 + traffic); cost = fixed +
                   variable × predictions, so only the variable part grows
-    The marginal cost per bp assumes the cost difference between versions is variable
-    (it scales with price and traffic) and the lift shrinks with kpi_drop.
+    The marginal cost per bp assumes the cost difference between versions moves like the
+    service's cost (scenario cost ÷ today's cost) and the lift shrinks with kpi_drop. `lift_bp`
+    in the outcomes is the whole service's rate over the baseline rate (all versions blended).
     """
     t, p, k = 1 + traffic, 1 + price_change, 1 - kpi_drop
     now = outcome(base.daily_cost, base.predictions, base.funnel_denominator,
@@ -181,8 +182,9 @@ def scenario(base: Baseline, kpi_drop: float = 0.0, price_change: float = 0.0,
     elif den is not None and base.funnel_actions is not None:
         actions = base.funnel_actions * t
     marginal = None
-    if base.marginal_cost_per_bp is not None and k > 0:
-        marginal = base.marginal_cost_per_bp * p * t / k
+    if base.marginal_cost_per_bp is not None and k > 0 and base.daily_cost:
+        # the versions' cost difference moves like the service's cost; the lift shrinks by k
+        marginal = base.marginal_cost_per_bp * (cost / base.daily_cost) / k
     after = outcome(cost, preds, den, actions, base.baseline_rate, marginal)
     return {"assumptions": {"kpi_drop": kpi_drop, "price_change": price_change, "traffic": traffic},
             "baseline": asdict(base), "today": asdict(now), "scenario": asdict(after)}

@@ -83,7 +83,34 @@ def browser():
 def wait_for_app(page, timeout_ms: int = 30000) -> None:
     """Wait until the script run finished: the app is idle and the main block is rendered."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
+    page.wait_for_timeout(700)           # a rerun announces itself (status widget) within this
     page.wait_for_function(
         """() => { const s = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !s || !s.innerText.match(/Running|Connecting/); }""", timeout=timeout_ms)
+                   return !s || !s.innerText.match(/Running|Connecting|Stop/); }""", timeout=timeout_ms)
     page.wait_for_timeout(500)
+
+
+def screenshots(db_path: Path, config_path: Path | None, out: Path,
+                pages: tuple[str, ...] = ("Overview", "Service", "Unit economics"), query: str = "",
+                width: int = 1280, height: int = 900) -> list[Path]:
+    """Screenshots of the given pages of a real store (for docs/screenshots/):
+
+        python -c "from tests.browser_helpers import screenshots; from pathlib import Path; \\
+                   screenshots(Path('demo-data/onepane.duckdb'), Path('demo-data/onepane.toml'), \\
+                   Path('docs/screenshots'))"
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    saved = []
+    with streamlit_server(db_path, config_path) as url, browser() as b:
+        page = b.new_page(viewport={"width": width, "height": height})
+        page.goto(url + "/" + query)
+        wait_for_app(page)
+        for name in pages:
+            page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
+            wait_for_app(page, timeout_ms=180000)
+            page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=180000)
+            page.wait_for_timeout(1500)          # let plotly finish drawing
+            path = out / (name.lower().replace(" ", "_") + ".png")
+            page.screenshot(path=str(path))
+            saved.append(path)
+    return saved

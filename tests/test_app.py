@@ -149,6 +149,10 @@ def test_data_health_runs_and_failures(app_env):
     assert fresh.loc[("requests", "fraud"), "rows"] == fx.DAYS * fx.FRAUD_PER_DAY
     assert fresh.loc[("cost", "ranker"), "freshness_slo"] == "2d"      # from the ranker's slo
     assert fresh.loc[("cost", "assistant"), "freshness_slo"] == "1d"   # the default
+    # the fixture's data ended 2026-11-11, long before the test runs: stale, except the event log
+    assert fresh.loc[("cost", "ranker"), "status"] == "stale"
+    assert fresh.loc[("events", "ranker"), "status"].startswith("n/a")
+    assert m["Stale"] == str(len(fresh) - 1)
 
 
 def test_data_health_as_of_hides_later_failure(app_env):
@@ -285,6 +289,9 @@ def test_costs_allocation_budgets_and_invoices(app_env):
     before, after = (float(m[f"{k} (USD)"].split()[0].replace(",", "")) for k in ("Before", "After"))
     parts = sum(float(m[f"{k} (USD)"].split()[0].replace(",", "")) for k in ("Price", "Volume", "Mix"))
     assert parts == pytest.approx(after - before)              # the decomposition adds up
+    # month over month: 2026-11-01..10 against 2026-10-01..10 (no bills yet then)
+    assert after == pytest.approx(float(fx.RANKER_DAILY + fx.ASSISTANT_DAILY + fx.UNALLOCATED_DAILY) * 10)
+    assert before == 0
 
 
 def test_costs_allocate_by_team(app_env):
@@ -343,3 +350,40 @@ def test_auth_configured_requires_login_before_any_page(app_env, tmp_path, monke
     assert not at.exception
     assert [b.label for b in at.button] == ["Log in"]
     assert not at.metric and not at.get("plotly_chart"), "no data before login"
+
+
+def test_unit_economics_never_shows_infinite_ratios(app_env):
+    at = run_page("unit_economics.py")
+    ledger = at.dataframe[0].value
+    assistant = ledger[ledger["service"] == "assistant"]          # cost, but no predictions measured
+    assert assistant["cost_per_prediction"].isna().all()
+    assert not (ledger.select_dtypes("number").abs() == float("inf")).any().any()
+
+
+def test_what_changed_jumps_to_a_change_event(app_env):
+    at = run_page("what_changed.py", service="ranker")
+    at.selectbox(key="wc_event").set_value(0).run()             # the deploy of ranker-v2
+    assert not at.exception and not at.warning
+    assert at.date_input(key="wc_date").value == (fx.DEPLOY_AT + timedelta(days=1)).date()
+    assert "deploy" in " ".join(m.value for m in at.markdown)
+
+
+def test_what_changed_defaults_to_the_latest_firing_alert(tmp_path, monkeypatch):
+    import polars as pl
+
+    from metrics.lake import Load
+
+    f = fx.build(tmp_path)
+    fired = fx.DEPLOY_AT + timedelta(hours=6)
+    with Load(f.store, "raw_alert_state", collector="alerts", source="check") as load:
+        load.write(pl.DataFrame([
+            {"alert_key": "slo_burn:ranker", "rule": "slo_burn", "subject": "ranker", "status": "firing",
+             "severity": "page", "summary": "error budget burning", "changed_at": fired},
+            {"alert_key": "budget:fraud", "rule": "budget_forecast", "subject": "fraud", "status": "firing",
+             "severity": "ticket", "summary": "x", "changed_at": fired + timedelta(days=2)}]))
+    monkeypatch.setenv("ONEPANE_DB", str(f.store.db_path))
+    monkeypatch.setenv("ONEPANE_CONFIG", str(f.config_path))
+    at = run_page("what_changed.py", service="ranker")
+    assert at.date_input(key="wc_date").value == fired.date()
+    assert at.time_input(key="wc_time").value == fired.time()
+    assert any("latest firing alert" in c.value for c in at.caption)

@@ -182,3 +182,23 @@ denominator = "impressions"
     assert lines[0].startswith("service,model_version,day,currency,cost,predictions,cost_per_prediction")
     assert len(lines) == 1 + 6
     assert ",inf" not in csv_out.lower() and ",nan" not in csv_out.lower()
+
+
+def test_variants_map_to_versions_through_the_experiment_event(store, tmp_path):
+    from collectors.events import add_event
+    from collectors.kpi import ingest_kpis
+
+    add_event(store, kind="experiment_start", service="search", model_version="v2",
+              at="2026-01-01T00:00:00Z", attributes={"control": "v1", "treatment": "v2"})
+    put_costs(store, [("2026-01-02", "search", "v1", "USD", "10", "10"),
+                      ("2026-01-02", "search", "v2", "USD", "12", "12")])
+    p = tmp_path / "ab.csv"
+    p.write_text("time,service,variant,kpi,value\n"
+                 "2026-01-02,search,control,impressions,1000\n2026-01-02,search,control,purchases,30\n"
+                 "2026-01-02,search,treatment,impressions,1000\n2026-01-02,search,treatment,purchases,40\n")
+    ingest_kpis(store, p, config=CONFIG)
+    rows = _rows(unit_economics(store, CONFIG, service="search"))
+    v2 = rows[("search", "v2", "2026-01-02")]
+    assert v2["funnel_actions"] == 40 and v2["improved_actions"] == approx(40 - 1000 * 30 / 1000)
+    assert v2["cost_per_improved_action"] == approx(12 / 10)
+    assert rows[("search", "v1", "2026-01-02")]["improved_actions"] == 0

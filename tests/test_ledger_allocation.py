@@ -107,3 +107,28 @@ def test_cli_allocation_audit(alloc_store, run_cli, tmp_path):
     assert json.loads(out.stdout) == []
     rows = json.loads(run_cli("allocation", "--format", "json", "--db", alloc_store.db_path, check=True).stdout)
     assert {r["line"] for r in rows} >= {"allocated", "shared", "unallocated"}
+
+
+def test_idle_per_gpu_host_from_its_own_utilisation(store):
+    import polars as pl
+
+    from metrics.lake import Load
+    from tests.ledger_helpers import day
+
+    conf = parse_settings({"services": [{"name": "search", "gpus": ["node-a", "node-b"]}]})
+    with Load(store, "raw_focus", collector="test") as load:      # instance lines named by host only
+        load.write(pl.DataFrame({
+            "charge_period_start": [day(D)] * 2, "x_service": ["search"] * 2,
+            "billing_currency": ["USD"] * 2, "effective_cost": ["29.088", "29.088"],
+            "billed_cost": ["29.088", "29.088"], "resource_name": ["node-a", "node-b"],
+            "consumed_unit": ["Hours", "Hours"]}))
+    put_counter(store, "x", None, [(f"{D}T01:00:00Z", 20), (f"{D}T02:00:00Z", 40)],
+                metric="DCGM_FI_DEV_GPU_UTIL", labels_extra=',"Hostname":"node-a"')
+    put_counter(store, "y", None, [(f"{D}T01:00:00Z", 90)],
+                metric="DCGM_FI_DEV_GPU_UTIL", labels_extra=',"Hostname":"node-b"')
+    b = _buckets(allocate(store, conf))
+    cost = Decimal("29.088")
+    idle = cost * (1 - Decimal("0.30")) + cost * (1 - Decimal("0.90"))     # node-a 30 % busy, node-b 90 %
+    assert b[(D, "USD", "search", "idle")]["effective_cost"] == idle
+    assert b[(D, "USD", "search", "allocated")]["effective_cost"] == 2 * cost - idle
+    assert audit(store, conf).height == 0

@@ -58,11 +58,15 @@ def test_cost_per_1k_tokens_vendor_and_self_hosted(store, shared):
     r = token_economics(store, CONFIG, service="assistant-api").to_dicts()
     assert len(r) == 1
     r = r[0]
-    assert r["self_hosted_tokens"] == tokens
+    vendor_tokens = 0.3e6                              # 0.3 "1M tokens" billed by the vendor
+    assert r["served_tokens"] == tokens
+    assert r["vendor_tokens"] == pytest.approx(vendor_tokens)
+    assert r["vendor_cost_per_1k_tokens"] == pytest.approx(0.75 * 1000 / vendor_tokens)
+    # what no vendor billed was served by the GPU
+    assert r["self_hosted_tokens"] == pytest.approx(tokens - vendor_tokens)
     assert r["self_hosted_cost"] == gpu_cost
-    assert r["self_hosted_cost_per_1k_tokens"] == pytest.approx(float(gpu_cost) * 1000 / tokens)
-    assert r["vendor_tokens"] == pytest.approx(0.3e6)
-    assert r["vendor_cost_per_1k_tokens"] == pytest.approx(0.75 * 1000 / 0.3e6)
+    assert r["self_hosted_cost_per_1k_tokens"] == pytest.approx(float(gpu_cost) * 1000 / (tokens - vendor_tokens))
+    assert r["cost_per_1k_tokens"] == pytest.approx((float(gpu_cost) + 0.75) * 1000 / tokens)
     # predictions from the request log when it is present: exactly the capture's 4,225 + 1,528
     ue = {x["model_version"]: x for x in unit_economics(store, CONFIG).to_dicts()}
     assert ue["ranker-v41"]["predictions"] == 4225 and ue["ranker-v42"]["predictions"] == 1528

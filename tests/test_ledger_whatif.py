@@ -99,7 +99,8 @@ def test_scenario_kpi_drop_price_and_traffic():
     assert r["improved_actions"] == pytest.approx(improved)
     assert r["cost_per_improved_action"] == pytest.approx(cost / improved)
     assert r["lift_bp"] == pytest.approx(50 * 0.9)
-    assert r["marginal_cost_per_bp"] == pytest.approx(2.0 * 1.2 * 1.5 / 0.9)
+    # the versions' cost difference moves like the service's cost: 240 / 150 today
+    assert r["marginal_cost_per_bp"] == pytest.approx(2.0 * (cost / 150.0) / 0.9)
 
 
 def test_scenario_total_kpi_loss_leaves_ratios_empty():

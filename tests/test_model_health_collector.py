@@ -217,3 +217,33 @@ def test_cli_collect_drift_with_service_and_window(world, run_cli, tmp_path):
     out = run_cli("sql", "select value from stg_model_health where metric = 'row_count'",
                   "--format", "json", "--db", db, check=True).stdout
     assert json.loads(out) == [{"value": expected}]
+
+
+@pytest.mark.browser
+def test_html_report_renders_in_chromium(world, artifacts):
+    """The slimmed report (JavaScript beside it) opens from disk, and report_html()'s inlined copy
+    renders too: the drift summary is on the page and no script failed."""
+    from playwright.sync_api import sync_playwright
+
+    from metrics.model_health import report_html, report_links
+
+    links = report_links(world["store"], "income").to_pandas().set_index("window_start")
+    path = links.loc[day(2), "report_path"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/lib/chromium/chromium")
+        try:
+            for how in ("file", "inline"):
+                page, errors = browser.new_page(), []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                if how == "file":
+                    page.goto((world["store"].lake / path).as_uri())
+                else:
+                    page.set_content(report_html(world["store"], path))
+                page.get_by_text("Share of Drifted Columns").first.wait_for(timeout=30_000)
+                body = page.inner_text("body")
+                assert f"Drift is detected for {100 * 3 / 14:.3f}% of columns (3 out of 14)" in body
+                assert not errors, errors
+                page.screenshot(path=str(artifacts / f"model_health_report_{how}.png"))
+                page.close()
+        finally:
+            browser.close()

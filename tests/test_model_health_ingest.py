@@ -124,3 +124,52 @@ def test_cli_ingest_and_drift_compare(run_cli, reports, tmp_path):
     assert proc.returncode == 1
     assert "other.csv" in proc.stderr and "missing from current" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_ingest_quality_reports_matches_scikit_learn(store, shared, tmp_path):
+    """Teams' existing ClassificationPreset / RegressionPreset history (0.7 and legacy) lands as
+    quality rows equal to scikit-learn's values on the same data (Evidently's MAPE % -> fraction)."""
+    import numpy as np
+    from evidently import BinaryClassification, DataDefinition, Dataset, Regression, Report
+    from evidently.legacy.metrics import ClassificationQualityMetric
+    from evidently.legacy.pipeline.column_mapping import ColumnMapping
+    from evidently.legacy.report import Report as LegacyReport
+    from evidently.presets import ClassificationPreset, RegressionPreset
+    from sklearn import metrics as skm
+
+    from collectors.evidently import ingest_evidently
+
+    df = adults(shared).sample(2000, random_state=3)
+    df["target"] = (df["class"] == ">50K").astype(int)
+    df["proba"] = np.clip(df["education-num"] / 16 + np.random.default_rng(0).normal(0, .2, len(df)), 0, 1)
+    cls = Dataset.from_pandas(df[["target", "proba"]], data_definition=DataDefinition(
+        classification=[BinaryClassification(target="target", prediction_probas="proba")]))
+    snap = Report([ClassificationPreset()]).run(cls, None)
+    snap.save_json(str(tmp_path / "cls.json"))
+    (tmp_path / "cls_snapshot.json").write_text(snap.dumps())
+    reg = Dataset.from_pandas(df[["hours-per-week", "age"]].astype(float), data_definition=DataDefinition(
+        regression=[Regression(target="hours-per-week", prediction="age")]))
+    Report([RegressionPreset()]).run(reg, None).save_json(str(tmp_path / "reg.json"))
+    legacy = LegacyReport(metrics=[ClassificationQualityMetric()])
+    legacy.run(reference_data=None, current_data=df[["target", "proba"]],
+               column_mapping=ColumnMapping(target="target", prediction="proba"))
+    legacy.save_json(str(tmp_path / "cls_legacy.json"))
+
+    pred = (df["proba"] >= 0.5).astype(int)
+    expected = {"accuracy": skm.accuracy_score(df["target"], pred),
+                "precision": skm.precision_score(df["target"], pred),
+                "recall": skm.recall_score(df["target"], pred),
+                "f1": skm.f1_score(df["target"], pred),
+                "roc_auc": skm.roc_auc_score(df["target"], df["proba"])}
+    for i, name in enumerate(("cls.json", "cls_snapshot.json", "cls_legacy.json")):
+        svc = f"s{i}"
+        ingest_evidently(store, [tmp_path / name], service=svc, at="2024-05-02T00:00:00Z")
+        got = dict(store.query("SELECT metric, value FROM stg_model_health WHERE service = ?", [svc]).iter_rows())
+        for m, v in expected.items():
+            assert got[m] == pytest.approx(v, abs=1e-9), (name, m)
+    ingest_evidently(store, [tmp_path / "reg.json"], service="reg", at="2024-05-02T00:00:00Z")
+    got = dict(store.query("SELECT metric, value FROM stg_model_health WHERE service = 'reg'").iter_rows())
+    y, p = df["hours-per-week"], df["age"]
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, p))
+    assert got["rmse"] == pytest.approx(np.sqrt(skm.mean_squared_error(y, p)))
+    assert got["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, p))

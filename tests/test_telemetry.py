@@ -456,3 +456,18 @@ def test_label_parsing_round_trips():
         assert p.value == [expected] and p.sampled_at == [1.5]
 
     check()
+
+
+def test_gpu_price_from_a_billed_gpu_line_when_config_has_none(capture_store, tmp_path):
+    """No [pricing] gpu_hour: the billing layer's price from billed GPU hours is used (exact Decimal)."""
+    from collectors.billing import ingest_billing
+    from metrics.config import parse_settings
+    from metrics.telemetry import telemetry_summary
+    from tests.billing_helpers import FOCUS_HEADER, focus_row, write_csv
+
+    header = FOCUS_HEADER + ["PricingQuantity", "PricingUnit", "SkuId"]
+    ingest_billing(capture_store, [write_csv(tmp_path / "gpu.csv", [focus_row("9.00") + ["3", "Hours", "H100"]], header)])
+    s = telemetry_summary(capture_store, parse_settings({}), SERVICE)
+    assert s["gpu_hour_price"] == Decimal("3") and s["currency"] == "USD"
+    expected = Decimal(repr(s["idle_gpu_seconds"])) * Decimal("3") / 3600
+    assert abs(s["idle_cost"] - expected) < Decimal("1e-15")

@@ -148,6 +148,8 @@ def test_timeouts_are_retried_then_fail(prom, store):
     with ProxyServer(prom.url, lambda n, p: ("sleep", 3.0)) as proxy:
         r = collect(store, proxy.url, **{**FAST, "timeout_s": 0.5, "retries": 1})
     assert not r.ok and "timed out" in r.error
+    attempts = [q for q in proxy.requests if "start" in q]
+    assert len(attempts) > len({q["query"] for q in attempts})   # retried before giving up
     assert store.query("SELECT count(*) n FROM raw_telemetry")["n"][0] == 0
     assert _loads(store)["status"].to_list() == ["failed"]
 
@@ -306,3 +308,45 @@ def test_coarse_steps_keep_request_counts_exact(prom, store, shared, step):
     assert {k: x["requests"] for k, x in v.items()} == {k: f["requests"] for k, f in facts.items()}
     assert v["ranker-v42"]["gpu_seconds_per_request"] > v["ranker-v41"]["gpu_seconds_per_request"]
     assert v["ranker-v42"]["latency_p50_s"] > v["ranker-v41"]["latency_p50_s"]
+
+
+def test_plain_client_histogram_by_name_on_a_real_prometheus_scrape(shared, tmp_path, store):
+    """A real /metrics scrape (Prometheus' own http histogram and request counter, code label): the
+    prometheus_client set pointed at those names gives the scrape's totals and Prometheus' quantile."""
+    import re
+
+    text = (shared / "prometheus" / "exposition" / "alltypes.237mfs.prom.txt").read_text()
+    t0 = 1795000020
+    # first scrape at t0 with every request counter at 0 (the server just started), second at t0+60
+    first = re.sub(r"^(prometheus_http_request[^ ]*) \S+$", r"\1 0", text, flags=re.M)
+    om = tmp_path / "scrape.om"
+    body = _as_openmetrics(first, [t0]).replace("# EOF\n", "") + _as_openmetrics(text, [t0 + 60])
+    lines = body.splitlines()
+    series = {}
+    for line in lines:                                 # promtool wants each series' points in time order
+        if line != "# EOF":
+            series.setdefault(line.rsplit(" ", 2)[0], []).append(line)
+    om.write_text("\n".join(x for v in series.values() for x in v) + "\n# EOF\n")
+    total = sum(float(m.group(1)) for m in re.finditer(r"^prometheus_http_requests_total\{[^}]*\} (\S+)$", text, re.M))
+    errors = sum(float(m.group(2)) for m in re.finditer(
+        r'^prometheus_http_requests_total\{code="(\d+)"[^}]*\} (\S+)$', text, re.M) if m.group(1) >= "500")
+    with prometheus_from_openmetrics([om], tmp_path / "prom") as p:
+        from collectors.prometheus import collect_url
+        r = collect_url(store, config(), p.url, service="prom", step="60s", sets=["prometheus_client"],
+                        histogram="prometheus_http_request_duration_seconds",
+                        requests_counter="prometheus_http_requests_total", model_version="v1",
+                        start=datetime.fromtimestamp(t0, timezone.utc),
+                        end=datetime.fromtimestamp(t0 + 120, timezone.utc))
+        theirs = float(p.query("histogram_quantile(0.5, sum by (le) (prometheus_http_request_duration_seconds_bucket))",
+                               at=t0 + 60)["data"]["result"][0]["value"][1])
+    assert r.ok, r.error
+    v = by_version(summary_of(store, "prom"))["v1"]
+    assert total > 0 and v["requests"] == total
+    assert v["error_rate"] == pytest.approx(errors / total)
+    assert v["latency_p50_s"] == pytest.approx(theirs, rel=1e-9)
+
+
+def summary_of(store, service):
+    from metrics.telemetry import telemetry_summary
+
+    return telemetry_summary(store, config(), service)

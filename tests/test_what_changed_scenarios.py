@@ -138,3 +138,54 @@ def test_price_change_in_the_bill_is_the_cause(store):
     assert float(top["evidence"]["price_effect"]) == pytest.approx(407 * (3.2 - 2.5))
     assert float(top["evidence"]["volume_effect"]) == pytest.approx(7 * (400 * 2.5 + 12) / 530)
     assert "price" in top["summary"]
+
+
+def test_drifted_feature_is_named_as_the_cause(store):
+    baseline_telemetry(store)
+    rows = []
+    for m in range(0, MIN, 10):
+        w0, w1 = at_dt(t(m)), at_dt(t(m + 10))
+        drifted = m >= INC - 10
+        base = {"window_start": w0, "window_end": w1, "service": "ranker", "model_version": "v1",
+                "source": "evidently"}
+        rows += [{**base, "metric": "drift_share", "value": 0.5 if drifted else 0.0},
+                 {**base, "metric": "drift_score", "feature": "amount",
+                  "value": 0.41 if drifted else 0.02 + 0.002 * ((m // 10) % 3)},
+                 {**base, "metric": "drift_score", "feature": "age", "value": 0.03 + 0.002 * ((m // 10) % 2)},
+                 {**base, "metric": "prediction_drift", "feature": "prediction", "value": 0.2 if drifted else 0.01},
+                 {**base, "metric": "precision", "value": 0.6 if m >= INC else 0.8 + 0.004 * ((m // 10) % 3)}]
+    write_rows(store, "raw_model_health", rows)
+    items = analyse(store)
+    top = items[0]
+    assert (top["layer"], top["kind"], top["subject"]) == ("model", "drift", "amount")
+    by = {(i["kind"], i["subject"]): i for i in items}
+    for k in (("drift_share", "ranker"), ("precision", "ranker"), ("prediction_drift", "ranker")):
+        assert by[k]["evidence"]["explained_by"] == "drift of amount"
+    assert ("drift", "age") not in by
+
+
+def test_late_arriving_kpi_rows_are_named(store):
+    """The KPI feed's rows for the current window landed ~3 h after their time instead of minutes."""
+    import polars as pl
+
+    from metrics.lake import Load
+
+    baseline_telemetry(store)
+    for h in range(MIN // 60):
+        rows = []
+        for m in range(60 * h, 60 * h + 60, 10):
+            w0, w1 = at_dt(t(m)), at_dt(t(m + 10))
+            rows += [{"observed_at": w0, "period_end": w1, "service": "ranker", "model_version": "v1",
+                      "kpi": k, "value": v, "source": "kpi-feed"} for k, v in (("impressions", 3000.0),
+                                                                                ("purchases", 90.0))]
+        delay = 3 * 3600 if 60 * h >= 480 else 120
+        with Load(store, "raw_kpis", collector="test", source="kpi-feed") as load:
+            load.started_at = at_dt(t(60 * h + 60) + delay)       # when this hour's rows arrived
+            load.write(pl.DataFrame(rows))
+    items = analyse(store)
+    top = items[0]
+    assert (top["layer"], top["kind"], top["subject"]) == ("data", "late_data", "kpi-feed")
+    # rows of [480, 540) arrived 3 h after the hour's end, i.e. 3 h + 25 min after their own
+    # period end on average (period ends 10..60 min into the hour)
+    assert top["evidence"]["after"] / 3600 == pytest.approx(3 + 25 / 60, rel=0.01)
+    assert not any(i["layer"] == "business" for i in items)

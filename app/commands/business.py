@@ -105,7 +105,12 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         elif by_team:
             emit(team_economics(store, config, start, end, as_of), fmt)
         else:
-            emit(unit_economics(store, config, service, start, end, as_of), fmt)
+            df = unit_economics(store, config, service, start, end, as_of)
+            if fmt == "table":      # the terminal gets the headline columns; json/csv get all
+                df = df.select("service", "model_version", "day", "currency", "cost", "predictions",
+                               "cost_per_prediction", "funnel_actions", "improved_actions",
+                               "cost_per_improved_action", "note")
+            emit(df, fmt)
 
     @cli.command("marginal-cost")
     @click.option("--service", required=True)

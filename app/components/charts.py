@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+
+def _go():
+    """plotly.graph_objects, imported on first use (keeps the app's import fast)."""
+    import plotly.graph_objects as go
+
+    return go
+
 
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -54,9 +65,10 @@ def money(v, currency: str | None = None, digits: int = 2) -> str:
 
 def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) -> go.Figure:
     """Draw change events as dashed vertical lines (with their kind and version on hover)."""
+    go = _go()
     if events is None or not events.height:
         return fig
-    for e in events.iter_rows(named=True):
+    for n, e in enumerate(events.iter_rows(named=True)):
         color = EVENT_COLORS.get(e["kind"], "#718096")
         fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=color, opacity=0.8)
         text = " ".join(str(x) for x in (e["kind"], e.get("model_version") or e.get("service") or "") if x)
@@ -67,7 +79,8 @@ def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) 
                                  hovertemplate=f"{text}<br>{e.get('detail') or ''}<br>%{{x}}<extra></extra>"))
         if label:
             fig.add_annotation(x=e["occurred_at"], y=1, yref="paper", text=e["kind"], showarrow=False,
-                               font=dict(size=10, color=color), yanchor="bottom")
+                               font=dict(size=10, color=color), yanchor="bottom",
+                               yshift=11 * (n % 3))       # neighbours' labels do not overprint
     return fig
 
 
@@ -81,6 +94,7 @@ def layout(fig: go.Figure, title: str, y_title: str, height: int = 340) -> go.Fi
 def bars(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
          events: pl.DataFrame | None = None, hover_format: str = ",.2f") -> go.Figure:
     """Stacked bars of y by x, one colour per value of `color`."""
+    go = _go()
     df = floats(df)
     fig = go.Figure()
     for key in sorted(df[color].unique().to_list(), key=str):
@@ -94,6 +108,7 @@ def bars(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
 def lines(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
           events: pl.DataFrame | None = None, hover_format: str = ",.2f", dash: dict | None = None) -> go.Figure:
     """One line per value of `color`."""
+    go = _go()
     df = floats(df)
     fig = go.Figure()
     for key in sorted(df[color].unique().to_list(), key=str):
@@ -122,6 +137,7 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
            key: str = "metric", value: str = "value") -> go.Figure | None:
     """Stacked panels on one shared time axis, one per (metric, y-axis title, scale) in `rows`
     that has data; one line per `color`; change events drawn across every panel."""
+    go = _go()
     from plotly.subplots import make_subplots
 
     df = floats(df)
@@ -131,27 +147,48 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
     fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=[r[1] for r in present])
     palette = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096"]
-    arms = sorted({str(a) for a in df[color].to_list()}, key=lambda a: ("week before" in a, a))
-    colors = {a: palette[i % len(palette)] for i, a in enumerate(a for a in arms if "week before" not in a)}
+
+    def base(arm: str) -> str:         # "v2 p95 (week before)" -> "v2"
+        arm = arm.replace(" (week before)", "")
+        return arm.rsplit(" ", 1)[0] if arm.endswith((" p50", " p95", " p99")) else arm
+
+    def dash(arm: str) -> str:
+        if "week before" in arm:
+            return "dot"
+        return {"p50": "dash", "p99": "longdashdot"}.get(arm.replace(" (week before)", "")[-3:], "solid")
+
+    bases = sorted({base(str(a)) for a in df[color].to_list()})
+    colors = {b: palette[i % len(palette)] for i, b in enumerate(bases)}
+    shown: set[str] = set()
     for i, (metric, y_title, scale) in enumerate(present, start=1):
         part = df.filter(pl.col(key) == metric)
         for arm in sorted({str(a) for a in part[color].to_list()}):
             line = part.filter(pl.col(color).cast(pl.Utf8).fill_null("None") == arm).sort(x)
-            base = arm.replace(" (week before)", "")
             fig.add_trace(go.Scatter(
                 x=line[x].to_list(), y=[None if v is None else v * scale for v in line[value].to_list()],
-                name=arm, legendgroup=arm, showlegend=i == 1 or metric == "gpu_util_pct",
-                mode="lines", line=dict(color=colors.get(base, "#718096"),
-                                        dash="dot" if "week before" in arm else "solid"),
+                name=arm, legendgroup=arm, showlegend=arm not in shown, mode="lines",
+                line=dict(color=colors.get(base(arm), "#718096"), dash=dash(arm)),
                 hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)
+            shown.add(arm)
     fig.update_xaxes(range=[start, end])
     fig.update_layout(title=title, height=170 * len(present) + 120, hovermode="x unified",
                       margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.08))
     if events is not None and events.height:
-        for e in events.iter_rows(named=True):
+        for n, e in enumerate(events.iter_rows(named=True)):
             c = EVENT_COLORS.get(e["kind"], "#718096")
             fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=c, row="all", col=1)
             fig.add_annotation(x=e["occurred_at"], y=1.0, yref="paper", showarrow=False, yanchor="bottom",
                                text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
-                               font=dict(size=10, color=c))
+                               font=dict(size=10, color=c), yshift=11 * (n % 3))
+    return fig
+
+
+def heatmap(z, x: list, y: list, title: str, color_title: str, y_title: str,
+            hover: str = "%{y}<br>%{x}<br>%{z:.4f}") -> go.Figure:
+    """A heatmap (e.g. features × windows) with its hover values."""
+    go = _go()
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale="YlOrRd", colorbar=dict(title=color_title),
+                               hovertemplate=hover + "<extra></extra>"))
+    layout(fig, title, y_title, height=max(300, 22 * len(y) + 120))
+    fig.update_layout(hovermode="closest")
     return fig

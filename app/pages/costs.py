@@ -81,10 +81,14 @@ else:
         st.caption("Anomalies are computed on the store as it is now (the analysis has no as-of).")
 
 # ---- decomposition -----------------------------------------------------------------------
-st.subheader("What moved cost: price × volume × mix")
-half = (data_end - data_start) / 2
-before, after = (data_start, data_start + half), (data_start + half, data_end)
-st.caption(f"Second half of the window with bills ({after[0]:%Y-%m-%d} to {after[1]:%Y-%m-%d}) against the first half.")
+st.subheader("What moved cost: price × volume × mix, month over month")
+# this month so far against the same days of the month before
+month_start = (data_end - timedelta(days=1)).replace(day=1)
+prev_start = (month_start - timedelta(days=1)).replace(day=1)
+after = (month_start, data_end)
+before = (prev_start, min(prev_start + (data_end - month_start), month_start))
+st.caption(f"{after[0]:%Y-%m-%d} to {after[1] - timedelta(days=1):%Y-%m-%d} against "
+           f"{before[0]:%Y-%m-%d} to {before[1] - timedelta(days=1):%Y-%m-%d}.")
 service = f.services[0] if len(f.services) == 1 else None
 dec = data.cost_decomposition(service, before, after)
 if isinstance(dec, data.Unavailable) or not dec:

@@ -37,10 +37,11 @@ if fresh.height:
         pl.col("freshness_slo").map_elements(lambda s: parse_duration(s).total_seconds() / 3600,
                                              return_dtype=pl.Float64).alias("slo_hours"),
     ).with_columns(
-        pl.when(pl.col("age_hours") <= pl.col("slo_hours")).then(pl.lit("fresh"))
+        pl.when(pl.col("layer") == "events").then(pl.lit("n/a (events are sparse)"))
+        .when(pl.col("age_hours") <= pl.col("slo_hours")).then(pl.lit("fresh"))
         .otherwise(pl.lit("stale")).alias("status"),
     ).drop("slo_hours")
-    stale = fresh.filter(pl.col("status").str.contains("stale")).height
+    stale = fresh.filter(pl.col("status") == "stale").height
     c1, c2, c3 = st.columns(3)
     c1.metric("Layers × services", fresh.height)
     c2.metric("Stale", stale)

@@ -3,7 +3,6 @@ time, fairness gaps, and the stored Evidently HTML reports."""
 from datetime import datetime, time, timezone
 from pathlib import Path
 
-import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
@@ -40,14 +39,10 @@ else:
     part = drift.filter(pl.col("model_version") == version) if version else drift
     grid = part.pivot(on="window_start", index="feature", values="score", aggregate_function="max").sort("feature")
     windows = [c for c in grid.columns if c != "feature"]
-    fig = go.Figure(go.Heatmap(
-        z=grid.select(windows).to_numpy(), x=[str(w) for w in windows], y=grid["feature"].to_list(),
-        colorscale="YlOrRd", colorbar=dict(title="drift score"),
-        hovertemplate="feature %{y}<br>window %{x}<br>drift score %{z:.4f}<extra></extra>"))
-    charts.layout(fig, f"Drift score per feature and window — {service} {version or ''} "
-                       f"(method {part['method'].drop_nulls().first() or 'n/a'})", "feature",
-                  height=max(300, 22 * grid.height + 120))
-    fig.update_layout(hovermode="closest")
+    fig = charts.heatmap(grid.select(windows).to_numpy(), [str(w) for w in windows], grid["feature"].to_list(),
+                         f"Drift score per feature and window — {service} {version or ''} "
+                         f"(method {part['method'].drop_nulls().first() or 'n/a'})", "drift score", "feature",
+                         hover="feature %{y}<br>window %{x}<br>drift score %{z:.4f}")
     charts.show(fig, part.drop("report_path"), f"drift_heatmap_{service}")
 
 # ---- quality, calibration, fairness over time --------------------------------------------

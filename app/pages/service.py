@@ -50,8 +50,14 @@ with tech_tab:
     if wow:
         tech = pl.concat([tech, data.service_technical_week_before(service, start, end, split, f.as_of)],
                          how="vertical_relaxed")
-    fig = charts.panels(tech, [("p50_s", "Latency p50 (s)", 1), ("p95_s", "Latency p95 (s)", 1),
-                               ("p99_s", "Latency p99 (s)", 1),
+    # the three quantiles share one latency panel: one line per version and quantile
+    tech = tech.with_columns(
+        pl.when(pl.col("metric").is_in(["p50_s", "p95_s", "p99_s"]))
+        .then(pl.col("model_version").fill_null("") + " " + pl.col("metric").str.replace("_s", ""))
+        .otherwise(pl.col("model_version")).alias("model_version"),
+        pl.when(pl.col("metric").is_in(["p50_s", "p95_s", "p99_s"])).then(pl.lit("latency_s"))
+        .otherwise(pl.col("metric")).alias("metric"))
+    fig = charts.panels(tech, [("latency_s", "Latency p50 / p95 / p99 (s)", 1),
                                ("requests", "Throughput (predictions per bucket)", 1),
                                ("error_rate", "Error rate (%)", 100),
                                ("fallback_rate", "Fallback rate (%)", 100),

@@ -27,11 +27,14 @@ per_version = (ledger.group_by("service", "model_version", "currency").agg(
     pl.col("cost").sum(), pl.col("predictions").sum(), pl.col("funnel_actions").sum(),
     pl.col("improved_actions").sum(), pl.col("funnel_denominator").sum(), pl.col("day").n_unique().alias("days"))
     .with_columns(
-        (pl.col("cost").cast(pl.Float64) / pl.col("predictions")).alias("cost_per_prediction"),
-        (1000 * pl.col("cost").cast(pl.Float64) / pl.col("predictions")).alias("cost_per_1k_predictions"),
+        pl.when(pl.col("predictions") > 0)
+          .then(pl.col("cost").cast(pl.Float64) / pl.col("predictions")).alias("cost_per_prediction"),
+        pl.when(pl.col("predictions") > 0)
+          .then(1000 * pl.col("cost").cast(pl.Float64) / pl.col("predictions")).alias("cost_per_1k_predictions"),
         pl.when(pl.col("improved_actions") > 0)
           .then(pl.col("cost").cast(pl.Float64) / pl.col("improved_actions")).alias("cost_per_improved_action"),
-        (pl.col("funnel_actions") / pl.col("funnel_denominator")).alias("kpi_rate"))
+        pl.when(pl.col("funnel_denominator") > 0)
+          .then(pl.col("funnel_actions") / pl.col("funnel_denominator")).alias("kpi_rate"))
     .sort("service", "model_version", nulls_last=True))
 st.subheader("Ledger per service and version")
 st.caption(f"{f.start} to {f.end} (UTC days, end exclusive). Cost is effective (amortised) cost; "

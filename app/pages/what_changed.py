@@ -24,7 +24,14 @@ pick = f.services[0] if len(f.services) == 1 and f.services[0] in services else 
 WINDOWS = {"15m": 900, "1h": 3600, "6h": 21600, "1d": 86400, "7d": 604800}
 
 c1, c2 = st.columns([2, 1])
-service = c1.selectbox("Service", services, index=services.index(pick), key="wc_service")
+
+
+def _new_service():
+    for k in ("wc_date", "wc_time", "wc_event"):
+        st.session_state.pop(k, None)
+
+
+service = c1.selectbox("Service", services, index=services.index(pick), key="wc_service", on_change=_new_service)
 window = c2.selectbox("Compare windows of", list(WINDOWS), index=3, key="wc_window",
                       help="The window before the time against the one before that.")
 
@@ -33,10 +40,29 @@ firing = sorted((a for a in alerts if a.get("status") == "firing" and service in
                 key=lambda a: a["changed_at"], reverse=True) if alerts else []
 newest = data.data_end(f.as_of) or data.now()
 default = firing[0]["changed_at"] if firing else min(newest + timedelta(seconds=1), f.as_of_time or data.now())
+recent = data.events(f.start, f.end, (service,), f.as_of)
+
+
+def _jump():
+    """Put the time one comparison window after the chosen event: the event opens the window."""
+    i = st.session_state["wc_event"]
+    if i is None:
+        return
+    t = recent["occurred_at"][i] + timedelta(seconds=WINDOWS[st.session_state["wc_window"]])
+    st.session_state["wc_date"], st.session_state["wc_time"] = t.date(), t.time().replace(second=0, microsecond=0)
+
+
+if recent.height:
+    st.selectbox("Or explain a change event", range(recent.height), index=None, key="wc_event",
+                 on_change=_jump, placeholder=f"{recent.height} change event(s) in the window",
+                 format_func=lambda i: f"{recent['occurred_at'][i]:%Y-%m-%d %H:%M} · {recent['kind'][i]} · "
+                                       f"{recent['model_version'][i] or ''} {recent['detail'][i] or ''}")
 c3, c4 = st.columns(2)
-day = c3.date_input("At (UTC date)", value=default.date(), key="wc_date")
-clock = c4.time_input("At (UTC time)", value=default.time().replace(second=0, microsecond=0), key="wc_time",
-                      step=timedelta(minutes=15))
+if "wc_date" not in st.session_state:         # defaults once; the event picker and the user change them
+    st.session_state["wc_date"] = default.date()
+    st.session_state["wc_time"] = default.time().replace(second=0, microsecond=0)
+day = c3.date_input("At (UTC date)", key="wc_date")
+clock = c4.time_input("At (UTC time)", key="wc_time", step=timedelta(minutes=15))
 at = datetime.combine(day, clock, tzinfo=timezone.utc)
 st.caption(("Default time: the latest firing alert of this service. " if firing else
             "Default time: the newest data in the store. ") + f"Explaining [{at - timedelta(seconds=WINDOWS[window])}, {at}).")

@@ -189,10 +189,27 @@ def _share_row(share, count, drift_share, extra: dict | None = None) -> dict:
                details={"drifted_columns": count, **(extra or {})})
 
 
+# Evidently quality metrics -> onepane metric names. Evidently gives MAPE in percent; onepane
+# stores a fraction (like its own MAPE), so those values are divided by 100.
+QUALITY_V07 = {"Accuracy": "accuracy", "Precision": "precision", "Recall": "recall",
+               "F1Score": "f1", "RocAuc": "roc_auc", "MAE": "mae", "RMSE": "rmse", "MAPE": "mape"}
+QUALITY_LEGACY = {"accuracy": "accuracy", "precision": "precision", "recall": "recall", "f1": "f1",
+                  "roc_auc": "roc_auc", "mean_abs_error": "mae", "rmse": "rmse",
+                  "mean_abs_perc_error": "mape"}
+
+
+def _quality_row(name: str, value, evidently_name: str) -> dict:
+    value = _num(value)
+    if name == "mape" and value is not None:
+        value /= 100.0
+    return row(name, value, method="evidently", details={"evidently_metric": evidently_name})
+
+
 def rows_from_dict(report: dict, prediction: str | None = None) -> list[dict]:
     """Rows from Evidently 0.7 `Snapshot.dict()`: ValueDrift -> drift_score (or prediction_drift
-    for the prediction column), DriftedColumnsCount -> drift_share. A column's drifted status is
-    the report's own test when present, else decided from the method's direction."""
+    for the prediction column), DriftedColumnsCount -> drift_share, and the quality metrics of
+    QUALITY_V07. A column's drifted status is the report's own test when present, else decided
+    from the method's direction."""
     tests = {}
     for t in report.get("tests") or []:
         mid = (t.get("metric_config") or {}).get("metric_id")
@@ -210,6 +227,8 @@ def rows_from_dict(report: dict, prediction: str | None = None) -> list[dict]:
         elif kind == "DriftedColumnsCount":
             v = m.get("value") or {}
             out.append(_share_row(_num(v.get("share")), _num(v.get("count")), cfg.get("drift_share")))
+        elif kind in QUALITY_V07:
+            out.append(_quality_row(QUALITY_V07[kind], _scalar(m.get("value")), kind))
     return out
 
 
@@ -221,8 +240,9 @@ def _num(v) -> float | None:
 
 
 def _scalar(v) -> float | None:
+    """A number from a plain value, a {"value": x} result, or a {"mean": x, "std": s} result."""
     if isinstance(v, dict):
-        v = v.get("value")
+        v = v.get("value", v.get("mean"))
     return _num(v)
 
 
@@ -236,6 +256,8 @@ def dict_from_snapshot(snapshot: dict) -> dict:
         value: Any = res.get("value")
         if "share" in res or "count" in res:
             value = {"count": _scalar(res.get("count")), "share": _scalar(res.get("share"))}
+        elif value is None and "mean" in res:              # MeanStdValue (MAE, MAPE)
+            value = {"mean": _scalar(res.get("mean"))}
         metrics.append({"id": loc.get("metric_id", mid), "config": loc.get("params") or {},
                         "value": value})
         tests += res.get("tests") or []
@@ -244,7 +266,7 @@ def dict_from_snapshot(snapshot: dict) -> dict:
 
 def rows_from_legacy(report: dict, prediction: str | None = None) -> list[dict]:
     """Rows from a legacy (0.4-style) report: DataDriftTable / DatasetDriftMetric /
-    ColumnDriftMetric results."""
+    ColumnDriftMetric results and ClassificationQualityMetric / RegressionQualityMetric."""
     out: list[dict] = []
     seen: set[str] = set()
     share_done = False
@@ -266,6 +288,10 @@ def rows_from_legacy(report: dict, prediction: str | None = None) -> list[dict]:
                 out.append(_drift_row(col, _num(res.get("drift_score")), res.get("stattest_name"),
                                       _num(res.get("stattest_threshold")), res.get("drift_detected"),
                                       prediction, {"column_type": res.get("column_type")}))
+        elif name in ("ClassificationQualityMetric", "RegressionQualityMetric"):
+            current = res.get("current") or {}
+            out += [_quality_row(ours, current.get(theirs), f"{name}.{theirs}")
+                    for theirs, ours in QUALITY_LEGACY.items() if theirs in current]
         if name in ("DatasetDriftMetric", "DataDriftTable") and not share_done and \
                 "share_of_drifted_columns" in res:
             share_done = True

@@ -69,6 +69,7 @@ class Series:
     source_key: str = "telemetry"           # which input it comes from (for data-problem credit)
     better: str | None = None               # lower | higher
     ranked: bool = True                     # False: kept for a dedicated finding, not ranked alone
+    min_points: int = 3                     # values needed on each side of a comparison
 
     @property
     def load_sensitive(self) -> bool:
@@ -299,7 +300,7 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
         return out
     # per-feature drift is the root cause; the whole-model drift share then only summarises it
     has_features = df.filter(pl.col("feature").is_not_null()
-                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS))).height > 0
+                             & pl.col("metric").is_in(list(INPUT_DRIFT_METRICS - {"prediction_drift"}))).height > 0
     for (metric, feature), g in df.group_by(["metric", "feature"], maintain_order=True):
         v = fr.dense(g["b"], g["value"])
         if feature is None:
@@ -310,6 +311,8 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
             else:
                 layer, role = "model", SYMPTOM
             kind, subject = metric, service
+        elif metric == "prediction_drift":            # the output moving follows its inputs
+            layer, role, kind, subject = "model", SYMPTOM, metric, service
         else:
             if metric not in DATA_METRICS and metric not in INPUT_DRIFT_METRICS:
                 continue
@@ -317,7 +320,9 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
             role, subject = CAUSE, str(feature)
             kind = metric if metric in DATA_METRICS else "drift"     # a feature's input drift
         better = "higher" if metric in {"accuracy", "f1", "auc", "roc_auc", "precision", "recall"} else None
-        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better))
+        # reports come per window (a day, a week): one value a side is all there may be
+        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better,
+                          min_points=1))
     return out
 
 
@@ -351,7 +356,8 @@ def business(store: Store, config: Settings | None, service: str, fr: Frame, con
 def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=None) -> list[Series]:
     """Rows delivered per bucket by each source of the service's data (0 where none came).
 
-    Only a drop counts (see what_changed): data that starts arriving is not a problem."""
+    Only a drop of instants counts (see what_changed): data that starts arriving is not a problem;
+    only a rise of the arrival lag counts: history loaded in bulk makes recent rows look *less* late."""
     df = store.query(sql("wc_coverage"), {"service": service, "start": dt(fr.start), "end": dt(fr.end),
                                           "origin": fr.start, "bucket_s": fr.step}, con=con)
     out: list[Series] = []
@@ -360,13 +366,18 @@ def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=No
         b = g["b"].to_numpy()
         ok = (b >= 0) & (b < fr.n)
         v[b[ok]] = g["n"].to_numpy()[ok]
-        s = Series("data_rows", "data", src, CAUSE, fr.t, v, "rows/bucket", source_key=inp)
+        s = Series("data_rows", "data", src, CAUSE, fr.t, v, "instants/bucket", source_key=inp)
         s.last_at = max(g["last_at"].to_list())
         out.append(s)
+        lag = np.full(fr.n, np.nan)
+        lag[b[ok]] = g["lag_s"].to_numpy()[ok]
+        late = Series("arrival_lag_s", "data", src, CAUSE, fr.t, lag, "s", source_key=inp)
+        out.append(late)
         nulls = np.zeros(fr.n)
         nulls[b[ok]] = g["nulls"].to_numpy()[ok]
         if nulls.sum() > 0:
-            n = v.copy()
+            n = np.zeros(fr.n)
+            n[b[ok]] = g["rows"].to_numpy()[ok]
             out.append(Series("null_rate", "data", src, CAUSE, fr.t,
                               np.where(n > 0, nulls / np.where(n > 0, n, 1), np.nan), "share",
                               agg=lambda m, x=nulls, n=n: _ratio(x[m].sum(), n[m].sum()), source_key=inp))

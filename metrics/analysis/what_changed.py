@@ -1,8 +1,11 @@
 """"What changed and where?": a ranked list of candidate explanations for a service at time T.
 
-Windows: the current window C = [T − w, T) is compared with the previous window P = [T − 2w, T − w)
-(and, with `baseline`, with the same window one day or week earlier, shown as evidence). Data is read
-over R = [T − 3w, T) so that an event near the start of P still has a "before" to compare with.
+Windows: the current window C = [T − w, T) is compared with a reference window: the same hours one
+day earlier when w < 1 day and the store has data there (so a daily cycle is not mistaken for a
+change), the same hours `baseline` earlier when --baseline is given, else the previous window
+P = [T − 2w, T − w). Data is read over R = [T − 3w, T) (extended back to the reference) so an event
+near the start of P still has a "before". Around an event the "before" is likewise the same hours a
+day earlier when that reference is in use and no other change of the service happened since.
 
 Ranking method
 --------------
@@ -13,7 +16,9 @@ Ranking method
 2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
-   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Its strength is
+   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
+   a side, except windowed reports (model health: one value per day or week), where one value a
+   side is compared against the 5 % floor alone. Its strength is
    min(|d|, 8), so one wild series cannot drown the others. The onset of the shift is the single
    change point of the series over P ∪ C found by ruptures (binary segmentation, l2 cost).
 3. Change events (deploys, rollbacks, config, price changes, backfills) in R are each compared
@@ -67,6 +72,7 @@ IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idl
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
+LATE_MIN_S = 900.0     # data arriving less than 15 min after its time is never "late"
 SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
 # Simultaneous events of one service are one change; it is named after the most telling of them:
 # an experiment start is the umbrella of the treatment's rollout, while an experiment stop changes
@@ -92,11 +98,11 @@ class Shift:
 
 
 # ---- statistics --------------------------------------------------------------------------------
-def effect_size(before: np.ndarray, after: np.ndarray) -> float | None:
+def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POINTS) -> float | None:
     """(median after − median before) / pooled robust σ, floored at 5 % of the level."""
     b = before[np.isfinite(before)]
     a = after[np.isfinite(after)]
-    if b.size < MIN_POINTS or a.size < MIN_POINTS:
+    if b.size < min_points or a.size < min_points:
         return None
     mb, ma = float(np.median(b)), float(np.median(a))
     sb = 1.4826 * float(np.median(np.abs(b - mb)))
@@ -123,7 +129,7 @@ def change_point(t: np.ndarray, v: np.ndarray) -> float | None:
 def compare(fr: Frame, s: Series, before: tuple[float, float], after: tuple[float, float],
             compared: str) -> Shift | None:
     mb, ma = fr.mask(*before), fr.mask(*after)
-    d = effect_size(s.v[mb], s.v[ma])
+    d = effect_size(s.v[mb], s.v[ma], s.min_points)
     if d is None:
         return None
     vb, va = s.value(mb), s.value(ma)
@@ -145,8 +151,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
-    R = (T - 3 * w, T)
     C, P = (T - w, T), (T - 2 * w, T - w)
+    # the same hours one day (or the --baseline) earlier: the reference for series with a daily cycle
+    shift = baseline.total_seconds() if baseline else (DAY if w < DAY else None)
+    R = (min(T - 3 * w, C[0] - shift) if shift else T - 3 * w, T)
     con = store.connect(as_of)
     try:
         span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
@@ -155,19 +163,20 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         lasts = [x.timestamp() for x in span["last_at"].drop_nulls().to_list()]
         lo = max(R[0], min(firsts)) if firsts else R[0]
         hi = min(T, max(lasts) + 1) if lasts else T
-        step = max((hi - lo) / N_BUCKETS, 1.0)
+        step = max((hi - max(lo, T - 3 * w)) / N_BUCKETS, 1.0)
         natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
         if natives:                   # whole multiples of the sampling interval: no aliasing
             native = min(natives)
             step = native * max(1, int(np.ceil(step / native - 1e-9)))
-        fr = Frame(R[0], R[1], step)
+        # buckets start exactly at C's start, so C (and the day-earlier reference) are whole buckets
+        fr = Frame(C[0] - np.ceil((C[0] - R[0]) / step - 1e-9) * step, R[1], step)
         price = _gpu_price_per_s(config)
         series = (S.technical(store, config, service, fr, price, con=con)
                   + S.model_health(store, service, fr, con=con)
                   + S.business(store, config, service, fr, con=con)
                   + S.coverage(store, service, fr, lo, hi, con=con))
         loads = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
-        events = store.query(S.sql("wc_events"), {"start": dt(R[0]), "end": dt(T)}, con=con).to_dicts()
+        events = store.query(S.sql("wc_events"), {"start": dt(T - 3 * w), "end": dt(T)}, con=con).to_dicts()
         base_values: dict[tuple[str, str], float] = {}
         if baseline:
             b = baseline.total_seconds()
@@ -176,27 +185,36 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
                       + S.model_health(store, service, bfr, con=con)
                       + S.business(store, config, service, bfr, con=con)):
                 base_values[(s.kind, s.subject)] = s.value(np.ones(bfr.n, bool))
-        cost_items = _cost_items(store, service, C, P, con)
+        # bills come per day (or longer): comparing part-days would compare missing lines
+        cost_items = _cost_items(store, service, C, P, con) if w >= DAY else []
     finally:
         con.close()
-    if not series and not events and not cost_items:
+    if not series and not cost_items and not any(e["service"] == service for e in events):
         raise OnepaneError(f"no data for service {service!r} in [{dt(R[0]):%Y-%m-%dT%H:%M:%SZ}, "
                            f"{at:%Y-%m-%dT%H:%M:%SZ}); check the service name and --at")
 
-    # 2. shifts C vs P (or around the change point inside C when P has no data)
+    # the reference window: the same hours a day (or --baseline) earlier when data covers it, so a
+    # daily cycle is not read as a change; else the previous window
+    REF, ref_label = P, "previous window"
+    if shift and lo <= C[0] - shift + step:
+        REF, ref_label = (C[0] - shift, C[1] - shift), f"same time {_dur(shift)} earlier"
+
+    # 2. shifts C vs the reference (or around the change point inside C when there is no reference)
     shifts: dict[int, Shift] = {}
     for i, s in enumerate(series):
         if not s.ranked:
             continue
-        win = (P[0], C[1])
+        win = (min(P[0], REF[0]), C[1])
         onset = change_point(fr.t[fr.mask(*win)], s.v[fr.mask(*win)])
-        sh = compare(fr, s, P, C, "previous window")
+        sh = compare(fr, s, REF, C, ref_label)
         if sh is None and onset is not None and C[0] < onset < C[1] and "/" not in s.subject:
             # no previous window (data starts inside C): split C at its change point; not for
             # per-version series, whose start inside C is a rollout's warm-up, not a change
             sh = compare(fr, s, (C[0], onset), (onset, C[1]), "change point inside the window")
         if s.kind == "data_rows" and sh is not None and sh.after >= sh.before:
             continue                                    # data arriving is not a data problem
+        if s.kind == "arrival_lag_s" and sh is not None and (sh.after <= sh.before or sh.after < LATE_MIN_S):
+            continue                                    # only data arriving later than it used to
         if significant(sh):
             sh.onset = onset
             shifts[i] = sh
@@ -214,10 +232,14 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         te = ts(e["occurred_at"])
         t0 = cluster_start.get(te, te) if e["service"] == service else te
         L = max(w, T - t0)
-        prev_same = max([x for x in same if x < t0 - gap / 2] or [R[0]])
+        prev_same = max([x for x in same if x < t0 - gap / 2] or [T - 3 * w])
         next_same = min([x for x in same if x > te + gap] or [T])
-        before = (max(t0 - L, R[0], prev_same), t0)
+        before = (max(t0 - L, T - 3 * w, prev_same), t0)
         after = (t0, min(t0 + L, next_same, T))
+        if REF is not P and e["service"] == service and not any(
+                after[0] - shift <= x < t0 - gap / 2 for x in same):
+            # seasonal services: compare with the same hours a day earlier (no other change since)
+            before = (after[0] - shift, after[1] - shift)
         load = next((compare(fr, s, before, after, "before/after the event") for s in series
                      if s.kind == "request_rate"), None)
         load_dir = int(np.sign(load.after - load.before)) if significant(load) else 0
@@ -349,6 +371,14 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
 
 
 # ---- items -------------------------------------------------------------------------------------
+def _dur(seconds: float) -> str:
+    for unit, n in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % n == 0:
+            k = int(seconds // n)
+            return f"{k} {unit}{'s' if k != 1 else ''}"
+    return f"{seconds:g} s"
+
+
 def _iso(x: datetime | float) -> str:
     d = dt(x) if isinstance(x, (int, float)) else x
     return d.strftime("%Y-%m-%dT%H:%M:%S") + (f".{d.microsecond // 1000:03d}" if d.microsecond else "") + "Z"
@@ -424,6 +454,11 @@ def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
                f"{_fmt(sh.after, s.unit)} ([{_iso(a0)}, {_iso(a1)}) vs [{_iso(b0)}, {_iso(b1)}), "
                f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
     ev = _shift_evidence(sh)
+    if s.kind == "arrival_lag_s":
+        kind = "late_data"
+        summary = (f"{s.source_key} source {s.subject} delivered its rows for [{_iso(a0)}, {_iso(a1)}) "
+                   f"{_fmt(sh.after / 3600)} h after their time on average, against {_fmt(sh.before / 3600)} h "
+                   f"before: late data, not (necessarily) a change in the service.")
     if s.kind == "data_rows":
         last = getattr(s, "last_at", None)
         (_, _), (_, c_end) = sh.segments
@@ -434,7 +469,7 @@ def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
         ev["last_data_at"] = _iso(last) if last else None
         if load:
             ev["last_load_at"] = _iso(load["last_load_at"])
-        summary = (f"{s.source_key} source {s.subject} delivered {_fmt(sh.after)} rows per bucket in "
+        summary = (f"{s.source_key} source {s.subject} delivered data at {_fmt(sh.after)} instants per bucket in "
                    f"[{_iso(a0)}, {_iso(a1)}) against {_fmt(sh.before)} before ({_pct(sh.rel)})"
                    + (f"; its newest data is from {_iso(last)}" if last else "")
                    + (f", newest load finished {_iso(load['last_load_at'])}" if load else "")

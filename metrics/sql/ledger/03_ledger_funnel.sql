@@ -1,7 +1,11 @@
 -- name: ledger_funnel
 -- materialize: true   (a temp table per connection: later views read it several times)
 -- grain: service, model_version (or experiment variant), day (UTC)
--- inputs: stg_kpis, ledger_services (funnel and baseline_version from onepane.toml)
+-- inputs: stg_kpis, stg_events, ledger_services (funnel and baseline_version from onepane.toml)
+-- The version of a KPI row is its model_version; a row that names only an experiment variant
+-- takes the version the service's latest experiment_start event (at or before the row) maps
+-- that variant to in its attributes (e.g. {"control": "v1", "treatment": "v2"}), else the
+-- variant name itself.
 -- Columns and formulas (only services with a [services.funnel]):
 --   funnel_actions    = Σ value of the funnel's `action` KPI (e.g. purchases)
 --   funnel_denominator= Σ value of the funnel's `denominator` KPI (e.g. impressions)
@@ -15,8 +19,17 @@
 --                       baseline itself; NULL when no baseline rate is known in the window)
 --   kpi_rows_flagged  = KPI rows carrying a data-quality warning from ingestion
 CREATE OR REPLACE TEMP VIEW ledger_funnel AS
-WITH k AS (
-    SELECT k.service, coalesce(k.model_version, k.variant) AS model_version,
+WITH experiments AS (
+    SELECT service, occurred_at, attributes FROM stg_events
+    WHERE kind = 'experiment_start' AND attributes IS NOT NULL
+), k AS (
+    SELECT k.service,
+           coalesce(k.model_version,
+                    (SELECT json_extract_string(x.attributes, '$."' || k.variant || '"')
+                     FROM experiments x
+                     WHERE x.service = k.service AND x.occurred_at <= k.observed_at
+                     ORDER BY x.occurred_at DESC LIMIT 1),
+                    k.variant) AS model_version,
            k.observed_at::DATE AS day,
            sum(k.value) FILTER (WHERE k.kpi = s.funnel_action)       AS funnel_actions,
            sum(k.value) FILTER (WHERE k.kpi = s.funnel_denominator)  AS funnel_denominator,

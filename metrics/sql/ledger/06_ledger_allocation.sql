@@ -7,9 +7,11 @@
 -- (audited by metrics.analysis.allocation.audit). Columns and formulas, for billed_cost and
 -- effective_cost (effective falls back to billed where a line has none) alike:
 --   allocated   = the service's own lines − idle
---   idle        = the service's GPU lines × (1 − busy), busy = average DCGM_FI_DEV_GPU_UTIL ÷ 100
---                 of the service's GPUs (Service.gpus: UUID, Hostname or gpu label) that day;
---                 no utilisation data = no idle split. A GPU line mentions "gpu" in its unit,
+--   idle        = Σ over the service's GPU lines of cost × (1 − busy), where busy = average
+--                 DCGM_FI_DEV_GPU_UTIL ÷ 100 that day of the line's own GPU (its resource name or
+--                 id is one of Service.gpus, matched to the UUID, Hostname or gpu label), else of
+--                 all the service's GPUs; no utilisation data = no idle split. A GPU line is a line
+--                 whose resource is one of Service.gpus, or that mentions "gpu" in its unit,
 --                 resource type, SKU, description or subcategory.
 --   shared      = the day's shared pool × the service's weight ÷ Σ weights, weight by basis:
 --                 requests (predictions), gpu_seconds (busy × GPUs × 86 400), cost (the service's
@@ -19,41 +21,52 @@
 --                 so the idle split is an exact DECIMAL product).
 --   __unallocated__ = untagged lines that are not shared, and a shared pool with no weights
 CREATE OR REPLACE TEMP VIEW ledger_allocation AS
-WITH lines AS (
-    SELECT c.charge_period_start::DATE AS day, c.billing_currency AS currency, c.x_service AS service,
-           c.billed_cost, coalesce(c.effective_cost, c.billed_cost) AS effective_cost,
-           (c.x_service IN (SELECT name FROM ledger_shared WHERE what = 'service')
-            OR (c.x_service = '__unallocated__'
-                AND c.service_category IN (SELECT name FROM ledger_shared WHERE what = 'category'))) AS is_shared,
-           concat_ws(' ', c.consumed_unit, c.resource_type, c.sku_id, c.charge_description,
-                     c.service_subcategory) ILIKE '%gpu%' AS is_gpu
-    FROM stg_cost c
-), gpu_use AS (
-    SELECT g.service, t.sampled_at::DATE AS day,
-           least(greatest(avg(t.value) / 100, 0), 1)   AS busy,
-           count(DISTINCT t.labels_hash)                AS gpus
+WITH gpu_samples AS (
+    SELECT g.service, g.gpu, t.sampled_at::DATE AS day, t.value, t.labels_hash
     FROM stg_telemetry t
     JOIN ledger_gpus g ON g.gpu IN (json_extract_string(t.labels, '$.UUID'),
                                     json_extract_string(t.labels, '$.Hostname'),
                                     json_extract_string(t.labels, '$.gpu'))
     WHERE t.metric = 'DCGM_FI_DEV_GPU_UTIL' AND t.value IS NOT NULL AND NOT isnan(t.value)
-    GROUP BY ALL
-), own AS (
-    SELECT l.day, l.currency, l.service,
-           sum(l.billed_cost)                                   AS billed,
-           sum(l.effective_cost)                                AS effective,
-           coalesce(sum(l.billed_cost) FILTER (WHERE l.is_gpu), 0)    AS gpu_billed,
-           coalesce(sum(l.effective_cost) FILTER (WHERE l.is_gpu), 0) AS gpu_effective
+), gpu_use AS (            -- per service and day: all its GPUs
+    SELECT service, day, least(greatest(avg(value) / 100, 0), 1) AS busy,
+           count(DISTINCT labels_hash) AS gpus
+    FROM gpu_samples GROUP BY ALL
+), gpu_busy AS (           -- per configured GPU and day
+    SELECT service, gpu, day, least(greatest(avg(value) / 100, 0), 1) AS busy
+    FROM gpu_samples GROUP BY ALL
+), lines AS (
+    SELECT c.charge_period_start::DATE AS day, c.billing_currency AS currency, c.x_service AS service,
+           c.billed_cost, coalesce(c.effective_cost, c.billed_cost) AS effective_cost,
+           (c.x_service IN (SELECT name FROM ledger_shared WHERE what = 'service')
+            OR (c.x_service = '__unallocated__'
+                AND c.service_category IN (SELECT name FROM ledger_shared WHERE what = 'category'))) AS is_shared,
+           (concat_ws(' ', c.consumed_unit, c.resource_type, c.sku_id, c.charge_description,
+                      c.service_subcategory) ILIKE '%gpu%'
+            OR EXISTS (SELECT 1 FROM ledger_gpus g WHERE g.service = c.x_service
+                       AND g.gpu IN (c.resource_name, c.resource_id))) AS is_gpu,
+           c.resource_name, c.resource_id
+    FROM stg_cost c
+), own_lines AS (
+    SELECT l.*,
+           CASE WHEN l.is_gpu THEN coalesce(
+               (SELECT max(b.busy) FROM gpu_busy b WHERE b.service = l.service AND b.day = l.day
+                  AND b.gpu IN (l.resource_name, l.resource_id)),
+               (SELECT u.busy FROM gpu_use u WHERE u.service = l.service AND u.day = l.day)) END AS busy
     FROM lines l
     WHERE NOT l.is_shared AND l.service <> '__unallocated__'
-    GROUP BY ALL
 ), own_split AS (
-    SELECT o.*, u.busy,
-           CASE WHEN u.busy IS NULL THEN 0::DECIMAL(38,18)
-                ELSE o.gpu_billed - CAST(o.gpu_billed * u.busy::DECIMAL(18,9) AS DECIMAL(38,18)) END AS idle_billed,
-           CASE WHEN u.busy IS NULL THEN 0::DECIMAL(38,18)
-                ELSE o.gpu_effective - CAST(o.gpu_effective * u.busy::DECIMAL(18,9) AS DECIMAL(38,18)) END AS idle_effective
-    FROM own o LEFT JOIN gpu_use u ON u.service = o.service AND u.day = o.day
+    SELECT day, currency, service,
+           sum(billed_cost)    AS billed,
+           sum(effective_cost) AS effective,
+           bool_or(busy IS NOT NULL) AS has_idle,
+           coalesce(sum(billed_cost - CAST(billed_cost * busy::DECIMAL(18,9) AS DECIMAL(38,18)))
+                    FILTER (WHERE busy IS NOT NULL), 0)    AS idle_billed,
+           coalesce(sum(effective_cost - CAST(effective_cost * busy::DECIMAL(18,9) AS DECIMAL(38,18)))
+                    FILTER (WHERE busy IS NOT NULL), 0)    AS idle_effective
+    FROM own_lines GROUP BY ALL
+), own AS (
+    SELECT day, currency, service, effective FROM own_split
 ), pool AS (
     SELECT day, currency, sum(billed_cost) AS billed, sum(effective_cost) AS effective
     FROM lines WHERE is_shared GROUP BY ALL
@@ -99,7 +112,7 @@ SELECT day, currency, service, 'allocated' AS line, billed - idle_billed AS bill
 FROM own_split
 UNION ALL
 SELECT day, currency, service, 'idle', idle_billed, idle_effective
-FROM own_split WHERE busy IS NOT NULL AND gpu_billed + gpu_effective <> 0
+FROM own_split WHERE has_idle
 UNION ALL
 SELECT day, currency, service, 'shared', billed, effective FROM shared
 UNION ALL   -- a shared pool nobody can carry that day stays visible

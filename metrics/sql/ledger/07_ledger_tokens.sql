@@ -8,10 +8,14 @@
 --                            × 1 000 for "1K tokens" units, × 1 000 000 for "1M tokens"
 --   vendor_cost_per_1k_tokens      = 1000 × vendor_cost ÷ vendor_tokens
 --   self_hosted_cost       = Σ cost of the service's other lines (GPUs, hosts, ...)
---   self_hosted_tokens     = Σ prompt_tokens + completion_tokens of the request log, or else the
---                            increase of the counter inference_tokens_total (every kind label;
---                            stg_telemetry_delta's increase, as in ledger_predictions)
+--   served_tokens          = every token the service handled: Σ prompt_tokens + completion_tokens
+--                            of the request log, or else the increase of the counter
+--                            inference_tokens_total (every kind label; stg_telemetry_delta's
+--                            increase, as in ledger_predictions)
+--   self_hosted_tokens     = served_tokens − vendor_tokens (what no vendor billed); NULL when the
+--                            vendor billed more tokens than were served (the data disagree)
 --   self_hosted_cost_per_1k_tokens = 1000 × self_hosted_cost ÷ self_hosted_tokens
+--   cost_per_1k_tokens     = 1000 × (vendor_cost + self_hosted_cost) ÷ served_tokens (blended)
 -- cost = effective_cost (billed where missing), converted by [fx] like ledger_cost.
 -- Ratios are NULL where the tokens are 0 or unknown. Rows only for services with tokens.
 CREATE OR REPLACE TEMP VIEW ledger_tokens AS
@@ -56,8 +60,13 @@ WITH lines AS (
 SELECT coalesce(c.service, s.service) AS service, coalesce(c.day, s.day) AS day, c.currency,
        c.vendor_cost, c.vendor_tokens,
        1000 * c.vendor_cost / nullif(c.vendor_tokens, 0)          AS vendor_cost_per_1k_tokens,
-       c.self_hosted_cost, s.tokens AS self_hosted_tokens,
-       1000 * c.self_hosted_cost / nullif(s.tokens, 0)            AS self_hosted_cost_per_1k_tokens
+       c.self_hosted_cost, s.tokens AS served_tokens,
+       CASE WHEN s.tokens >= coalesce(c.vendor_tokens, 0)
+            THEN s.tokens - coalesce(c.vendor_tokens, 0) END    AS self_hosted_tokens,
+       1000 * c.self_hosted_cost / nullif(CASE WHEN s.tokens >= coalesce(c.vendor_tokens, 0)
+            THEN s.tokens - coalesce(c.vendor_tokens, 0) END, 0) AS self_hosted_cost_per_1k_tokens,
+       1000 * (coalesce(c.vendor_cost, 0) + coalesce(c.self_hosted_cost, 0))
+            / nullif(s.tokens, 0)                                 AS cost_per_1k_tokens
 FROM cost c
 FULL JOIN served s ON s.service = c.service AND s.day = c.day
 WHERE coalesce(c.vendor_tokens, 0) > 0 OR s.tokens IS NOT NULL;

@@ -1,7 +1,7 @@
 -- name: cost_daily
 -- grain: day, service, billing_currency
 -- inputs: stg_cost
--- params: $start, $end (half-open [start, end) on charge_period_start), $services (VARCHAR[]; empty = all)
+-- params: $start, $end (half-open [start, end) on charge_period_start), $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped)
 -- Effective (amortised) and billed cost per day and service, never summed across currencies.
 SELECT day,
        x_service                 AS service,
@@ -11,6 +11,6 @@ SELECT day,
        count(*)                  AS line_items
 FROM stg_cost
 WHERE charge_period_start >= $start AND charge_period_start < $end
-  AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], x_service))
+  AND list_contains($services::VARCHAR[], x_service)   -- when: services
 GROUP BY ALL
 ORDER BY day, service, billing_currency

@@ -7,6 +7,6 @@
 SELECT occurred_at, kind, service, model_version, detail, source, event_id
 FROM stg_events
 WHERE occurred_at >= $start AND occurred_at < $end
-  AND (len($services::VARCHAR[]) = 0 OR service IS NULL OR list_contains($services::VARCHAR[], service))
+  AND (service IS NULL OR list_contains($services::VARCHAR[], service))   -- when: services
 ORDER BY occurred_at
 LIMIT 500

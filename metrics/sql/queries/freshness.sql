@@ -1,25 +1,24 @@
 -- name: freshness
 -- grain: layer, service
--- inputs: stg_cost, stg_telemetry, stg_requests, stg_model_health, stg_kpis, stg_events
+-- inputs: raw_focus, raw_telemetry, raw_requests, raw_model_health, raw_kpis, raw_events
+-- params: $late_after (INTERVAL)
 -- The newest data time per layer and service, its row count, and how many rows arrived late:
 -- rows whose data time is more than $late_after before the moment their load was made
--- (`_loaded_at`), i.e. history that was filled in after the fact.
+-- (`_loaded_at`), i.e. history filled in after the fact. Reads the raw views (what arrived, as of
+-- the session's onepane_as_of), so a re-delivered point counts once per delivery.
 WITH rows AS (
-    SELECT 'cost' AS layer, x_service AS service, charge_period_end AS data_at, _loaded_at AS loaded_at FROM stg_cost
-    UNION ALL SELECT 'telemetry', t.service, t.sampled_at, l.started_at
-        FROM stg_telemetry t JOIN _onepane_loads l ON l.load_id = t._load_id
-    UNION ALL SELECT 'requests', service, arrived_at, l.started_at
-        FROM stg_requests q JOIN _onepane_loads l ON l.load_id = q._load_id
-    UNION ALL SELECT 'model_health', service, window_end, computed_at FROM stg_model_health
-    UNION ALL SELECT 'kpis', k.service, coalesce(k.period_end, k.observed_at), l.started_at
-        FROM stg_kpis k JOIN _onepane_loads l ON l.load_id = k._load_id
-    UNION ALL SELECT 'events', e.service, e.occurred_at, l.started_at
-        FROM stg_events e JOIN _onepane_loads l ON l.load_id = e._load_id
+    SELECT 'cost' AS layer, coalesce(x_service, '__unallocated__') AS service,
+           coalesce(charge_period_end, charge_period_start) AS data_at, _loaded_at FROM raw_focus
+    UNION ALL SELECT 'telemetry', service, sampled_at, _loaded_at FROM raw_telemetry
+    UNION ALL SELECT 'requests', service, arrived_at, _loaded_at FROM raw_requests
+    UNION ALL SELECT 'model_health', service, window_end, _loaded_at FROM raw_model_health
+    UNION ALL SELECT 'kpis', service, coalesce(period_end, observed_at), _loaded_at FROM raw_kpis
+    UNION ALL SELECT 'events', service, occurred_at, _loaded_at FROM raw_events
 )
 SELECT layer, coalesce(service, '(none)') AS service,
        max(data_at) AS newest_data_at,
        count(*) AS rows,
-       count(*) FILTER (WHERE loaded_at - data_at > $late_after::INTERVAL) AS late_rows
+       count(*) FILTER (WHERE _loaded_at - data_at > $late_after::INTERVAL) AS late_rows
 FROM rows
 GROUP BY ALL
 ORDER BY layer, service

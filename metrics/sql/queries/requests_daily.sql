@@ -1,39 +1,31 @@
 -- name: requests_daily
 -- grain: day, service, model_version
--- inputs: stg_telemetry (inference_requests_total), stg_requests
--- params: $start, $end (half-open), $services (VARCHAR[]; empty = all)
+-- inputs: stg_telemetry_delta (inference_requests_total), stg_requests
+-- params: $start, $end (half-open), $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped)
 -- Predictions served per day: the increase of the cumulative counter `inference_requests_total`
--- between consecutive samples of each series (a drop is a counter reset: the new value counts),
--- attributed to the day of the later sample, like Prometheus' increase(). Where a service has no
--- counter for a day, request logs (one row per request) are counted instead; never both.
--- Errors are requests whose status is 4xx/5xx or error/failed/timeout.
-WITH samples AS (
-    SELECT sampled_at, service, model_version, value,
-           lower(coalesce(json_extract_string(labels, '$.status'), '')) AS status,
-           lag(value) OVER (PARTITION BY labels_hash ORDER BY sampled_at) AS prev
-    FROM stg_telemetry
-    WHERE metric = 'inference_requests_total'
-      AND sampled_at < $end
-      AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], service))
-),
-counter AS (
+-- (stg_telemetry_delta: per sample since the previous one; a drop is a counter reset), attributed
+-- to the day of the sample, like Prometheus' increase(). Where a service has no counter for a
+-- day, request logs (one row per request) are counted instead; never both.
+-- Errors, as in the telemetry summary: status >= 500 or error/failed/failure/fail/5xx.
+WITH counter AS (
     SELECT date_trunc('day', sampled_at) AS day, service, model_version,
-           sum(CASE WHEN prev IS NULL THEN 0 WHEN value >= prev THEN value - prev ELSE value END) AS requests,
-           sum(CASE WHEN prev IS NULL OR NOT (regexp_matches(status, '^[45]')
-                                              OR status IN ('error', 'failed', 'timeout')) THEN 0
-                    WHEN value >= prev THEN value - prev ELSE value END) AS errors
-    FROM samples
-    WHERE sampled_at >= $start
+           sum(increase) AS requests,
+           coalesce(sum(increase) FILTER (WHERE try_cast(status AS INTEGER) >= 500
+                                          OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx')), 0) AS errors
+    FROM stg_telemetry_delta
+    WHERE metric = 'inference_requests_total'
+      AND sampled_at >= $start AND sampled_at < $end
+      AND list_contains($services::VARCHAR[], service)   -- when: services
     GROUP BY ALL
 ),
 logs AS (
     SELECT date_trunc('day', arrived_at) AS day, service, model_version,
            count(*)::DOUBLE AS requests,
-           count(*) FILTER (WHERE regexp_matches(lower(coalesce(status, '')), '^[45]')
-                              OR lower(status) IN ('error', 'failed', 'timeout'))::DOUBLE AS errors
+           count(*) FILTER (WHERE try_cast(status AS INTEGER) >= 500
+                              OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors
     FROM stg_requests
     WHERE arrived_at >= $start AND arrived_at < $end
-      AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], service))
+      AND list_contains($services::VARCHAR[], service)   -- when: services
     GROUP BY ALL
 )
 SELECT day, service, model_version, requests, errors, 'telemetry' AS measured_by FROM counter

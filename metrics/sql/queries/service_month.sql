@@ -2,7 +2,7 @@
 -- grain: service, billing_currency (one calendar month)
 -- inputs: stg_cost, stg_telemetry, stg_requests (via requests_daily), stg_services
 -- params: $month_start; $start (the month before it), $end (end of the month, exclusive);
---         $services (VARCHAR[]; empty = all). requests_daily.sql is inlined.
+--         $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped). requests_daily.sql is inlined.
 -- Cost this month against the configured monthly budget, a straight-line forecast to month end
 -- (month-to-date / days up to the newest cost day of any service * days in month, so a one-off
 -- line is not stretched), and cost per prediction for
@@ -14,7 +14,7 @@ WITH cost AS (
            max(max(day) FILTER (WHERE charge_period_start >= $month_start)) OVER () AS last_cost_day
     FROM stg_cost
     WHERE charge_period_start >= $start AND charge_period_start < $end
-      AND (len($services::VARCHAR[]) = 0 OR list_contains($services::VARCHAR[], x_service))
+      AND list_contains($services::VARCHAR[], x_service)   -- when: services
     GROUP BY ALL
 ),
 req AS (

@@ -1,33 +1,25 @@
 -- name: service_technical
 -- grain: bucket_at, model_version, metric (long format)
--- inputs: stg_telemetry, stg_requests
+-- inputs: stg_telemetry_delta, stg_telemetry (GPU), stg_requests
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service)
 -- One service's technical health per time bucket and model version:
 --   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
---                        (bucket-count increases, linear interpolation inside the bucket, like
+--                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
 --                        Prometheus' histogram_quantile); from request logs when there is no histogram
 --   requests             predictions served (counter increases; request logs as fallback)
---   error_rate           errors / requests (status 4xx/5xx or error/failed/timeout)
+--   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
 --   fallback_rate        inference_fallback_total increase / requests
 --   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
-WITH t AS (
-    SELECT sampled_at, metric, labels, labels_hash,
-           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version, value,
-           lag(value) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev
-    FROM stg_telemetry
-    WHERE sampled_at < $end
-      AND sampled_at >= $start - INTERVAL 1 DAY
+WITH inc AS (
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, status,
+           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version, increase AS d
+    FROM stg_telemetry_delta
+    WHERE sampled_at >= $start AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
                      'inference_fallback_total')
       AND service = $service
-),
-inc AS (
-    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, model_version,
-           CASE WHEN prev IS NULL THEN 0 WHEN value >= prev THEN value - prev ELSE value END AS d
-    FROM t
-    WHERE sampled_at >= $start
 ),
 hist AS (
     SELECT bucket_at, model_version,
@@ -60,8 +52,8 @@ log_quantiles AS (
            quantile_cont(latency_s, 0.5) AS p50_s, quantile_cont(latency_s, 0.95) AS p95_s,
            quantile_cont(latency_s, 0.99) AS p99_s,
            count(*)::DOUBLE AS requests,
-           count(*) FILTER (WHERE regexp_matches(lower(coalesce(status, '')), '^[45]')
-                              OR lower(status) IN ('error', 'failed', 'timeout'))::DOUBLE AS errors,
+           count(*) FILTER (WHERE try_cast(status AS INTEGER) >= 500
+                              OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors,
            count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks
     FROM stg_requests
     WHERE service = $service AND arrived_at >= $start AND arrived_at < $end
@@ -71,8 +63,8 @@ counts AS (
     SELECT bucket_at, model_version,
            sum(d) FILTER (WHERE metric = 'inference_requests_total') AS requests,
            sum(d) FILTER (WHERE metric = 'inference_requests_total'
-                          AND (regexp_matches(lower(coalesce(json_extract_string(labels, '$.status'), '')), '^[45]')
-                               OR lower(json_extract_string(labels, '$.status')) IN ('error', 'failed', 'timeout'))) AS errors,
+                          AND (try_cast(status AS INTEGER) >= 500
+                               OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))) AS errors,
            sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks
     FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total')
     GROUP BY ALL

@@ -1,7 +1,7 @@
 -- name: unit_cost_daily
 -- grain: day, service, billing_currency
 -- inputs: cost_daily, requests_daily (query files, inlined)
--- params: $start, $end (half-open), $services (VARCHAR[]; empty = all)
+-- params: $start, $end (half-open), $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped)
 -- Cost per prediction per day and service: that day's effective cost over its predictions.
 -- Days with cost but no measured predictions give NULL, never a division by zero.
 WITH r AS (

@@ -317,3 +317,28 @@ def test_cur_delivery_split_over_files_does_not_supersede_itself(store, tmp_path
     assert total(store) == Decimal("3"), "both files of one delivery count"
     ingest_billing(store, [deliver(tmp_path / "d2", "a-2", ["10", "20"])])
     assert total(store) == Decimal("30"), "the newer delivery replaces the older one"
+
+
+def test_folder_skips_files_that_are_not_bills_and_cli_goes_on_after_a_bad_file(run_cli, tmp_path):
+    d = tmp_path / "exports"
+    d.mkdir()
+    write_csv(d / "a.csv", [focus_row("1")])
+    (d / "lookup.csv").write_text("product_code,category\nAmazonS3,Storage\n")
+    write_csv(d / "b-bad.csv", [focus_row("x1")])
+    write_csv(d / "c.csv", [focus_row("2", account="acct-2")])
+    proc = run_cli("ingest", "billing", d, "--db", tmp_path / "s.duckdb", "--output", "json")
+    assert proc.returncode == 1
+    assert "b-bad.csv, line 2, column 'BilledCost'" in proc.stderr
+    assert sorted(r["file"].rsplit("/", 1)[1] for r in json.loads(proc.stdout)) == ["a.csv", "c.csv"]
+    out = run_cli("sql", "select sum(BilledCost) as t from focus", "--db", tmp_path / "s.duckdb",
+                  "--format", "json", check=True)
+    assert Decimal(json.loads(out.stdout)[0]["t"]) == Decimal("3")
+
+
+def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path):
+    rows = [focus_row("1", tags='{"team":"a"}'), focus_row("2", tags='{"team": oops}')]
+    bad = write_csv(tmp_path / "tags.csv", rows)
+    with pytest.raises(InputError) as exc:
+        ingest_billing(store, [bad])
+    assert (exc.value.line, exc.value.column) == (3, "Tags")
+    assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0

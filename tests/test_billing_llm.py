@@ -92,3 +92,41 @@ def test_gpu_hour_price_from_config_then_from_bill(store, tmp_path):
 
 def test_gpu_hour_price_none_without_config_or_bill(store):
     assert gpu_hour_price(store, parse_settings({})) == (None, "USD")
+
+
+def test_estimate_from_telemetry_token_counters(store, shared):
+    """inference_tokens_total{kind=prompt|completion} counters (with a reset) x the price table."""
+    from datetime import datetime, timedelta, timezone
+
+    import polars as pl
+
+    from collectors.billing.llm_prices import estimate_from_telemetry
+    from metrics.lake import Load
+
+    t0 = datetime(2026, 9, 2, tzinfo=timezone.utc)
+    series = {"prompt": [0, 400_000, 900_000, 100_000, 600_000],       # reset after 900k
+              "completion": [0, 50_000, 120_000, 20_000, 70_000]}
+    rows = []
+    for kind, vals in series.items():
+        labels = json.dumps({"kind": kind, "model_version": "gpt-4o-2024-08-06", "service": "chat"},
+                            sort_keys=True)
+        for i, v in enumerate(vals):
+            rows.append({"sampled_at": t0 + timedelta(minutes=10 * i), "metric": "inference_tokens_total",
+                         "labels": labels, "labels_hash": kind, "service": "chat",
+                         "model_version": "gpt-4o-2024-08-06", "value": float(v), "source": "t"})
+    with Load(store, "raw_telemetry", collector="test") as load:
+        load.write(pl.DataFrame(rows), scope="t")
+    table = PriceTable.load(shared / "pricing" / "genai-prices-openai.yml")
+    out = estimate_from_telemetry(store, table, provider="openai")
+    assert len(out) == 1 and out[0]["service"] == "chat"
+    prompt = 900_000 + 100_000 + 500_000          # increase across the reset
+    completion = 120_000 + 20_000 + 50_000
+    assert out[0]["tokens"] == {"prompt": prompt, "completion": completion}
+    matched = out[0]["matched"].split("/", 1)[1]
+    import yaml
+    doc = yaml.safe_load((shared / "pricing" / "genai-prices-openai.yml").read_text())
+    prices = next(m for m in doc["models"] if m["id"] == matched)["prices"]
+    if isinstance(prices, list):
+        prices = next(p["prices"] for p in prices if not p.get("constraint"))
+    want = (prompt * Decimal(str(prices["input_mtok"])) + completion * Decimal(str(prices["output_mtok"]))) / 1_000_000
+    assert out[0]["estimated_cost"] == want

@@ -316,3 +316,24 @@ def test_onepane_demo_ingests_through_the_collectors(demo_store):
     second = run_demo(out)
     assert second.returncode == first.returncode
     assert counts() == got
+
+
+def test_rerun_with_other_parameters_rebuilds_only_the_demo_store(tmp_path):
+    """A demo store built from another seed or period would mix two companies: it is rebuilt;
+    the same parameters keep it (re-ingest is then a no-op), and a --db elsewhere is never removed."""
+    from app.commands.demo import _drop_stale_store
+    from metrics.store import Store
+    from metrics.times import parse_time
+
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "ground_truth.json").write_text(json.dumps({"seed": 1, "days": 90, "end": END}))
+    db = out / "onepane.duckdb"
+    Store(db).ensure()
+    keep = dict(default_db=True, parse_time=parse_time)
+    _drop_stale_store(out, db, 1, 90, _t(END), **keep)
+    assert db.exists() and (out / "onepane.lake").exists()
+    _drop_stale_store(out, db, 2, 90, _t(END), default_db=False, parse_time=parse_time)
+    assert db.exists()
+    _drop_stale_store(out, db, 2, 90, _t(END), **keep)
+    assert not db.exists() and not (out / "onepane.lake").exists()

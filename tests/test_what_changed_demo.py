@@ -17,18 +17,18 @@ from metrics.times import parse_time
 log = logging.getLogger(__name__)
 
 END = "2026-11-01T00:00:00Z"
-DAYS = 30
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The 30-day demo (seed 7, ending END), generated and ingested as `onepane demo` does."""
+@pytest.fixture(scope="module", params=[30, 90], ids=["30d", "90d"])
+def demo(request, tmp_path_factory):
+    """The demo (seed 7, ending END, 30 and 90 days: the incidents sit at other dates and the
+    90-day one has quiet weeks), generated and ingested as `onepane demo` does."""
     from collectors.demo import generate
     from collectors.runner import publish_services, run_sources
     from metrics.config import load_settings
     from metrics.store import Store
 
-    out = generate(tmp_path_factory.mktemp("demo") / "demo-data", seed=7, days=DAYS, end=END)
+    out = generate(tmp_path_factory.mktemp("demo") / "demo-data", seed=7, days=request.param, end=END)
     config = load_settings(out / "onepane.toml")
     store = Store(out / "onepane.duckdb").ensure()
     publish_services(store, config)

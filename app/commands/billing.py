@@ -1,6 +1,8 @@
 """`onepane ingest billing PATH...`: load cloud and LLM vendor bills into the FOCUS dataset."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from app.common import emit, progress, store_options
@@ -27,13 +29,22 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         Re-ingesting a file changes nothing; a bad file is rejected whole with its file, line
         and column, and the command exits 1."""
         from collectors.billing.ingest import expand_paths, ingest_file
+        from metrics.errors import OnepaneError
 
         files = expand_paths(paths)
-        results = [ingest_file(store, f, billing_format, config, source, delivery, progress=progress)
-                   for f in files]
+        results, failed = [], []
+        for f in files:          # every file is its own all-or-nothing load; go on after a failure
+            try:
+                results.append(ingest_file(store, f, billing_format, config, source, delivery,
+                                           progress=progress))
+            except OnepaneError as e:
+                failed.append(str(e))
+                click.echo(f"error: {e}", err=True)
         rows = [{"file": r["file"], "format": r["format"], "rows": r["rows"],
                  "status": "already loaded" if r["skipped"] else "loaded",
                  "warnings": "; ".join(w.get("message", w["kind"]) for w in r["warnings"]
                                         if w.get("kind") != "manifest")}
                 for r in results]
         emit(rows, fmt)
+        if failed:
+            sys.exit(1)

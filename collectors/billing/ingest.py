@@ -31,8 +31,8 @@ from typing import Any, Iterable
 import duckdb
 
 from collectors.billing import aws_cur, azure, focus, gcp, llm_vendors, oci
-from collectors.billing.focus import (BAD, TARGETS, Columns, Exprs, Mapping, Source, csv_error,
-                                      lit, open_source, q)
+from collectors.billing.focus import (BAD, CSV_LINE, TARGETS, Check, Columns, Exprs, Mapping,
+                                      Source, canon, csv_error, lit, open_source, q)
 from collectors.billing.iso4217 import ISO_4217
 from metrics.config import Settings
 from metrics.errors import InputError, OnepaneError
@@ -64,16 +64,43 @@ def detect_format(cols: Columns, path: Path | str = "") -> str:
                      file=str(path), line=1)
 
 
+def looks_like_billing(path: Path) -> bool:
+    """Cheap sniff: does the file's header (or schema) match a billing format?"""
+    if llm_vendors.is_vendor_json(path):
+        return True
+    con = duckdb.connect()
+    try:
+        detect_format(open_source(con, path).cols, path)
+        return True
+    except (InputError, duckdb.Error, OSError):
+        return False
+    finally:
+        con.close()
+
+
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files from file names, folders (their export files, recursively) and globs, sorted."""
+    """Files from file names, folders (their export files, recursively) and globs, sorted.
+
+    A file named explicitly is always loaded (and fails loudly if it is not a bill); files found
+    in a folder or by a glob are skipped when their header matches no billing format (lookup
+    tables, manifests, golden files next to the exports)."""
     out: list[Path] = []
     for p in paths:
         p = Path(p)
+        found: list[Path] = []
         if p.is_dir():
             for pat in PATTERNS:
-                out += [f for f in p.rglob(pat) if not f.name.lower().endswith("manifest.json")]
+                found += [f for f in p.rglob(pat) if not f.name.lower().endswith("manifest.json")]
         elif any(ch in str(p) for ch in "*?["):
-            out += [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
+            found += [Path(f) for f in glob.glob(str(p), recursive=True) if Path(f).is_file()]
+        if found:
+            for f in found:
+                if looks_like_billing(f):
+                    out.append(f)
+                else:
+                    log.warning("skipped file=%s reason=not a billing export", f)
+        elif p.is_dir() or any(ch in str(p) for ch in "*?["):
+            continue
         elif p.exists():
             out.append(p)
         else:
@@ -149,18 +176,20 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
     lag = parse_duration(config.pricing.finalization_lag)
     paths, alloc = allocation_sql(config)
     path_list = "[" + ", ".join(lit(p) for p in paths) + "]"
+    extract = f"json_extract_string(tags, {path_list})" if paths else "CAST(NULL AS VARCHAR[])"
     finalizes = (f"coalesce(billing_period_end, billing_period_start + INTERVAL 1 MONTH) "
                  f"+ INTERVAL '{int(lag.total_seconds())} seconds'")
     sql = f"""
 WITH m AS NOT MATERIALIZED ({' UNION ALL '.join(sets)}),
 n AS NOT MATERIALIZED (
-    SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw),
+    SELECT m.* EXCLUDE (billing_period_start, billing_period_end, _tags_raw, billing_currency),
+        nullif(trim(billing_currency), '') AS billing_currency,
         coalesce(billing_period_start, date_trunc('month', charge_period_start)) AS billing_period_start,
         coalesce(billing_period_end, CASE WHEN billing_period_start IS NULL
             THEN date_trunc('month', charge_period_start) + INTERVAL 1 MONTH END) AS billing_period_end,
         onepane_tags(_tags_raw) AS tags
     FROM m),
-k AS NOT MATERIALIZED (SELECT n.*, json_extract_string(tags, {path_list}) AS _k FROM n)
+k AS NOT MATERIALIZED (SELECT n.*, {extract} AS _k FROM n)
 SELECT k.* EXCLUDE (_k),
     {alloc['x_service']} AS x_service, {alloc['x_team']} AS x_team,
     {alloc['x_model_version']} AS x_model_version,
@@ -431,7 +460,8 @@ def _short_rows(err: InputError, src: Source) -> int | None:
 
 
 def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
-    if BAD in str(err):
+    if BAD in str(err) or (isinstance(err, (duckdb.ConversionException, duckdb.InvalidInputException))
+                           and e.checks and not CSV_LINE.search(str(err))):
         return locate_bad_value(con, src, e, err)
     ce = csv_error(err, src)
     if ce is not None:
@@ -461,6 +491,13 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str,
     if src.kind == "llm":
         m.fmt, m.complete = src.vendor, False
     focus.require(m, src.cols, str(path))
+    if m.tags:       # tags that are not a JSON object fail the load like any unparseable cell
+        tag_col = next((c for c in src.cols.names if canon(c) in ("tags", "labels", "resourcetags")),
+                       None)
+    if m.tags and tag_col:
+        e.checks.append(Check(tag_col, "JSON object",
+                              f"(coalesce(trim({m.tags}), '') NOT IN ('', '{{}}', '[]') AND "
+                              f"NOT coalesce(json_valid(onepane_pyjson({m.tags})), false))"))
     return src, m, e
 
 

@@ -70,6 +70,7 @@ class Series:
     better: str | None = None               # lower | higher
     ranked: bool = True                     # False: kept for a dedicated finding, not ranked alone
     min_points: int = 3                     # values needed on each side of a comparison
+    gate: Callable[[np.ndarray], bool] | None = None   # must hold in the after segment to count
 
     @property
     def load_sensitive(self) -> bool:
@@ -159,11 +160,16 @@ def gpu_ownership(store: Store, config: Settings | None, service: str, start: fl
 
 
 def technical(store: Store, config: Settings | None, service: str, fr: Frame,
-              price_per_gpu_s: float | None = None, con=None) -> list[Series]:
+              price_per_gpu_s: float | None = None, con=None,
+              skip: tuple[float, float] | None = None) -> list[Series]:
+    """Technical series; `skip` = [a, b) is not read (the days between a week-earlier reference and
+    the analysed range), its buckets stay empty."""
     gpus, own = gpu_ownership(store, config, service, fr.start, fr.end, con)
+    gap = skip or (fr.start, fr.start)
     df = store.query(sql("wc_telemetry"), {
         "service": service, "start": dt(fr.start), "end": dt(fr.end), "origin": fr.start,
-        "bucket_s": fr.step, "gpus": gpus, "own_unlabelled": own}, con=con)
+        "bucket_s": fr.step, "gpus": gpus, "own_unlabelled": own,
+        "gap_start": dt(gap[0]), "gap_end": dt(gap[1])}, con=con)
     if df.is_empty():
         return []
     out: list[Series] = []
@@ -321,8 +327,16 @@ def model_health(store: Store, service: str, fr: Frame, con=None) -> list[Series
             kind = metric if metric in DATA_METRICS else "drift"     # a feature's input drift
         better = "higher" if metric in {"accuracy", "f1", "auc", "roc_auc", "precision", "recall"} else None
         # reports come per window (a day, a week): one value a side is all there may be
-        out.append(Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better,
-                          min_points=1))
+        ser = Series(kind, layer, subject, role, fr.t, v, "", source_key="model_health", better=better,
+                     min_points=1)
+        if kind == "drift" and g["drifted"].is_not_null().any():
+            # a feature only counts as drifted where its own drift test said so
+            flag = np.zeros(fr.n, bool)
+            d = g.filter(pl.col("drifted").fill_null(False))
+            bi = d["b"].to_numpy()
+            flag[bi[(bi >= 0) & (bi < fr.n)]] = True
+            ser.gate = lambda m, flag=flag: bool(flag[m].any())
+        out.append(ser)
     return out
 
 

@@ -1,9 +1,9 @@
 """"What changed and where?": a ranked list of candidate explanations for a service at time T.
 
 Windows: the current window C = [T − w, T) is compared with a reference window: the same hours one
-day earlier when w < 1 day and the store has data there (so a daily cycle is not mistaken for a
-change), the same hours `baseline` earlier when --baseline is given, else the previous window
-P = [T − 2w, T − w). Data is read over R = [T − 3w, T) (extended back to the reference) so an event
+week earlier (else one day earlier, for w < 1 day) when the store has data there, so weekly and
+daily cycles are not mistaken for a change; the same hours `baseline` earlier when --baseline is
+given; else the previous window P = [T − 2w, T − w). Data is read over R = [T − 3w, T) (extended back to the reference) so an event
 near the start of P still has a "before". Around an event the "before" is likewise the same hours a
 day earlier when that reference is in use and no other change of the service happened since.
 
@@ -72,6 +72,7 @@ IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idl
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
+WEEK = 7 * DAY
 LATE_MIN_S = 900.0     # data arriving less than 15 min after its time is never "late"
 SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
 # Simultaneous events of one service are one change; it is named after the most telling of them:
@@ -136,6 +137,8 @@ def compare(fr: Frame, s: Series, before: tuple[float, float], after: tuple[floa
     if not (np.isfinite(vb) and np.isfinite(va)):
         return None
     rel = (va - vb) / abs(vb) if vb else (np.inf if va else 0.0)
+    if s.gate is not None and va > vb and not s.gate(ma):
+        return None                  # e.g. a feature's drift score rose but its test says "no drift"
     return Shift(s, vb, va, d, rel, None, (before, after), compared)
 
 
@@ -153,8 +156,11 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         raise OnepaneError("--window must be positive")
     C, P = (T - w, T), (T - 2 * w, T - w)
     # the same hours one day (or the --baseline) earlier: the reference for series with a daily cycle
-    shift = baseline.total_seconds() if baseline else (DAY if w < DAY else None)
-    R = (min(T - 3 * w, C[0] - shift) if shift else T - 3 * w, T)
+    # the same hours a week (else a day) earlier, or --baseline: the reference for series with
+    # weekly and daily cycles; the first one the store has data for is used
+    shifts = ([baseline.total_seconds()] if baseline else
+              [WEEK, DAY] if w < DAY else [WEEK] if w < WEEK else [])
+    R = (min([T - 3 * w] + [C[0] - x for x in shifts]), T)
     con = store.connect(as_of)
     try:
         span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
@@ -171,7 +177,10 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         # buckets start exactly at C's start, so C (and the day-earlier reference) are whole buckets
         fr = Frame(C[0] - np.ceil((C[0] - R[0]) / step - 1e-9) * step, R[1], step)
         price = _gpu_price_per_s(config)
-        series = (S.technical(store, config, service, fr, price, con=con)
+        # only the reference's stretch and the analysed range are read, not the days in between
+        far = next((x for x in shifts if lo <= C[0] - x + step), None)
+        skip = (T - far, T - 3 * w) if far and T - far < T - 3 * w else None
+        series = (S.technical(store, config, service, fr, price, con=con, skip=skip)
                   + S.model_health(store, service, fr, con=con)
                   + S.business(store, config, service, fr, con=con)
                   + S.coverage(store, service, fr, lo, hi, con=con))
@@ -196,7 +205,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
     # the reference window: the same hours a day (or --baseline) earlier when data covers it, so a
     # daily cycle is not read as a change; else the previous window
     REF, ref_label = P, "previous window"
-    if shift and lo <= C[0] - shift + step:
+    shift = next((x for x in shifts if lo <= C[0] - x + step), None)
+    if shift:
         REF, ref_label = (C[0] - shift, C[1] - shift), f"same time {_dur(shift)} earlier"
 
     # 2. shifts C vs the reference (or around the change point inside C when there is no reference)
@@ -304,7 +314,7 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         s = sh.series
         if s.role != SYMPTOM or i in credited:
             continue
-        for j, c in sorted(causes.items(), key=lambda x: -x[1].strength):
+        for j, c in sorted(causes.items(), key=lambda x: (-x[1].strength, -abs(x[1].d))):
             cs = c.series
             onset_ok = c.onset is None or sh.onset is None or c.onset <= sh.onset + tol
             load_ok = (s.load_sensitive and c.after != c.before
@@ -450,7 +460,8 @@ def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
     verb = "rose" if sh.after > sh.before else "fell"
     (b0, b1), (a0, a1) = sh.segments
     kind = s.kind
-    summary = (f"{s.kind} of {s.subject} {verb} {_pct(sh.rel)} from {_fmt(sh.before, s.unit)} to "
+    pct = f" {_pct(sh.rel)}" if np.isfinite(sh.rel) else ""
+    summary = (f"{s.kind} of {s.subject} {verb}{pct} from {_fmt(sh.before, s.unit)} to "
                f"{_fmt(sh.after, s.unit)} ([{_iso(a0)}, {_iso(a1)}) vs [{_iso(b0)}, {_iso(b1)}), "
                f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
     ev = _shift_evidence(sh)

@@ -1,12 +1,13 @@
 -- name: wc_telemetry
 -- grain: bucket, metric, model_version, le, status, kind, gpu (one row per group of samples)
 -- inputs: raw_telemetry (with the stg_telemetry de-duplication)
--- params: $service, $start, $end, $origin (epoch seconds of bucket 0), $bucket_s, $gpus (labels
+-- params: $service, $start, $end, $gap_start, $gap_end (skipped), $origin (epoch seconds of bucket 0),
+--         $bucket_s, $gpus (labels
 --         values that mean a GPU of this service), $own_unlabelled (TRUE: GPU series without a
 --         service label belong to $service because it is the only service with telemetry)
 -- Counters (names ending _total, _count, _sum, _bucket): the increase in a bucket is the series'
 -- last value in it minus its last value in the bucket before (a drop is a reset: the new value is
--- the increase; in the first bucket, the change within it, or the whole value when the series
+-- the increase; in the first bucket or after a gap, the change within it, or the whole value when the series
 -- started while observed, `series_start`). Working per bucket, not per sample, keeps this fast.
 -- Gauges are averaged. Each sample of a series stands for its sampling interval (`step`: span /
 -- (samples - 1) over the range), so `busy_s` = Σ value/100 × step is GPU-busy seconds for
@@ -17,6 +18,8 @@ WITH s AS (
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, series_start
     FROM raw_telemetry
     WHERE sampled_at >= $start::TIMESTAMPTZ - INTERVAL 10 MINUTE AND sampled_at < $end::TIMESTAMPTZ
+      -- the stretch between a far reference window (a week earlier) and the analysed range
+      AND NOT (sampled_at >= $gap_start::TIMESTAMPTZ AND sampled_at < $gap_end::TIMESTAMPTZ)
       AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_bucket',
                      'inference_request_duration_seconds_count', 'inference_tokens_total',
                      'inference_fallback_total', 'inference_queue_depth',
@@ -43,7 +46,7 @@ per AS (
 d AS (
     SELECT *,
            CASE WHEN regexp_matches(metric, '(_total|_count|_sum|_bucket)$') THEN
-                CASE WHEN lag(last_v) OVER w IS NULL THEN
+                CASE WHEN lag(last_v) OVER w IS NULL OR b - lag(b) OVER w > 1 THEN
                           CASE WHEN started THEN last_v ELSE last_v - first_v END
                      WHEN last_v >= lag(last_v) OVER w THEN last_v - lag(last_v) OVER w
                      ELSE last_v END END AS delta,

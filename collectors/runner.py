@@ -111,7 +111,12 @@ def run_sources(store: Store, config: Settings, names: list[str] | None = None,
             raise OnepaneError(f"no configured source named or of type {', '.join(missing)}; "
                                "see [[source]] in onepane.toml")
     for i, src in chosen:
-        settings = source_settings(src, i, config.path)
+        try:
+            settings = source_settings(src, i, config.path)
+        except OnepaneError as e:        # a bad or unknown source fails alone; the others still run
+            Load(store, "_onepane_loads", collector=src.type, source=src.name).abort(str(e))
+            results.append(SourceResult(src.name, src.type, False, 0, str(e)))
+            continue
         results.append(run_source(store, config, get(src.type), src.name, settings, start, end,
                                   **options))
         r = results[-1]

@@ -161,3 +161,21 @@ def test_importing_app_modules_never_imports_evidently():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              cwd=root.parent)
         assert out.stdout.strip() == "[]", (mods, out.stdout[:500])
+
+
+def test_collect_runs_every_source_even_if_one_is_unknown(run_cli, tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_text('{"ts": 1795527966, "kind": "deploy", "service": "a", '
+                      '"model_version": "v1", "detail": "rollout"}\n')
+    (tmp_path / "onepane.toml").write_text(
+        '[[services]]\nname = "a"\n\n'
+        '[[source]]\nname = "mystery"\ntype = "no-such-collector"\n\n'
+        f'[[source]]\nname = "deploys"\ntype = "events"\npaths = ["{events.name}"]\n')
+    proc = run_cli("collect")
+    assert proc.returncode == 1
+    assert "mystery" in proc.stderr and "no-such-collector" in proc.stderr
+    out = run_cli("sql", "SELECT count(*) AS n FROM stg_events", "--format", "json", check=True)
+    assert json.loads(out.stdout) == [{"n": 1}]
+    log = run_cli("sql", "SELECT source, status FROM _onepane_loads WHERE status = 'failed'",
+                  "--format", "json", check=True)
+    assert json.loads(log.stdout) == [{"source": "mystery", "status": "failed"}]

@@ -82,7 +82,7 @@ amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("99999"),
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.tuples(st.sampled_from(["search", "chat", "shared", None]),
-                                st.sampled_from(["Compute", "Networking", "Storage"]), amounts,
+                                st.sampled_from(["Compute", "Networking", "Storage", None]), amounts,
                                 st.booleans()), min_size=1, max_size=8),
        reqs=st.tuples(st.integers(0, 50), st.integers(0, 50)),
        basis=st.sampled_from(["requests", "gpu_seconds", "cost", "even"]))

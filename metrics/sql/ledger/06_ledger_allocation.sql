@@ -38,9 +38,10 @@ WITH gpu_samples AS (
 ), lines AS (
     SELECT c.charge_period_start::DATE AS day, c.billing_currency AS currency, c.x_service AS service,
            c.billed_cost, coalesce(c.effective_cost, c.billed_cost) AS effective_cost,
-           (c.x_service IN (SELECT name FROM ledger_shared WHERE what = 'service')
-            OR (c.x_service = '__unallocated__'
-                AND c.service_category IN (SELECT name FROM ledger_shared WHERE what = 'category'))) AS is_shared,
+           coalesce(c.x_service IN (SELECT name FROM ledger_shared WHERE what = 'service')
+            OR (c.x_service = '__unallocated__'      -- a line with no category is not shared
+                AND c.service_category IN (SELECT name FROM ledger_shared WHERE what = 'category')),
+            false) AS is_shared,
            (concat_ws(' ', c.consumed_unit, c.resource_type, c.sku_id, c.charge_description,
                       c.service_subcategory) ILIKE '%gpu%'
             OR EXISTS (SELECT 1 FROM ledger_gpus g WHERE g.service = c.x_service

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -26,4 +25,5 @@ def serve(store: Store, config: Settings, port: int = 8501, headless: bool = Tru
     cmd = [sys.executable, "-m", "app.launch", "run", str(MAIN), "--server.address", address,
            "--server.port", str(port), "--server.headless", str(headless).lower(),
            "--browser.gatherUsageStats", "false"]
-    raise SystemExit(subprocess.call(cmd, env=env))
+    # exec: the server replaces this process, so its PID is the server's (stop it by that PID)
+    os.execve(sys.executable, cmd, env)

@@ -226,13 +226,14 @@ def allocation(start, end, as_of: str | None = None):
     return _call("metrics.analysis.allocation.allocate", start, end, as_of=as_of)
 
 
-def cost_anomalies(start, end):
-    """Anomalous cost days (the analysis reads the store as it is now: no as-of)."""
-    return _call("metrics.analysis.anomalies.cost_anomalies", start, end, with_config=False)
+def cost_anomalies(start, end, as_of: str | None = None):
+    """Anomalous cost days, from the bills as known at `as_of`."""
+    return _call("metrics.analysis.anomalies.cost_anomalies", start, end, with_config=False, as_of=as_of)
 
 
-def cost_decomposition(service: str | None, before: tuple, after: tuple):
-    return _call("metrics.analysis.anomalies.decompose_cost", service, before, after, with_config=False)
+def cost_decomposition(service: str | None, before: tuple, after: tuple, as_of: str | None = None):
+    return _call("metrics.analysis.anomalies.decompose_cost", service, before, after,
+                 with_config=False, as_of=as_of)
 
 
 def budget_status(at: datetime):

@@ -163,3 +163,29 @@ def test_day_over_day_and_week_over_week(store):
     assert res["day_over_day"]["change"] == pytest.approx(1.5) and res["day_over_day"]["firing"]
     # last 7 days 6×10 + 25 = 85 against 70: +21.4 % < 30 %
     assert res["week_over_week"]["change"] == pytest.approx(15 / 70) and not res["week_over_week"]["firing"]
+
+
+def test_anomalies_and_decomposition_honour_as_of(store):
+    """A late-arriving bill line makes a spike; as of before it arrived, there was none."""
+    import time
+
+    from metrics.analysis.anomalies import cost_anomalies, decompose_cost
+
+    write_costs(store, company())
+    before_late_line = datetime.now(timezone.utc)
+    time.sleep(0.01)
+    late = {"day": date(2026, 9, 15), "service": "ranker", "team": "search", "sku": "gpu-h100",
+            "cost": 500.0, "quantity": 200.0}
+    write_costs(store, [late])
+    start = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    end = start + timedelta(days=DAYS)
+    now_days = {a["day"] for a in cost_anomalies(store, start, end)}
+    then_days = {a["day"] for a in cost_anomalies(store, start, end, as_of=before_late_line)}
+    assert "2026-09-15" in now_days and "2026-09-15" not in then_days
+    assert then_days == {s["day"] for s in SPIKES}
+
+    day = (datetime(2026, 9, 14, tzinfo=timezone.utc), datetime(2026, 9, 15, tzinfo=timezone.utc))
+    nxt = (day[1], day[1] + timedelta(days=1))
+    now = decompose_cost(store, "ranker", day, nxt)
+    then = decompose_cost(store, "ranker", day, nxt, as_of=before_late_line)
+    assert float(now["after"]) - float(then["after"]) == pytest.approx(500.0)

@@ -66,7 +66,7 @@ else:
 
 # ---- anomalies ---------------------------------------------------------------------------
 st.subheader("Anomalies")
-anomalies = data.cost_anomalies(data_start, data_end)
+anomalies = data.cost_anomalies(data_start, data_end, f.as_of)
 if isinstance(anomalies, data.Unavailable) or not anomalies:
     st.success("No anomalous cost days in this window.")
 else:
@@ -77,8 +77,6 @@ else:
         a = a.filter((pl.col("level") != "service") | pl.col("key").is_in(list(f.services)))
     st.dataframe(a, hide_index=True, key="anomalies")
     charts.download(a, "cost_anomalies")
-    if f.as_of:
-        st.caption("Anomalies are computed on the store as it is now (the analysis has no as-of).")
 
 # ---- decomposition -----------------------------------------------------------------------
 st.subheader("What moved cost: price × volume × mix, month over month")
@@ -90,7 +88,7 @@ before = (prev_start, min(prev_start + (data_end - month_start), month_start))
 st.caption(f"{after[0]:%Y-%m-%d} to {after[1] - timedelta(days=1):%Y-%m-%d} against "
            f"{before[0]:%Y-%m-%d} to {before[1] - timedelta(days=1):%Y-%m-%d}.")
 service = f.services[0] if len(f.services) == 1 else None
-dec = data.cost_decomposition(service, before, after)
+dec = data.cost_decomposition(service, before, after, f.as_of)
 if isinstance(dec, data.Unavailable) or not dec:
     st.info("No cost lines in either month to decompose.")
 else:

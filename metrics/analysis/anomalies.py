@@ -70,13 +70,14 @@ def decompose(before: dict[str, tuple[Decimal, Decimal | None]],
 
 
 def decompose_cost(store: Store, service: str | None, before: tuple[datetime, datetime],
-                   after: tuple[datetime, datetime], con=None, scale_before: float = 1.0
-                   ) -> dict[str, Any] | None:
+                   after: tuple[datetime, datetime], con=None, scale_before: float = 1.0,
+                   as_of=None) -> dict[str, Any] | None:
     """Price × volume × mix between two windows, plus each dimension's top share of the delta.
 
     `scale_before` scales the before window's cost and quantity (e.g. to the after window's length)."""
     df = store.query(sql("cost_lines"), {"service": service, "b0": before[0], "b1": before[1],
-                                         "a0": after[0], "a1": after[1]}, con=con)
+                                         "a0": after[0], "a1": after[1]}, con=con,
+                     as_of=None if con is not None else as_of)
     if df.is_empty():
         return None
     cur = (df.group_by("currency").agg(pl.col("cost").sum().abs().alias("x")).sort("x", descending=True)
@@ -134,9 +135,11 @@ def _expected(y: np.ndarray, dow: np.ndarray) -> np.ndarray:
 
 def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: float = 4.0,
                    min_relative: float = 0.25, min_amount: float = 0.0,
-                   levels: tuple[str, ...] = ("service", "team", "sku")) -> list[dict[str, Any]]:
-    """Days whose cost is unusually high per service/team/SKU (see module doc), worst first."""
-    df = store.query(sql("cost_daily"), {"start": start, "end": end})
+                   levels: tuple[str, ...] = ("service", "team", "sku"), as_of=None
+                   ) -> list[dict[str, Any]]:
+    """Days whose cost is unusually high per service/team/SKU (see module doc), worst first;
+    with `as_of`, from the bills as the store knew them then."""
+    df = store.query(sql("cost_daily"), {"start": start, "end": end}, as_of=as_of)
     if df.is_empty():
         return []
     days = pl.datetime_range(start.replace(hour=0, minute=0, second=0, microsecond=0),

@@ -79,12 +79,6 @@ def canon(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
 
-def snake(name: str) -> str:
-    """AWS legacy CUR header -> CUR 2.0 name: `lineItem/UnblendedCost` -> `line_item_unblended_cost`."""
-    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("/", "_").replace(":", "_"))
-    return re.sub(r"_+", "_", s).lower()
-
-
 class Columns:
     """The source's columns, found by any spelling (case, separators, localized brackets)."""
 

@@ -242,7 +242,10 @@ class Store:
             try:
                 con = duckdb.connect(str(self.db_path), read_only=read_only)
                 con.execute("SET TimeZone = 'UTC'")
-                con.execute("SET enable_progress_bar = false")   # never print into a server's log
+                try:                         # never print progress into a server's log
+                    con.execute("SET enable_progress_bar = false")
+                except duckdb.Error:         # in Jupyter DuckDB refuses the setting without ipywidgets
+                    pass
                 return con
             except duckdb.IOException as e:
                 if not any(m in str(e) for m in _LOCK_MARKERS):

@@ -21,7 +21,6 @@ import csv
 import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
-from collectors.runner import file_hash
+from collectors.runner import IngestResult, file_hash
 from metrics.config import Settings
 from metrics.errors import InputError
 from metrics.lake import Load, already_loaded
@@ -50,15 +49,6 @@ SCHEMA = {"occurred_at": pl.Datetime("us", "UTC"), "kind": pl.Utf8, "service": p
 class EventSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: list[str] = Field(min_length=1)
-
-
-@dataclass
-class IngestResult:
-    file: str
-    rows: int = 0
-    load_id: str | None = None
-    skipped: bool = False
-    warnings: list[str] = field(default_factory=list)
 
 
 @collector("events", settings=EventSettings, table="raw_events",

@@ -23,7 +23,6 @@ the earlier delivery (its scope is superseded; `--as-of` still shows the old val
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -31,7 +30,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
-from collectors.runner import file_hash
+from collectors.runner import IngestResult, file_hash
 from metrics.config import Settings
 from metrics.errors import InputError
 from metrics.lake import Load, already_loaded
@@ -49,15 +48,6 @@ KEY_NAMES = {"service", "kpi", "value", "currency", "period_end", *TIME_NAMES, *
 class KpiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: list[str] = Field(min_length=1)
-
-
-@dataclass
-class IngestResult:
-    file: str
-    rows: int = 0
-    load_id: str | None = None
-    skipped: bool = False            # identical content was already loaded
-    warnings: list[str] = field(default_factory=list)
 
 
 @collector("kpis", settings=KpiSettings, table="raw_kpis",

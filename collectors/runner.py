@@ -64,6 +64,16 @@ def file_hash(path: str | Path) -> str:
 
 
 @dataclass
+class IngestResult:
+    """What ingesting one file did (kpis, events)."""
+    file: str
+    rows: int = 0
+    load_id: str | None = None
+    skipped: bool = False            # identical content was already loaded
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
 class SourceResult:
     source: str
     collector: str

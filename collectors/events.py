@@ -28,7 +28,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
-from collectors.runner import IngestResult, file_hash
+from collectors.runner import IngestResult, file_hash, source_files
 from metrics.config import Settings
 from metrics.errors import InputError
 from metrics.lake import Load, already_loaded
@@ -54,9 +54,8 @@ class EventSettings(BaseModel):
 @collector("events", settings=EventSettings, table="raw_events",
            help="Change events (deploy, rollback, config, incident, ...) from JSONL/CSV -> raw_events")
 def collect_events(settings: EventSettings, ctx) -> None:
-    from collectors.kpi import _expand
 
-    for path in _expand(settings.paths, ctx.config):
+    for path in source_files(settings.paths, ctx.config):
         ingest_events(ctx.store, path, config=ctx.config, source=ctx.source, ctx=ctx)
 
 

@@ -30,7 +30,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
-from collectors.runner import IngestResult, file_hash
+from collectors.runner import IngestResult, file_hash, source_files
 from metrics.config import Settings
 from metrics.errors import InputError
 from metrics.lake import Load, already_loaded
@@ -53,23 +53,8 @@ class KpiSettings(BaseModel):
 @collector("kpis", settings=KpiSettings, table="raw_kpis",
            help="Business KPI counts/values per time bucket, service and version (CSV/Parquet) -> raw_kpis")
 def collect_kpis(settings: KpiSettings, ctx) -> None:
-    for path in _expand(settings.paths, ctx.config):
+    for path in source_files(settings.paths, ctx.config):
         ingest_kpis(ctx.store, path, config=ctx.config, source=ctx.source, ctx=ctx)
-
-
-def _expand(patterns: list[str], config: Settings | None = None) -> list[Path]:
-    """Files matching the patterns; relative patterns are relative to onepane.toml's folder."""
-    base = Path(config.path).parent if config is not None and config.path else Path(".")
-    out: list[Path] = []
-    for pat in patterns:
-        p = Path(pat) if Path(pat).is_absolute() else base / pat
-        pat = str(p)
-        matches = sorted(Path(p.anchor or ".").glob(str(p.relative_to(p.anchor)))) if any(
-            c in pat for c in "*?[") else [p]
-        if not matches:
-            raise InputError("no file matches this path", file=pat)
-        out += matches
-    return out
 
 
 def _read(path: Path) -> pl.DataFrame:

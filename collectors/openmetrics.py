@@ -35,6 +35,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
+from collectors.runner import source_files
 from metrics.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -357,10 +358,5 @@ def _has_timestamps(text: str) -> bool:
 @collector("openmetrics", settings=OpenMetricsSettings, table="raw_telemetry",
            help="OpenMetrics/Prometheus text files with timestamps -> raw_telemetry")
 def collect_openmetrics(settings: OpenMetricsSettings, ctx) -> None:
-    import glob
-
-    files = sorted({f for pattern in settings.paths for f in glob.glob(pattern, recursive=True)})
-    if not files:
-        raise InputError(f"no file matches {settings.paths}")
-    for f in files:
+    for f in source_files(settings.paths, ctx.config):
         ingest_openmetrics(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)

@@ -26,6 +26,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
+from collectors.runner import source_files
 from metrics.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -188,10 +189,5 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
 @collector("requests", settings=RequestsSettings, table="raw_requests",
            help="Request logs (CSV/Parquet) -> raw_requests")
 def collect_requests(settings: RequestsSettings, ctx) -> None:
-    import glob
-
-    files = sorted({f for p in settings.paths for f in glob.glob(p, recursive=True)})
-    if not files:
-        raise InputError(f"no file matches {settings.paths}")
-    for f in files:
+    for f in source_files(settings.paths, ctx.config):
         ingest_requests(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)

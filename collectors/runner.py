@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metrics.config import Settings
-from metrics.errors import OnepaneError
+from metrics.errors import InputError, OnepaneError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
 
@@ -61,6 +61,21 @@ def file_hash(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def source_files(patterns: list[str], config: Settings | None = None) -> list[Path]:
+    """Files matching the patterns; relative patterns are relative to onepane.toml's folder."""
+    base = Path(config.path).parent if config is not None and config.path else Path(".")
+    out: list[Path] = []
+    for pat in patterns:
+        p = Path(pat) if Path(pat).is_absolute() else base / pat
+        pat = str(p)
+        matches = sorted(Path(p.anchor or ".").glob(str(p.relative_to(p.anchor)))) if any(
+            c in pat for c in "*?[") else [p]
+        if not matches:
+            raise InputError("no file matches this path", file=pat)
+        out += matches
+    return out
 
 
 @dataclass

@@ -179,3 +179,20 @@ def test_collect_runs_every_source_even_if_one_is_unknown(run_cli, tmp_path):
     log = run_cli("sql", "SELECT source, status FROM _onepane_loads WHERE status = 'failed'",
                   "--format", "json", check=True)
     assert json.loads(log.stdout) == [{"source": "mystery", "status": "failed"}]
+
+
+def test_source_paths_are_relative_to_the_config_file(run_cli, tmp_path, shared):
+    """Every file collector resolves a relative `paths` entry from onepane.toml's folder, not the cwd."""
+    cfg_dir = tmp_path / "conf"
+    (cfg_dir / "data").mkdir(parents=True)
+    (cfg_dir / "data" / "capture.om").write_bytes((shared / "gpu-serving-capture" / "telemetry.om").read_bytes())
+    (cfg_dir / "data" / "events.jsonl").write_bytes((shared / "gpu-serving-capture" / "events.jsonl").read_bytes())
+    (cfg_dir / "onepane.toml").write_text(
+        '[[source]]\nname = "capture"\ntype = "openmetrics"\npaths = ["data/*.om"]\n\n'
+        '[[source]]\nname = "deploys"\ntype = "events"\npaths = ["data/events.jsonl"]\n')
+    run_cli("collect", "--config", cfg_dir / "onepane.toml", "--db", tmp_path / "s.duckdb", check=True)
+    out = run_cli("sql", "SELECT (SELECT count(*) FROM stg_events) AS events, "
+                  "(SELECT count(DISTINCT metric) FROM stg_telemetry) > 0 AS telemetry",
+                  "--db", tmp_path / "s.duckdb", "--format", "json", check=True)
+    expected_events = sum(1 for line in (shared / "gpu-serving-capture" / "events.jsonl").read_text().splitlines() if line.strip())
+    assert json.loads(out.stdout) == [{"events": expected_events, "telemetry": True}]

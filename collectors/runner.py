@@ -5,13 +5,14 @@ recorded in `_onepane_loads` (ok or failed, with the error) and a failing source
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from metrics.config import Settings
 from metrics.errors import InputError, OnepaneError
@@ -56,11 +57,13 @@ class RunContext:
 
 
 def file_hash(path: str | Path) -> str:
-    h = hashlib.sha256()
+    """Content identity of an input file (idempotent loads). XXH3-128 reads 10 GB/s here, sha256
+    1.6 GB/s - a tenth of a large bill's ingest time; nothing here needs a cryptographic hash."""
+    h = xxhash.xxh3_128()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
+    return "xxh3-128:" + h.hexdigest()
 
 
 def source_files(patterns: list[str], config: Settings | None = None) -> list[Path]:

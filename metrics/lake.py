@@ -93,7 +93,10 @@ class Load:
         self.status: str | None = None          # ok | failed once done
 
     # ---- writing ------------------------------------------------------------------------
-    def _select(self, inner_cols: list[str], scope: str | None) -> str:
+    def _select(self, inner_cols: list[str], scope: str | None, fill_missing: bool = True) -> str:
+        """Every table column, cast to its type. `fill_missing=False` leaves out the columns the
+        query lacks: the views read with union_by_name over the typed `_schema.parquet`, so they
+        are NULL there anyway, and writing all-NULL columns costs time on wide tables."""
         names = {c for c, _ in self.columns}
         extra = [c for c in inner_cols if c not in names]
         if extra:
@@ -108,7 +111,7 @@ class Load:
                 parts.append(f"{_sql_literal(scope or '')}::VARCHAR AS _scope")
             elif col in inner_cols:
                 parts.append(f'CAST(src."{col}" AS {typ}) AS "{col}"')
-            else:
+            elif fill_missing:
                 parts.append(f'NULL::{typ} AS "{col}"')
         return ", ".join(parts)
 
@@ -253,10 +256,14 @@ def write_record(store: Store, rec: dict) -> None:
 
 def already_loaded(store: Store, table: str, content_hash: str, collector: str | None = None) -> str | None:
     """The id of a committed load of the same content into the same table, if any."""
-    df = store.query("SELECT load_id FROM _onepane_visible_loads WHERE target_table = ? "
-                     "AND content_hash = ? ORDER BY finished_at DESC LIMIT 1",
-                     [table, content_hash])
-    return df["load_id"][0] if df.height else None
+    con = store.connect()
+    try:
+        row = con.execute("SELECT load_id FROM _onepane_visible_loads WHERE target_table = ? "
+                          "AND content_hash = ? ORDER BY finished_at DESC LIMIT 1",
+                          [table, content_hash]).fetchone()
+    finally:
+        con.close()
+    return row[0] if row else None
 
 
 # ---- compaction --------------------------------------------------------------------------

@@ -118,10 +118,17 @@ class Exprs:
         self.csv = csv          # read_csv already turned empty cells and null markers into NULL
         self.checks: list[Check] = []
         self.used: set[str] = set()
+        self.uses: dict[str, set[str]] = {}     # column -> how expressions read it
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str, how: str = "text") -> str:
         self.used.add(name)
+        self.uses.setdefault(name, set()).add(how)
         return f"src.{q(name)}"
+
+    def number_only(self) -> list[str]:
+        """Text columns read only as numbers (the CSV reader can parse them itself)."""
+        return [c for c, how in self.uses.items()
+                if how == {"number"} and self.cols.types[c] == "VARCHAR"]
 
     def text(self, *candidates: str) -> str | None:
         c = self.cols.find(*candidates)
@@ -139,7 +146,7 @@ class Exprs:
         return None if c is None else self.money_of(c)
 
     def money_of(self, c: str) -> str:
-        x, typ = self.ref(c), self.cols.types[c]
+        x, typ = self.ref(c, "number"), self.cols.types[c]
         if typ.startswith("DECIMAL") or typ in ("BIGINT", "INTEGER", "HUGEINT", "SMALLINT",
                                                 "UBIGINT", "UINTEGER"):
             return f"CAST({x} AS {MONEY})"
@@ -157,17 +164,30 @@ class Exprs:
         return None if c is None else self.ts_of(c)
 
     def ts_of(self, c: str) -> str:
+        """A naive TIMESTAMP holding UTC (time arithmetic on it is cheap; TIMESTAMPTZ arithmetic
+        goes through ICU and cost a third of a load). build_sql converts to TIMESTAMPTZ once."""
         x, typ = self.ref(c), self.cols.types[c]
+        if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
+            return f"make_timestamp(epoch_us({x}))"
         if typ.startswith("TIMESTAMP") or typ == "DATE":
-            return f"CAST({x} AS TIMESTAMPTZ)"
-        fmts = "[" + ", ".join(lit(f) for f in TIME_FORMATS) + "]"
-        parsed = (f"coalesce(TRY_CAST({x} AS TIMESTAMPTZ), "
-                  f"CAST(try_strptime({x}, {fmts}) AS TIMESTAMPTZ))")
+            return f"CAST({x} AS TIMESTAMP)"
+        parsed = parse_ts(x)
         self.checks.append(Check(c, "timestamp", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
-        return (f"coalesce(TRY_CAST({x} AS TIMESTAMPTZ), "
-                f"CAST(try_strptime({x}, {fmts}) AS TIMESTAMPTZ), "
-                f"CASE WHEN {x} IS NULL THEN NULL ELSE "
+        return (f"coalesce({parsed}, CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'timestamp' + chr(31))} || {x}) END)")
+
+
+# Shapes that carry no UTC offset (or just Z): a plain TIMESTAMP cast is exact and cheap for them.
+# Anything else goes through the TIMESTAMPTZ cast, which applies an offset or zone name.
+PLAIN_ISO = ("____-__-__ __:__:__", "____-__-__T__:__:__", "____-__-__T__:__:__Z", "____-__-__")
+
+
+def parse_ts(x: str) -> str:
+    """SQL: text -> naive UTC TIMESTAMP, NULL when no known layout parses it."""
+    fmts = "[" + ", ".join(lit(f) for f in TIME_FORMATS) + "]"
+    plain = " OR ".join(f"{x} LIKE {lit(p)}" for p in PLAIN_ISO)
+    return (f"coalesce(CASE WHEN {plain} THEN TRY_CAST({x} AS TIMESTAMP) END, "
+            f"make_timestamp(epoch_us(TRY_CAST({x} AS TIMESTAMPTZ))), try_strptime({x}, {fmts}))")
 
 
 @dataclass
@@ -204,6 +224,11 @@ class Source:
     cols: Columns
     line_offset: int = 1       # source line of record 1 = line_offset + 1
     vendor: str | None = None  # LLM vendor pages: openai | anthropic
+
+    @property
+    def typed(self) -> bool:
+        """A CSV read with some columns typed by the reader (see open_source)."""
+        return self.kind == "csv" and any(t != "VARCHAR" for t in self.cols.types.values())
 
 
 def _open_text(path: Path):
@@ -255,9 +280,11 @@ def kind_of(path: Path) -> str:
     return "csv"
 
 
-def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None) -> Source:
+def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
+                types: dict[str, str] | None = None) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
-    whose rows all omit trailing, always-empty columns)."""
+    whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
+    names another type (the reader then fails on a cell that does not cast)."""
     kind = kind_of(path)
     if kind == "parquet":
         rel = f"read_parquet({lit(str(path))})"
@@ -285,12 +312,13 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
         desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         return Source(path, kind, rel, Columns([d[0] for d in desc], [d[1] for d in desc]))
     header = unique_names(csv_header(path))[:ncols]
-    columns = "{" + ", ".join(f"{lit(n)}: 'VARCHAR'" for n in header) + "}"
+    types = [(types or {}).get(n, "VARCHAR") for n in header]
+    columns = "{" + ", ".join(f"{lit(n)}: {lit(t)}" for n, t in zip(header, types)) + "}"
     nulls = "[" + ", ".join(lit(n) for n in NULL_MARKERS) + "]"
     rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
            f"strict_mode = true, max_line_size = 16777216)")
-    return Source(path, kind, rel, Columns(header))
+    return Source(path, kind, rel, Columns(header, types))
 
 
 def _first_line(e: Exception) -> str:
@@ -341,7 +369,8 @@ CREATE OR REPLACE MACRO onepane_tag_object(l) AS CASE WHEN len(l) = 0 THEN NULL
 CREATE OR REPLACE MACRO onepane_tags_slow(j) AS
     onepane_tag_object(onepane_tag_first(onepane_tag_entries(j)));
 CREATE OR REPLACE MACRO onepane_tags(j) AS CASE
-    WHEN j IS NULL OR trim(j) IN ('', '{}', '[]') THEN NULL
+    WHEN j IS NULL OR j IN ('', '{}', '[]') THEN NULL     -- (no trim: it copies every string;
+    -- padded values take the slow path, which gives NULL for an empty object too)
     -- fast path: already canonical (lower-case, no spaces, no prefixes, no escapes); cheap
     -- string tests, as a regex here cost more than the whole JSON extraction
     WHEN starts_with(j, '{"') AND j = lower(j) AND NOT contains(j, ' ')

@@ -35,7 +35,7 @@ def mapping(cols: Columns, e: Exprs, path: Path) -> Mapping:
     month = text("invoice.month")
     month_ts = None
     if month:
-        month_ts = (f"coalesce(CAST(try_strptime({month}, '%Y%m') AS TIMESTAMPTZ), "
+        month_ts = (f"coalesce(try_strptime({month}, '%Y%m'), "
                     f"CASE WHEN {month} IS NULL THEN NULL ELSE error('onepane-bad-value' || chr(31) "
                     f"|| 'invoice.month' || chr(31) || 'month' || chr(31) || {month}) END)")
         e.checks.append(Check("invoice.month", "month (YYYYMM)",

@@ -130,3 +130,86 @@ def test_estimate_from_telemetry_token_counters(store, shared):
         prices = next(p["prices"] for p in prices if not p.get("constraint"))
     want = (prompt * Decimal(str(prices["input_mtok"])) + completion * Decimal(str(prices["output_mtok"]))) / 1_000_000
     assert out[0]["estimated_cost"] == want
+
+
+# ---- console CSV exports ------------------------------------------------------------------
+def _csv_rows(name):
+    import csv
+    with open(FIX / name, encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _tokens(store):
+    return dict(store.query("SELECT SkuPriceId, sum(PricingQuantity) AS n FROM focus "
+                            "WHERE PricingUnit = 'Tokens' GROUP BY 1").iter_rows())
+
+
+def test_openai_console_csv_exports(store):
+    r = ingest_billing(store, [FIX / "openai_costs_console.csv", FIX / "openai_usage_console.csv"])
+    assert [x["format"] for x in r] == ["openai", "openai"]
+    costs = [row for row in _csv_rows("openai_costs_console.csv") if row["amount_value"]]
+    expected = sum(Decimal(row["amount_value"]).quantize(Decimal("1e-18")) for row in costs)
+    got = store.query("SELECT BillingCurrency AS c, sum(BilledCost) AS t, count(*) AS n FROM focus "
+                      "WHERE BilledCost IS NOT NULL GROUP BY 1").to_dicts()
+    assert got == [{"c": "USD", "t": expected, "n": len(costs)}]       # the empty bucket is no row
+    skus = store.query("SELECT DISTINCT SubAccountId FROM focus ORDER BY 1")["SubAccountId"].to_list()
+    assert skus == ["proj_ads", "proj_search"]
+    usage = [row for row in _csv_rows("openai_usage_console.csv") if row["model"]]
+    want = {}
+    for row in usage:
+        n = {k: int(row[k].replace(",", "")) for k in ("input_tokens", "output_tokens",
+                                                        "input_cached_tokens")}
+        for kind, v in (("input", n["input_tokens"] - n["input_cached_tokens"]),
+                        ("input_cached", n["input_cached_tokens"]), ("output", n["output_tokens"])):
+            if v:
+                want[f"{row['model']}:{kind}"] = v
+    assert _tokens(store) == want
+    first = store.query("SELECT min(ChargePeriodStart) AS s, min(ChargePeriodEnd) AS e FROM focus")
+    assert first["s"][0].isoformat() == "2026-09-01T00:00:00+00:00"
+    assert first["e"][0].isoformat() == "2026-09-02T00:00:00+00:00"
+
+
+def test_anthropic_console_csv_exports_are_dollars_and_tokens(store):
+    r = ingest_billing(store, [FIX / "anthropic_cost_console.csv", FIX / "anthropic_usage_console.csv"])
+    assert [x["format"] for x in r] == ["anthropic", "anthropic"]
+    dollars = sum(Decimal(row["cost_usd"]) for row in _csv_rows("anthropic_cost_console.csv"))
+    assert store.query("SELECT sum(BilledCost) AS t FROM focus")["t"][0] == dollars   # not cents
+    names = {"usage_input_tokens_no_cache": "input", "usage_input_tokens_cache_read": "cache_read",
+             "usage_input_tokens_cache_write_5m": "cache_write_5m",
+             "usage_input_tokens_cache_write_1h": "cache_write_1h", "usage_output_tokens": "output"}
+    want = {f"{row['model_version']}:{kind}": int(row[col])
+            for row in _csv_rows("anthropic_usage_console.csv") for col, kind in names.items()
+            if int(row[col])}
+    assert _tokens(store) == want
+    day = store.query("SELECT ChargePeriodStart AS s, ChargePeriodEnd AS e FROM focus "
+                      "WHERE SkuId = 'claude-haiku-4-5-20251001' LIMIT 1")
+    assert (day["s"][0].isoformat(), day["e"][0].isoformat()) == (
+        "2026-09-02T00:00:00+00:00", "2026-09-03T00:00:00+00:00")
+
+
+def test_overlapping_console_exports_do_not_double_count(store, tmp_path):
+    rows = (FIX / "anthropic_cost_console.csv").read_text().splitlines()
+    first = tmp_path / "sept-1.csv"
+    first.write_text("\n".join(rows[:3]) + "\n")                 # header + day 1
+    ingest_billing(store, [first])
+    ingest_billing(store, [FIX / "anthropic_cost_console.csv"])  # days 1-2 again, re-downloaded
+    dollars = sum(Decimal(row["cost_usd"]) for row in _csv_rows("anthropic_cost_console.csv"))
+    assert store.query("SELECT sum(BilledCost) AS t FROM focus")["t"][0] == dollars
+
+
+def test_bad_console_cell_names_line_and_column(store, tmp_path):
+    from metrics.errors import InputError
+    lines = (FIX / "openai_usage_console.csv").read_text().splitlines()
+    lines[3] = lines[3].replace(",4000,", ",4k,")
+    bad = tmp_path / "usage.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError) as e:
+        ingest_billing(store, [bad])
+    assert (e.value.line, e.value.column) == (4, "input_tokens") and str(bad) in str(e.value)
+    assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0
+
+
+def test_forced_vendor_must_match_the_console_export(store):
+    from metrics.errors import InputError
+    with pytest.raises(InputError, match="not an anthropic console export"):
+        ingest_billing(store, [FIX / "openai_costs_console.csv"], format="anthropic")

@@ -1,6 +1,6 @@
 """LLM vendor bills -> FOCUS rows: OpenAI organization costs/usage and Anthropic cost/usage reports,
 as the admin APIs return them (one page object `{"data": [...]}`, a JSON list of pages, or JSON
-lines of pages).
+lines of pages), or as the consoles export them to CSV (layouts below `detect_csv`).
 
 - OpenAI `GET /v1/organization/costs`: buckets (`start_time`/`end_time`, unix seconds) of
   `organization.costs.result` {amount: {value, currency (lower-case ISO)}, line_item, project_id}.
@@ -23,7 +23,7 @@ go through the canonical FOCUS mapping, so parsing and validation are the same a
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterator
@@ -44,13 +44,131 @@ OPENAI_TOKENS = ("input_tokens", "input_cached_tokens", "output_tokens", "input_
 ANTHROPIC_TOKENS = (("uncached_input_tokens", "input"), ("cache_read_input_tokens", "cache_read"),
                     ("cache_creation.ephemeral_5m_input_tokens", "cache_write_5m"),
                     ("cache_creation.ephemeral_1h_input_tokens", "cache_write_1h"),
+                    ("cache_creation.input_tokens", "cache_write"),     # console CSV, unsplit
                     ("output_tokens", "output"))
 
 
+# Console / dashboard CSV exports. Neither vendor documents them; these are the headers the
+# exports carry (OpenAI's are the API result fields flattened, after start/end columns):
+# - OpenAI cost:   start_time,end_time,start_time_iso,end_time_iso,amount_value,amount_currency,
+#                  quantity,quantity_unit,line_item,project_id,project_name,api_key_id,...
+# - OpenAI usage:  start_time,end_time,start_time_iso,end_time_iso,project_id,num_model_requests,
+#                  user_id,api_key_id,model,batch,input_tokens,output_tokens,input_cached_tokens,...
+# - Anthropic cost:  usage_date_utc,model,workspace,api_key,usage_type,context_window,token_type,
+#                    cost_usd,cost_type[,inference_geo,speed]   (US dollars, not cents)
+# - Anthropic usage: usage_date_utc,model_version,api_key,workspace,usage_type,context_window,
+#                    usage_input_tokens_no_cache,usage_input_tokens_cache_write_5m,
+#                    usage_input_tokens_cache_write_1h,usage_input_tokens_cache_read,
+#                    usage_output_tokens,web_search_count[,inference_geo,speed]
+# Each CSV row becomes the result object the admin API would return, so both paths share rows().
+ANTHROPIC_CSV_TOKENS = {
+    "usage_input_tokens_no_cache": "uncached_input_tokens",
+    "usage_input_tokens_cache_read": "cache_read_input_tokens",
+    "usage_input_tokens_cache_write_5m": "cache_creation.ephemeral_5m_input_tokens",
+    "usage_input_tokens_cache_write_1h": "cache_creation.ephemeral_1h_input_tokens",
+    "usage_input_tokens_cache_write": "cache_creation.input_tokens",     # before the 5m/1h split
+    "usage_output_tokens": "output_tokens",
+    "web_search_count": "server_tool_use.web_search_requests",
+}
+OPENAI_CSV_INTS = (*OPENAI_TOKENS, "num_model_requests", "quantity")
+BUCKET_COLUMNS = ("start_time", "end_time", "start_time_iso", "end_time_iso", "usage_date_utc")
+
+
 def detect_csv(cols: Columns) -> str | None:
-    """Console CSV exports are not recognized from headers (no documented schema); force
-    --format openai|anthropic only for JSON as the admin APIs return it."""
+    """'openai' or 'anthropic' when the header is one of their console exports."""
+    c = cols.canon_set()
+    if "usagedateutc" in c and ("costusd" in c or any(k.replace("_", "") in c
+                                                      for k in ANTHROPIC_CSV_TOKENS)):
+        return "anthropic"
+    if ({"starttime", "starttimeiso"} & c) and ("amountvalue" in c or {"inputtokens", "outputtokens",
+                                                                     "nummodelrequests"} & c):
+        return "openai"
     return None
+
+
+def _put(d: dict, dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        d = d.setdefault(part, {})
+    d[last] = value
+
+
+def _number(text: str | None, path: Path, line: int, column: str, integer: bool) -> Any:
+    """A cell as int/Decimal; empty or a null marker is None; anything else is an InputError."""
+    from collectors.billing.focus import NULL_MARKERS
+
+    t = (text or "").strip().replace(",", "").replace("_", "")
+    if t in NULL_MARKERS:
+        return None
+    try:
+        d = Decimal(t)
+        if not d.is_finite():
+            raise ValueError
+        return int(d) if integer and d == d.to_integral_value() else d
+    except (ArithmeticError, ValueError):
+        raise InputError(f"cannot parse number {text!r}", file=str(path), line=line,
+                         column=column) from None
+
+
+def _day_bucket(day: str) -> tuple[str, str | None]:
+    """usage_date_utc: a date is a one-day bucket; a timestamp has no stated width."""
+    day = day.strip()
+    if len(day) == 10:
+        start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+        return start.isoformat(), (start + timedelta(days=1)).isoformat()
+    return day, None
+
+
+def console_pages(path: Path, vendor: str) -> list[dict]:
+    """A console CSV export as admin-API pages (one bucket per row)."""
+    import csv
+
+    from collectors.billing.focus import NULL_MARKERS, _open_text
+
+    with _open_text(path) as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader.fieldnames = header
+        buckets = []
+        for i, row in enumerate(reader, start=2):
+            if None in row:
+                raise InputError(f"ragged row: {len(header) + len(row[None])} fields where the "
+                                 f"header has {len(header)}", file=str(path), line=i,
+                                 column=header[-1])
+            r: dict[str, Any] = {k: (None if (v or "").strip() in NULL_MARKERS else v.strip())
+                                 for k, v in row.items()}
+            if all(v is None for k, v in r.items() if k not in BUCKET_COLUMNS):
+                continue                                # an empty bucket: nothing was used
+            if vendor == "anthropic":
+                if not r.get("usage_date_utc"):
+                    raise InputError("no usage date", file=str(path), line=i, column="usage_date_utc")
+                try:
+                    start, end = _day_bucket(r.pop("usage_date_utc"))
+                except ValueError:
+                    raise InputError("cannot parse date", file=str(path), line=i,
+                                     column="usage_date_utc") from None
+                r["model"] = r.pop("model_version", None) or r.get("model")
+                r["workspace_id"], r["api_key_id"] = r.pop("workspace", None), r.pop("api_key", None)
+                if "cost_usd" in r:
+                    r["cost_usd"] = _number(r["cost_usd"], path, i, "cost_usd", False)
+                    r["currency"] = "USD"
+                for col, key in ANTHROPIC_CSV_TOKENS.items():
+                    if col in r:
+                        _put(r, key, _number(r.pop(col), path, i, col, True))
+                buckets.append({"starting_at": start, "ending_at": end, "results": [r]})
+            else:
+                start = r.pop("start_time", None) or r.get("start_time_iso")
+                end = r.pop("end_time", None) or r.get("end_time_iso")
+                if not start:
+                    raise InputError("no bucket start", file=str(path), line=i, column="start_time")
+                if "amount_value" in r:
+                    r["amount"] = {"value": _number(r.pop("amount_value"), path, i, "amount_value", False),
+                                   "currency": r.pop("amount_currency", None) or "usd"}
+                for col in OPENAI_CSV_INTS:
+                    if col in r:
+                        r[col] = _number(r[col], path, i, col, True)
+                buckets.append({"start_time": start, "end_time": end, "results": [r]})
+    return [{"data": buckets}]
 
 
 def _pages(path: Path) -> list[dict]:
@@ -132,9 +250,12 @@ def rows(pages: list[dict], vendor: str) -> Iterator[dict[str, Any]]:
                            "BillingCurrency": str(r["amount"].get("currency") or "").upper() or None,
                            "ChargeDescription": item, "SkuId": model,
                            "SkuPriceId": item.replace(", ", ":") if item else None}
-                elif vendor == "anthropic" and "amount" in r:                       # cost report
-                    cents = Decimal(str(r["amount"])) if r["amount"] is not None else None
-                    amount = None if cents is None else cents / 100
+                elif vendor == "anthropic" and ("amount" in r or "cost_usd" in r):  # cost report
+                    if "cost_usd" in r:                                             # console CSV
+                        amount = r["cost_usd"]
+                    else:
+                        cents = Decimal(str(r["amount"])) if r["amount"] is not None else None
+                        amount = None if cents is None else cents / 100
                     kind = r.get("token_type") or r.get("cost_type")
                     yield {**base, "BilledCost": amount, "EffectiveCost": amount,
                            "BillingCurrency": r.get("currency"),
@@ -159,11 +280,18 @@ def rows(pages: list[dict], vendor: str) -> Iterator[dict[str, Any]]:
 
 
 def open_vendor(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> Source:
-    """Flatten the vendor pages into a temp table of FOCUS-named text columns."""
-    if kind_of(path) != "json":
-        raise InputError(f"{fmt} bills are read as the admin API's JSON; a CSV export is not "
-                         "supported", file=str(path), line=1)
-    pages = _pages(path)
+    """Flatten the vendor pages (or console CSV rows) into a temp table of FOCUS-named text
+    columns."""
+    if kind_of(path) == "csv":
+        from collectors.billing.focus import csv_header
+        vendor = detect_csv(Columns(csv_header(path)))
+        if vendor is None or fmt not in ("auto", "focus", vendor):
+            raise InputError(f"not a{'n' if (fmt or 'a')[0] in 'aeio' else ''} {fmt} console export: "
+                             "the header matches no known layout", file=str(path), line=1)
+        pages = console_pages(path, vendor)
+        fmt = vendor
+    else:
+        pages = _pages(path)
     if not all(isinstance(p, dict) and isinstance(p.get("data"), list) for p in pages):
         raise InputError("not an admin API page (expected an object with a 'data' list)",
                          file=str(path), line=1, column="data")

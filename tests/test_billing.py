@@ -356,3 +356,20 @@ def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path):
         ingest_billing(store, [bad])
     assert (exc.value.line, exc.value.column) == (3, "Tags")
     assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0
+
+
+def test_gcp_python_repr_labels_with_quotes_in_values(store, tmp_path):
+    header = ["billing_account_id", "service.description", "usage_start_time", "usage_end_time",
+              "labels", "cost", "currency", "credits", "invoice.month"]
+    labels = """[{'key': 'team', 'value': "O'Brien's team"}, {'key': 'Service', 'value': 'say "hi"'}]"""
+    credits = "[{'name': 'SUD', 'amount': -0.1000000000000000001, 'full_name': None, 'id': 'c1'}]"
+    rows = [["0X-1", "Compute Engine", "2026-09-02 00:00:00+00:00", "2026-09-02 01:00:00+00:00",
+             labels, "1.25", "USD", credits, "202609"]]
+    r = ingest_billing(store, [write_csv(tmp_path / "gcp.csv", rows, header)])
+    assert r[0]["format"] == "gcp"
+    got = store.query("SELECT ChargeCategory AS k, BilledCost AS c, x_team, x_service, Tags FROM focus "
+                      "ORDER BY k").to_dicts()
+    assert [(g["k"], g["c"]) for g in got] == [("Credit", Decimal("-0.100000000000000000")),
+                                               ("Usage", Decimal("1.25"))]
+    assert {g["x_team"] for g in got} == {"O'Brien's team"} and {g["x_service"] for g in got} == {'say "hi"'}
+    assert json.loads(got[0]["Tags"]) == {"team": "O'Brien's team", "service": 'say "hi"'}

@@ -18,12 +18,15 @@ decimal (1e-18), never per-row to cents.
 """
 from __future__ import annotations
 
+import ast
 import csv
+import functools
 import gzip
 import io
 import json
 import logging
 import re
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -401,14 +404,47 @@ def mapping(cols: Columns, e: Exprs, path: Path) -> Mapping:
     return m
 
 
+_PY_NAMES = {"None": "null", "True": "true", "False": "false"}
+_PY_SKIP = {tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
+
+
+@functools.lru_cache(maxsize=1 << 16)          # labels repeat: parse each distinct text once
+def py_literal_json(text: str | None) -> str | None:
+    """A Python-repr list/dict (as some GCP exports write labels and credits: single or double
+    quotes, escapes, None/True/False) as JSON text, token by token so numbers keep their exact
+    digits; None when the text is not such a literal."""
+    if text is None:
+        return None
+    out = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type == tokenize.STRING:
+                value = ast.literal_eval(tok.string)
+                if not isinstance(value, str):
+                    return None                 # bytes
+                out.append(json.dumps(value, ensure_ascii=False))
+            elif tok.type == tokenize.NAME and tok.string in _PY_NAMES:
+                out.append(_PY_NAMES[tok.string])
+            elif tok.type == tokenize.NUMBER or (tok.type == tokenize.OP and tok.string in "[]{}:,-"):
+                out.append(tok.string)
+            elif tok.type not in _PY_SKIP:
+                return None
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return None
+    return "".join(out)
+
+
 def pyjson_macro(con: duckdb.DuckDBPyConnection) -> None:
-    """A Python-repr list/dict (single quotes, None/True/False) as JSON text; JSON passes through."""
-    con.execute(r"""
+    """onepane_pyjson(x): JSON passes through; a Python-repr literal becomes JSON (through a
+    Python function: a quote-swapping regex breaks on values such as "O'Brien")."""
+    try:
+        con.create_function("onepane_py_literal_json", py_literal_json, ["VARCHAR"], "VARCHAR",
+                            null_handling="special")
+    except duckdb.NotImplementedException:      # already registered on this connection
+        pass
+    con.execute("""
 CREATE OR REPLACE MACRO onepane_pyjson(x) AS CASE
     WHEN x IS NULL THEN NULL
     WHEN json_valid(x) THEN x
-    ELSE regexp_replace(regexp_replace(regexp_replace(replace(x, '''', '"'),
-         '([\[{,:]\s*)None(\s*[,}\]])', '\1null\2', 'g'),
-         '([\[{,:]\s*)True(\s*[,}\]])', '\1true\2', 'g'),
-         '([\[{,:]\s*)False(\s*[,}\]])', '\1false\2', 'g') END;
+    ELSE onepane_py_literal_json(x) END;
 """)

@@ -183,6 +183,20 @@ def test_partial_files_deduplicate_by_row_identity(store, tmp_path):
     assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 3
 
 
+def test_partial_file_after_the_complete_delivery_of_its_month_is_not_counted_twice(store, tmp_path):
+    month = [focus_row("1", day="01"), focus_row("2", day="02"), focus_row("3", day="03")]
+    ingest_billing(store, [write_csv(tmp_path / "sept.csv", month)])               # complete
+    before = datetime.now(timezone.utc)
+    time.sleep(0.02)
+    late = [focus_row("2", day="02"), focus_row("3", day="03")]                     # re-downloaded
+    ingest_billing(store, [write_csv(tmp_path / "days.csv", late)], delivery="partial")
+    assert total(store) == Decimal("6")
+    # another month of the same account is not covered by the September delivery
+    oct_ = [focus_row("4", month="2026-10", day="01")]
+    ingest_billing(store, [write_csv(tmp_path / "oct.csv", oct_)], delivery="partial")
+    assert total(store) == Decimal("10") and total(store, as_of=before) == Decimal("6")
+
+
 def test_identical_lines_inside_one_file_both_count(store, tmp_path):
     f = write_csv(tmp_path / "dup.csv", [focus_row("1"), focus_row("1")])
     ingest_billing(store, [f], delivery="partial")

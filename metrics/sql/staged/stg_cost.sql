@@ -9,11 +9,18 @@
 --     judged at the as-of time of the session (now when unset).
 -- Row identity: raw rows with the same x_row_hash (same format, same source cells) written by
 -- different loads are one row; the newest load's copy is kept (collectors/billing/ingest.py).
+-- A complete delivery is the truth for its scope (format/account/month): partial rows of a scope
+-- it covers are left out whichever arrived first (a complete delivery loaded later supersedes
+-- them anyway; this also covers a partial file re-downloaded after the month was delivered).
 CREATE OR REPLACE VIEW stg_cost AS
-WITH r AS (
-    SELECT * FROM raw_focus WHERE x_row_hash IS NULL          -- complete deliveries
+WITH complete AS (
+    SELECT * FROM raw_focus WHERE x_row_hash IS NULL
+),
+r AS (
+    SELECT * FROM complete
     UNION ALL BY NAME
-    SELECT * FROM raw_focus WHERE x_row_hash IS NOT NULL      -- partial files
+    SELECT * FROM raw_focus p WHERE x_row_hash IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM complete c WHERE c._scope = p._scope)
     QUALIFY _load_id = max(_load_id) OVER (PARTITION BY x_source, x_row_hash)
 )
 SELECT

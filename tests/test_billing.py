@@ -363,13 +363,28 @@ def test_folder_skips_files_that_are_not_bills_and_cli_goes_on_after_a_bad_file(
     assert Decimal(json.loads(out.stdout)[0]["t"]) == Decimal("3")
 
 
-def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path):
-    rows = [focus_row("1", tags='{"team":"a"}'), focus_row("2", tags='{"team": oops}')]
+@pytest.mark.parametrize("tags", ['{"team": oops}', '["team", "a"]', '"team"'])
+def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path, tags):
+    rows = [focus_row("1", tags='{"Team":"a"}'), focus_row("2", tags=tags)]
     bad = write_csv(tmp_path / "tags.csv", rows)
     with pytest.raises(InputError) as exc:
         ingest_billing(store, [bad])
     assert (exc.value.line, exc.value.column) == (3, "Tags")
     assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0
+
+
+def test_messy_tags_on_many_rows_normalize_like_the_rule_says(store, tmp_path):
+    # many rows, few distinct tag texts (as in real bills): each row gets the normalized object
+    texts = ['{"user:Team":" Search ","Service":"Ranker","team":"ignored","Env":null}',
+             '{"resourceTags/user:Model_Version":"V2","owner":7}', '{"team":"ads"}']
+    rows = [focus_row(str(i % 5), tags=texts[i % 3], resource=f"r-{i}") for i in range(3000)]
+    ingest_billing(store, [write_csv(tmp_path / "many.csv", rows)])
+    got = store.query("SELECT Tags, x_service, x_team, x_model_version, count(*) AS n FROM focus "
+                      "GROUP BY ALL ORDER BY n DESC, Tags").rows()
+    assert sorted(got) == sorted([
+        ('{"team":"Search","service":"Ranker"}', "Ranker", "Search", None, 1000),
+        ('{"model_version":"V2","owner":"7"}', "__unallocated__", "7", "V2", 1000),
+        ('{"team":"ads"}', "__unallocated__", "ads", None, 1000)])
 
 
 def test_gcp_python_repr_labels_with_quotes_in_values(store, tmp_path):

@@ -507,7 +507,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
     if m.tags and tag_col:
         e.checks.append(Check(tag_col, "JSON object",
                               f"(coalesce(trim({m.tags}), '') NOT IN ('', '{{}}', '[]') AND "
-                              f"NOT coalesce(json_valid(onepane_pyjson({m.tags})), false))"))
+                              f"NOT coalesce(json_type(onepane_pyjson({m.tags})) = 'OBJECT', false))"))
     return src, m, e
 
 

@@ -7,7 +7,7 @@ system temp folder (never in the repository) and a Parquet copy of it. Every sid
 fresh process (wall time and peak RSS from wait4), the sides alternate, and the best of the runs of
 each side is compared:
 
-- onepane_csv      `ingest_file` into a fresh store: sha256 of the file, parse/cast every column,
+- onepane_csv      `ingest_file` into a fresh store: content hash, parse/cast every column,
                    tag normalization, allocation-key extraction (default keys), scopes, Parquet
 - duckdb_csv       CREATE TABLE t AS SELECT * FROM read_csv(file) in a DuckDB database file
 - duckdb_csv_mem   the same into an in-memory database (for information)

@@ -373,6 +373,14 @@ def test_tags_that_are_not_json_fail_with_line_and_column(store, tmp_path, tags)
     assert store.query("SELECT count(*) AS n FROM focus")["n"][0] == 0
 
 
+def test_a_line_longer_than_the_readers_default_limit_still_loads(store, tmp_path):
+    huge = json.dumps({"team": "search", "notes": "x" * 3_000_000})     # one 3 MB line
+    f = write_csv(tmp_path / "long.csv", [focus_row("1", tags=huge), focus_row("2.5")])
+    ingest_billing(store, [f])
+    assert total(store) == Decimal("3.5")
+    assert store.query("SELECT max(length(Tags)) AS n FROM focus")["n"][0] == len(huge.replace(" ", ""))
+
+
 def test_messy_tags_on_many_rows_normalize_like_the_rule_says(store, tmp_path):
     # many rows, few distinct tag texts (as in real bills): each row gets the normalized object
     texts = ['{"user:Team":" Search ","Service":"Ranker","team":"ignored","Env":null}',

@@ -284,10 +284,12 @@ def kind_of(path: Path) -> str:
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
-                types: dict[str, str] | None = None) -> Source:
+                types: dict[str, str] | None = None, line_size: int | None = None) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
     whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
-    names another type (the reader then fails on a cell that does not cast)."""
+    names another type (the reader then fails on a cell that does not cast). `line_size`: the
+    longest line to accept; DuckDB's default (2 MB) unless a longer line was met (a larger limit
+    for every file doubled the reader's memory)."""
     kind = kind_of(path)
     if kind == "parquet":
         rel = f"read_parquet({lit(str(path))})"
@@ -320,7 +322,7 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
     nulls = "[" + ", ".join(lit(n) for n in NULL_MARKERS) + "]"
     rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
-           f"strict_mode = true, max_line_size = 16777216)")
+           f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''})")
     return Source(path, kind, rel, Columns(header, types))
 
 
@@ -329,6 +331,13 @@ def _first_line(e: Exception) -> str:
 
 
 CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+LINE_TOO_LONG = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
+
+
+def line_too_long(e: Exception) -> int | None:
+    """The size of the line that exceeded the CSV reader's limit, if that was the error."""
+    m = LINE_TOO_LONG.search(str(e))
+    return int(m.group(1)) if m else None
 
 
 def csv_error(e: duckdb.Error, src: Source) -> InputError | None:

@@ -378,9 +378,9 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             # First try with the number columns typed in the CSV reader (faster); a cell it cannot
             # cast sends the file down the tolerant text path, which parses thousands separators
             # and the like, or names the bad line and column.
-            ncols, typed, notes = None, True, []
+            ncols, typed, line_size, notes = None, True, None, []
             while True:
-                src, m, e = prepare(con, path, fmt, ncols, delivery, typed)
+                src, m, e = prepare(con, path, fmt, ncols, delivery, typed, line_size)
                 sql, cols = build_sql(src, m, e, config, line_numbers)
                 # row order only matters for numbering lines; without it DuckDB writes in parallel
                 con.execute(f"SET preserve_insertion_order = {'true' if line_numbers else 'false'}")
@@ -398,6 +398,10 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     if bar is not None:
                         bar.close()
                         bar = None
+                    size = focus.line_too_long(err)
+                    if size and size >= (line_size or 0):
+                        line_size = 2 * size            # read again with room for that line
+                        continue
                     if src.typed:
                         typed = False
                         continue
@@ -471,7 +475,8 @@ def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | None = None,
-            delivery: str = "auto", typed: bool = False) -> tuple[Source, Mapping, Exprs]:
+            delivery: str = "auto", typed: bool = False,
+            line_size: int | None = None) -> tuple[Source, Mapping, Exprs]:
     """Open the file, pick the format, and build its mapping. `typed`: let the CSV reader parse
     the columns read only as numbers (complete deliveries only: partial ones hash the source
     text of each row for de-duplication)."""
@@ -480,7 +485,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
         fmt = "focus"
     else:
         try:
-            src = open_source(con, path, ncols)
+            src = open_source(con, path, ncols, line_size=line_size)
         except duckdb.Error as err:
             raise InputError(f"cannot read: {str(err).splitlines()[0]}", file=str(path)) from None
         if fmt in ("openai", "anthropic"):
@@ -496,7 +501,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
     if delivery != "auto":
         m.complete = delivery == "complete"
     if typed and src.kind == "csv" and m.complete and e.number_only():
-        src = open_source(con, path, ncols, {c: focus.MONEY for c in e.number_only()})
+        src = open_source(con, path, ncols, {c: focus.MONEY for c in e.number_only()}, line_size)
         e = Exprs(src.cols, csv=True)
         complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
         m.complete = complete

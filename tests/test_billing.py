@@ -109,6 +109,17 @@ def test_timestamps_with_offsets_become_utc(store, tmp_path, typed):
     assert sorted(d.timestamp() for d in got) == sorted(w.timestamp() for w in want)
 
 
+def test_a_time_layout_change_after_the_sampled_rows_is_still_read_right(store, tmp_path):
+    # the first rows decide whether the CSV reader parses the time columns itself; a later row
+    # with an offset must still come out in UTC (the file is read again the tolerant way)
+    rows = [focus_row("1") for _ in range(400)] + [focus_row("2")]
+    rows[-1][FOCUS_HEADER.index("ChargePeriodStart")] = "2026-09-02T01:30:00+02:00"
+    ingest_billing(store, [write_csv(tmp_path / "late.csv", rows)])
+    got = store.query("SELECT ChargePeriodStart AS d FROM focus WHERE BilledCost = 2")["d"][0]
+    assert got.isoformat() == "2026-09-01T23:30:00+00:00"
+    assert total(store) == Decimal("402")
+
+
 def test_non_iso_currency_is_kept_flagged_and_never_summed(store, tmp_path):
     f = write_csv(tmp_path / "c.csv", [focus_row("1", currency="USD"), focus_row("2", currency="BTCX")])
     r = ingest_billing(store, [f])

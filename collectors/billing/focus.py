@@ -128,10 +128,10 @@ class Exprs:
         self.uses.setdefault(name, set()).add(how)
         return f"src.{q(name)}"
 
-    def number_only(self) -> list[str]:
-        """Text columns read only as numbers (the CSV reader can parse them itself)."""
-        return [c for c, how in self.uses.items()
-                if how == {"number"} and self.cols.types[c] == "VARCHAR"]
+    def read_only_as(self, how: str) -> list[str]:
+        """Text columns read only as numbers or only as times (the CSV reader can parse them)."""
+        return [c for c, uses in self.uses.items()
+                if uses == {how} and self.cols.types[c] == "VARCHAR"]
 
     def text(self, *candidates: str) -> str | None:
         c = self.cols.find(*candidates)
@@ -169,7 +169,7 @@ class Exprs:
     def ts_of(self, c: str) -> str:
         """A naive TIMESTAMP holding UTC (time arithmetic on it is cheap; TIMESTAMPTZ arithmetic
         goes through ICU and cost a third of a load). build_sql converts to TIMESTAMPTZ once."""
-        x, typ = self.ref(c), self.cols.types[c]
+        x, typ = self.ref(c, "time"), self.cols.types[c]
         if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
             return f"make_timestamp(epoch_us({x}))"
         if typ.startswith("TIMESTAMP") or typ == "DATE":
@@ -178,6 +178,37 @@ class Exprs:
         self.checks.append(Check(c, "timestamp", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
         return (f"coalesce({parsed}, CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'timestamp' + chr(31))} || {x}) END)")
+
+
+# Layouts the CSV reader may parse itself when a sample of a file's time columns all match one
+# (no offset, or Z = UTC; the reader rejects anything more, which sends the file down the text path).
+READER_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
+
+
+def reader_time_format(path: Path, columns: list[str], rows: int = 200) -> str | None:
+    """The one READER_TIME_FORMATS layout every sampled value of `columns` has, if any."""
+    from datetime import datetime
+
+    values = []
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = unique_names(next(reader, []))
+            idx = [header.index(c) for c in columns if c in header]
+            for i, row in enumerate(reader):
+                if i >= rows:
+                    break
+                values += [row[j] for j in idx if j < len(row) and row[j] not in NULL_MARKERS]
+    except (csv.Error, UnicodeDecodeError, OSError, EOFError):
+        return None                             # the text path will say what is wrong
+    for fmt in READER_TIME_FORMATS if values else ():
+        try:
+            for v in values:
+                datetime.strptime(v, fmt)
+            return fmt
+        except ValueError:
+            continue
+    return None
 
 
 # Shapes that carry no UTC offset (or just Z): a plain TIMESTAMP cast is exact and cheap for them.
@@ -284,7 +315,8 @@ def kind_of(path: Path) -> str:
 
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
-                types: dict[str, str] | None = None, line_size: int | None = None) -> Source:
+                types: dict[str, str] | None = None, line_size: int | None = None,
+                time_format: str | None = None) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
     whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
     names another type (the reader then fails on a cell that does not cast). `line_size`: the
@@ -322,7 +354,8 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
     nulls = "[" + ", ".join(lit(n) for n in NULL_MARKERS) + "]"
     rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
-           f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''})")
+           f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''}"
+           f"{f', timestampformat = {lit(time_format)}' if time_format else ''})")
     return Source(path, kind, rel, Columns(header, types))
 
 

@@ -478,8 +478,9 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
             delivery: str = "auto", typed: bool = False,
             line_size: int | None = None) -> tuple[Source, Mapping, Exprs]:
     """Open the file, pick the format, and build its mapping. `typed`: let the CSV reader parse
-    the columns read only as numbers (complete deliveries only: partial ones hash the source
-    text of each row for de-duplication)."""
+    the columns read only as numbers, and those read only as times when a sample shows one
+    offset-free layout (complete deliveries only: partial ones hash the source text of each
+    row for de-duplication)."""
     if fmt in ("openai", "anthropic") or (fmt == "auto" and llm_vendors.is_vendor_json(path)):
         src = llm_vendors.open_vendor(con, path, fmt)
         fmt = "focus"
@@ -500,11 +501,16 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
         m.fmt, m.complete = src.vendor, False
     if delivery != "auto":
         m.complete = delivery == "complete"
-    if typed and src.kind == "csv" and m.complete and e.number_only():
-        src = open_source(con, path, ncols, {c: focus.MONEY for c in e.number_only()}, line_size)
-        e = Exprs(src.cols, csv=True)
-        complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
-        m.complete = complete
+    if typed and src.kind == "csv" and m.complete:
+        numbers, times = e.read_only_as("number"), e.read_only_as("time")
+        time_format = focus.reader_time_format(path, times) if times else None
+        if numbers or time_format:
+            types = {c: focus.MONEY for c in numbers}
+            types.update({c: "TIMESTAMP" for c in times} if time_format else {})
+            src = open_source(con, path, ncols, types, line_size, time_format)
+            e = Exprs(src.cols, csv=True)
+            complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
+            m.complete = complete
     focus.require(m, src.cols, str(path))
     if m.tags:       # tags that are not a JSON object fail the load like any unparseable cell
         tag_col = next((c for c in src.cols.names if canon(c) in ("tags", "labels", "resourcetags")),

@@ -1,6 +1,6 @@
 """The canonical billing loader: any supported export -> FOCUS rows in raw_focus, in DuckDB SQL.
 
-One pass, streaming: the file is read by DuckDB (`read_csv` with every column VARCHAR, or
+One pass, streaming: the file is read by DuckDB (`read_csv`: text columns, numbers and times typed when they parse, or
 `read_parquet` / `read_json`), a format module (focus, aws_cur, azure, gcp, oci, llm_vendors) maps
 its columns to FOCUS expressions, and the result is COPYed straight to Parquet by the `Load`.
 No Python row loop, so memory stays bounded whatever the file size.

@@ -2,7 +2,7 @@
 
 Per file:
 1. Same content already loaded (content hash) -> nothing to do.
-2. Read it with DuckDB (CSV with every column VARCHAR, Parquet, JSON lines; LLM vendor JSON pages
+2. Read it with DuckDB (CSV with number and time columns typed by the reader when they parse, else text; Parquet, JSON lines; LLM vendor JSON pages
    are flattened in Python first), detect the format from the headers unless forced.
 3. One SQL pass maps to FOCUS, parses numbers and timestamps (a bad cell raises inside SQL; a second
    diagnostic query then finds the first bad line and column), normalizes tags, extracts the

@@ -92,6 +92,39 @@ def test_null_markers_sci_notation_thousands_and_formats(store, tmp_path):
     assert store.query("SELECT count(*) AS n FROM focus WHERE BilledCost IS NULL")["n"][0] == 5
 
 
+@pytest.mark.parametrize("cost_marker_row", [None, 20, 250], ids=["none", "in-sample", "late"])
+def test_null_markers_in_text_and_typed_cells_of_a_clean_looking_file(store, tmp_path, monkeypatch,
+                                                                     cost_marker_row):
+    # Large clean files are read with the reader typing numbers and times and the text cells
+    # testing the markers in SQL; a marker in a number column (in the first rows the reader's
+    # choice is based on, or later) must still be NULL, never an error or a wrong total.
+    from collectors.billing import ingest as billing_ingest
+
+    modes = []
+    real = billing_ingest.prepare
+    monkeypatch.setattr(billing_ingest, "prepare",
+                        lambda *a: (lambda r: modes.append(r[0].markers_in_sql) or r)(real(*a)))
+    markers = ["NULL", "N/A", "None", "#N/A", "na", "NaN"]
+    kept = ["Nan", "NULLS", "n.a.", "EC2"]                 # not markers: kept as written
+    rows = []
+    for i in range(300):
+        r = focus_row(str(i % 7))
+        r[FOCUS_HEADER.index("ResourceId")] = (markers + kept)[i % 10]
+        r[FOCUS_HEADER.index("ServiceName")] = "NA" if i % 3 == 0 else "EC2"
+        rows.append(r)
+    if cost_marker_row is not None:
+        rows[cost_marker_row][FOCUS_HEADER.index("BilledCost")] = "N/A"
+    ingest_billing(store, [write_csv(tmp_path / "markers.csv", rows)])
+    want = sum(i % 7 for i in range(300) if i != cost_marker_row)
+    assert total(store) == Decimal(want)
+    got = dict(store.query("SELECT coalesce(ResourceId, '<null>') AS r, count(*) AS n FROM focus "
+                           "GROUP BY ALL").rows())
+    assert got == {"<null>": 180, **{k: 30 for k in kept}}
+    assert store.query("SELECT count(*) AS n FROM focus WHERE ServiceName IS NULL")["n"][0] == 100
+    # which reads it took: markers tested in SQL first, the reader testing them after a late one
+    assert modes == {None: [True], 20: [False], 250: [True, False]}[cost_marker_row]
+
+
 @pytest.mark.parametrize("typed", [True, False], ids=["number-columns-typed", "text-path"])
 def test_timestamps_with_offsets_become_utc(store, tmp_path, typed):
     # (the text path runs when a number needs the tolerant parser, e.g. a thousands separator)
@@ -404,6 +437,33 @@ def test_messy_tags_on_many_rows_normalize_like_the_rule_says(store, tmp_path):
         ('{"team":"Search","service":"Ranker"}', "Ranker", "Search", None, 1000),
         ('{"model_version":"V2","owner":"7"}', "__unallocated__", "7", "V2", 1000),
         ('{"team":"ads"}', "__unallocated__", "ads", None, 1000)])
+
+
+def test_tag_texts_after_the_lookup_sample_get_the_same_rule(store, tmp_path, monkeypatch):
+    # The load normalizes the tag texts of its first rows once (a lookup table) and every other
+    # text per row: both must give what the rule says, whichever path a row takes.
+    from collectors.billing import ingest as billing_ingest
+
+    monkeypatch.setattr(billing_ingest, "TAG_SAMPLE_ROWS", 40)
+    used = []
+    real = billing_ingest.tag_lookup
+    monkeypatch.setattr(billing_ingest, "tag_lookup", lambda *a: used.append(real(*a)) or used[-1])
+    early = ['{"user:Team":"Search","Service":"Ranker"}', '{"team":"ads","service":"bidder"}']
+    late = ['{"Team":"Fraud","app":"scorer"}', '{"team":"infra","model_version":"v9"}', "",
+            '{"TEAM":"ads ","Service":"Bidder"}']
+    rows = [focus_row("1", tags=early[i % 2], resource=f"r-{i}") for i in range(40)]
+    rows += [focus_row("1", tags=(late + early)[i % 6], resource=f"s-{i}") for i in range(60)]
+    ingest_billing(store, [write_csv(tmp_path / "late.csv", rows)])
+    assert used == [True]
+    got = store.query("SELECT Tags, x_service, x_team, x_model_version, count(*) AS n FROM focus "
+                      "GROUP BY ALL").rows()
+    assert sorted(got, key=str) == sorted([
+        ('{"team":"Search","service":"Ranker"}', "Ranker", "Search", None, 30),
+        ('{"team":"ads","service":"bidder"}', "bidder", "ads", None, 30),
+        ('{"team":"Fraud","app":"scorer"}', "scorer", "Fraud", None, 10),
+        ('{"team":"infra","model_version":"v9"}', "__unallocated__", "infra", "v9", 10),
+        (None, "__unallocated__", "__unallocated__", None, 10),
+        ('{"team":"ads","service":"Bidder"}', "Bidder", "ads", None, 10)], key=str)
 
 
 def test_gcp_python_repr_labels_with_quotes_in_values(store, tmp_path):

@@ -116,17 +116,24 @@ class Check:
 class Exprs:
     """Builds typed SQL expressions over the source relation and remembers what to validate."""
 
-    def __init__(self, cols: Columns, csv: bool = False):
+    def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False):
         self.cols = cols
-        self.csv = csv          # read_csv already turned empty cells and null markers into NULL
+        self.csv = csv          # read_csv already turned empty cells (and null markers) into NULL
+        self.markers_in_sql = markers_in_sql    # ... except the markers: text cells test them
         self.checks: list[Check] = []
         self.used: set[str] = set()
         self.uses: dict[str, set[str]] = {}     # column -> how expressions read it
 
+    def cell(self, name: str) -> str:
+        """SQL of a source cell as read (NULL for a null marker)."""
+        if self.markers_in_sql and self.cols.types[name] == "VARCHAR":
+            return f"onepane_null(src.{q(name)})"
+        return f"src.{q(name)}"
+
     def ref(self, name: str, how: str = "text") -> str:
         self.used.add(name)
         self.uses.setdefault(name, set()).add(how)
-        return f"src.{q(name)}"
+        return self.cell(name)
 
     def read_only_as(self, how: str) -> list[str]:
         """Text columns read only as numbers or only as times (the CSV reader can parse them)."""
@@ -185,22 +192,30 @@ class Exprs:
 READER_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S")
 
 
-def reader_time_format(path: Path, columns: list[str], rows: int = 200) -> str | None:
-    """The one READER_TIME_FORMATS layout every sampled value of `columns` has, if any."""
-    from datetime import datetime
-
-    values = []
+def sample_cells(path: Path, columns: list[str], rows: int = 200) -> dict[str, list[str]] | None:
+    """The cells of `columns` in the first `rows` records of a CSV file (None if unreadable)."""
+    out: dict[str, list[str]] = {c: [] for c in columns}
     try:
         with _open_text(path) as fh:
             reader = csv.reader(fh)
             header = unique_names(next(reader, []))
-            idx = [header.index(c) for c in columns if c in header]
+            idx = [(c, header.index(c)) for c in columns if c in header]
             for i, row in enumerate(reader):
                 if i >= rows:
                     break
-                values += [row[j] for j in idx if j < len(row) and row[j] not in NULL_MARKERS]
+                for c, j in idx:
+                    if j < len(row):
+                        out[c].append(row[j])
     except (csv.Error, UnicodeDecodeError, OSError, EOFError):
         return None                             # the text path will say what is wrong
+    return out
+
+
+def reader_time_format(cells: list[str]) -> str | None:
+    """The one READER_TIME_FORMATS layout every sampled time cell has, if any."""
+    from datetime import datetime
+
+    values = [v for v in cells if v not in NULL_MARKERS]
     for fmt in READER_TIME_FORMATS if values else ():
         try:
             for v in values:
@@ -258,6 +273,7 @@ class Source:
     cols: Columns
     line_offset: int = 1       # source line of record 1 = line_offset + 1
     vendor: str | None = None  # LLM vendor pages: openai | anthropic
+    markers_in_sql: bool = False   # CSV: null markers other than empty are tested in SQL
 
     @property
     def typed(self) -> bool:
@@ -316,12 +332,14 @@ def kind_of(path: Path) -> str:
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
                 types: dict[str, str] | None = None, line_size: int | None = None,
-                time_format: str | None = None) -> Source:
+                time_format: str | None = None, markers_in_sql: bool = False) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
     whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
     names another type (the reader then fails on a cell that does not cast). `line_size`: the
     longest line to accept; DuckDB's default (2 MB) unless a longer line was met (a larger limit
-    for every file doubled the reader's memory)."""
+    for every file doubled the reader's memory). `markers_in_sql`: the reader turns only empty
+    cells into NULL (it compares every cell with every null marker: 12% of a large load); text
+    cells then test the markers in SQL (`Exprs.cell`), typed ones fail on a marker."""
     kind = kind_of(path)
     if kind == "parquet":
         rel = f"read_parquet({lit(str(path))})"
@@ -351,12 +369,12 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
     header = unique_names(csv_header(path))[:ncols]
     types = [(types or {}).get(n, "VARCHAR") for n in header]
     columns = "{" + ", ".join(f"{lit(n)}: {lit(t)}" for n, t in zip(header, types)) + "}"
-    nulls = "[" + ", ".join(lit(n) for n in NULL_MARKERS) + "]"
+    nulls = "[" + ", ".join(lit(n) for n in ([""] if markers_in_sql else NULL_MARKERS)) + "]"
     rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
            f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''}"
            f"{f', timestampformat = {lit(time_format)}' if time_format else ''})")
-    return Source(path, kind, rel, Columns(header, types))
+    return Source(path, kind, rel, Columns(header, types), markers_in_sql=markers_in_sql)
 
 
 def _first_line(e: Exception) -> str:
@@ -433,6 +451,11 @@ def macros(con: duckdb.DuckDBPyConnection) -> None:
                             type="arrow", null_handling="special")
     except duckdb.NotImplementedException:      # already registered on this connection
         pass
+    markers = [n for n in NULL_MARKERS if n]
+    con.execute(f"""
+CREATE OR REPLACE MACRO onepane_null(x) AS CASE
+    WHEN strlen(x) <= {max(map(len, markers))} AND list_contains([{', '.join(map(lit, markers))}], x)
+    THEN NULL ELSE x END;""")
     con.execute(r"""
 CREATE OR REPLACE MACRO onepane_num(x) AS CASE
     WHEN regexp_full_match(x, '\s*[-+]?\$?\d{1,3}(,\d{3})+(\.\d*)?\s*')

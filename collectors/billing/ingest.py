@@ -178,11 +178,11 @@ def tag_lookup(con: duckdb.DuckDBPyConnection, src: Source, m: Mapping, config: 
             f"CREATE OR REPLACE TEMP TABLE {TAG_LOOKUP} AS SELECT raw, tags, {key_extraction(config)} AS keys "
             f"FROM (SELECT raw, onepane_tags(raw) AS tags FROM (SELECT DISTINCT {m.tags} AS raw "
             f"FROM (FROM {src.relation_sql} LIMIT {TAG_SAMPLE_ROWS}) AS src) WHERE raw IS NOT NULL)")
+        # the CSV reader cannot estimate its rows, so the optimizer would build the join's hash
+        # table over the bill (all of it in memory) instead of over the small lookup table
+        con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     except duckdb.Error:
         return False
-    # the CSV reader cannot estimate its rows, so the optimizer would build the join's hash
-    # table over the bill instead of over the small lookup table
-    con.execute("SET disabled_optimizers = 'build_side_probe_side'")
     return True
 
 

@@ -92,9 +92,10 @@ def test_null_markers_sci_notation_thousands_and_formats(store, tmp_path):
     assert store.query("SELECT count(*) AS n FROM focus WHERE BilledCost IS NULL")["n"][0] == 5
 
 
-@pytest.mark.parametrize("cost_marker_row", [None, 20, 250], ids=["none", "in-sample", "late"])
+@pytest.mark.parametrize("cost_marker_row, late_cost", [(None, None), (20, None), (250, None), (250, "1,000")],
+                         ids=["none", "in-sample", "late", "late-thousands"])
 def test_null_markers_in_text_and_typed_cells_of_a_clean_looking_file(store, tmp_path, monkeypatch,
-                                                                     cost_marker_row):
+                                                                     cost_marker_row, late_cost):
     # Large clean files are read with the reader typing numbers and times and the text cells
     # testing the markers in SQL; a marker in a number column (in the first rows the reader's
     # choice is based on, or later) must still be NULL, never an error or a wrong total.
@@ -102,8 +103,8 @@ def test_null_markers_in_text_and_typed_cells_of_a_clean_looking_file(store, tmp
 
     modes = []
     real = billing_ingest.prepare
-    monkeypatch.setattr(billing_ingest, "prepare",
-                        lambda *a: (lambda r: modes.append(r[0].markers_in_sql) or r)(real(*a)))
+    monkeypatch.setattr(billing_ingest, "prepare", lambda *a: (
+        lambda r: modes.append((r[0].typed, r[0].markers_in_sql)) or r)(real(*a)))
     markers = ["NULL", "N/A", "None", "#N/A", "na", "NaN"]
     kept = ["Nan", "NULLS", "n.a.", "EC2"]                 # not markers: kept as written
     rows = []
@@ -113,16 +114,19 @@ def test_null_markers_in_text_and_typed_cells_of_a_clean_looking_file(store, tmp
         r[FOCUS_HEADER.index("ServiceName")] = "NA" if i % 3 == 0 else "EC2"
         rows.append(r)
     if cost_marker_row is not None:
-        rows[cost_marker_row][FOCUS_HEADER.index("BilledCost")] = "N/A"
+        rows[cost_marker_row][FOCUS_HEADER.index("BilledCost")] = late_cost or "N/A"
     ingest_billing(store, [write_csv(tmp_path / "markers.csv", rows)])
-    want = sum(i % 7 for i in range(300) if i != cost_marker_row)
+    want = sum(i % 7 for i in range(300) if i != cost_marker_row) + (1000 if late_cost else 0)
     assert total(store) == Decimal(want)
     got = dict(store.query("SELECT coalesce(ResourceId, '<null>') AS r, count(*) AS n FROM focus "
                            "GROUP BY ALL").rows())
     assert got == {"<null>": 180, **{k: 30 for k in kept}}
     assert store.query("SELECT count(*) AS n FROM focus WHERE ServiceName IS NULL")["n"][0] == 100
-    # which reads it took: markers tested in SQL first, the reader testing them after a late one
-    assert modes == {None: [True], 20: [False], 250: [True, False]}[cost_marker_row]
+    # which reads it took (typed?, markers in SQL?): markers tested in SQL first; after a late
+    # marker the reader tests them; after another value it cannot cast, the text path
+    lean, typed, text = (True, True), (True, False), (False, False)
+    assert modes == {(None, None): [lean], (20, None): [typed], (250, None): [lean, typed],
+                     (250, "1,000"): [lean, text]}[(cost_marker_row, late_cost)]
 
 
 @pytest.mark.parametrize("typed", [True, False], ids=["number-columns-typed", "text-path"])

@@ -382,7 +382,14 @@ def _first_line(e: Exception) -> str:
 
 
 CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+CAST_FAILED = re.compile(r'Could not convert string "(.*?)" to \'')
 LINE_TOO_LONG = re.compile(r"Maximum line size of \d+ bytes exceeded\. Actual Size:\s*(\d+)")
+
+
+def failed_on_marker(e: Exception) -> bool:
+    """The CSV reader could not cast a null marker (it was told to test only empty cells)."""
+    m = CAST_FAILED.search(str(e))
+    return bool(m) and m.group(1) in NULL_MARKERS
 
 
 def line_too_long(e: Exception) -> int | None:

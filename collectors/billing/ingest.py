@@ -423,8 +423,9 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
         with load:
             # First try with the number and time columns typed in the CSV reader and the null
             # markers tested in SQL (fastest); a marker in a typed column reads again with the
-            # reader testing them; a cell the reader cannot cast sends the file down the tolerant
-            # text path, which parses thousands separators and the like, or names the bad cell.
+            # reader testing them; any other cell the reader cannot cast sends the file down the
+            # tolerant text path, which parses thousands separators and the like, or names the
+            # bad cell.
             ncols, mode, line_size, notes = None, "lean", None, []
             while True:
                 src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size)
@@ -451,7 +452,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                         line_size = 2 * size            # read again with room for that line
                         continue
                     if src.typed:
-                        mode = "typed" if src.markers_in_sql else "text"
+                        lean_miss = src.markers_in_sql and focus.failed_on_marker(err)
+                        mode = "typed" if lean_miss else "text"
                         continue
                     bad = _input_error(con, src, e, err)
                     short = _short_rows(bad, src)

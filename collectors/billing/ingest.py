@@ -151,9 +151,8 @@ def allocation_sql(config: Settings) -> tuple[list[str], dict[str, str]]:
     return paths, {"x_service": co(service), "x_team": co(team), "x_model_version": co(version)}
 
 
-def key_extraction(config: Settings) -> str:
-    """SQL over normalized `tags`: the list of allocation-key values (see allocation_sql)."""
-    paths, _ = allocation_sql(config)
+def key_extraction(paths: list[str]) -> str:
+    """SQL over normalized `tags`: the list of the values at `paths` (see allocation_sql)."""
     path_list = "[" + ", ".join(lit(p) for p in paths) + "]"
     return f"json_extract_string(tags, {path_list})" if paths else "CAST(NULL AS VARCHAR[])"
 
@@ -169,15 +168,14 @@ def tag_lookup(con: duckdb.DuckDBPyConnection, src: Source, m: Mapping, config: 
     if not m.tags:
         return False
     try:
-        n, distinct = con.execute(
-            f"SELECT count(*), count(DISTINCT raw) FROM (SELECT {m.tags} AS raw "
-            f"FROM (FROM {src.relation_sql} LIMIT {TAG_SAMPLE_ROWS}) AS src)").fetchone()
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {TAG_LOOKUP} AS SELECT raw, n, tags, "
+            f"{key_extraction(allocation_sql(config)[0])} AS keys "
+            f"FROM (SELECT raw, n, onepane_tags(raw) AS tags FROM (SELECT {m.tags} AS raw, count(*) AS n "
+            f"FROM (FROM {src.relation_sql} LIMIT {TAG_SAMPLE_ROWS}) AS src GROUP BY raw))")
+        n, distinct = con.execute(f"SELECT sum(n), count(raw) FROM {TAG_LOOKUP}").fetchone()
         if not distinct or distinct * 4 > n:
             return False
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {TAG_LOOKUP} AS SELECT raw, tags, {key_extraction(config)} AS keys "
-            f"FROM (SELECT raw, onepane_tags(raw) AS tags FROM (SELECT DISTINCT {m.tags} AS raw "
-            f"FROM (FROM {src.relation_sql} LIMIT {TAG_SAMPLE_ROWS}) AS src) WHERE raw IS NOT NULL)")
         # the CSV reader cannot estimate its rows, so the optimizer would build the join's hash
         # table over the bill (all of it in memory) instead of over the small lookup table
         con.execute("SET disabled_optimizers = 'build_side_probe_side'")
@@ -219,8 +217,8 @@ def build_sql(src: Source, m: Mapping, e: Exprs, config: Settings, line_numbers:
                        else "NULL")
         sets.append(select(merged, "NULL", credit_hash, from_extra, m.extra_filter))
     lag = parse_duration(config.pricing.finalization_lag)
-    _, alloc = allocation_sql(config)
-    extract = key_extraction(config)
+    paths, alloc = allocation_sql(config)
+    extract = key_extraction(paths)
     finalizes = (f"coalesce(billing_period_end, billing_period_start + INTERVAL 1 MONTH) "
                  f"+ INTERVAL '{int(lag.total_seconds())} seconds'")
     tags, keys, join, drop = "onepane_tags(_tags_raw)", extract, "", ""

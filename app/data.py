@@ -20,7 +20,7 @@ import streamlit as st
 from metrics import queries
 from metrics.config import Settings, load_settings
 from metrics.store import Store
-from metrics.times import parse_time
+from metrics.times import parse_time, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return utcnow()
 
 
 # ---- one service --------------------------------------------------------------------------

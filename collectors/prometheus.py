@@ -369,7 +369,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             on_total: Callable[[int], None] | None = None) -> dict:
     """Pull every query over its range into one all-or-nothing load. Returns counts."""
     step_s = max(1, int(parse_duration(settings.step).total_seconds()))
-    now = datetime.now(timezone.utc)
+    now = ctx.clock()
     end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
     if ctx.end is not None and end >= ctx.end:
         end -= timedelta(seconds=step_s)         # half-open [from, to)
@@ -485,7 +485,7 @@ def collect_prometheus(settings: PromSettings, ctx) -> None:
 
 
 def collect_url(store, config, url: str, service: str | None = None, step: str | None = None,
-                start=None, end=None, progress=None, **settings):
+                start=None, end=None, progress=None, now=None, **settings):
     """`onepane collect prometheus --url URL`: the default query sets against one server."""
     from collectors.registry import get
     from collectors.runner import run_source
@@ -496,5 +496,5 @@ def collect_url(store, config, url: str, service: str | None = None, step: str |
     from urllib.parse import urlparse
 
     source = "prometheus@" + urlparse(s.url).netloc       # watermarks are kept per server
-    return run_source(store, config, get("prometheus"), source, s, start, end,
+    return run_source(store, config, get("prometheus"), source, s, start, end, now=now,
                       **({"progress": progress} if progress is not None else {}))

@@ -18,6 +18,7 @@ from metrics.config import Settings
 from metrics.errors import InputError, OnepaneError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
+from metrics.times import utcnow
 
 from collectors.registry import CollectorSpec, get, load_collectors, source_settings
 
@@ -36,6 +37,10 @@ class RunContext:
     end: datetime | None = None
     options: dict[str, Any] = field(default_factory=dict)
     loads: list[Load] = field(default_factory=list)
+    now: datetime | None = None          # the collector's "now" (default: metrics.times.utcnow())
+
+    def clock(self) -> datetime:
+        return self.now or utcnow()
 
     def load(self, table: str | None = None, *, source_file: str | None = None,
              content_hash: str | None = None) -> Load:
@@ -101,8 +106,8 @@ class SourceResult:
 
 
 def run_source(store: Store, config: Settings, spec: CollectorSpec, source: str, settings,
-               start=None, end=None, **options) -> SourceResult:
-    ctx = RunContext(store, config, source, spec.name, spec.table, start, end, options)
+               start=None, end=None, now: datetime | None = None, **options) -> SourceResult:
+    ctx = RunContext(store, config, source, spec.name, spec.table, start, end, options, now=now)
     try:
         spec.func(settings, ctx)
     except OnepaneError as e:
@@ -125,7 +130,7 @@ def _record_failure(ctx: RunContext, error: str) -> None:
 
 
 def run_sources(store: Store, config: Settings, names: list[str] | None = None,
-                start=None, end=None, **options) -> list[SourceResult]:
+                start=None, end=None, now: datetime | None = None, **options) -> list[SourceResult]:
     """Run configured sources: all, or those whose name or collector type is in `names`.
     `options` (e.g. service=, window= from the CLI) reach each collector as `ctx.options`."""
     load_collectors()
@@ -146,7 +151,7 @@ def run_sources(store: Store, config: Settings, names: list[str] | None = None,
             results.append(SourceResult(src.name, src.type, False, 0, str(e)))
             continue
         results.append(run_source(store, config, get(src.type), src.name, settings, start, end,
-                                  **options))
+                                  now=now, **options))
         r = results[-1]
         log.info("collected source=%s ok=%s rows=%d", r.source, r.ok, r.rows)
     return results

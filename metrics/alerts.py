@@ -36,7 +36,7 @@ from metrics.analysis.signals import sql
 from metrics.config import Settings
 from metrics.errors import ConfigError
 from metrics.store import Store
-from metrics.times import parse_duration
+from metrics.times import parse_duration, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ def _public(a: dict) -> dict:
 
 # ---- the check ---------------------------------------------------------------------------------
 def run_check(store: Store, config: Settings, at: datetime | None = None, notify: bool = True) -> CheckResult:
-    at = at or datetime.now(timezone.utc)
+    at = at or utcnow()
     firing = evaluate(store, config, at)
     state = current_state(store)
     was = {k: v for k, v in state.items() if v["status"] == "firing"}

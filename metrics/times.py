@@ -5,6 +5,7 @@ Durations: `Ns|Nm|Nh|Nd|Nw` (m = minutes).
 """
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime, timedelta, timezone
 
@@ -33,7 +34,7 @@ def parse_time(text: str | int | float | datetime) -> datetime:
     if re.fullmatch(r"-?\d+(\.\d+)?", s):
         return datetime.fromtimestamp(float(s), tz=timezone.utc)
     if s.lower() == "now":
-        return datetime.now(timezone.utc)
+        return utcnow()
     try:
         dt = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -44,4 +45,12 @@ def parse_time(text: str | int | float | datetime) -> datetime:
     
 
 def utcnow() -> datetime:
+    """The clock every "now" of an analysis reads (default ends of windows, backfill limits, the
+    app's time-travel default). `ONEPANE_NOW` (ISO 8601 or unix seconds) pins it for a whole
+    process tree, e.g. a served app in a test or a reproducible report; functions that need "now"
+    also take it as a `now=` argument. The run log's own timestamps (when a load started and
+    committed) always use the real clock: they record when a write happened."""
+    pinned = os.environ.get("ONEPANE_NOW")
+    if pinned:
+        return parse_time(pinned)
     return datetime.now(timezone.utc)

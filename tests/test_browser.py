@@ -77,10 +77,12 @@ def test_data_health_lists_failure_and_time_travel_hides_it(served, chrome, arti
     # control: time travel to before anything was loaded: no runs yet
     page.get_by_text("Time travel (as of)").click()
     wait_for_app(page)
-    year = page.get_by_role("spinbutton", name="year, As of date (UTC)")
-    year.click()
-    page.keyboard.type("2020")
-    page.get_by_role("button", name="November 15, 2020").click()      # commit from the calendar
+    # type every segment (the calendar opens on today's month otherwise), then commit from the
+    # calendar, which now shows November 2020 whatever the real date is
+    for segment, value in (("year", "2020"), ("month", "11"), ("day", "15")):
+        page.get_by_role("spinbutton", name=f"{segment}, As of date (UTC)").click()
+        page.keyboard.type(value)
+    page.get_by_role("button", name="November 15, 2020").click()
     wait_for_app(page)
     page.get_by_text("No collector runs yet", exact=False).first.wait_for(timeout=30000)
     assert "as_of=2020-11-15T" in page.url

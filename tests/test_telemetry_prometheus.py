@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -19,6 +19,7 @@ from tests.test_telemetry import SERVICE, bucket_bounds, config, request_facts, 
 FROM, TO = 1795527966, 1795528507          # the capture: 13:46:06 - 13:55:07 UTC
 T_FROM, T_TO = datetime.fromtimestamp(FROM, timezone.utc), datetime.fromtimestamp(TO, timezone.utc)
 FAST = {"timeout_s": 2.0, "retries": 2, "backoff_s": 0.05}
+NOW = T_TO + timedelta(minutes=5)          # the collector's clock, pinned just after the capture
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +40,11 @@ def offline(tmp_path_factory, shared):
     return telemetry_summary(store, config(), SERVICE)
 
 
-def collect(store, url, start=T_FROM, end=T_TO, step="1s", **settings):
+def collect(store, url, start=T_FROM, end=T_TO, step="1s", now=NOW, **settings):
     from collectors.prometheus import collect_url
 
-    return collect_url(store, config(), url, service=None, step=step, start=start, end=end, **settings)
+    return collect_url(store, config(), url, service=None, step=step, start=start, end=end, now=now,
+                       **settings)
 
 
 def summary(store, **kw):
@@ -112,8 +114,9 @@ def test_gap_backfill_is_limited(prom, store):
     mid = datetime.fromtimestamp(FROM + 200, timezone.utc)
     assert collect(store, prom.url, end=mid).ok
     before = store.query("SELECT count(*) n FROM stg_telemetry")["n"][0]
-    # the capture is more than an hour old: with a 1h limit the gap is skipped, and logged
-    assert collect(store, prom.url, start=None, end=None, backfill_limit="1h").ok
+    # two hours after the capture, with a 1h limit the gap is skipped, and logged
+    assert collect(store, prom.url, start=None, end=None, backfill_limit="1h",
+                   now=T_TO + timedelta(hours=2)).ok
     assert store.query("SELECT count(*) n FROM stg_telemetry")["n"][0] == before
     details = json.loads(store.query("SELECT details FROM _onepane_loads WHERE status = 'ok' "
                                      "ORDER BY finished_at DESC LIMIT 1")["details"][0])

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import click
 
 from app.common import DURATION, TIME, emit, format_option, store_options
+from metrics.times import utcnow
 
 
 def register(cli: click.Group, ingest: click.Group) -> None:
@@ -51,7 +52,7 @@ def check_cmd(at, no_notify, fmt, store, config) -> None:
     notify Slack/webhook/email about new and resolved alerts, and exit 1 when something fires."""
     from metrics.alerts import run_check
 
-    result = run_check(store, config, at=at or datetime.now(timezone.utc), notify=not no_notify)
+    result = run_check(store, config, at=at or utcnow(), notify=not no_notify)
     if fmt == "json":
         emit({"firing": result.firing, "resolved": result.resolved, "sent": result.sent}, "json")
     else:
@@ -77,7 +78,7 @@ def cost_anomalies_cmd(start, end, sensitivity, fmt, store, config) -> None:
     """Daily cost anomalies per service, team and SKU with root cause and severity in money."""
     from metrics.analysis.anomalies import cost_anomalies
 
-    end = end or (datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = end or (utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
                   + timedelta(days=1))
     start = start or end - timedelta(days=30)
     rows = cost_anomalies(store, start, end, sensitivity=sensitivity)

@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
 
 from metrics.errors import InputError
+from metrics.times import utcnow
 
 # token kind (as counted by telemetry or vendor usage rows) -> price key
 KIND_PRICE = {
@@ -115,7 +116,7 @@ def prices_at(model: dict, at: datetime | date | None = None) -> dict:
     p = model.get("prices") or {}
     if isinstance(p, dict):
         return p
-    day = (at.date() if isinstance(at, datetime) else at) or datetime.now(timezone.utc).date()
+    day = (at.date() if isinstance(at, datetime) else at) or utcnow().date()
     best, best_start = None, None
     for entry in p:
         c = entry.get("constraint") or {}

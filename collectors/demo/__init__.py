@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+
+from metrics.times import utcnow
 
 from collectors.demo import bills as _bills
 from collectors.demo import business, fraud, telemetry
@@ -40,7 +42,7 @@ __all__ = ["generate", "default_end", "SERVICES"]
 
 
 def default_end() -> datetime:
-    return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _iso(t: datetime) -> str:

@@ -29,6 +29,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from collectors.registry import collector
 from collectors.runner import source_files
+from collectors.server_metrics import canonical, triton_version
 from metrics.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,12 @@ DCGM_SENTINELS = {float(0x7FFFFFF0 + i) for i in range(4)} | {float(2 ** 47 + i)
 # Labels that identify a GPU (matched against Service.gpus).
 GPU_LABELS = ("UUID", "uuid", "gpu_uuid", "Hostname", "hostname", "pod", "exported_pod", "gpu", "device")
 SERVICE_LABELS = ("service",)
+# Sample timestamps a load accepts (seconds since 1970, as OpenMetrics writes them): from
+# 1970-01-01 to 9999-12-31, and at most a year after the load time (`ingest_openmetrics(now=...)`).
+MIN_TIME = 0.0
+MAX_TIME = 253402300799.0
 VERSION_LABELS = ("model_version", "model_name", "model")
+DEFAULT_VERSION = "default"     # a model server's series without a model label (TorchServe's name)
 
 
 class OpenMetricsSettings(BaseModel):
@@ -64,6 +71,7 @@ class OpenMetricsSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: list[str] = Field(default_factory=list)
     service: str | None = None          # service of series without a `service` label
+    model_version: str | None = None    # model version of server series without a model label
 
 
 @dataclass
@@ -117,7 +125,7 @@ def is_openmetrics(path: Path, head: str) -> bool:
 
 
 def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
-          default_time: float | None = None) -> Parsed:
+          default_time: float | None = None, max_time: float | None = None) -> Parsed:
     """Parse exposition text. Raises InputError naming file, line and column on bad input."""
     out = Parsed()
     om = openmetrics if openmetrics is not None else ("# EOF" in text or "\n# UNIT " in text)
@@ -145,7 +153,7 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
                     raise InputError(f"unknown metric type {typ!r}", file=file, line=i, column="type")
                 out.types[m.group(2)] = typ
             continue
-        _sample(line, i, file, om, default_time, out)
+        _sample(line, i, file, om, default_time, out, max_time)
     if om and eof_line is None:
         raise InputError("file is truncated: an OpenMetrics file must end with '# EOF'",
                          file=file, line=len(lines) + 1, column="line")
@@ -186,7 +194,27 @@ def _series_id(head: str, name: str, labels: dict, out: Parsed) -> int:
     return len(out.series) - 1
 
 
-def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, out: Parsed) -> None:
+def _monotonic(series: Series, types: dict[str, str]) -> bool:
+    """Samples the OpenMetrics spec requires to be non-negative: counter values, histogram and
+    summary counts and bucket counts (a histogram's _sum may be negative)."""
+    typ = types.get(series.family)
+    suffix = series.name[len(series.family):]
+    return ((typ == "counter" and suffix in ("", "_total"))
+            or (typ in ("histogram", "gaugehistogram") and suffix in ("_bucket", "_count", "_gcount"))
+            or (typ == "summary" and suffix == "_count"))
+
+
+def _out_of_range(text: str, ts: float, om: bool, max_time: float | None) -> str:
+    hint = ""
+    if ts > MAX_TIME and ts / 1000 <= MAX_TIME:
+        hint = ("; OpenMetrics timestamps are seconds - this looks like milliseconds (the classic "
+                "text format writes integer milliseconds)" if om else "; timestamps look like microseconds")
+    top = "9999-12-31" if max_time is None or ts > MAX_TIME else "a year after the load"
+    return f"timestamp {text!r} is out of range (before 1970-01-01 or after {top}){hint}"
+
+
+def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, out: Parsed,
+            max_time: float | None = None) -> None:
     if " # " not in line:                                  # fast path: no exemplar
         j = line.rfind("}")
         if j < 0:
@@ -237,10 +265,19 @@ def _sample(line: str, i: int, file: str, om: bool, default_time: float | None, 
             ts = ts / 1000.0            # classic text format: integer milliseconds
         if not math.isfinite(ts):
             raise InputError(f"timestamp {ttext!r} is not finite", file=file, line=i, column="timestamp")
+        if not MIN_TIME <= ts <= (max_time if max_time is not None else MAX_TIME):
+            raise InputError(_out_of_range(ttext, ts, om, max_time), file=file, line=i, column="timestamp")
     if series.created_of is not None:
+        # OpenMetrics: `<counter>_created` holds the counter's creation time (seconds), as value
+        if value is not None and not MIN_TIME <= value <= MAX_TIME:
+            raise InputError(f"_created value {parts[0]!r} is not a time in seconds since 1970 "
+                             "before the year 10000", file=file, line=i, column="value")
         key = (series.created_of, _created_key(series.labels))
         out.created[key] = value if value is not None else ts
         return
+    if value is not None and value < 0 and _monotonic(series, out.types):
+        raise InputError(f"{series.name} is a counter and cannot be negative: {parts[0]}",
+                         file=file, line=i, column="value")
     out.sid.append(sid)
     out.sampled_at.append(ts)
     out.value.append(value)
@@ -265,45 +302,86 @@ def gpu_owner(labels: dict, config) -> str | None:
     return None
 
 
-def to_frame(p: Parsed, source: str, config=None, service: str | None = None) -> pl.DataFrame:
-    """Typed raw_telemetry rows: labels as sorted JSON, service/model_version, GPU attribution,
-    series_start. Per-series work is done once per series, per-sample work in polars."""
+def to_frame(p: Parsed, source: str, config=None, service: str | None = None,
+             stats: dict | None = None, model_version: str | None = None) -> pl.DataFrame:
+    """Typed raw_telemetry rows: server metric names mapped to canonical series
+    (collectors/server_metrics.py), labels as sorted JSON, service/model_version, GPU attribution,
+    series_start. Per-series work is done once per series, per-sample work in polars. A mapped
+    server series with no model label (TGI) gets `model_version`, else "default".
+
+    Non-finite values (NaN, +/-Inf, overflowing numbers like 1e400) are stored as NULL and counted
+    (`stats["non_finite_values"]`); two samples of one series at one instant keep the one written
+    later in the file (`stats["duplicate_samples"]` counts the dropped ones, and
+    `conflicting_duplicates` those whose value differed)."""
     known = {_first(s.labels, SERVICE_LABELS) for s in p.series} - {None, ""}
     only = next(iter(known)) if len(known) == 1 else service
-    meta: dict[str, list] = {k: [] for k in ("metric", "metric_type", "labels", "labels_hash", "service",
-                                             "model_version", "counts_from_zero", "created")}
-    for s in p.series:
+    meta: dict[str, list] = {k: [] for k in ("sid", "metric", "metric_type", "labels", "labels_hash", "service",
+                                             "model_version", "counts_from_zero", "created", "divide")}
+    mapped = 0
+    for i, s in enumerate(p.series):
+        if s.created_of is not None:
+            continue
         svc = _first(s.labels, SERVICE_LABELS)
         if not svc:
             svc = (gpu_owner(s.labels, config) or only) if any(k in s.labels for k in GPU_LABELS[:4]) else service
         mtype = p.types.get(s.family, "unknown")
-        meta["metric"].append(s.name)
-        meta["metric_type"].append(mtype)
-        meta["labels"].append(s.labels_json)
-        meta["labels_hash"].append(hashlib.md5(s.labels_json.encode()).hexdigest())
-        meta["service"].append(svc)
-        meta["model_version"].append(_first(s.labels, VERSION_LABELS))
-        meta["counts_from_zero"].append((mtype in ("counter", "histogram", "summary") or s.name.endswith("_total"))
-                                        and not s.dcgm)         # DCGM counters run since boot
-        meta["created"].append(p.created.get((s.family, _created_key(s.labels))))
-    m = pl.DataFrame(meta, schema={"metric": pl.Categorical, "metric_type": pl.Categorical,
+        created = p.created.get((s.family, _created_key(s.labels)))
+        targets = canonical(s.name, s.labels)
+        fallback_version = None
+        if targets is not None:
+            fallback_version = model_version or DEFAULT_VERSION
+        if targets is None:
+            targets = [(s.name, s.labels, None, mtype)]
+            lj = [s.labels_json]
+        else:
+            mapped += 1
+            lj = [json.dumps(t[1], sort_keys=True, separators=(",", ":")) for t in targets]
+        for (metric, labels, divide, typ), labels_json in zip(targets, lj):
+            meta["sid"].append(i)
+            meta["metric"].append(metric)
+            meta["metric_type"].append(typ)
+            meta["labels"].append(labels_json)
+            meta["labels_hash"].append(hashlib.md5(labels_json.encode()).hexdigest())
+            meta["service"].append(svc)
+            meta["model_version"].append(triton_version(labels) or _first(labels, VERSION_LABELS)
+                                         or fallback_version)
+            meta["counts_from_zero"].append((typ in ("counter", "histogram", "summary") or metric.endswith("_total"))
+                                            and not s.dcgm)         # DCGM counters run since boot
+            meta["created"].append(created)
+            meta["divide"].append(divide)
+    m = pl.DataFrame(meta, schema={"sid": pl.UInt32, "metric": pl.Categorical, "metric_type": pl.Categorical,
                                    "labels": pl.Categorical, "labels_hash": pl.Categorical,
                                    "service": pl.Categorical, "model_version": pl.Categorical,
-                                   "counts_from_zero": pl.Boolean, "created": pl.Float64}
-                     ).with_row_index("sid")
+                                   "counts_from_zero": pl.Boolean, "created": pl.Float64,
+                                   "divide": pl.Float64})
     df = pl.DataFrame({"sid": pl.Series(p.sid, dtype=pl.UInt32),
                        "t": pl.Series(p.sampled_at, dtype=pl.Float64),
-                       "value": pl.Series(p.value, dtype=pl.Float64)})
+                       "value": pl.Series(p.value, dtype=pl.Float64)}).with_row_index("line_order")
     t0 = df["t"].min() if df.height else 0.0
     first = df.group_by("sid").agg(pl.col("t").min().alias("first_t"))
-    df = df.join(m, on="sid", how="left").join(first, on="sid", how="left")
-    return df.select(
+    df = df.join(m, on="sid", how="inner").join(first, on="sid", how="left")
+    value = pl.col("value") / pl.coalesce("divide", pl.lit(1.0))
+    out = df.select(
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
-        "metric", "metric_type", "labels", "labels_hash", "service", "model_version", "value",
+        "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
+        pl.when(value.is_finite()).then(value).otherwise(None).alias("value"),
         (pl.col("counts_from_zero") & (pl.col("t") == pl.col("first_t"))
          & (pl.coalesce("created", "first_t") > t0)).alias("series_start"),
         pl.lit(source).cast(pl.Categorical).alias("source"),
+        value.is_finite().not_().fill_null(False).alias("_non_finite"),
+        "line_order",
     )
+    key = ["metric", "labels_hash", "sampled_at"]
+    dup = out.select(pl.struct(key).is_duplicated().any()).item() if out.height else False
+    conflicting = 0
+    before = out.height
+    if dup:
+        conflicting = out.group_by(key).agg(pl.col("value").n_unique().alias("n")).filter(pl.col("n") > 1).height
+        out = out.sort("line_order").unique(subset=key, keep="last", maintain_order=True)
+    if stats is not None:
+        stats.update({"non_finite_values": int(out["_non_finite"].sum()), "mapped_series": mapped,
+                      "duplicate_samples": before - out.height, "conflicting_duplicates": conflicting})
+    return out.drop("_non_finite", "line_order")
 
 
 def _created_key(labels: dict) -> str:
@@ -311,9 +389,13 @@ def _created_key(labels: dict) -> str:
 
 
 def ingest_openmetrics(store, path, config=None, source=None, default_time: float | None = None,
-                       service: str | None = None, ctx=None) -> dict:
-    """Load one exposition file into raw_telemetry (all-or-nothing; the same file twice loads once).
+                       service: str | None = None, ctx=None, now: datetime | None = None,
+                       model_version: str | None = None) -> dict:
+    """Load one exposition file into raw_telemetry (all-or-nothing; the same observation twice loads once).
 
+    A file without timestamps is one scrape taken at `default_time` (`--at`, else the file's
+    modification time): its identity is its bytes *and* that time, so the same bytes scraped at
+    another time are another observation (counter increases between the two count as requests).
     Returns {"load_id", "rows", "skipped", ...}."""
     from collectors.runner import file_hash
     from metrics.lake import Load, already_loaded
@@ -321,28 +403,43 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", file=str(path))
-    digest = file_hash(path)
-    earlier = already_loaded(store, "raw_telemetry", digest)
-    if earlier:
-        log.info("already loaded file=%s load=%s", path, earlier)
-        return {"load_id": earlier, "rows": 0, "skipped": True}
+    now = now or datetime.now(timezone.utc)
+    max_time = now.timestamp() + 366 * 86400
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
-    if default_time is None and not _has_timestamps(text):
-        default_time = os.path.getmtime(path)
+    digest = file_hash(path)
+    if not _has_timestamps(text):
+        if default_time is None:
+            default_time = os.path.getmtime(path)
+        if not MIN_TIME <= default_time <= max_time:
+            raise InputError(f"scrape time {default_time!r} is out of range (before 1970-01-01 or more "
+                             "than a year after now); pass --at", file=str(path), column="--at")
+        digest = hashlib.sha256(f"{digest}@{default_time!r}".encode()).hexdigest()
+    earlier = already_loaded(store, "raw_telemetry", digest)
+    if earlier:
+        log.info("already loaded file=%s load=%s", path, earlier)
+        return {"load_id": earlier, "rows": 0, "skipped": True}
     src = source or path.name
     load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
             Load(store, "raw_telemetry", collector="openmetrics", source=src, source_file=str(path),
                  content_hash=digest))
     with load:
-        parsed = parse(text, str(path), is_openmetrics(path, text[:4096] + text[-64:]), default_time)
-        frame = to_frame(parsed, src, config, service)
+        parsed = parse(text, str(path), is_openmetrics(path, text[:4096] + text[-64:]), default_time, max_time)
+        stats: dict = {}
+        frame = to_frame(parsed, src, config, service, stats, model_version)
         load.write(frame, scope=f"openmetrics/{digest[:16]}")
         load.details = {"samples": frame.height, "exemplars_dropped": parsed.exemplars,
                         "dcgm_blank_values": parsed.sentinels, "created_series": len(parsed.created),
-                        "unattributed_rows": int(frame["service"].null_count())}
+                        "unattributed_rows": int(frame["service"].null_count()),
+                        "non_finite_values": stats["non_finite_values"],
+                        "non_finite_rule": "NaN/+Inf/-Inf/overflowing values stored as NULL",
+                        "server_series_mapped": stats["mapped_series"],
+                        "duplicate_samples": stats["duplicate_samples"],
+                        "conflicting_duplicates": stats["conflicting_duplicates"],
+                        "duplicate_rule": "same series and timestamp twice in the file: the later line wins; "
+                                          "across loads the newest load wins"}
         load.watermark = {"max_sampled_at": frame["sampled_at"].max()} if frame.height else None
     return {"load_id": load.load_id, "rows": frame.height, "skipped": False, **load.details}
 
@@ -359,4 +456,5 @@ def _has_timestamps(text: str) -> bool:
            help="OpenMetrics/Prometheus text files with timestamps -> raw_telemetry")
 def collect_openmetrics(settings: OpenMetricsSettings, ctx) -> None:
     for f in source_files(settings.paths, ctx.config):
-        ingest_openmetrics(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx)
+        ingest_openmetrics(ctx.store, f, ctx.config, ctx.source, service=settings.service, ctx=ctx,
+                           model_version=settings.model_version)

@@ -6,7 +6,8 @@ what pages call. It selects the service's samples in the window from `stg_teleme
 
 - requests, error rate, fallback/abstain rate per version: increase of `inference_requests_total`
   (else the histogram `_count`), `inference_fallback_total`, `inference_abstain_total` (else the
-  request logs' fallback/abstained flags);
+  request logs' fallback/abstained flags); a version with no request counters at all (the service
+  only has request logs) takes every figure from its request log (telemetry_request_log.sql);
 - latency p50/p95: Prometheus' `histogram_quantile` interpolation over the bucket increases;
 - GPU seconds = sum(utilisation x dt); busy time and energy split across versions per bucket by
   their share of request-seconds; idle = observed (paid) GPU time - busy, reported for the service,
@@ -125,8 +126,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     by_version = {g["model_version"]: g for g in gpu if g["model_version"] is not None}
     unattributed = next((g for g in gpu if g["model_version"] is None), None)
     out_versions = []
+    counted = {v["model_version"] for v in versions
+               if v["requests"] is not None or v["histogram_count"] is not None}
     for v in versions:
         mv = v["model_version"]
+        if mv not in counted and mv in logs:
+            continue                      # no request counters: the version comes from its request log
         requests = v["requests"] if v["requests"] is not None else v["histogram_count"]
         bk = buckets.filter(buckets["model_version"] == mv)
         pairs = list(zip(bk["le"].to_list(), bk["count"].to_list()))
@@ -150,6 +155,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
             "cost": cost,
             "cost_per_request": (cost / Decimal(int(round(requests)))) if cost is not None and requests else None,
         })
+    for mv, lg in logs.items():
+        if mv in counted or (mv is None and counted):
+            continue                      # (a log without versions only speaks for a log-only service)
+        g = by_version.get(mv, {})
+        out_versions.append(_from_log(lg, g.get("gpu_seconds"), g.get("energy_j"), price))
+    out_versions.sort(key=lambda r: (r["model_version"] is None, r["model_version"] or ""))
     observed = sum(g["observed_gpu_seconds"] or 0.0 for g in gpu)
     busy = sum(g["gpu_seconds"] or 0.0 for g in gpu)
     idle = observed - busy if gpu else None
@@ -167,6 +178,31 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
         "idle_energy_j": unattributed["energy_j"] if unattributed else 0.0 if gpu else None,
         "gpu_hour_price": price,
         "currency": currency,
+    }
+
+
+def _from_log(lg: dict, gpu_s: float | None, energy_j: float | None, price: Decimal | None) -> dict:
+    """A version whose only technical source is its request log: every figure from the log rows
+    (latency quantiles exact over the logged latencies; error rate over rows with a status)."""
+    requests = int(lg["requests"])
+    cost = _money(gpu_s, price)
+    return {
+        "model_version": lg["model_version"],
+        "requests": requests,
+        "error_rate": _ratio(float(lg["errors"]), lg["with_status"]) if lg["with_status"] else None,
+        "latency_p50_s": lg["latency_p50_s"],
+        "latency_p95_s": lg["latency_p95_s"],
+        "latency_mean_s": lg["latency_mean_s"],
+        "gpu_seconds": gpu_s,
+        "gpu_seconds_per_request": _ratio(gpu_s, requests),
+        "energy_j": energy_j,
+        "energy_j_per_request": _ratio(energy_j, requests),
+        "fallback_rate": _ratio(float(lg["fallbacks"]), requests) if lg["fallbacks"] is not None else None,
+        "abstain_rate": _ratio(float(lg["abstains"]), requests) if lg["abstains"] is not None else None,
+        "tokens": float(lg["tokens"]) if lg["tokens"] is not None else None,
+        "cost": cost,
+        "cost_per_request": (cost / Decimal(requests)) if cost is not None and requests else None,
+        "measured_by": "request_log",
     }
 
 

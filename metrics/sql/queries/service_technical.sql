@@ -11,6 +11,9 @@
 --   requests             predictions served (counter increases; request logs as fallback)
 --   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
 --   fallback_rate        inference_fallback_total increase / requests
+--   abstain_rate         inference_abstain_total increase / requests
+--   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
+--    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
 --   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
 WITH inc AS (
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, status,
@@ -18,7 +21,7 @@ WITH inc AS (
     FROM stg_telemetry_delta
     WHERE sampled_at >= $start AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
-                     'inference_fallback_total')
+                     'inference_fallback_total', 'inference_abstain_total')
       AND service = $service
 ),
 hist AS (
@@ -54,7 +57,9 @@ log_quantiles AS (
            count(*)::DOUBLE AS requests,
            count(*) FILTER (WHERE try_cast(status AS INTEGER) >= 500
                               OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors,
-           count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks
+           count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks,
+           count(*) FILTER (WHERE abstained)::DOUBLE AS abstains,
+           count(fallback) AS fallback_known, count(abstained) AS abstain_known
     FROM stg_requests
     WHERE service = $service AND arrived_at >= $start AND arrived_at < $end
     GROUP BY ALL
@@ -65,8 +70,9 @@ counts AS (
            sum(d) FILTER (WHERE metric = 'inference_requests_total'
                           AND (try_cast(status AS INTEGER) >= 500
                                OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))) AS errors,
-           sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks
-    FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total')
+           sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks,
+           sum(d) FILTER (WHERE metric = 'inference_abstain_total') AS abstains
+    FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total', 'inference_abstain_total')
     GROUP BY ALL
 ),
 gpu AS (
@@ -84,12 +90,14 @@ SELECT bucket_at, model_version, unnest(['p50_s', 'p95_s', 'p99_s']), unnest([p5
 FROM log_quantiles l
 WHERE NOT EXISTS (SELECT 1 FROM quantiles q WHERE q.bucket_at = l.bucket_at)
 UNION ALL
-SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate']),
-       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0)])
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0), abstains / nullif(requests, 0)])
 FROM counts WHERE requests IS NOT NULL
 UNION ALL
-SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate']),
-       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0)])
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0),
+               CASE WHEN fallback_known > 0 THEN fallbacks / nullif(requests, 0) END,
+               CASE WHEN abstain_known > 0 THEN abstains / nullif(requests, 0) END])
 FROM log_quantiles l
 WHERE NOT EXISTS (SELECT 1 FROM counts c WHERE c.bucket_at = l.bucket_at AND c.requests IS NOT NULL)
 UNION ALL

@@ -1,8 +1,9 @@
 """Technical health of one service per model version, and what its GPU time costs.
 
 `telemetry_summary(store, config, service, start, end)` is what `onepane telemetry summary` prints and
-what pages call. It selects the service's samples in the window from `stg_telemetry_delta` once
-(telemetry_window.sql) and runs three named queries over them (metrics/sql/queries/telemetry_*.sql):
+what pages call. It selects the service's samples in the window once - filter-first from
+raw_telemetry, with the de-duplication and increase rules of `stg_telemetry_delta`
+(telemetry_window.sql) - and runs named queries over them (metrics/sql/queries/telemetry_*.sql):
 
 - requests, error rate, fallback/abstain rate per version: increase of `inference_requests_total`
   (else the histogram `_count`), `inference_fallback_total`, `inference_abstain_total` (else the
@@ -17,9 +18,11 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+
+from metrics.pricing import gpu_hour_price
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 ALL_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALL_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_BUCKET_S = 60
+LOOKBACK = timedelta(hours=1)      # where the window looks for each series' previous sample first
 
 
 def sql(name: str) -> str:
@@ -65,29 +69,6 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return None
 
 
-def gpu_hour_price(store, config) -> tuple[Decimal | None, str]:
-    """Price of one GPU-hour and its currency: the billing collector's (billing line or config)
-    when available, else `[pricing] gpu_hour` from onepane.toml."""
-    if config is None:
-        from metrics.config import Settings
-
-        config = Settings()
-    try:
-        from collectors.billing import gpu_hour_price as billing_price
-    except ImportError:
-        billing_price = None
-    currency = config.pricing.currency
-    if billing_price is not None:
-        got = billing_price(store, config)
-        if isinstance(got, tuple):
-            return (Decimal(str(got[0])) if got[0] is not None else None), got[1]
-        if got is not None:
-            return Decimal(str(got)), currency
-    if config.pricing.gpu_hour is not None:
-        return Decimal(str(config.pricing.gpu_hour)), currency
-    return None, currency
-
-
 def _ratio(a, b):
     return (a / b) if a is not None and b else None
 
@@ -107,6 +88,21 @@ def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
     return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
 
 
+def _window(con, params: dict, start: datetime | None) -> None:
+    """The temporary table `_window`: the service's samples in the window with their increase,
+    read filter-first (telemetry_window.sql). The previous sample of each series is looked for
+    LOOKBACK before the window; if a counter has none there but has an older one, the window is
+    read again from the beginning of the store (exact, slower; rare: a counter silent for longer)."""
+    frm = params["start"] - LOOKBACK if start is not None else ALL_START
+    con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
+    if start is None:
+        return
+    older = con.execute(sql("telemetry_window_older"), {"service": params["service"], "from": frm}).fetchall()[0][0]
+    if older:
+        con.execute("DROP TABLE _window")
+        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": ALL_START})
+
+
 def telemetry_summary(store, config, service: str, start: datetime | None = None,
                       end: datetime | None = None, as_of=None, bucket_s: int = DEFAULT_BUCKET_S) -> dict:
     """Per-version technical health and GPU cost of one service in [start, end) (None = all)."""
@@ -114,7 +110,7 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     con = store.connect(as_of)
     try:
         # the service's samples in the window, computed once (a temporary table on a read-only connection)
-        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), params)
+        _window(con, params, start)
         versions = store.query(sql("telemetry_versions"), con=con).to_dicts()
         buckets = store.query(sql("telemetry_latency_buckets"), con=con)
         gpu = store.query(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con).to_dicts()

@@ -1,6 +1,7 @@
 -- name: service_technical
 -- grain: bucket_at, model_version, metric (long format)
--- inputs: stg_telemetry_delta, stg_telemetry (GPU), stg_requests
+-- inputs: raw_telemetry (read filter-first with stg_telemetry's de-duplication and
+--         stg_telemetry_delta's increase rule), stg_requests
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service)
@@ -15,14 +16,50 @@
 --   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
 --    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
 --   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
-WITH inc AS (
-    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, status,
-           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version, increase AS d
-    FROM stg_telemetry_delta
-    WHERE sampled_at >= $start AND sampled_at < $end
+WITH raw AS (
+    -- filter first: service, time (an hour before $start for each series' previous sample) and
+    -- metric sit on the Parquet scan; then stg_telemetry's de-duplication (newest load wins)
+    SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start
+    FROM raw_telemetry
+    WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 HOUR AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
                      'inference_fallback_total', 'inference_abstain_total')
-      AND service = $service
+    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
+),
+missing AS (
+    -- series in the window without a non-NULL sample in that hour: their older history decides
+    -- their first increase (rare: a counter silent for over an hour)
+    SELECT DISTINCT metric, labels_hash FROM raw w
+    WHERE sampled_at >= $start
+      AND NOT EXISTS (SELECT 1 FROM raw p WHERE p.metric = w.metric AND p.labels_hash = w.labels_hash
+                                           AND p.sampled_at < $start AND p.value IS NOT NULL)
+),
+older AS (
+    SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
+    FROM raw_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
+    WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 1 HOUR
+    QUALIFY row_number() OVER (PARTITION BY t.metric, t.labels_hash, t.sampled_at
+                               ORDER BY t._loaded_at DESC, t._load_id DESC) = 1
+),
+seq AS (
+    -- stg_telemetry_delta's increase rule over these samples only
+    SELECT *,
+           (metric_type IS NULL OR metric_type IN ('counter', 'histogram', 'summary', 'unknown', 'untyped')) AS cumulative,
+           lag(value IGNORE NULLS) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev_value
+    FROM (SELECT * FROM raw UNION ALL SELECT * FROM older)
+),
+inc AS (
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels,
+           CASE WHEN metric LIKE '%requests%' THEN
+                coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) END AS status,
+           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version,
+           CASE WHEN NOT cumulative OR value IS NULL OR isnan(value) THEN NULL
+                WHEN prev_value IS NULL OR isnan(prev_value) THEN CASE WHEN coalesce(series_start, false) THEN value ELSE 0 END
+                WHEN value < prev_value THEN value
+                ELSE value - prev_value END AS d
+    FROM seq
+    WHERE sampled_at >= $start AND sampled_at < $end
 ),
 hist AS (
     SELECT bucket_at, model_version,
@@ -77,11 +114,13 @@ counts AS (
 ),
 gpu AS (
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, avg(value) AS value
-    FROM stg_telemetry
-    WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
-      AND (service = $service
-           OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
-                                    OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
+    FROM (SELECT sampled_at, value FROM raw_telemetry
+          WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
+            AND (service = $service
+                 OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
+                                          OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
+          QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                                     ORDER BY _loaded_at DESC, _load_id DESC) = 1)
     GROUP BY ALL
 )
 SELECT bucket_at, model_version, metric, value FROM quantiles

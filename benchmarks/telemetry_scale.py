@@ -8,13 +8,14 @@
 2. Measures each read path of issue 15 over one service:
      summary_last_hour      metrics.telemetry.telemetry_summary over the last hour
      summary_whole_range    the same over all stored data
-     window_last_hour_old   the pre-issue-15 read (stg_telemetry_delta filtered afterwards)
      service_page_day       metrics/sql/queries/service_technical.sql over the last day
    each against the fastest plain DuckDB query giving the same request counts straight from the
    Parquet files with the service and time filters first (`baseline_*`).
 3. Ingests against DuckDB doing the same parsing: the OpenMetrics text split with read_csv and
    regexp into Parquet; the request log read_csv -> Parquet.
-Every measurement runs in its own process (peak RSS is that process's ru_maxrss), best of 3.
+Every measurement runs in its own process (peak RSS is that process's VmHWM); reads best of 3,
+ingests once. `*_old` rows run the pre-issue-15 read (stg_telemetry_delta filtered afterwards; the
+old Service page query kept in tests/oracles/) for comparison.
 Prints the ratio table (Markdown) and one JSON line.
 """
 from __future__ import annotations
@@ -37,6 +38,12 @@ SERVICES = [f"svc-{i}" for i in range(6)]
 LES = ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"]
 PER_DAY = 86400 // 15
 SAMPLES_PER_DAY = len(SERVICES) * 29 * PER_DAY
+OLD_WINDOW = """
+SELECT sampled_at, metric, labels_hash, model_version, value, increase, dt_s, status,
+       CASE WHEN metric LIKE '%\\_bucket' ESCAPE '\\' THEN json_extract_string(labels, '$.le') END AS le
+FROM stg_telemetry_delta
+WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
+"""
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -118,15 +125,20 @@ def measure(name: str, db: str, data: str) -> dict:
     svc = "svc-3"
     hi = store.query("SELECT max(sampled_at) hi FROM raw_telemetry")["hi"][0] if "ingest" not in name else None
     lake = str(Path(db).with_suffix(".lake") / "raw_telemetry" / "**" / "*.parquet")
+    if name.endswith("_old"):           # the read before issue 15: stg_telemetry_delta, filtered after
+        import metrics.telemetry as mt
+
+        def old_window(con, params, start):
+            con.execute("CREATE TEMP TABLE _window AS " + OLD_WINDOW, params)
+        mt._window = old_window
+        name = name[:-4]
+        if name == "service_page_day":
+            sql = lambda _: (ROOT / "tests" / "oracles" / "service_technical_before_issue15.sql").read_text()  # noqa: E731
     t = time.perf_counter()
     if name == "summary_last_hour":
         telemetry_summary(store, None, svc, hi - timedelta(hours=1), hi)
     elif name == "summary_whole_range":
         telemetry_summary(store, None, svc)
-    elif name == "window_last_hour_old":
-        store.query("SELECT model_version, sum(increase) FROM stg_telemetry_delta WHERE service = ? "
-                    "AND sampled_at >= ? AND sampled_at < ? AND metric = 'inference_requests_total' GROUP BY 1",
-                    [svc, hi - timedelta(hours=1), hi])
     elif name == "service_page_day":
         store.query(sql("service_technical"), {"service": svc, "start": hi - timedelta(days=1), "end": hi,
                                                "bucket": "hour", "split": True, "gpus": []})
@@ -168,7 +180,15 @@ def measure(name: str, db: str, data: str) -> dict:
         duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{data}')) TO '{out}' (FORMAT parquet)")
     else:
         raise SystemExit(f"unknown measurement {name}")
-    return {"s": time.perf_counter() - t, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"s": time.perf_counter() - t, "rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: reset by exec, unlike ru_maxrss which keeps the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_one(name: str, db: Path, data: Path | str = "", repeat: int = 3, fresh_db=None) -> dict:
@@ -189,6 +209,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=1_000_000)
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--dir", default="/tmp/onepane-telemetry-scale")
+    ap.add_argument("--no-ingest", action="store_true", help="measure the reads only")
     ap.add_argument("--one")
     ap.add_argument("--db")
     ap.add_argument("--data", default="")
@@ -211,10 +232,16 @@ def main() -> None:
             ingest_openmetrics(store, f)
     n = Store(db).query("SELECT count(*) n FROM raw_telemetry")["n"][0]
     rows = {}
-    pairs = [("summary_last_hour", "baseline_last_hour"), ("summary_whole_range", "baseline_whole_range"),
-             ("window_last_hour_old", "baseline_last_hour"), ("service_page_day", "baseline_day")]
+    pairs = [("summary_last_hour", "baseline_last_hour"), ("summary_last_hour_old", "baseline_last_hour"),
+             ("summary_whole_range", "baseline_whole_range"), ("summary_whole_range_old", "baseline_whole_range"),
+             ("service_page_day", "baseline_day"), ("service_page_day_old", "baseline_day")]
+    base_runs = {}
     for ours, base in pairs:
-        rows[ours] = (run_one(ours, db), run_one(base, db))
+        if base not in base_runs:
+            base_runs[base] = run_one(base, db)
+        rows[ours] = (run_one(ours, db), base_runs[base])
+    if a.no_ingest:
+        return report(rows, n, days)
     k = [0]
 
     def fresh():
@@ -225,13 +252,17 @@ def main() -> None:
         shutil.rmtree(p)
     for i in range(3):
         (d / f"ingest{i + 1}").mkdir()
-    rows["ingest_openmetrics (1 day file)"] = (run_one("ingest_openmetrics", db, files[0], fresh_db=fresh),
-                                               run_one("baseline_openmetrics", db, files[0]))
+    rows["ingest_openmetrics (1 day file)"] = (run_one("ingest_openmetrics", db, files[0], 1, fresh_db=fresh),
+                                               run_one("baseline_openmetrics", db, files[0], 1))
     log = request_log(Path(a.dir) / f"requests_{a.requests}.csv", a.requests)
     for i in range(3):
         (d / f"ingest{i + 4}").mkdir(exist_ok=True)
-    rows[f"ingest_requests ({a.requests} rows)"] = (run_one("ingest_requests", db, log, fresh_db=fresh),
-                                                    run_one("baseline_requests", db, log))
+    rows[f"ingest_requests ({a.requests} rows)"] = (run_one("ingest_requests", db, log, 1, fresh_db=fresh),
+                                                    run_one("baseline_requests", db, log, 1))
+    report(rows, n, days)
+
+
+def report(rows: dict, n: int, days: int) -> None:
     print(f"\n{n:,} samples in the store ({days} day(s), {len(SERVICES)} services x 29 series, 15 s)\n")
     print("| read path | onepane s | filter-first DuckDB s | ratio | onepane peak RSS MB |")
     print("|---|---|---|---|---|")

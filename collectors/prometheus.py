@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
 from collectors.registry import collector
+from collectors.server_metrics import SERVER_SETS, prometheus_query
 from metrics.errors import ConfigError, SourceError, SourceUnavailable
 from metrics.times import parse_duration
 
@@ -98,47 +99,10 @@ QUERY_SETS: dict[str, list[Query]] = {
         _raw("inference_fallback_total", type="counter"),
         _raw("inference_abstain_total", type="counter"),
     ],
-    # vLLM OpenAI server (model label: model_name).
-    "vllm": [
-        _as("vllm:request_success_total", "inference_requests_total", "counter", "status", "200"),
-        _raw("vllm:e2e_request_latency_seconds_bucket", f"{H}_bucket", "histogram"),
-        _raw("vllm:e2e_request_latency_seconds_sum", f"{H}_sum", "histogram"),
-        _raw("vllm:e2e_request_latency_seconds_count", f"{H}_count", "histogram"),
-        _as("vllm:prompt_tokens_total", "inference_tokens_total", "counter", "kind", "prompt"),
-        _as("vllm:generation_tokens_total", "inference_tokens_total", "counter", "kind", "completion"),
-        _raw("vllm:num_requests_waiting", "inference_queue_depth"),
-    ],
-    # Hugging Face text-generation-inference.
-    "tgi": [
-        _as("tgi_request_success", "inference_requests_total", "counter", "status", "200"),
-        _as("tgi_request_failure", "inference_requests_total", "counter", "status", "500"),
-        _raw("tgi_request_duration_bucket", f"{H}_bucket", "histogram"),
-        _raw("tgi_request_duration_sum", f"{H}_sum", "histogram"),
-        _raw("tgi_request_duration_count", f"{H}_count", "histogram"),
-        _as("tgi_request_input_length_sum", "inference_tokens_total", "counter", "kind", "prompt"),
-        _as("tgi_request_generated_tokens_sum", "inference_tokens_total", "counter", "kind", "completion"),
-        _raw("tgi_queue_size", "inference_queue_depth"),
-    ],
-    # NVIDIA Triton (labels model, version; durations are cumulative microseconds).
-    "triton": [
-        Query("inference_requests_total", 'label_replace(label_join(last_over_time(nv_inference_request_success{{{sel}}}[{w}]), '
-              '"model_version", "/", "model", "version"), "status", "200", "", "")', "counter"),
-        Query("inference_requests_total", 'label_replace(label_join(last_over_time(nv_inference_request_failure{{{sel}}}[{w}]), '
-              '"model_version", "/", "model", "version"), "status", "500", "", "")', "counter"),
-        Query(f"{H}_sum", 'label_join(last_over_time(nv_inference_request_duration_us{{{sel}}}[{w}]) / 1e6, '
-              '"model_version", "/", "model", "version")', "counter"),
-        Query(f"{H}_count", 'label_join(last_over_time(nv_inference_request_success{{{sel}}}[{w}]), '
-              '"model_version", "/", "model", "version")', "counter"),
-        Query("inference_queue_depth", 'label_join(last_over_time(nv_inference_pending_request_count{{{sel}}}[{w}]), '
-              '"model_version", "/", "model", "version")'),
-    ],
-    # TorchServe metrics API (labels model_name, model_version; latency in microseconds).
-    "torchserve": [
-        _raw("ts_inference_requests_total", "inference_requests_total", "counter"),
-        _raw("ts_inference_latency_microseconds", f"{H}_sum", "counter", scale=" / 1e6"),
-        _raw("ts_inference_requests_total", f"{H}_count", "counter"),
-        _raw("ts_queue_latency_microseconds", "inference_queue_seconds_total", "counter", scale=" / 1e6"),
-    ],
+    # vLLM, TGI, Triton, TorchServe: one query per entry of the shared name mapping, which
+    # `onepane ingest openmetrics` applies to scrape files too (collectors/server_metrics.py).
+    **{server: [Query(e.metric, prometheus_query(e), e.type) for e in entries]
+       for server, entries in SERVER_SETS.items()},
     # NVIDIA DCGM exporter: no service label; GPUs are attributed via Service.gpus or the source.
     "dcgm": [
         _raw(n, gpu=True, type="counter" if n.endswith("ENERGY_CONSUMPTION") else "gauge")

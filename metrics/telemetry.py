@@ -1,12 +1,14 @@
 """Technical health of one service per model version, and what its GPU time costs.
 
 `telemetry_summary(store, config, service, start, end)` is what `onepane telemetry summary` prints and
-what pages call. It selects the service's samples in the window from `stg_telemetry_delta` once
-(telemetry_window.sql) and runs three named queries over them (metrics/sql/queries/telemetry_*.sql):
+what pages call. It selects the service's samples in the window once - filter-first from
+raw_telemetry, with the de-duplication and increase rules of `stg_telemetry_delta`
+(telemetry_window.sql) - and runs named queries over them (metrics/sql/queries/telemetry_*.sql):
 
 - requests, error rate, fallback/abstain rate per version: increase of `inference_requests_total`
   (else the histogram `_count`), `inference_fallback_total`, `inference_abstain_total` (else the
-  request logs' fallback/abstained flags);
+  request logs' fallback/abstained flags); a version with no request counters at all (the service
+  only has request logs) takes every figure from its request log (telemetry_request_log.sql);
 - latency p50/p95: Prometheus' `histogram_quantile` interpolation over the bucket increases;
 - GPU seconds = sum(utilisation x dt); busy time and energy split across versions per bucket by
   their share of request-seconds; idle = observed (paid) GPU time - busy, reported for the service,
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+
+from metrics.pricing import gpu_hour_price
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,7 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 ALL_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALL_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_BUCKET_S = 60
+LOOKBACK = timedelta(hours=1)      # where the window looks for each series' previous sample first
 
 
 def sql(name: str) -> str:
@@ -64,29 +69,6 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
     return None
 
 
-def gpu_hour_price(store, config) -> tuple[Decimal | None, str]:
-    """Price of one GPU-hour and its currency: the billing collector's (billing line or config)
-    when available, else `[pricing] gpu_hour` from onepane.toml."""
-    if config is None:
-        from metrics.config import Settings
-
-        config = Settings()
-    try:
-        from collectors.billing import gpu_hour_price as billing_price
-    except ImportError:
-        billing_price = None
-    currency = config.pricing.currency
-    if billing_price is not None:
-        got = billing_price(store, config)
-        if isinstance(got, tuple):
-            return (Decimal(str(got[0])) if got[0] is not None else None), got[1]
-        if got is not None:
-            return Decimal(str(got)), currency
-    if config.pricing.gpu_hour is not None:
-        return Decimal(str(config.pricing.gpu_hour)), currency
-    return None, currency
-
-
 def _ratio(a, b):
     return (a / b) if a is not None and b else None
 
@@ -106,6 +88,21 @@ def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
     return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
 
 
+def _window(con, params: dict, start: datetime | None) -> None:
+    """The temporary table `_window`: the service's samples in the window with their increase,
+    read filter-first (telemetry_window.sql). The previous sample of each series is looked for
+    LOOKBACK before the window; if a counter has none there but has an older one, the window is
+    read again from the beginning of the store (exact, slower; rare: a counter silent for longer)."""
+    frm = params["start"] - LOOKBACK if start is not None else ALL_START
+    con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
+    if start is None:
+        return
+    older = con.execute(sql("telemetry_window_older"), {"service": params["service"], "from": frm}).fetchall()[0][0]
+    if older:
+        con.execute("DROP TABLE _window")
+        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": ALL_START})
+
+
 def telemetry_summary(store, config, service: str, start: datetime | None = None,
                       end: datetime | None = None, as_of=None, bucket_s: int = DEFAULT_BUCKET_S) -> dict:
     """Per-version technical health and GPU cost of one service in [start, end) (None = all)."""
@@ -113,7 +110,7 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     con = store.connect(as_of)
     try:
         # the service's samples in the window, computed once (a temporary table on a read-only connection)
-        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), params)
+        _window(con, params, start)
         versions = store.query(sql("telemetry_versions"), con=con).to_dicts()
         buckets = store.query(sql("telemetry_latency_buckets"), con=con)
         gpu = store.query(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con).to_dicts()
@@ -125,8 +122,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     by_version = {g["model_version"]: g for g in gpu if g["model_version"] is not None}
     unattributed = next((g for g in gpu if g["model_version"] is None), None)
     out_versions = []
+    counted = {v["model_version"] for v in versions
+               if v["requests"] is not None or v["histogram_count"] is not None}
     for v in versions:
         mv = v["model_version"]
+        if mv not in counted and mv in logs:
+            continue                      # no request counters: the version comes from its request log
         requests = v["requests"] if v["requests"] is not None else v["histogram_count"]
         bk = buckets.filter(buckets["model_version"] == mv)
         pairs = list(zip(bk["le"].to_list(), bk["count"].to_list()))
@@ -150,6 +151,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
             "cost": cost,
             "cost_per_request": (cost / Decimal(int(round(requests)))) if cost is not None and requests else None,
         })
+    for mv, lg in logs.items():
+        if mv in counted or (mv is None and counted):
+            continue                      # (a log without versions only speaks for a log-only service)
+        g = by_version.get(mv, {})
+        out_versions.append(_from_log(lg, g.get("gpu_seconds"), g.get("energy_j"), price))
+    out_versions.sort(key=lambda r: (r["model_version"] is None, r["model_version"] or ""))
     observed = sum(g["observed_gpu_seconds"] or 0.0 for g in gpu)
     busy = sum(g["gpu_seconds"] or 0.0 for g in gpu)
     idle = observed - busy if gpu else None
@@ -167,6 +174,31 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
         "idle_energy_j": unattributed["energy_j"] if unattributed else 0.0 if gpu else None,
         "gpu_hour_price": price,
         "currency": currency,
+    }
+
+
+def _from_log(lg: dict, gpu_s: float | None, energy_j: float | None, price: Decimal | None) -> dict:
+    """A version whose only technical source is its request log: every figure from the log rows
+    (latency quantiles exact over the logged latencies; error rate over rows with a status)."""
+    requests = int(lg["requests"])
+    cost = _money(gpu_s, price)
+    return {
+        "model_version": lg["model_version"],
+        "requests": requests,
+        "error_rate": _ratio(float(lg["errors"]), lg["with_status"]) if lg["with_status"] else None,
+        "latency_p50_s": lg["latency_p50_s"],
+        "latency_p95_s": lg["latency_p95_s"],
+        "latency_mean_s": lg["latency_mean_s"],
+        "gpu_seconds": gpu_s,
+        "gpu_seconds_per_request": _ratio(gpu_s, requests),
+        "energy_j": energy_j,
+        "energy_j_per_request": _ratio(energy_j, requests),
+        "fallback_rate": _ratio(float(lg["fallbacks"]), requests) if lg["fallbacks"] is not None else None,
+        "abstain_rate": _ratio(float(lg["abstains"]), requests) if lg["abstains"] is not None else None,
+        "tokens": float(lg["tokens"]) if lg["tokens"] is not None else None,
+        "cost": cost,
+        "cost_per_request": (cost / Decimal(requests)) if cost is not None and requests else None,
+        "measured_by": "request_log",
     }
 
 

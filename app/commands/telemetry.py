@@ -64,21 +64,27 @@ def _add_url_to_collect(collect: click.Command) -> None:
 @click.command("openmetrics")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--service", default=None, help="Service of series that carry no `service` label.")
+@click.option("--model-version", default=None,
+              help="Model version of model-server series without a model label (TGI); default 'default'.")
 @click.option("--at", "at", type=TIME, default=None,
-              help="Scrape time for samples without a timestamp (default: the file's modification time).")
+              help="Scrape time for samples without a timestamp (default: the file's modification time). "
+                   "The same file at another time is another observation.")
 @store_options
-def ingest_openmetrics(files, service, at, store, config) -> None:
-    """Load OpenMetrics / Prometheus text files (with timestamps) into raw_telemetry."""
+def ingest_openmetrics(files, service, model_version, at, store, config) -> None:
+    """Load OpenMetrics / Prometheus text files into raw_telemetry. vLLM, Triton, TorchServe and TGI
+    metric names become onepane's canonical series (collectors/server_metrics.py)."""
     from collectors.openmetrics import ingest_openmetrics as run
 
     for f in files:
-        r = run(store, f, config, service=service, default_time=at.timestamp() if at else None)
+        r = run(store, f, config, service=service, default_time=at.timestamp() if at else None,
+                model_version=model_version)
         if r["skipped"]:
             click.echo(f"{f}: already loaded (load {r['load_id']}), nothing to do")
         else:
             click.echo(f"{f}: {r['rows']} samples loaded (load {r['load_id']}; "
                        f"{r['dcgm_blank_values']} DCGM blank values as NULL, "
-                       f"{r['exemplars_dropped']} exemplars dropped)")
+                       f"{r['exemplars_dropped']} exemplars dropped, {r['non_finite_values']} NaN/Inf "
+                       f"values as NULL, {r['duplicate_samples']} duplicate samples (later line wins))")
 
 
 @click.command("requests")

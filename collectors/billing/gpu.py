@@ -1,39 +1,5 @@
-"""Price of one GPU-hour, so self-hosted inference has a cost too.
-
-`gpu_hour_price(store, config)` -> (Decimal | None, currency):
-1. `[pricing] gpu_hour` (and `currency`) from onepane.toml when set;
-2. otherwise the billed GPU lines of the newest billing month in `focus`: rows whose unit is hours
-   and whose SKU, description, service or resource type names a GPU (GPU, NVIDIA, A100, H100, L4,
-   T4, V100, or an AWS GPU instance family p3/p4/p5/g4/g5/g6). Price = sum(EffectiveCost, else
-   BilledCost) / sum(PricingQuantity), in the currency with the most such cost; the quantity is
-   taken as GPU-hours (an instance with several GPUs bills per instance-hour: set
-   `pricing.gpu_hour` for exact figures);
-3. (None, currency) when neither exists.
-"""
+"""Price of one GPU-hour: moved to metrics/pricing.py (the base layer); re-exported here for
+callers of `collectors.billing.gpu_hour_price`."""
 from __future__ import annotations
 
-from decimal import Decimal
-
-GPU_MATCH = ("(?i)(\\bgpu|nvidia|\\ba100|\\bh100|\\bh200|\\bl4\\b|\\bt4\\b|\\bv100|\\bl40"
-             "|\\b(p3|p4d|p4de|p5|p5e|g4dn|g5|g6|g6e)\\.[0-9a-z]+)")
-
-
-def gpu_hour_price(store, config) -> tuple[Decimal | None, str]:
-    p = config.pricing
-    if p.gpu_hour is not None:
-        return Decimal(p.gpu_hour), p.currency
-    df = store.query(f"""
-        WITH g AS (
-            SELECT BillingCurrency AS currency, date_trunc('month', BillingPeriodStart) AS month,
-                   coalesce(EffectiveCost, BilledCost) AS cost, PricingQuantity AS qty
-            FROM focus
-            WHERE lower(coalesce(PricingUnit, ConsumedUnit, '')) SIMILAR TO '.*(hour|hrs|hr).*'
-              AND regexp_matches(concat_ws(' ', SkuId, ChargeDescription, ServiceName,
-                                           ResourceType, x_extra), ?)
-              AND ChargeCategory = 'Usage' AND PricingQuantity > 0)
-        SELECT currency, sum(cost) AS cost, sum(qty) AS qty FROM g
-        WHERE month = (SELECT max(month) FROM g) GROUP BY currency
-        ORDER BY cost DESC NULLS LAST LIMIT 1""", [GPU_MATCH])
-    if not df.height or not df["qty"][0]:
-        return None, p.currency
-    return Decimal(df["cost"][0]) / Decimal(df["qty"][0]), df["currency"][0] or p.currency
+from metrics.pricing import GPU_MATCH, gpu_hour_price  # noqa: F401

@@ -1,6 +1,6 @@
 -- name: wc_telemetry
 -- grain: bucket, metric, model_version, le, status, kind, gpu (one row per group of samples)
--- inputs: raw_telemetry (with the stg_telemetry de-duplication)
+-- inputs: raw_telemetry (with the stg_telemetry de-duplication), stg_requests
 -- params: $service, $start, $end, $gap_start, $gap_end (skipped), $origin (epoch seconds of bucket 0),
 --         $bucket_s, $gpus (labels
 --         values that mean a GPU of this service), $own_unlabelled (TRUE: GPU series without a
@@ -12,6 +12,10 @@
 -- Gauges are averaged. Each sample of a series stands for its sampling interval (`step`: span /
 -- (samples - 1) over the range), so `busy_s` = Σ value/100 × step is GPU-busy seconds for
 -- utilisation, `idle_s` the seconds at ≤ 1 % and `covered_s` the seconds observed.
+-- A service without request counters in the range (its only technical source is a request log)
+-- gets the same rows from stg_requests: per bucket, requests per status, fallbacks, abstains and a
+-- latency histogram over fixed bounds (5 ms .. 120 s, +Inf), so its latency quantiles are as
+-- precise as those bounds (what-changed compares them between periods).
 WITH s AS (
     -- raw_telemetry deduplicated exactly as stg_telemetry does (newest load wins per metric,
     -- series and instant), but after the range filter, so DuckDB prunes row groups first
@@ -55,7 +59,44 @@ d AS (
     FROM per
     WINDOW w AS (PARTITION BY metric, labels_hash ORDER BY b),
            s AS (PARTITION BY metric, labels_hash)
+),
+log_rows AS (
+    SELECT floor((epoch(arrived_at) - $origin) / $bucket_s)::BIGINT AS b, model_version, status,
+           latency_s, fallback, abstained
+    FROM stg_requests
+    WHERE service = $service AND arrived_at >= $start::TIMESTAMPTZ AND arrived_at < $end::TIMESTAMPTZ
+      AND NOT (arrived_at >= $gap_start::TIMESTAMPTZ AND arrived_at < $gap_end::TIMESTAMPTZ)
+      AND NOT EXISTS (SELECT 1 FROM s WHERE metric IN ('inference_requests_total',
+                                                       'inference_request_duration_seconds_count'))
+),
+bounds AS (
+    SELECT unnest([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.75, 1.0,
+                   1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0, 120.0,
+                   'infinity'::DOUBLE]) AS le
+),
+from_logs AS (
+    SELECT b, 'inference_requests_total' AS metric, model_version, NULL AS le, status, count(*)::DOUBLE AS delta
+    FROM log_rows GROUP BY ALL
+    UNION ALL
+    SELECT b, 'inference_fallback_total', model_version, NULL, NULL, count(*) FILTER (WHERE fallback)::DOUBLE
+    FROM log_rows GROUP BY ALL HAVING count(fallback) > 0
+    UNION ALL
+    SELECT b, 'inference_abstain_total', model_version, NULL, NULL, count(*) FILTER (WHERE abstained)::DOUBLE
+    FROM log_rows GROUP BY ALL HAVING count(abstained) > 0
+    UNION ALL
+    SELECT r.b, 'inference_request_duration_seconds_bucket', r.model_version,
+           CASE WHEN isinf(k.le) THEN '+Inf' ELSE k.le::VARCHAR END, NULL,
+           count(*) FILTER (WHERE r.latency_s <= k.le)::DOUBLE
+    FROM log_rows r, bounds k
+    WHERE r.latency_s IS NOT NULL
+    GROUP BY ALL
 )
+SELECT b, metric, model_version, le, status, NULL AS kind, NULL AS gpu, delta,
+       NULL::DOUBLE AS mean, NULL::DOUBLE AS busy_s, NULL::DOUBLE AS idle_s, NULL::DOUBLE AS covered_s,
+       NULL::BIGINT AS samples, 0::BIGINT AS nulls
+FROM from_logs
+WHERE b >= 0
+UNION ALL
 SELECT b, metric, model_version,
        json_extract_string(labels, '$.le') AS le,
        coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) AS status,

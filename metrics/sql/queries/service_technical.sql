@@ -1,6 +1,7 @@
 -- name: service_technical
 -- grain: bucket_at, model_version, metric (long format)
--- inputs: stg_telemetry_delta, stg_telemetry (GPU), stg_requests
+-- inputs: raw_telemetry (read filter-first with stg_telemetry's de-duplication and
+--         stg_telemetry_delta's increase rule), stg_requests
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service)
@@ -11,15 +12,54 @@
 --   requests             predictions served (counter increases; request logs as fallback)
 --   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
 --   fallback_rate        inference_fallback_total increase / requests
+--   abstain_rate         inference_abstain_total increase / requests
+--   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
+--    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
 --   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
-WITH inc AS (
-    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, status,
-           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version, increase AS d
-    FROM stg_telemetry_delta
-    WHERE sampled_at >= $start AND sampled_at < $end
+WITH raw AS (
+    -- filter first: service, time (an hour before $start for each series' previous sample) and
+    -- metric sit on the Parquet scan; then stg_telemetry's de-duplication (newest load wins)
+    SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start
+    FROM raw_telemetry
+    WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 HOUR AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
-                     'inference_fallback_total')
-      AND service = $service
+                     'inference_fallback_total', 'inference_abstain_total')
+    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
+),
+missing AS (
+    -- series in the window without a non-NULL sample in that hour: their older history decides
+    -- their first increase (rare: a counter silent for over an hour)
+    SELECT DISTINCT metric, labels_hash FROM raw w
+    WHERE sampled_at >= $start
+      AND NOT EXISTS (SELECT 1 FROM raw p WHERE p.metric = w.metric AND p.labels_hash = w.labels_hash
+                                           AND p.sampled_at < $start AND p.value IS NOT NULL)
+),
+older AS (
+    SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
+    FROM raw_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
+    WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 1 HOUR
+    QUALIFY row_number() OVER (PARTITION BY t.metric, t.labels_hash, t.sampled_at
+                               ORDER BY t._loaded_at DESC, t._load_id DESC) = 1
+),
+seq AS (
+    -- stg_telemetry_delta's increase rule over these samples only
+    SELECT *,
+           (metric_type IS NULL OR metric_type IN ('counter', 'histogram', 'summary', 'unknown', 'untyped')) AS cumulative,
+           lag(value IGNORE NULLS) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev_value
+    FROM (SELECT * FROM raw UNION ALL SELECT * FROM older)
+),
+inc AS (
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels,
+           CASE WHEN metric LIKE '%requests%' THEN
+                coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) END AS status,
+           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version,
+           CASE WHEN NOT cumulative OR value IS NULL OR isnan(value) THEN NULL
+                WHEN prev_value IS NULL OR isnan(prev_value) THEN CASE WHEN coalesce(series_start, false) THEN value ELSE 0 END
+                WHEN value < prev_value THEN value
+                ELSE value - prev_value END AS d
+    FROM seq
+    WHERE sampled_at >= $start AND sampled_at < $end
 ),
 hist AS (
     SELECT bucket_at, model_version,
@@ -54,7 +94,9 @@ log_quantiles AS (
            count(*)::DOUBLE AS requests,
            count(*) FILTER (WHERE try_cast(status AS INTEGER) >= 500
                               OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors,
-           count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks
+           count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks,
+           count(*) FILTER (WHERE abstained)::DOUBLE AS abstains,
+           count(fallback) AS fallback_known, count(abstained) AS abstain_known
     FROM stg_requests
     WHERE service = $service AND arrived_at >= $start AND arrived_at < $end
     GROUP BY ALL
@@ -65,17 +107,20 @@ counts AS (
            sum(d) FILTER (WHERE metric = 'inference_requests_total'
                           AND (try_cast(status AS INTEGER) >= 500
                                OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))) AS errors,
-           sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks
-    FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total')
+           sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks,
+           sum(d) FILTER (WHERE metric = 'inference_abstain_total') AS abstains
+    FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total', 'inference_abstain_total')
     GROUP BY ALL
 ),
 gpu AS (
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, avg(value) AS value
-    FROM stg_telemetry
-    WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
-      AND (service = $service
-           OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
-                                    OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
+    FROM (SELECT sampled_at, value FROM raw_telemetry
+          WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
+            AND (service = $service
+                 OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
+                                          OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
+          QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                                     ORDER BY _loaded_at DESC, _load_id DESC) = 1)
     GROUP BY ALL
 )
 SELECT bucket_at, model_version, metric, value FROM quantiles
@@ -84,12 +129,14 @@ SELECT bucket_at, model_version, unnest(['p50_s', 'p95_s', 'p99_s']), unnest([p5
 FROM log_quantiles l
 WHERE NOT EXISTS (SELECT 1 FROM quantiles q WHERE q.bucket_at = l.bucket_at)
 UNION ALL
-SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate']),
-       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0)])
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0), abstains / nullif(requests, 0)])
 FROM counts WHERE requests IS NOT NULL
 UNION ALL
-SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate']),
-       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0)])
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0),
+               CASE WHEN fallback_known > 0 THEN fallbacks / nullif(requests, 0) END,
+               CASE WHEN abstain_known > 0 THEN abstains / nullif(requests, 0) END])
 FROM log_quantiles l
 WHERE NOT EXISTS (SELECT 1 FROM counts c WHERE c.bucket_at = l.bucket_at AND c.requests IS NOT NULL)
 UNION ALL

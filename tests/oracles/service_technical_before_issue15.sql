@@ -1,0 +1,107 @@
+-- The Service page technical query as it was before issue 15 (stg_telemetry_delta over the whole
+-- store, filtered afterwards): the oracle tests/test_telemetry_scale.py compares the rewrite with.
+-- name: service_technical
+-- grain: bucket_at, model_version, metric (long format)
+-- inputs: stg_telemetry_delta, stg_telemetry (GPU), stg_requests
+-- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
+--         version together as '(all)'),
+--         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service)
+-- One service's technical health per time bucket and model version:
+--   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
+--                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
+--                        Prometheus' histogram_quantile); from request logs when there is no histogram
+--   requests             predictions served (counter increases; request logs as fallback)
+--   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
+--   fallback_rate        inference_fallback_total increase / requests
+--   abstain_rate         inference_abstain_total increase / requests
+--   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
+--    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
+--   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
+WITH inc AS (
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels, status,
+           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version, increase AS d
+    FROM stg_telemetry_delta
+    WHERE sampled_at >= $start AND sampled_at < $end
+      AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
+                     'inference_fallback_total', 'inference_abstain_total')
+      AND service = $service
+),
+hist AS (
+    SELECT bucket_at, model_version,
+           CASE WHEN json_extract_string(labels, '$.le') IN ('+Inf', 'Inf', 'inf') THEN 'infinity'::DOUBLE
+                ELSE TRY_CAST(json_extract_string(labels, '$.le') AS DOUBLE) END AS le,
+           sum(d) AS n
+    FROM inc WHERE metric = 'inference_request_duration_seconds_bucket'
+    GROUP BY ALL
+),
+hist_cum AS (
+    SELECT *, max(n) OVER w_all AS total,
+           lag(le) OVER w AS prev_le, lag(n) OVER w AS prev_n
+    FROM hist
+    WINDOW w AS (PARTITION BY bucket_at, model_version ORDER BY le),
+           w_all AS (PARTITION BY bucket_at, model_version)
+),
+quantiles AS (
+    SELECT bucket_at, model_version, q.metric,
+           min_by(CASE WHEN isinf(le) THEN prev_le
+                       ELSE coalesce(prev_le, 0) + (le - coalesce(prev_le, 0))
+                            * (q.q * total - coalesce(prev_n, 0)) / nullif(n - coalesce(prev_n, 0), 0) END,
+                  le) AS value
+    FROM hist_cum, (VALUES ('p50_s', 0.5), ('p95_s', 0.95), ('p99_s', 0.99)) q(metric, q)
+    WHERE total > 0 AND n >= q.q * total
+    GROUP BY ALL
+),
+log_quantiles AS (
+    SELECT date_trunc($bucket, arrived_at) AS bucket_at,
+           CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version,
+           quantile_cont(latency_s, 0.5) AS p50_s, quantile_cont(latency_s, 0.95) AS p95_s,
+           quantile_cont(latency_s, 0.99) AS p99_s,
+           count(*)::DOUBLE AS requests,
+           count(*) FILTER (WHERE try_cast(status AS INTEGER) >= 500
+                              OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))::DOUBLE AS errors,
+           count(*) FILTER (WHERE fallback)::DOUBLE AS fallbacks,
+           count(*) FILTER (WHERE abstained)::DOUBLE AS abstains,
+           count(fallback) AS fallback_known, count(abstained) AS abstain_known
+    FROM stg_requests
+    WHERE service = $service AND arrived_at >= $start AND arrived_at < $end
+    GROUP BY ALL
+),
+counts AS (
+    SELECT bucket_at, model_version,
+           sum(d) FILTER (WHERE metric = 'inference_requests_total') AS requests,
+           sum(d) FILTER (WHERE metric = 'inference_requests_total'
+                          AND (try_cast(status AS INTEGER) >= 500
+                               OR lower(status) IN ('error', 'failed', 'failure', 'fail', '5xx'))) AS errors,
+           sum(d) FILTER (WHERE metric = 'inference_fallback_total') AS fallbacks,
+           sum(d) FILTER (WHERE metric = 'inference_abstain_total') AS abstains
+    FROM inc WHERE metric IN ('inference_requests_total', 'inference_fallback_total', 'inference_abstain_total')
+    GROUP BY ALL
+),
+gpu AS (
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, avg(value) AS value
+    FROM stg_telemetry
+    WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
+      AND (service = $service
+           OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
+                                    OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
+    GROUP BY ALL
+)
+SELECT bucket_at, model_version, metric, value FROM quantiles
+UNION ALL
+SELECT bucket_at, model_version, unnest(['p50_s', 'p95_s', 'p99_s']), unnest([p50_s, p95_s, p99_s])
+FROM log_quantiles l
+WHERE NOT EXISTS (SELECT 1 FROM quantiles q WHERE q.bucket_at = l.bucket_at)
+UNION ALL
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0), abstains / nullif(requests, 0)])
+FROM counts WHERE requests IS NOT NULL
+UNION ALL
+SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([requests, errors / nullif(requests, 0),
+               CASE WHEN fallback_known > 0 THEN fallbacks / nullif(requests, 0) END,
+               CASE WHEN abstain_known > 0 THEN abstains / nullif(requests, 0) END])
+FROM log_quantiles l
+WHERE NOT EXISTS (SELECT 1 FROM counts c WHERE c.bucket_at = l.bucket_at AND c.requests IS NOT NULL)
+UNION ALL
+SELECT bucket_at, NULL, 'gpu_util_pct', value FROM gpu
+ORDER BY bucket_at, metric, model_version

@@ -1,0 +1,172 @@
+"""Telemetry at scale (issue 15): every rewritten read returns exactly what the old view returned.
+
+The oracle is the old read, kept here as text: `stg_telemetry_delta` (window functions over the
+whole store) filtered by service and time afterwards. The rewritten `_window` (filter-first on the
+Parquet scan) must give the same rows on the demo company, the real capture, overlapping
+re-ingests, restated loads, a counter silent for longer than the look-back, and as of a past time.
+Not timed: benchmarks/telemetry_scale.py measures.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+OLD_WINDOW = """
+SELECT sampled_at, metric, labels_hash, model_version, value, increase, dt_s, status,
+       CASE WHEN metric LIKE '%\\_bucket' ESCAPE '\\' THEN json_extract_string(labels, '$.le') END AS le
+FROM stg_telemetry_delta
+WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
+"""
+COLS = ["sampled_at", "metric", "labels_hash", "model_version", "value", "increase", "dt_s", "status", "le"]
+T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
+
+
+def old_and_new(store, service, start, end, as_of=None):
+    from metrics.telemetry import ALL_START, ALL_END, _window
+
+    params = {"service": service, "start": start or ALL_START, "end": end or ALL_END}
+    con = store.connect(as_of)
+    try:
+        old = store.query(OLD_WINDOW, params, con=con)
+        _window(con, params, start)
+        new = store.query("SELECT * EXCLUDE (no_prev) FROM _window", con=con)
+    finally:
+        con.close()
+    key = ["metric", "labels_hash", "sampled_at"]
+    return old.select(COLS).sort(key), new.select(COLS).sort(key)
+
+
+def assert_same(old: pl.DataFrame, new: pl.DataFrame):
+    assert old.height == new.height
+    assert old.select(COLS[:4] + ["status", "le"]).equals(new.select(COLS[:4] + ["status", "le"]))
+    for c in ("value", "increase", "dt_s"):
+        for a, b in zip(old[c].to_list(), new[c].to_list()):
+            assert (a is None and b is None) or (a is not None and b is not None and
+                                                 (a == b or (math.isnan(a) and math.isnan(b))
+                                                  or a == pytest.approx(b, rel=1e-12))), (c, a, b)
+
+
+OLD_TECHNICAL = (Path(__file__).parent / "oracles" / "service_technical_before_issue15.sql").read_text()
+
+
+def assert_same_technical(store, service, start, end, as_of=None, gpus=()):
+    """The Service page query (metrics/sql/queries/service_technical.sql) against the old one."""
+    from metrics import queries
+
+    for bucket, split in (("hour", True), ("day", False)):
+        new = queries.service_technical(store, service, start, end, bucket=bucket, gpus=list(gpus),
+                                        split=split, as_of=as_of)
+        params = {"start": start or datetime(1970, 1, 1, tzinfo=timezone.utc),
+                  "end": end or datetime(9999, 1, 1, tzinfo=timezone.utc),
+                  "service": service, "bucket": bucket, "split": split, "gpus": list(gpus)}
+        old = store.query(OLD_TECHNICAL, params, as_of=as_of)
+        key = ["bucket_at", "metric", "model_version"]
+        old, new = old.sort(key, nulls_last=True), new.sort(key, nulls_last=True)
+        assert old.select(key).equals(new.select(key)), (service, start, end, bucket)
+        for a, b in zip(old["value"].to_list(), new["value"].to_list()):
+            assert (a is None and b is None) or a == pytest.approx(b, rel=1e-9, abs=1e-12)
+
+
+def windows(lo: datetime, hi: datetime):
+    span = hi - lo
+    yield None, None
+    yield lo + span / 3, lo + span / 2
+    yield hi - timedelta(hours=1), hi
+    yield lo - timedelta(days=1), lo + timedelta(minutes=7)
+
+
+def test_capture(store, shared):
+    from collectors.openmetrics import ingest_openmetrics
+
+    ingest_openmetrics(store, shared / "gpu-serving-capture" / "telemetry.om")
+    rng = store.query("SELECT min(sampled_at) lo, max(sampled_at) hi FROM raw_telemetry").row(0)
+    services = store.query("SELECT DISTINCT service FROM raw_telemetry WHERE service IS NOT NULL")["service"]
+    for svc in services:
+        for a, b in windows(*rng):
+            old, new = old_and_new(store, svc, a, b)
+            assert old.height > 0 or a is not None
+            assert_same(old, new)
+            assert_same_technical(store, svc, a, b)
+
+
+def om(rows, path):
+    lines = ["# TYPE inference_requests counter", "# TYPE DCGM_FI_DEV_GPU_UTIL gauge"]
+    names = {"req_total": "inference_requests_total", "util": "DCGM_FI_DEV_GPU_UTIL"}
+    lines += [f'{names[name]}{{service="svc",model_version="{v}",status="200"}} {val} {t.timestamp()}'
+              for name, v, val, t in rows]
+    path.write_text("\n".join(lines) + "\n# EOF\n")
+    return path
+
+
+def test_overlapping_reingests_restatements_long_silence_and_as_of(store, tmp_path):
+    from collectors.openmetrics import ingest_openmetrics
+
+    minute = timedelta(minutes=1)
+    a = [("req_total", "v1", 10 * i, T0 + i * minute) for i in range(120)]
+    a += [("util", "v1", float(i % 7), T0 + i * minute) for i in range(120)]
+    a += [("req_total", "v2", 5 * i, T0 + i * minute) for i in range(0, 20)]   # v2 falls silent ...
+    ingest_openmetrics(store, om(a, tmp_path / "a.om"))
+    as_of = datetime.now(timezone.utc)
+    # an overlapping re-delivery that restates part of v1 (other values) and adds later samples
+    b = [("req_total", "v1", 10 * i + (3 if i >= 100 else 0), T0 + i * minute) for i in range(90, 200)]
+    b += [("req_total", "v2", 500 + i, T0 + i * minute) for i in range(180, 200)]  # ... for 160 min
+    b += [("util", "v1", float("nan"), T0 + i * minute) for i in range(150, 160)]
+    ingest_openmetrics(store, om(b, tmp_path / "b.om"))
+    lo, hi = T0, T0 + 200 * minute
+    cases = list(windows(lo, hi)) + [(T0 + 185 * minute, T0 + 195 * minute),   # v2 back after silence
+                                     (T0 + 95 * minute, T0 + 105 * minute)]     # across the restatement
+    for s, e in cases:
+        assert_same(*old_and_new(store, "svc", s, e))
+        assert_same(*old_and_new(store, "svc", s, e, as_of=as_of))
+        assert_same_technical(store, "svc", s, e)
+        assert_same_technical(store, "svc", s, e, as_of=as_of)
+    old, new = old_and_new(store, "svc", T0 + 185 * minute, T0 + 195 * minute)
+    v2 = new.filter(pl.col("model_version") == "v2")["increase"].to_list()
+    assert v2[0] == 500 + 185 - (500 + 184)                          # counted from the sample before
+
+
+def test_demo_company(tmp_path_factory):
+    from collectors.demo import generate
+    from collectors.runner import publish_services, run_sources
+    from metrics.config import load_settings
+    from metrics.store import Store
+
+    out = generate(tmp_path_factory.mktemp("demo") / "d", seed=7, days=30, end="2026-11-01T00:00:00Z")
+    config = load_settings(out / "onepane.toml")
+    store = Store(out / "onepane.duckdb").ensure()
+    publish_services(store, config)
+    assert all(r.ok for r in run_sources(store, config))
+    lo, hi = store.query("SELECT min(sampled_at) lo, max(sampled_at) hi FROM raw_telemetry").row(0)
+    for svc in store.query("SELECT DISTINCT service FROM raw_telemetry WHERE service IS NOT NULL")["service"]:
+        for a, b in [(None, None), (hi - timedelta(days=1), hi), (lo + timedelta(days=9), lo + timedelta(days=10))]:
+            assert_same(*old_and_new(store, svc, a, b))
+            svc_gpus = next((x.gpus for x in config.services if x.name == svc), [])
+            assert_same_technical(store, svc, a, b, gpus=svc_gpus)
+
+
+def test_page_query_filters_reach_the_parquet_scan(store, tmp_path):
+    """EXPLAIN ANALYZE of the summary's window read over one service and day: the service and
+    time filters are in the Parquet scan (not above a window function over the whole store)."""
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics.telemetry import sql
+
+    hour = timedelta(hours=1)
+    for svc in ("a", "b"):
+        rows = [("req_total", "v1", i, T0 + i * hour) for i in range(72)]
+        (tmp_path / f"{svc}.om").write_text(om(rows, tmp_path / "x.om").read_text().replace('"svc"', f'"{svc}"'))
+        ingest_openmetrics(store, tmp_path / f"{svc}.om")
+    start = T0 + timedelta(days=1)
+    con = store.connect()
+    try:
+        plan = "\n".join(r[1] for r in con.execute(
+            "EXPLAIN ANALYZE " + sql("telemetry_window"),
+            {"service": "b", "start": start, "end": start + timedelta(days=1), "from": start - hour}).fetchall())
+    finally:
+        con.close()
+    scan = plan[plan.index("READ_PARQUET"):]
+    filters = scan[scan.index("Filters:"):].replace(" ", "")
+    assert "service='b'" in filters and "sampled_at>=" in filters and "sampled_at<" in filters

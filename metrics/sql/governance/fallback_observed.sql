@@ -2,9 +2,10 @@
 -- grain: service
 -- inputs: gov_scope, stg_fallbacks
 -- A fallback series reported for the service in [window_start, at] (zero fallbacks still counts:
--- the rate was observed).
+-- the rate was observed). The rate counts only the requests of rows that report fallbacks: a
+-- telemetry source without a fallback counter says nothing about them.
 WITH f AS (
-    SELECT f.service, sum(f.requests) AS requests, sum(f.fallbacks) AS fallbacks, count(f.fallbacks) AS observed
+    SELECT f.service, sum(f.requests) FILTER (WHERE f.fallbacks IS NOT NULL) AS requests, sum(f.fallbacks) AS fallbacks, count(f.fallbacks) AS observed
     FROM stg_fallbacks f JOIN gov_scope g USING (service)
     WHERE f.minute >= g.window_start AND f.minute <= g.at
     GROUP BY f.service

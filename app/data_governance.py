@@ -19,5 +19,5 @@ def report(end: date, as_of: str | None = None, services: tuple[str, ...] = ()):
 
 
 def inventoried() -> bool:
-    """True when onepane.toml declares at least one service."""
-    return bool(data.settings().services)
+    """True when onepane.toml gives at least one service a [services.governance] entry."""
+    return any(s.governance for s in data.settings().services)

@@ -178,3 +178,27 @@ def test_governance_page_and_overview_light(scenario, run_cli, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     gap = next(e for e in at.expander if e.label.startswith("✖ gap · data_freshness · MANAGE 4.1"))
     assert any("older than 1d: business newest" in m.value for m in gap.markdown)
+
+
+@pytest.mark.browser
+def test_governance_page_in_a_browser_drills_down_and_downloads_the_pack(scenario, artifacts):
+    from tests.browser_helpers import browser, streamlit_server, wait_for_app
+    from tests.test_browser import assert_clean, open_page
+
+    errors: list[str] = []
+    with streamlit_server(scenario["dir"] / "onepane.duckdb", scenario["full"]) as url, browser() as chrome:
+        page = open_page(chrome, url + "/", errors, nav="Governance")
+        page.get_by_text("Services × controls").first.wait_for(timeout=60000)
+        page.locator('[data-testid="stSelectbox"]').filter(has_text="Evidence for service").click()
+        page.get_by_role("option", name="fraud-detector").click()
+        wait_for_app(page)
+        gap = page.get_by_text("✖ gap · data_freshness · MANAGE 4.1")
+        gap.first.wait_for(timeout=60000)
+        page.get_by_text("older than 1d: business newest", exact=False).first.wait_for(timeout=30000)
+        (artifacts / "screenshots").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "screenshots" / "governance.png"), full_page=True)
+        with page.expect_download() as dl:
+            page.get_by_role("button", name="Download HTML").click()
+        text = Path(dl.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("<!DOCTYPE html>") and 'id="fraud-detector"' in text
+        assert_clean(page, errors)

@@ -56,6 +56,8 @@ def overview_lights(f) -> None:
     """The Overview's governance light per service (a separate block under the health lights)."""
     from app import data_governance
 
+    if not data_governance.inventoried():         # no AI inventory declared: nothing to judge
+        return
     rep = data_governance.report(f.end, f.as_of, f.services)
     if isinstance(rep, str) or not rep["services"]:
         return

@@ -81,16 +81,25 @@ def scope_frame(config: Settings, at: datetime, window: timedelta,
 
 
 def slo_frame(store: Store, config: Settings, at: datetime, con) -> pl.DataFrame:
-    """Error budget per service and SLO at `at`: the one call into metrics.analysis.slo."""
+    """Error budget per service and SLO at `at`: the one call into metrics.analysis.slo.
+
+    When only part of the SLO period has data, the budget is judged over the observed part
+    (1 - observed burn) and `observed` says how much of the period that is."""
     from metrics.analysis.slo import evaluate_slos
 
-    rows = [{"service": r["service"], "slo": r["slo"], "threshold": float(r["threshold"]),
-             "objective": float(r["objective"]), "period": r["period"],
-             "budget_remaining": float(r["budget_remaining"])}
-            for r in evaluate_slos(store, config, at, con=con)]
+    rows = []
+    for r in evaluate_slos(store, config, at, con=con):
+        remaining = r.get("budget_remaining")
+        observed = None
+        if remaining is None:                       # a partial period: judge the observed part
+            remaining = 1 - float(r.get("burn_observed") or 0.0)
+            observed = r.get("observed")
+        rows.append({"service": r["service"], "slo": r["slo"], "threshold": float(r["threshold"]),
+                     "objective": float(r["objective"]), "period": r["period"],
+                     "budget_remaining": float(remaining), "observed": observed})
     return pl.DataFrame(rows, schema={"service": pl.Utf8, "slo": pl.Utf8, "threshold": pl.Float64,
                                       "objective": pl.Float64, "period": pl.Utf8,
-                                      "budget_remaining": pl.Float64})
+                                      "budget_remaining": pl.Float64, "observed": pl.Utf8})
 
 
 def _plain(v: Any) -> Any:

@@ -5,7 +5,8 @@
 -- control passes when an SLO is defined and measured and no SLO has spent its whole budget.
 WITH s AS (
     SELECT service, count(*) AS n, min(budget_remaining) AS budget_remaining_min,
-           string_agg(slo || ' ' || round(100 * budget_remaining, 1) || '% of budget left', '; ' ORDER BY slo) AS slos
+           string_agg(slo || ' ' || round(100 * budget_remaining, 1) || '% of the ' || period || ' budget left'
+                      || coalesce(' (over the ' || observed || ' observed)', ''), '; ' ORDER BY slo) AS slos
     FROM gov_slo GROUP BY service
 )
 SELECT g.service,

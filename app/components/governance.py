@@ -42,6 +42,20 @@ def show_matrix(report: dict, key: str) -> pl.DataFrame:
     return df
 
 
+def show_inventory(report: dict, key: str) -> None:
+    """The AI inventory: one row per service with its declared entry and links."""
+    rows = [{"service": s["service"], "tier": s["tier"] or "unclassified", "owner team": s["owner_team"],
+             "intended use": s["inventory"]["intended_use"], "model class": s["inventory"]["model_class"],
+             "model versions": ", ".join(s["inventory"]["model_versions"]),
+             "model card": s["inventory"]["model_card"], "runbook": s["inventory"]["runbook"],
+             "data contracts": ", ".join(s["inventory"]["data_contracts"]),
+             "fallback": s["inventory"]["fallback"], "rollback": s["inventory"]["rollback_procedure"],
+             "last review (declared)": s["inventory"]["declared_last_review"]} for s in report["services"]]
+    st.dataframe(pl.DataFrame(rows), hide_index=True, key=key, column_config={
+        "model card": st.column_config.LinkColumn("model card"),
+        "runbook": st.column_config.LinkColumn("runbook")})
+
+
 def governance_link(service: str, as_of: str | None) -> str:
     return "governance?" + urlencode({"service": service, **({"as_of": as_of} if as_of else {})})
 

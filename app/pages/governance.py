@@ -26,6 +26,8 @@ if isinstance(rep, data.Unavailable):
 st.caption(f"{rep['framework']}: controls judged at {rep['at']}, store as of {rep['as_of'] or 'latest'}; "
            f"evidence window {rep['window']}. Statuses are computed from data and recorded decisions "
            "(`onepane decision add`), never declared.")
+st.subheader("AI inventory")
+gov.show_inventory(rep, key="governance_inventory")
 st.subheader("Services × controls")
 gov.show_matrix(rep, key="governance_matrix")
 

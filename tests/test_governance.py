@@ -4,6 +4,7 @@ decision- and data-backed control on a small hand-made store written through the
 Expected statuses and numbers are worked out by hand from the rows each test writes."""
 from __future__ import annotations
 
+import json
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -260,3 +261,27 @@ sql = "SELECT service FROM no_such_view"
                                                    "detail": "owner risk", "evidence": {"owner_team": "risk"}}
     assert item(r, "hi", "broken")["status"] == "error"
     assert r["services"][0]["gaps"] == ["broken"] and r["services"][0]["light"] == "amber"
+
+
+def test_cli_report_strict_exits_1_on_gaps_and_names_them(run_cli, tmp_path):
+    cfg = tmp_path / "onepane.toml"
+    cfg.write_text("""
+[[services]]
+name = "lo"
+team = "search"
+budget = { monthly = 10 }
+[services.governance]
+tier = "low"
+intended_use = "rank"
+fallback = "popularity"
+rollback = "redeploy"
+links = { model_card = "mc", runbook = "rb" }
+""", encoding="utf-8")
+    ok = run_cli("governance", "report", "--config", cfg, "--at", "2026-06-10T00:00:00Z", "--format", "json")
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["services"][0]["gaps"] == ["technical_monitoring", "slo_error_budget"]
+    strict = run_cli("governance", "report", "--config", cfg, "--at", "2026-06-10T00:00:00Z", "--strict")
+    assert strict.returncode == 1
+    assert "lo: technical_monitoring, slo_error_budget" in strict.stderr
+    bad = run_cli("governance", "report", "--config", cfg, "--service", "nope")
+    assert bad.returncode == 1 and "unknown service(s) nope" in bad.stderr

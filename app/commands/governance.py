@@ -1,6 +1,7 @@
 """`onepane governance report|controls`: the AI inventory's control coverage as an evidence pack."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -20,13 +21,14 @@ def register(cli: click.Group, ingest: click.Group) -> None:
                   help="Write the evidence pack to FILE.html (self-contained) or FILE.json.")
     @click.option("--at", "at", type=TIME, default=None,
                   help="Judge the controls at this time (default: --as-of, else now).")
+    @click.option("--strict", is_flag=True, help="Exit 1 when any service has a gap (for CI gates).")
     @as_of_option
     @format_option("table", "json")
     @store_options
-    def report_cmd(services, out, at, as_of, fmt, store, config) -> None:
+    def report_cmd(services, out, at, as_of, fmt, strict, store, config) -> None:
         """Each control per service: status, evidence (numbers, dates, links) and gaps.
 
-        Exits 0 whether or not there are gaps; the JSON follows docs/governance-report.schema.json."""
+        Exits 0 even with gaps unless --strict; the JSON follows docs/governance-report.schema.json."""
         from metrics.governance import evaluate
         from metrics.governance.render import to_html
 
@@ -45,6 +47,10 @@ def register(cli: click.Group, ingest: click.Group) -> None:
             emit([{"service": s["service"], "tier": s["tier"] or "unclassified", "light": s["light"],
                    "control": i["id"], "status": i["status"], "detail": i["detail"]}
                   for s in report["services"] for i in s["controls"]], fmt)
+        gaps = {s["service"]: s["gaps"] for s in report["services"] if s["gaps"]}
+        if strict and gaps:
+            click.echo("governance gaps: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in gaps.items()), err=True)
+            sys.exit(1)
 
     @governance_group.command("controls")
     @format_option("table", "json")

@@ -13,7 +13,13 @@ def judged_at(end: date) -> datetime:
 
 
 def report(end: date, as_of: str | None = None, services: tuple[str, ...] = ()):
-    """The governance report dict, or data.Unavailable with the reason."""
+    """The governance report dict, or data.Unavailable with the reason. Services of the sidebar
+    filter that onepane.toml does not declare (seen only in data) are left out."""
+    if services:
+        known = tuple(s for s in services if data.settings().service(s))
+        if not known:
+            return data.Unavailable(f"none of {', '.join(services)} is declared in onepane.toml")
+        services = known
     return data._call("metrics.governance.evaluate", at=judged_at(end), as_of=as_of,
                       services=list(services) or None)
 

@@ -183,15 +183,23 @@ def test_governance_page_and_overview_light(scenario, run_cli, monkeypatch):
 @pytest.mark.browser
 def test_governance_page_in_a_browser_drills_down_and_downloads_the_pack(scenario, artifacts):
     from tests.browser_helpers import browser, streamlit_server, wait_for_app
-    from tests.test_browser import assert_clean, open_page
+    from tests.test_browser import assert_clean
 
     errors: list[str] = []
+    slow = 180_000      # the first render evaluates every control on a 30-day store (shared machine)
     with streamlit_server(scenario["dir"] / "onepane.duckdb", scenario["full"]) as url, browser() as chrome:
-        page = open_page(chrome, url + "/", errors, nav="Governance")
+        page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda m: errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        page.goto(url + "/")
+        wait_for_app(page, slow)
+        page.locator('[data-testid="stSidebarNav"]').get_by_text("Governance", exact=True).click()
+        wait_for_app(page, slow)
         page.get_by_text("Services × controls").first.wait_for(timeout=60000)
         page.locator('[data-testid="stSelectbox"]').filter(has_text="Evidence for service").click()
         page.get_by_role("option", name="fraud-detector").click()
-        wait_for_app(page)
+        wait_for_app(page, slow)
         gap = page.get_by_text("✖ gap · data_freshness · MANAGE 4.1")
         gap.first.wait_for(timeout=60000)
         page.get_by_text("older than 1d: business newest", exact=False).first.wait_for(timeout=30000)

@@ -285,3 +285,20 @@ links = { model_card = "mc", runbook = "rb" }
     assert "lo: technical_monitoring, slo_error_budget" in strict.stderr
     bad = run_cli("governance", "report", "--config", cfg, "--service", "nope")
     assert bad.returncode == 1 and "unknown service(s) nope" in bad.stderr
+
+
+def test_html_pack_escapes_what_the_data_says(store, tmp_path):
+    from metrics.governance.render import to_html
+
+    p = tmp_path / "controls.toml"
+    p.write_text("""
+[controls.says_html]
+title = "A finding with markup in it"
+nist = { function = "MEASURE", category = "MEASURE 2.4" }
+tiers = ["low"]
+sql = "SELECT service, FALSE AS ok, '<script>alert(1)</script>' AS detail, 'javascript:x' AS link FROM gov_scope"
+evidence = ["link"]
+""", encoding="utf-8")
+    html = to_html(evaluate(store, config(("x<y", "low"), controls=str(p)), at=T0))
+    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'href="javascript' not in html and "x&lt;y" in html

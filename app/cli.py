@@ -26,6 +26,8 @@ COMMAND_MODULES = (
     "app.commands.business",
     "app.commands.analysis",
     "app.commands.demo",
+    "app.commands.decisions",
+    "app.commands.governance",
 )
 
 

@@ -31,6 +31,7 @@ SECTIONS = {
                ("what_changed.py", "What changed", False),
                ("model_health.py", "Model health", False),
                ("data_health.py", "Data health", False)],
+    "Compliance": [("governance.py", "Governance", False)],
 }
 
 

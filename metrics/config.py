@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -75,6 +76,26 @@ class Budget(_Model):
     currency: str = "USD"
 
 
+class Links(_Model):
+    """Where a service's documentation lives (URLs or repository paths)."""
+    model_card: str | None = None
+    data_contracts: list[str] = Field(default_factory=list)
+    runbook: str | None = None
+
+
+class Governance(_Model):
+    """A service's AI inventory entry (`[services.governance]`); controls are computed from data
+    (metrics.governance), this only declares what the service is and how risky it is."""
+    tier: Literal["low", "medium", "high"]
+    intended_use: str | None = None
+    model_class: str | None = None          # e.g. "gradient-boosted classifier", "hosted LLM + RAG"
+    links: Links = Field(default_factory=Links)
+    fallback: str | None = None             # what answers when the model cannot
+    rollback: str | None = None             # the rollback procedure
+    last_review: date | None = None         # as declared; the review control reads recorded decisions
+    sensitive_attributes: list[str] = Field(default_factory=list)   # fairness is required for these
+
+
 class Service(_Model):
     name: str
     team: str = "unassigned"
@@ -88,6 +109,7 @@ class Service(_Model):
     budget: Budget | None = None
     gpus: list[str] = Field(default_factory=list)   # GPU UUIDs, hosts or pod names serving it
     tags: dict[str, str] = Field(default_factory=dict)  # billing tag values that mean this service
+    governance: Governance | None = None    # AI inventory entry: risk tier, links, procedures
 
 
 class Team(_Model):
@@ -132,6 +154,17 @@ class Auth(_Model):
     provider: str | None = None             # name of the [auth.<provider>] block in secrets.toml
 
 
+class GovernanceSettings(_Model):
+    """`[governance]`: where the control rules live and the default evidence window."""
+    controls: str | None = None             # a controls TOML replacing the built-in one
+    window: str = "30d"                     # "populated in the last N days" unless a control says
+
+    @field_validator("window")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        return _check_duration(v)
+
+
 class Store(_Model):
     path: str = DEFAULT_DB
 
@@ -153,6 +186,7 @@ class Settings(_Model):
     allocation: Allocation = Field(default_factory=Allocation)
     alerts: Alerts = Field(default_factory=Alerts)
     auth: Auth | None = None
+    governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     fx: dict[str, Decimal] = Field(default_factory=dict)   # "EUR" = 1.08 -> USD per unit
     reporting_currency: str | None = None
     path: str | None = Field(default=None, exclude=True)
@@ -210,4 +244,6 @@ def parse_settings(data: dict, path: str = "onepane.toml") -> Settings:
     base = Path(path).parent if path else Path(".")
     if not Path(s.store.path).is_absolute() and path:
         s.store.path = str(base / s.store.path)
+    if s.governance.controls and not Path(s.governance.controls).is_absolute() and path:
+        s.governance.controls = str(base / s.governance.controls)
     return s

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app import data
-from app.components import charts, filters
+from app.components import charts, filters, governance
 
 f = filters.current()
 st.title("Overview")
@@ -49,6 +49,8 @@ if lights.height:
         "funnel_rate_change": st.column_config.NumberColumn("Funnel rate vs week before", format="percent"),
         "open": st.column_config.LinkColumn("Details", display_text="open service"),
     })
+
+governance.overview_lights(f)   # governance light per service (app/components/governance.py)
 
 st.subheader(f"This month ({last_day:%B %Y}, through {last_day:%Y-%m-%d})")
 if month.height:

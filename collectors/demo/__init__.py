@@ -32,6 +32,7 @@ from metrics.times import utcnow
 
 from collectors.demo import bills as _bills
 from collectors.demo import business, fraud, telemetry
+from collectors.demo import governance as _governance
 from collectors.demo.scenario import (AB_RATE_CONTROL, AB_RATE_TREATMENT, AB_SPLIT, FRAUD,
                                       LLM_PRICE_AFTER, LLM_PRICE_BEFORE, LLM_SKU, SEARCH,
                                       SERVICES, SUPPORT, GPU_INSTANCE, build_world)
@@ -276,6 +277,7 @@ def demo_config(out: Path, w) -> str:
                   f"denominator = {_toml_str(s['funnel']['denominator'])} }}",
                   "slo = { " + ", ".join(f"{k} = {v}" for k, v in s["slo"].items()) + " }",
                   f'budget = {{ monthly = {s["budget"]}, currency = "USD" }}', ""]
+        lines += _governance.toml_lines(s["name"])
     p = lambda *parts: str(root.joinpath(*parts))
     sources = [
         ("cloud-bill", "billing", {"paths": [p("billing", "aws", "*.csv")], "format": "auto"}),

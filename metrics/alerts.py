@@ -8,7 +8,8 @@ Rules (each alert has a de-duplication key = rule + subject):
   slo_drift_share    newest model-health window's drift_share above the SLO
   slo_accuracy       newest accuracy below the SLO's accuracy_min
   slo_cost_per_prediction  last full day's cost / requests above the SLO
-  budget_forecast    month-end forecast above a service/team budget (metrics.analysis.budgets)
+  budget_forecast    month-end forecast (central value) above a service/team budget, with the
+                     probability of the overrun (metrics.analysis.budgets)
   cost_day_over_day, cost_week_over_week   daily-cost deltas beyond [alerts] thresholds
   cost_anomaly       the last full day is a cost anomaly (metrics.analysis.anomalies)
 
@@ -91,10 +92,11 @@ def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any
                     "budget_forecast", f"{b['level']}/{b['name']}/{b['month']}",
                     b["status"],
                     f"{b['level']} {b['name']} is forecast to spend {_money(b['forecast'])} {b['currency']} "
-                    f"in {b['month']} (80% interval {_money(b['forecast_low'])}–{_money(b['forecast_high'])}) "
-                    f"against a budget of {_money(b['budget'])}; {_money(b['month_to_date'])} spent so far.",
+                    f"in {b['month']} (80% interval {_money(b['forecast_low'])}–{_money(b['forecast_high'])}, "
+                    f"model: {b['model']}) against a budget of {_money(b['budget'])}; "
+                    f"{b['p_over_budget'] * 100:.0f}% likely to overrun; {_money(b['month_to_date'])} spent so far.",
                     **{k: b[k] for k in ("budget", "forecast", "forecast_low", "forecast_high",
-                                         "month_to_date", "currency")}))
+                                         "month_to_date", "currency", "p_over_budget", "model")}))
         for d in cost_deltas(store, config, at, con=con):
             if d["firing"]:
                 out.append(_alert(

@@ -327,11 +327,11 @@ def service_baseline(store: Store, config: Settings, service: str, start=None, e
         b = df.filter(pl.col("model_version") == svc.baseline_version)
         den = b["funnel_denominator"].sum()
         base_rate = (b["funnel_actions"].sum() / den) if den else None
-    marginal, marginal_note = None, None
+    marginal, marginal_note, lift = None, None, None
     if funnel and svc and svc.funnel and svc.baseline_version:
-        try:
-            m = marginal_cost_per_bp(store, config, service, start=start, end=end, as_of=as_of)
-            marginal, marginal_note = m["marginal_cost_per_bp"], m["display"]
+        try:   # the experiment's own window, whatever [start, end) is: one lift, one marginal cost
+            m = marginal_cost_per_bp(store, config, service, as_of=as_of)
+            marginal, marginal_note, lift = m["marginal_cost_per_bp"], m["display"], m["lift_bp"]
         except OnepaneError as e:
             marginal_note = str(e)
     base = whatif.Baseline(
@@ -339,7 +339,7 @@ def service_baseline(store: Store, config: Settings, service: str, start=None, e
         predictions=daily["predictions"].sum() / n,
         funnel_denominator=(daily["denominator"].sum() / n) if funnel else None,
         funnel_actions=(daily["actions"].sum() / n) if funnel else None,
-        baseline_rate=base_rate, marginal_cost_per_bp=marginal)
+        baseline_rate=base_rate, marginal_cost_per_bp=marginal, lift_bp=lift)
     return base, {"currency": currencies[0] if currencies else None, "days": n,
                   "cost_split": how, "marginal_cost": marginal_note}
 

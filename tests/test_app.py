@@ -267,7 +267,7 @@ def test_unit_economics_lift_and_instant_what_if(app_env):
     assert 1.1 * float(fx.RANKER_DAILY) - 1e-9 <= cost <= 2.2 * float(fx.RANKER_DAILY) + 1e-9
     at.slider(key="ue_kpi_drop").set_value(100).run()
     gone = at.dataframe[1].value.set_index("measure")
-    assert gone.loc["Lift (bp)", "scenario"] == pytest.approx(0, abs=1e-9)   # no lift left
+    assert gone.loc["Lift of B over A (bp)", "scenario"] == pytest.approx(0, abs=1e-9)   # no lift left
 
 
 # ---- costs --------------------------------------------------------------------------------

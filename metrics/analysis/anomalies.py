@@ -14,8 +14,11 @@ biggest contributor and that contributor's share of the total delta. One currenc
 Anomalies (`cost_anomalies`): daily effective cost per service, team and SKU. The expected value is
 trend + weekly seasonal from statsmodels' robust STL (period 7) when the series has ≥ 14 days, else
 the median of the same weekday (or of all days); the residual scale is 1.4826 × MAD of the residuals.
+Days that stand out are replaced by their expected value and the fit repeated (up to 3 rounds), so
+the expected value of a service, team or SKU comes from that grain's own baseline without the spike.
 A day is anomalous when its excess over expected is above `sensitivity` × scale and above
-`min_relative` of the expected value and `min_amount`. Severity is the excess in money; the root
+`min_relative` of the expected value and `min_amount`. Severity = actual − expected for the same
+grain, in money; the root
 cause is the SKU (for service/team series) or the service (for SKU series) holding most of it.
 """
 from __future__ import annotations
@@ -133,6 +136,28 @@ def _expected(y: np.ndarray, dow: np.ndarray) -> np.ndarray:
     return exp
 
 
+def _baseline(y: np.ndarray, dow: np.ndarray, sensitivity: float, min_relative: float,
+              min_amount: float, rounds: int = 3) -> tuple[np.ndarray, float]:
+    """Expected cost per day of one series from its own baseline, and the residual scale: days that
+    stand out are replaced by their expected value and the fit repeated, so a spike does not raise
+    its own expected value (robust STL still lets a large spike pull trend and season up by ~20 %)."""
+    exp = _expected(y, dow)
+    resid = y - exp
+    scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    flagged = np.zeros(y.size, bool)
+    for _ in range(rounds):
+        thr = np.maximum(np.maximum(sensitivity * scale, min_relative * np.abs(exp)), min_amount)
+        new = (resid > thr) & (resid > 0)
+        if not new.any() or (new == flagged).all():
+            break
+        flagged = new
+        exp = _expected(np.where(flagged, exp, y), dow)
+        resid = y - exp
+        clean = resid[~flagged]
+        scale = 1.4826 * float(np.median(np.abs(clean - np.median(clean)))) if clean.size else scale
+    return exp, scale
+
+
 def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: float = 4.0,
                    min_relative: float = 0.25, min_amount: float = 0.0,
                    levels: tuple[str, ...] = ("service", "team", "sku"), as_of=None
@@ -159,9 +184,8 @@ def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: fl
                     if d in day_index:
                         y[day_index[d]] = float(c)
                         exact[day_index[d]] = c
-                exp = _expected(y, dow)
+                exp, scale = _baseline(y, dow, sensitivity, min_relative, min_amount)
                 resid = y - exp
-                scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
                 for i in np.nonzero(resid > 0)[0]:
                     thr = max(sensitivity * scale, min_relative * abs(exp[i]), min_amount)
                     if resid[i] <= thr or resid[i] <= 0:

@@ -56,7 +56,10 @@ def main() -> None:
         out[kind] = {"coverage": hits / a.per_kind, "models": models}
         print(kind, json.dumps(out[kind]), flush=True)
     cov = float(np.mean([v["coverage"] for v in out.values()]))
-    print(json.dumps({"coverage": cov, "widen_for_80": float(np.quantile(ratios, 0.8)) * a.widen,
+    r = np.asarray(ratios)
+    print(json.dumps({"coverage": cov, "widen_for_80": float(np.quantile(r, 0.8)) * a.widen,
+                      "coverage_if_widened": {str(w): float(np.mean(r <= w / a.widen))
+                                              for w in (1.0, 1.2, 1.3, 1.4, 1.5, 1.75, 2.0)},
                       "series": len(ratios)}))
 
 

@@ -44,3 +44,21 @@ def test_severity_is_the_true_excess_at_every_level(store):
         assert float(a["cost"]) == pytest.approx(normal[level] + SPIKE)
         assert float(a["expected"]) == pytest.approx(normal[level], rel=0.02)
         assert float(a["severity"]) == pytest.approx(SPIKE, rel=0.02)
+
+
+def test_cli_cost_anomalies_default_window_ends_the_day_after_at(store, run_cli):
+    """`onepane cost-anomalies` without --from/--to: the 30 days up to the end of --at's day."""
+    import json
+
+    write_costs(store, lines())
+    at = (SPIKE_DAY + timedelta(days=5)).isoformat() + "T10:00:00Z"
+    p = run_cli("cost-anomalies", "--at", at, "--format", "json", "--db", store.db_path)
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    svc = [r for r in rows if r["level"] == "service" and r["key"] == "svc"]
+    assert [r["day"] for r in svc] == [SPIKE_DAY.isoformat()]
+    assert float(svc[0]["severity"]) == pytest.approx(SPIKE, rel=0.02)
+    # pinned before the spike: the default window ends before it, so nothing is found
+    early = (SPIKE_DAY - timedelta(days=1)).isoformat() + "T10:00:00Z"
+    p2 = run_cli("cost-anomalies", "--at", early, "--format", "json", "--db", store.db_path)
+    assert p2.returncode == 0 and json.loads(p2.stdout) == []

@@ -11,7 +11,8 @@ unit (quantity = cost). Quantities of different units are summed as they are; th
 absorbs the unit differences. Each dimension (SKU, model version, team, region, service) reports its
 biggest contributor and that contributor's share of the total delta. One currency at a time.
 
-Anomalies (`cost_anomalies`): daily effective cost per service, team and SKU. The expected value is
+Anomalies (`cost_anomalies`): daily effective cost per service, team and SKU, over the window's days
+from its first to its last billed day (days outside are unknown, not zero). The expected value is
 trend + weekly seasonal from statsmodels' robust STL (period 7) when the series has ≥ 14 days, else
 the median of the same weekday (or of all days); the residual scale is 1.4826 × MAD of the residuals.
 Days that stand out are replaced by their expected value and the fit repeated (up to 3 rounds), so
@@ -167,8 +168,10 @@ def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: fl
     df = store.query(sql("cost_daily"), {"start": start, "end": end}, as_of=as_of)
     if df.is_empty():
         return []
-    days = pl.datetime_range(start.replace(hour=0, minute=0, second=0, microsecond=0),
-                             end - timedelta(microseconds=1), "1d", time_zone="UTC", eager=True)
+    # days before the first bill or after the last one in the window are unknown, not zero-cost
+    first = max(start.replace(hour=0, minute=0, second=0, microsecond=0), df["day"].min())
+    last = min(end - timedelta(microseconds=1), df["day"].max())
+    days = pl.datetime_range(first, last, "1d", time_zone="UTC", eager=True)
     day_index = {d: i for i, d in enumerate(days.to_list())}
     dow = np.array([d.weekday() for d in days.to_list()])
     out = []

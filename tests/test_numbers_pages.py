@@ -27,7 +27,7 @@ def app_env(fixture_store, monkeypatch):
 
 
 def run_page(page: str, **query) -> AppTest:
-    at = AppTest.from_file(MAIN, default_timeout=90)
+    at = AppTest.from_file(MAIN, default_timeout=300)
     for k, v in query.items():
         at.query_params[k] = v
     at.run()

@@ -240,6 +240,32 @@ def budget_status(at: datetime):
     return _call("metrics.analysis.budgets.budget_status", at)
 
 
+def month_forecasts(at: datetime):
+    """The one month-end forecast (metrics.analysis.budgets.month_end_forecasts) per service and
+    per budget: the Overview and the Costs page both show it."""
+    return _call("metrics.analysis.budgets.month_end_forecasts", at)
+
+
+def service_month_forecast(month_of, at: datetime, services: tuple[str, ...] = (),
+                           as_of: str | None = None) -> pl.DataFrame:
+    """service_month with its `forecast` column replaced by `month_forecasts(at)` (Float64)."""
+    month = service_month(month_of, services, as_of)
+    fc = month_forecasts(at)
+    fc = pl.DataFrame([{"service": r["name"], "billing_currency": r["currency"], "forecast_": float(r["forecast"])}
+                       for r in ([] if isinstance(fc, Unavailable) else fc) if r["level"] == "service"],
+                      schema={"service": pl.Utf8, "billing_currency": pl.Utf8, "forecast_": pl.Float64})
+    if not month.height:
+        return month
+    return month.join(fc, on=["service", "billing_currency"], how="left").with_columns(
+        pl.col("forecast_").alias("forecast")).drop("forecast_")
+
+
+def forecast_time(end, as_of_time: datetime | None = None) -> datetime:
+    """The instant month-end forecasts are made at: the as-of time, else the end of the window's last day."""
+    from datetime import time as _time
+    return as_of_time or datetime.combine(end, _time(), tzinfo=timezone.utc) - timedelta(seconds=1)
+
+
 def drift_heatmap(service: str | None, start, end, as_of: str | None = None):
     return _call("metrics.model_health.drift_heatmap", service, None, start, end, as_of=as_of,
                  with_config=False)

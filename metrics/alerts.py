@@ -1,12 +1,15 @@
 """`onepane check`: evaluate every alert rule, notify about changes, keep the state in the store.
 
 Rules (each alert has a de-duplication key = rule + subject):
-  slo_burn           multi-window multi-burn-rate on latency/error-rate SLOs (metrics.analysis.slo)
+  slo_burn           multi-window multi-burn-rate on request-based latency/error-rate SLOs: pages at
+                     14.4× (1h & 5m) and 6× (6h & 30m), tickets at 3× (1d & 2h) and 1× (3d & 6h)
+                     (metrics.analysis.slo)
   slo_freshness      newest data of a service older than its SLO `freshness`
   slo_drift_share    newest model-health window's drift_share above the SLO
   slo_accuracy       newest accuracy below the SLO's accuracy_min
   slo_cost_per_prediction  last full day's cost / requests above the SLO
-  budget_forecast    month-end forecast above a service/team budget (metrics.analysis.budgets)
+  budget_forecast    month-end forecast (central value) above a service/team budget, with the
+                     probability of the overrun (metrics.analysis.budgets)
   cost_day_over_day, cost_week_over_week   daily-cost deltas beyond [alerts] thresholds
   cost_anomaly       the last full day is a cost anomaly (metrics.analysis.anomalies)
 
@@ -66,7 +69,7 @@ def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any
     """Every alert that fires at `at`, in rule order."""
     from metrics.analysis.anomalies import cost_anomalies
     from metrics.analysis.budgets import budget_status, cost_deltas
-    from metrics.analysis.slo import evaluate_slos
+    from metrics.analysis.slo import budget_text, evaluate_slos
 
     out: list[dict[str, Any]] = []
     con = store.connect()
@@ -76,11 +79,12 @@ def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any
                 if w["firing"]:
                     out.append(_alert(
                         "slo_burn", f"{r['service']}/{r['slo']}/{w['long']}-{w['short']}", w["severity"],
-                        f"{r['service']} {r['slo']} SLO burning its error budget {w['burn_long']:.1f}× over "
-                        f"{w['long']} and {w['burn_short']:.1f}× over {w['short']} (threshold {w['factor']}×); "
-                        f"{r['budget_remaining'] * 100:.0f}% of the {r['period']} budget left.",
+                        f"{r['service']} {r['slo']} SLO ({r['description']}) burning its error budget "
+                        f"{w['burn_long']:.1f}× over {w['long']} and {w['burn_short']:.1f}× over {w['short']} "
+                        f"({w['severity']} at {w['factor']:g}×); {budget_text(r)}.",
                         burn_long=w["burn_long"], burn_short=w["burn_short"], factor=w["factor"],
-                        budget_remaining=r["budget_remaining"]))
+                        objective=r["objective"], mode=r["mode"], budget_remaining=r["budget_remaining"],
+                        observed_share=r["observed_share"], burn_observed=r["burn_observed"]))
         out += _model_and_freshness(store, config, at, con)
         for b in budget_status(store, config, at, con=con):
             if b["status"] != "ok":
@@ -88,10 +92,11 @@ def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any
                     "budget_forecast", f"{b['level']}/{b['name']}/{b['month']}",
                     b["status"],
                     f"{b['level']} {b['name']} is forecast to spend {_money(b['forecast'])} {b['currency']} "
-                    f"in {b['month']} (80% interval {_money(b['forecast_low'])}–{_money(b['forecast_high'])}) "
-                    f"against a budget of {_money(b['budget'])}; {_money(b['month_to_date'])} spent so far.",
+                    f"in {b['month']} (80% interval {_money(b['forecast_low'])}–{_money(b['forecast_high'])}, "
+                    f"model: {b['model']}) against a budget of {_money(b['budget'])}; "
+                    f"{b['p_over_budget'] * 100:.0f}% likely to overrun; {_money(b['month_to_date'])} spent so far.",
                     **{k: b[k] for k in ("budget", "forecast", "forecast_low", "forecast_high",
-                                         "month_to_date", "currency")}))
+                                         "month_to_date", "currency", "p_over_budget", "model")}))
         for d in cost_deltas(store, config, at, con=con):
             if d["firing"]:
                 out.append(_alert(

@@ -55,9 +55,15 @@ class Funnel(_Model):
 
 
 class SLO(_Model):
-    """Service level objectives; any may be left out. Ratios are fractions (0.01 = 1%)."""
+    """Service level objectives; any may be left out. Ratios are fractions (0.01 = 1%).
+
+    Request-based by default (metrics.analysis.slo): `error_rate` is the allowed share of failed
+    requests (its objective is 1 − error_rate), `latency_p95_s` promises 95 % of requests faster.
+    `objective` is the share of good events for time slices (`mode = "time_slice"`) and for the
+    event SLOs (model quality windows, freshness hours, cost days)."""
     latency_p95_s: float | None = None
     error_rate: float | None = None
+    mode: Literal["requests", "time_slice"] = "requests"
     drift_share: float | None = None
     accuracy_min: float | None = None
     freshness: str | None = None            # e.g. "2h": newest data older than this breaches

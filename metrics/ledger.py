@@ -232,7 +232,8 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
     A defaults to the service's baseline_version, B to the other version with most traffic.
     Costs are per day of traffic in the window, so arms that ran for different numbers of days
     compare fairly. Without --from/--to the window is the full days of the service's latest
-    experiment (experiment_start/stop events), else the days on which both versions served. The interval comes from the rate difference's interval (two-proportion normal
+    experiment (experiment_start/stop events), else the days on which both versions served, else
+    (versions that took turns) each version's own days. The interval comes from the rate difference's interval (two-proportion normal
     interval for a binary KPI, a bootstrap over days otherwise; see metrics.whatif).
     """
     from metrics import whatif
@@ -266,10 +267,13 @@ def marginal_cost_per_bp(store: Store, config: Settings, service: str, a: str | 
         served = df.filter(pl.col("funnel_denominator").fill_null(0) > 0)
         both = (set(served.filter(pl.col("model_version") == a)["day"].to_list())
                 & set(served.filter(pl.col("model_version") == b)["day"].to_list()))
-        arms = arm_totals(df.filter(pl.col("day").is_in(sorted(both))))
-        window = {"start": min(both) if both else None,
-                  "end": max(both) + timedelta(days=1) if both else None,
-                  "basis": "days both versions served traffic"}
+        if both:
+            arms = arm_totals(df.filter(pl.col("day").is_in(sorted(both))))
+            window = {"start": min(both), "end": max(both) + timedelta(days=1),
+                      "basis": "days both versions served traffic"}
+        elif served.height:   # versions took turns: each arm over its own days
+            window = {"start": served["day"].min(), "end": served["day"].max() + timedelta(days=1),
+                      "basis": "each version's own days (no experiment events, no day both served)"}
     for v in (a, b):
         if v not in arms or arms[v].days == 0:
             raise OnepaneError(f"service {service!r}: version {v!r} has no funnel traffic in the window")
@@ -327,11 +331,11 @@ def service_baseline(store: Store, config: Settings, service: str, start=None, e
         b = df.filter(pl.col("model_version") == svc.baseline_version)
         den = b["funnel_denominator"].sum()
         base_rate = (b["funnel_actions"].sum() / den) if den else None
-    marginal, marginal_note = None, None
+    marginal, marginal_note, lift = None, None, None
     if funnel and svc and svc.funnel and svc.baseline_version:
-        try:
-            m = marginal_cost_per_bp(store, config, service, start=start, end=end, as_of=as_of)
-            marginal, marginal_note = m["marginal_cost_per_bp"], m["display"]
+        try:   # the experiment's own window, whatever [start, end) is: one lift, one marginal cost
+            m = marginal_cost_per_bp(store, config, service, as_of=as_of)
+            marginal, marginal_note, lift = m["marginal_cost_per_bp"], m["display"], m["lift_bp"]
         except OnepaneError as e:
             marginal_note = str(e)
     base = whatif.Baseline(
@@ -339,7 +343,7 @@ def service_baseline(store: Store, config: Settings, service: str, start=None, e
         predictions=daily["predictions"].sum() / n,
         funnel_denominator=(daily["denominator"].sum() / n) if funnel else None,
         funnel_actions=(daily["actions"].sum() / n) if funnel else None,
-        baseline_rate=base_rate, marginal_cost_per_bp=marginal)
+        baseline_rate=base_rate, marginal_cost_per_bp=marginal, lift_bp=lift)
     return base, {"currency": currencies[0] if currencies else None, "days": n,
                   "cost_split": how, "marginal_cost": marginal_note}
 

@@ -124,6 +124,7 @@ class Baseline:
     funnel_actions: float | None      # per day
     baseline_rate: float | None       # the control's rate
     marginal_cost_per_bp: float | None = None
+    lift_bp: float | None = None      # the experiment's lift of B over A (metrics.ledger.marginal_cost_per_bp)
 
 
 @dataclass
@@ -145,11 +146,9 @@ def _div(a, b):
 
 def outcome(daily_cost: float, predictions: float, denominator: float | None,
             actions: float | None, baseline_rate: float | None,
-            marginal: float | None) -> Outcome:
+            marginal: float | None, lift: float | None = None) -> Outcome:
     improved = (actions - denominator * baseline_rate
                 if None not in (actions, denominator, baseline_rate) else None)
-    rate = _div(actions, denominator)
-    lift = (rate - baseline_rate) * BP if rate is not None and baseline_rate is not None else None
     return Outcome(daily_cost, predictions, _div(daily_cost, predictions),
                    _div(1000 * daily_cost, predictions), actions, improved,
                    daily_cost / improved if improved is not None and improved > 0 else None,
@@ -167,11 +166,12 @@ def scenario(base: Baseline, kpi_drop: float = 0.0, price_change: float = 0.0,
                   variable × predictions, so only the variable part grows
     The marginal cost per bp assumes the cost difference between versions moves like the
     service's cost (scenario cost ÷ today's cost) and the lift shrinks with kpi_drop. `lift_bp`
-    in the outcomes is the whole service's rate over the baseline rate (all versions blended).
+    in the outcomes is the experiment's lift of B over A (the one lift the pages show, from
+    metrics.ledger.marginal_cost_per_bp), × (1 − kpi_drop) in the scenario; None without one.
     """
     t, p, k = 1 + traffic, 1 + price_change, 1 - kpi_drop
     now = outcome(base.daily_cost, base.predictions, base.funnel_denominator,
-                  base.funnel_actions, base.baseline_rate, base.marginal_cost_per_bp)
+                  base.funnel_actions, base.baseline_rate, base.marginal_cost_per_bp, base.lift_bp)
     preds = base.predictions * t
     cost = (base.fixed_cost + base.variable_cost_per_prediction * preds) * p
     den = base.funnel_denominator * t if base.funnel_denominator is not None else None
@@ -185,6 +185,7 @@ def scenario(base: Baseline, kpi_drop: float = 0.0, price_change: float = 0.0,
     if base.marginal_cost_per_bp is not None and k > 0 and base.daily_cost:
         # the versions' cost difference moves like the service's cost; the lift shrinks by k
         marginal = base.marginal_cost_per_bp * (cost / base.daily_cost) / k
-    after = outcome(cost, preds, den, actions, base.baseline_rate, marginal)
+    lift = base.lift_bp * k if base.lift_bp is not None else None
+    after = outcome(cost, preds, den, actions, base.baseline_rate, marginal, lift)
     return {"assumptions": {"kpi_drop": kpi_drop, "price_change": price_change, "traffic": traffic},
             "baseline": asdict(base), "today": asdict(now), "scenario": asdict(after)}

@@ -14,8 +14,13 @@ from metrics.config import parse_settings
 from tests.whatchanged_helpers import write_request_counters
 
 AT0 = 1_790_006_400.0            # a whole minute
-MINUTES = 8 * 60
-BAD = {m: 5 for m in range(200, 212)}      # twelve bad minutes (5 % errors) in minutes 200..211
+MINUTES = 24 * 60
+PER_MIN = 1000
+# twelve bad minutes (80 % errors) in minutes 1000..1011; SLO error_rate 1 %: at minute 1012 the 1 h
+# window burns 12·800 / (60·1000) / 0.01 = 16×, the 5 m window 5·800 / 5000 / 0.01 = 80× (page); the
+# 6 h window 9600 / 360,000 / 0.01 = 2.7× and the 1 d / 3 d windows (all 1012 minutes of data)
+# 9600 / 1,012,000 / 0.01 = 0.95× stay below their factors: one page, no ticket.
+BAD = {m: 800 for m in range(1000, 1012)}
 
 
 @pytest.fixture
@@ -66,7 +71,7 @@ def smtp_server():
 
 def config(port: int, **alerts):
     return parse_settings({
-        "services": [{"name": "svc", "slo": {"error_rate": 0.01, "objective": 0.99, "period": "8h"}}],
+        "services": [{"name": "svc", "slo": {"error_rate": 0.01, "objective": 0.99, "period": "1d"}}],
         "alerts": {"slack_webhook_env": "TEST_SLACK_URL", "webhook_url_env": "TEST_HOOK_URL",
                    "smtp_host": "127.0.0.1", "smtp_port": port, "mail_to": ["oncall@example.test"],
                    "mail_from": "onepane@example.test", **alerts}})
@@ -83,39 +88,39 @@ def test_fire_dedupe_and_resolve(store, http_server, smtp_server, monkeypatch):
     port, mails = smtp_server
     monkeypatch.setenv("TEST_SLACK_URL", url + "/slack/T000/B000/secret-token")
     monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
-    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    write_request_counters(store, "svc", AT0, MINUTES, PER_MIN, BAD)
     cfg = config(port)
 
-    # at minute 212: 1h window holds 12 bad of 60 (20×), 5m holds 5 of 5 (100×) → page
-    r1 = run_check(store, cfg, at=at_minute(212))
+    # at minute 1012: 16× over 1h and 80× over 5m → page
+    r1 = run_check(store, cfg, at=at_minute(1012))
     keys = [a["key"] for a in r1.firing]
     assert keys == ["slo_burn:svc/error_rate/1h-5m"]
     assert sorted(r1.sent) == ["email", "slack", "webhook"]
     slack = [b for p, b in received if p.startswith("/slack/")]
     hook = [b for p, b in received if p == "/hook"]
     assert len(slack) == 1 and "[FIRING] slo_burn svc/error_rate/1h-5m" in slack[0]["text"]
-    assert "20.0× over 1h and 100.0× over 5m" in slack[0]["text"]
+    assert "16.0× over 1h and 80.0× over 5m" in slack[0]["text"]
     assert len(hook) == 1 and hook[0]["alerts"][0]["status"] == "firing"
-    assert hook[0]["alerts"][0]["details"]["burn_long"] == pytest.approx(12 / 60 / 0.01)
+    assert hook[0]["alerts"][0]["details"]["burn_long"] == pytest.approx(12 * 800 / (60 * PER_MIN) / 0.01)
     assert len(mails) == 1
     frm, to, body = mails[0]
     assert frm == "onepane@example.test" and to == ["oncall@example.test"]
     assert "Subject: [onepane] 1 firing, 0 resolved" in body and "slo_burn" in body
 
     # the same firing state a minute later: nothing is sent again
-    r2 = run_check(store, cfg, at=at_minute(213))
+    r2 = run_check(store, cfg, at=at_minute(1013))
     assert [a["key"] for a in r2.firing] == keys and r2.new == [] and r2.sent == []
     assert len(received) == 2 and len(mails) == 1
 
-    # 5m window clean again (minutes 213..217 have no errors) → resolved once
-    r3 = run_check(store, cfg, at=at_minute(218))
+    # 5m window clean again (minutes 1013..1017 have no errors) → resolved once
+    r3 = run_check(store, cfg, at=at_minute(1018))
     assert r3.firing == [] and [a["key"] for a in r3.resolved] == keys
     assert len(received) == 4 and len(mails) == 2
     assert "[RESOLVED] slo_burn svc/error_rate/1h-5m" in received[2][1]["text"]
     assert received[3][1]["alerts"][0]["status"] == "resolved"
     assert "0 firing, 1 resolved" in mails[1][2]
 
-    r4 = run_check(store, cfg, at=at_minute(219))
+    r4 = run_check(store, cfg, at=at_minute(1019))
     assert r4.firing == [] and r4.resolved == [] and len(received) == 4 and len(mails) == 2
 
 
@@ -126,12 +131,12 @@ def test_failed_delivery_is_retried_next_check(store, http_server, smtp_server, 
     port, mails = smtp_server
     monkeypatch.setenv("TEST_SLACK_URL", "http://127.0.0.1:9/unreachable")    # discard port: refused
     monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
-    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
-    r1 = run_check(store, config(port), at=at_minute(212))
+    write_request_counters(store, "svc", AT0, MINUTES, PER_MIN, BAD)
+    r1 = run_check(store, config(port), at=at_minute(1012))
     assert r1.errors and r1.errors[0].startswith("slack:")
     assert current_state(store) == {}                 # nothing recorded: the next check retries
     monkeypatch.setenv("TEST_SLACK_URL", url + "/slack")
-    r2 = run_check(store, config(port), at=at_minute(213))
+    r2 = run_check(store, config(port), at=at_minute(1013))
     assert sorted(r2.sent) == ["email", "slack", "webhook"]
     assert current_state(store)["slo_burn:svc/error_rate/1h-5m"]["status"] == "firing"
 
@@ -141,33 +146,33 @@ def test_missing_secret_env_is_a_config_error(store, smtp_server, monkeypatch):
     from metrics.errors import ConfigError
 
     monkeypatch.delenv("TEST_SLACK_URL", raising=False)
-    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    write_request_counters(store, "svc", AT0, MINUTES, PER_MIN, BAD)
     with pytest.raises(ConfigError, match="TEST_SLACK_URL"):
-        run_check(store, config(smtp_server[0]), at=at_minute(212))
+        run_check(store, config(smtp_server[0]), at=at_minute(1012))
 
 
 def test_cli_check_exit_code_and_json(store, http_server, smtp_server, run_cli, tmp_path):
     url, received = http_server
     port, mails = smtp_server
-    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    write_request_counters(store, "svc", AT0, MINUTES, PER_MIN, BAD)
     (tmp_path / "onepane.toml").write_text(f"""
 [[services]]
 name = "svc"
-slo = {{ error_rate = 0.01, objective = 0.99, period = "8h" }}
+slo = {{ error_rate = 0.01, objective = 0.99, period = "1d" }}
 
 [alerts]
 webhook_url_env = "TEST_HOOK_URL"
 """)
     env = {"TEST_HOOK_URL": url + "/hook"}
-    p = run_cli("check", "--format", "json", "--at", str(AT0 + 60 * 212), "--db", store.db_path,
+    p = run_cli("check", "--format", "json", "--at", str(AT0 + 60 * 1012), "--db", store.db_path,
                 "--config", tmp_path / "onepane.toml", env=env)
     assert p.returncode == 1, p.stderr
     out = json.loads(p.stdout)
     assert [a["rule"] for a in out["firing"]] == ["slo_burn"] and out["sent"] == ["webhook"]
-    p2 = run_cli("check", "--at", str(AT0 + 60 * 213), "--db", store.db_path,
+    p2 = run_cli("check", "--at", str(AT0 + 60 * 1013), "--db", store.db_path,
                  "--config", tmp_path / "onepane.toml", env=env)
     assert p2.returncode == 1 and "slo_burn" in p2.stdout and len(received) == 1
-    p3 = run_cli("check", "--at", str(AT0 + 60 * 300), "--db", store.db_path,
+    p3 = run_cli("check", "--at", str(AT0 + 60 * 1100), "--db", store.db_path,
                  "--config", tmp_path / "onepane.toml", env=env)
     assert p3.returncode == 0, p3.stdout + p3.stderr
     assert "nothing fires" in p3.stdout and "resolved: slo_burn" in p3.stdout

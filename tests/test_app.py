@@ -77,9 +77,10 @@ def test_overview_month_totals_and_forecast(app_env):
     assert m["Cost this month (USD)"] == f"{usd:,.2f} USD"
     assert m["Forecast for the month (USD)"] == f"{usd / nov_days * 30:,.2f} USD"
     assert m["Budgets set (USD)"] == "500.00 USD"          # ranker 400 + assistant 100
-    # EUR is never added to USD; its forecast uses the same elapsed days as the bill
+    # EUR is never added to USD. Its one line (11-05) gives 5 complete days before the last day
+    # (11-05..11-09), fewer than 7: month-end = month-to-date + their mean day × the 21 days left
     assert m["Cost this month (EUR)"] == f"{fx.EUR_LINE:,.2f} EUR"
-    assert m["Forecast for the month (EUR)"] == f"{fx.EUR_LINE / nov_days * 30:,.2f} EUR"
+    assert m["Forecast for the month (EUR)"] == f"{fx.EUR_LINE + fx.EUR_LINE / 5 * 21:,.2f} EUR"
     assert m["Budgets set (EUR)"] == "none"
 
 
@@ -267,7 +268,7 @@ def test_unit_economics_lift_and_instant_what_if(app_env):
     assert 1.1 * float(fx.RANKER_DAILY) - 1e-9 <= cost <= 2.2 * float(fx.RANKER_DAILY) + 1e-9
     at.slider(key="ue_kpi_drop").set_value(100).run()
     gone = at.dataframe[1].value.set_index("measure")
-    assert gone.loc["Lift (bp)", "scenario"] == pytest.approx(0, abs=1e-9)   # no lift left
+    assert gone.loc["Lift of B over A (bp)", "scenario"] == pytest.approx(0, abs=1e-9)   # no lift left
 
 
 # ---- costs --------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def test_fixed_variable_fallbacks():
 
 BASE = whatif.Baseline(daily_cost=150.0, fixed_cost=50.0, variable_cost_per_prediction=0.01,
                        predictions=10_000.0, funnel_denominator=20_000.0, funnel_actions=700.0,
-                       baseline_rate=0.03, marginal_cost_per_bp=2.0)
+                       baseline_rate=0.03, marginal_cost_per_bp=2.0, lift_bp=40.0)
 
 
 def test_scenario_today_is_the_baseline():
@@ -84,7 +84,8 @@ def test_scenario_today_is_the_baseline():
     assert t["cost_per_prediction"] == pytest.approx(150 / 10_000)
     assert t["improved_actions"] == pytest.approx(700 - 20_000 * 0.03)        # 100
     assert t["cost_per_improved_action"] == pytest.approx(150 / 100)
-    assert t["lift_bp"] == pytest.approx((700 / 20_000 - 0.03) * 10_000)     # 50 bp
+    # the lift is the experiment's (B over A, given), not the blended rate's (50 bp here)
+    assert t["lift_bp"] == 40.0
 
 
 def test_scenario_kpi_drop_price_and_traffic():
@@ -98,7 +99,7 @@ def test_scenario_kpi_drop_price_and_traffic():
     assert r["cost_per_prediction"] == pytest.approx(cost / preds)
     assert r["improved_actions"] == pytest.approx(improved)
     assert r["cost_per_improved_action"] == pytest.approx(cost / improved)
-    assert r["lift_bp"] == pytest.approx(50 * 0.9)
+    assert r["lift_bp"] == pytest.approx(40 * 0.9)
     # the versions' cost difference moves like the service's cost: 240 / 150 today
     assert r["marginal_cost_per_bp"] == pytest.approx(2.0 * (cost / 150.0) / 0.9)
 

@@ -1,4 +1,6 @@
-"""SLO error budgets and multi-window multi-burn-rate alerts, checked against hand-computed examples.
+"""Time-slice SLOs (mode = "time_slice", only when configured): error budgets and multi-window
+multi-burn-rate alerts, checked against hand-computed examples. Request-based SLOs (the default):
+tests/test_slo_burn.py.
 
 Objective 0.99 → error budget 1 % of one-minute slices. Burn rate = bad share / 0.01.
 """
@@ -97,10 +99,12 @@ def test_burn_rates_from_telemetry_counters_in_the_store(store):
     slow = {m: 10 for m in (419, 100)}                                         # 10 % slow > 5 % → bad
     write_request_counters(store, "svc", start, minutes, 100, errors, slow)
     cfg = parse_settings({"services": [{"name": "svc", "slo": {
-        "error_rate": 0.01, "latency_p95_s": 0.5, "objective": 0.99, "period": "7h"}}]})
+        "error_rate": 0.01, "latency_p95_s": 0.5, "objective": 0.99, "period": "7h",
+        "mode": "time_slice"}}]})
     res = {r["slo"]: r for r in evaluate_slos(store, cfg, datetime.fromtimestamp(AT, timezone.utc))}
     err = res["error_rate"]
     assert err["slices"] == 420 and err["bad_slices"] == 9
+    assert err["description"] == "time-slice SLO: 99% of one-minute slices good (error rate ≤ 1%)"
     b = by_pair(err["burn"])
     assert b[("1h", "5m")]["burn_long"] == pytest.approx(9 / 60 / 0.01)
     assert b[("1h", "5m")]["burn_short"] == pytest.approx(5 / 5 / 0.01)

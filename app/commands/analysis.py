@@ -69,16 +69,19 @@ def check_cmd(at, no_notify, fmt, store, config) -> None:
 
 @click.command("cost-anomalies")
 @click.option("--from", "start", type=TIME, default=None, help="First day (default: 30 days before --to).")
-@click.option("--to", "end", type=TIME, default=None, help="End, exclusive (default: tomorrow 00:00 UTC).")
+@click.option("--to", "end", type=TIME, default=None,
+              help="End, exclusive (default: 00:00 UTC of the day after --at).")
+@click.option("--at", "at", type=TIME, default=None, help="Treat this instant as now (default: the clock).")
 @click.option("--sensitivity", type=float, default=4.0, show_default=True,
               help="Robust z threshold: lower finds more.")
 @format_option("table", "json")
 @store_options
-def cost_anomalies_cmd(start, end, sensitivity, fmt, store, config) -> None:
+def cost_anomalies_cmd(start, end, at, sensitivity, fmt, store, config) -> None:
     """Daily cost anomalies per service, team and SKU with root cause and severity in money."""
     from metrics.analysis.anomalies import cost_anomalies
 
-    end = end or (utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    now = at or utcnow()
+    end = end or (now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
                   + timedelta(days=1))
     start = start or end - timedelta(days=30)
     rows = cost_anomalies(store, start, end, sensitivity=sensitivity)

@@ -52,16 +52,33 @@ else:
 
 # ---- budgets -----------------------------------------------------------------------------
 st.subheader("Budgets and forecasts")
-budgets = data.budget_status(f.as_of_time or end - timedelta(seconds=1))
-if isinstance(budgets, data.Unavailable) or not budgets:
+budgets = data.month_forecasts(data.forecast_time(f.end, f.as_of_time))
+budgets = [] if isinstance(budgets, data.Unavailable) else [b for b in budgets if b["budget"] is not None]
+if not budgets:
     st.info("No budgets configured: add `budget = { monthly = 1000, currency = \"USD\" }` to a "
             "`[[services]]` or `[[teams]]` entry in onepane.toml.")
 else:
     b = pl.DataFrame(budgets, infer_schema_length=None).with_columns(
-        pl.col(c).cast(pl.Float64) for c in ("budget", "month_to_date", "forecast", "forecast_low", "forecast_high"))
-    st.dataframe(b, hide_index=True, key="budgets", column_config={
-        c: st.column_config.NumberColumn(c.replace("_", " "), format="%.2f")
-        for c in ("budget", "month_to_date", "forecast", "forecast_low", "forecast_high")})
+        pl.col(c).cast(pl.Float64) for c in ("budget", "month_to_date", "forecast", "forecast_low", "forecast_high")
+    ).with_columns((pl.col("forecast") / pl.col("budget")).alias("forecast_vs_budget"))
+    cols = ["level", "name", "month", "currency", "budget", "month_to_date", "forecast", "forecast_low",
+            "forecast_high", "forecast_vs_budget", "p_over_budget", "model", "days_of_history"]
+    over = b["forecast_vs_budget"].to_list()
+    st.dataframe(b.select(cols).to_pandas().style.apply(
+        lambda col: ["color: #c62828; font-weight: 600" if o > 1 else "" for o in over], axis=0,
+        subset=["forecast", "forecast_vs_budget"]), hide_index=True, key="budgets", column_config={
+        **{c: st.column_config.NumberColumn(c.replace("_", " "), format="%.2f")
+           for c in ("budget", "month_to_date", "forecast_low", "forecast_high")},
+        "forecast": st.column_config.NumberColumn(
+            "forecast (month end)", format="%.2f",
+            help="Month-to-date cost + the forecast of the remaining days (the model picked on the "
+                 "service's own history); the same value as the Overview. Red: above the budget."),
+        "forecast_vs_budget": st.column_config.NumberColumn("forecast / budget", format="percent"),
+        "p_over_budget": st.column_config.NumberColumn(
+            "chance of overrun", format="percent",
+            help="Share of simulated month-ends above the budget."),
+        "model": st.column_config.TextColumn("model", help="The ETS model picked by its error on the "
+                                             "service's own history.")})
     charts.download(b, "budgets")
 
 # ---- anomalies ---------------------------------------------------------------------------

@@ -21,7 +21,8 @@ if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
     st.stop()
 
 last_day = f.end - timedelta(days=1)
-month = data.service_month(last_day, f.services, f.as_of)
+# forecast: the one month-end forecast (the Costs page and the budget alert show the same value)
+month = data.service_month_forecast(last_day, data.forecast_time(f.end, f.as_of_time), f.services, f.as_of)
 events = data.events(f.start, f.end, f.services, f.as_of)
 
 
@@ -61,21 +62,28 @@ if month.height:
         c1.metric(f"Cost this month ({cur['billing_currency']})", charts.money(cur["month_to_date"], cur["billing_currency"]))
         c2.metric(f"Forecast for the month ({cur['billing_currency']})", charts.money(cur["forecast"], cur["billing_currency"]))
         budget = cur["budget"]
+        over = bool(budget) and float(cur["forecast"]) > float(budget)
         c3.metric(f"Budgets set ({cur['billing_currency']})",
                   charts.money(budget, cur["billing_currency"]) if budget else "none",
                   delta=(f"forecast {float(cur['forecast']) / float(budget):.0%} of budget" if budget else None),
-                  delta_color="inverse")
+                  delta_color="inverse" if over else "off")     # red only when over budget
     table = month.with_columns(
         (pl.col("forecast").cast(pl.Float64) / pl.col("budget").cast(pl.Float64)).alias("forecast_vs_budget"),
         (pl.col("cost_per_prediction") / pl.col("prev_cost_per_prediction") - 1).alias("cost_per_prediction_change"),
         pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"),
     ).select("service", "billing_currency", "month_to_date", "budget", "forecast", "forecast_vs_budget",
              "requests", "cost_per_prediction", "cost_per_prediction_change", "open")
-    st.dataframe(table, hide_index=True, key="overview_services", column_config={
+    over = [(v or 0) > 1 for v in table["forecast_vs_budget"].to_list()]
+    st.dataframe(table.to_pandas().style.apply(
+        lambda col: ["color: #c62828; font-weight: 600" if o else "" for o in over], axis=0,
+        subset=["forecast", "forecast_vs_budget"]), hide_index=True, key="overview_services", column_config={
         "service": "Service", "billing_currency": "Currency",
         "month_to_date": st.column_config.NumberColumn("Cost this month", format="%.2f"),
         "budget": st.column_config.NumberColumn("Monthly budget", format="%.2f"),
-        "forecast": st.column_config.NumberColumn("Forecast (month)", format="%.2f"),
+        "forecast": st.column_config.NumberColumn(
+            "Forecast (month end)", format="%.2f",
+            help="Month-to-date cost + the forecast of the remaining days (metrics.analysis.budgets."
+                 "month_end_forecasts; the same value as the Costs page). Red: above the budget."),
         "forecast_vs_budget": st.column_config.NumberColumn("Forecast / budget", format="percent"),
         "requests": st.column_config.NumberColumn("Predictions this month", format="%d"),
         "cost_per_prediction": st.column_config.NumberColumn("Cost per prediction", format="%.6f"),

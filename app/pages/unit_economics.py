@@ -68,18 +68,27 @@ if not funnel_services:
     st.stop()
 pick = service if service in funnel_services else funnel_services[0]
 svc = st.selectbox("Service", funnel_services, index=funnel_services.index(pick), key="ue_service")
-m = data.marginal_cost_per_bp(svc, start, end, f.as_of)
+# the experiment's own days (its start/stop events), whatever the sidebar window: the same figure
+# as `onepane marginal-cost`
+m = data.marginal_cost_per_bp(svc, None, None, f.as_of)
 if isinstance(m, data.Unavailable):
     st.warning(f"Marginal cost per bp: {m}")
 else:
+    w = m["window"]
+    span = (f"{w['start']:%Y-%m-%d} to {w['end']:%Y-%m-%d}" if w.get("start") and w.get("end")
+            else f"from {w['start']:%Y-%m-%d}" if w.get("start") else "all days")
+    st.caption(f"Experiment window: {span} ({w['basis']}); the sidebar's window does not change these figures.")
     c1, c2, c3 = st.columns(3)
     c1.metric(f"Lift of {m['b']} over {m['a']} ({m['kpi']} per {m['denominator']})",
-              f"{m['lift_bp']:,.1f} bp", help=f"{m['confidence']:.0%} interval "
-              f"{m['lift_ci_bp'][0]:,.1f} .. {m['lift_ci_bp'][1]:,.1f} bp ({m['method']})")
-    c2.metric(f"Extra daily cost ({m['currency']})", charts.money(m["delta_daily_cost"], m["currency"]))
+              f"{m['lift_bp']:,.1f} bp", help=f"Lift = ({m['kpi']} ÷ {m['denominator']} of {m['b']} − the same "
+              f"of {m['a']}) × 10,000, over the experiment window. {m['confidence']:.0%} interval "
+              f"{m['lift_ci_bp'][0]:,.1f} .. {m['lift_ci_bp'][1]:,.1f} bp ({m['method']}).")
+    c2.metric(f"Extra daily cost ({m['currency']})", charts.money(m["delta_daily_cost"], m["currency"]),
+              help=f"Cost per day of traffic of {m['b']} − the same of {m['a']}, over the experiment window.")
     c3.metric(f"Marginal cost per bp ({m['currency']} per day)",
               "not significant" if m["marginal_cost_per_bp"] is None else
-              charts.money(m["marginal_cost_per_bp"], m["currency"], 4))
+              charts.money(m["marginal_cost_per_bp"], m["currency"], 4),
+              help="Marginal cost per bp = extra daily cost ÷ lift in bp (the same as `onepane marginal-cost`).")
     if m["marginal_cost_per_bp_ci"]:
         lo, hi = m["marginal_cost_per_bp_ci"]
         st.caption(f"{m['confidence']:.0%} interval: {lo:,.4f} .. {hi:,.4f} {m['currency']} per bp per day "
@@ -101,7 +110,7 @@ cur = info["currency"] or ""
 rows = [("Daily cost", "daily_cost", 2), ("Predictions per day", "predictions", 0),
         ("Cost per prediction", "cost_per_prediction", 6), ("Cost per 1k predictions", "cost_per_1k_predictions", 4),
         ("Improved actions per day", "improved_actions", 1), ("Cost per improved action", "cost_per_improved_action", 4),
-        ("Lift (bp)", "lift_bp", 1), ("Marginal cost per bp", "marginal_cost_per_bp", 4)]
+        ("Lift of B over A (bp)", "lift_bp", 1), ("Marginal cost per bp", "marginal_cost_per_bp", 4)]
 table = pl.DataFrame({
     "measure": [r[0] for r in rows],
     "today": [out["today"][r[1]] for r in rows],
@@ -111,6 +120,9 @@ st.dataframe(table, hide_index=True, key="ue_whatif", column_config={
     "today": st.column_config.NumberColumn(f"Today (average day, {cur})", format="%.6g"),
     "scenario": st.column_config.NumberColumn(f"Scenario ({cur})", format="%.6g"),
 })
-st.caption(f"Average of {info['days']} day(s); cost split: {info['cost_split']}. "
-           "Cost = fixed + variable × predictions, so traffic moves only the variable part.")
+st.caption(f"Average of {info['days']} day(s) of the sidebar window; cost split: {info['cost_split']}. "
+           "Cost = fixed + variable × predictions, so traffic moves only the variable part. "
+           "Lift of B over A and marginal cost per bp are the experiment's figures above (today), "
+           "with the lift × (1 − underperformance) and the marginal cost × scenario cost ÷ today's cost "
+           "÷ (1 − underperformance) in the scenario.")
 charts.download(table, f"what_if_{svc}")

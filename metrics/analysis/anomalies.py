@@ -11,11 +11,15 @@ unit (quantity = cost). Quantities of different units are summed as they are; th
 absorbs the unit differences. Each dimension (SKU, model version, team, region, service) reports its
 biggest contributor and that contributor's share of the total delta. One currency at a time.
 
-Anomalies (`cost_anomalies`): daily effective cost per service, team and SKU. The expected value is
+Anomalies (`cost_anomalies`): daily effective cost per service, team and SKU, over the window's days
+from its first to its last billed day (days outside are unknown, not zero). The expected value is
 trend + weekly seasonal from statsmodels' robust STL (period 7) when the series has ≥ 14 days, else
 the median of the same weekday (or of all days); the residual scale is 1.4826 × MAD of the residuals.
+Days that stand out are replaced by their expected value and the fit repeated (up to 3 rounds), so
+the expected value of a service, team or SKU comes from that grain's own baseline without the spike.
 A day is anomalous when its excess over expected is above `sensitivity` × scale and above
-`min_relative` of the expected value and `min_amount`. Severity is the excess in money; the root
+`min_relative` of the expected value and `min_amount`. Severity = actual − expected for the same
+grain, in money; the root
 cause is the SKU (for service/team series) or the service (for SKU series) holding most of it.
 """
 from __future__ import annotations
@@ -133,6 +137,28 @@ def _expected(y: np.ndarray, dow: np.ndarray) -> np.ndarray:
     return exp
 
 
+def _baseline(y: np.ndarray, dow: np.ndarray, sensitivity: float, min_relative: float,
+              min_amount: float, rounds: int = 3) -> tuple[np.ndarray, float]:
+    """Expected cost per day of one series from its own baseline, and the residual scale: days that
+    stand out are replaced by their expected value and the fit repeated, so a spike does not raise
+    its own expected value (robust STL still lets a large spike pull trend and season up by ~20 %)."""
+    exp = _expected(y, dow)
+    resid = y - exp
+    scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    flagged = np.zeros(y.size, bool)
+    for _ in range(rounds):
+        thr = np.maximum(np.maximum(sensitivity * scale, min_relative * np.abs(exp)), min_amount)
+        new = (resid > thr) & (resid > 0)
+        if not new.any() or (new == flagged).all():
+            break
+        flagged = new
+        exp = _expected(np.where(flagged, exp, y), dow)
+        resid = y - exp
+        clean = resid[~flagged]
+        scale = 1.4826 * float(np.median(np.abs(clean - np.median(clean)))) if clean.size else scale
+    return exp, scale
+
+
 def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: float = 4.0,
                    min_relative: float = 0.25, min_amount: float = 0.0,
                    levels: tuple[str, ...] = ("service", "team", "sku"), as_of=None
@@ -142,8 +168,10 @@ def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: fl
     df = store.query(sql("cost_daily"), {"start": start, "end": end}, as_of=as_of)
     if df.is_empty():
         return []
-    days = pl.datetime_range(start.replace(hour=0, minute=0, second=0, microsecond=0),
-                             end - timedelta(microseconds=1), "1d", time_zone="UTC", eager=True)
+    # days before the first bill or after the last one in the window are unknown, not zero-cost
+    first = max(start.replace(hour=0, minute=0, second=0, microsecond=0), df["day"].min())
+    last = min(end - timedelta(microseconds=1), df["day"].max())
+    days = pl.datetime_range(first, last, "1d", time_zone="UTC", eager=True)
     day_index = {d: i for i, d in enumerate(days.to_list())}
     dow = np.array([d.weekday() for d in days.to_list()])
     out = []
@@ -159,9 +187,8 @@ def cost_anomalies(store: Store, start: datetime, end: datetime, sensitivity: fl
                     if d in day_index:
                         y[day_index[d]] = float(c)
                         exact[day_index[d]] = c
-                exp = _expected(y, dow)
+                exp, scale = _baseline(y, dow, sensitivity, min_relative, min_amount)
                 resid = y - exp
-                scale = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
                 for i in np.nonzero(resid > 0)[0]:
                     thr = max(sensitivity * scale, min_relative * abs(exp[i]), min_amount)
                     if resid[i] <= thr or resid[i] <= 0:

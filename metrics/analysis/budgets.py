@@ -1,14 +1,14 @@
 """Budgets: month-end spend forecast with an interval per service and team, and cost-delta checks.
 
-Forecast: month-to-date effective cost (exact) plus the forecast of the remaining days. The daily
-series of the month so far (and up to 28 days before it, for a seasonal fit) is modelled with
-statsmodels' ETSModel (additive error; additive weekly seasonality when there are ≥ 14 days); the
-remaining days are simulated 1000 times and the 10th/90th percentiles of the simulated sums give
-the 80 % interval. With fewer than 7 days of history, the forecast is the mean day × days left, and
-the interval uses the daily standard deviation × √days (normal approximation).
+`month_end_forecasts` is the one month-end forecast: the Overview, the Costs page and the budget
+alert all show its value. Month-end = month-to-date effective cost (exact) + the forecast of the
+remaining days (today's rest included) from the daily series of the complete days of the month and
+up to 28 days before it, by the ETS model picked on the series' own history (metrics.analysis.forecast:
+level, trend, damped trend, weekly, damped trend + weekly), with an 80 % interval.
 
-A budget alert fires when the forecast is above the budget (`critical` when even the lower bound or
-the month-to-date spend is). Day-over-day compares the last full day with the day before it,
+A budget alert fires when the forecast's central value is above the budget (`critical` when even the
+lower bound or the month-to-date spend is) and says how likely the overrun is (the share of simulated
+month-ends above the budget). Day-over-day compares the last full day with the day before it,
 week-over-week the last 7 full days with the 7 before; each fires when the relative change is above
 `alerts.day_over_day` / `alerts.week_over_week`.
 """
@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from metrics.analysis.forecast import forecast_sum
 from metrics.analysis.signals import sql
 from metrics.config import Settings
 from metrics.store import Store
@@ -30,7 +31,6 @@ from metrics.store import Store
 log = logging.getLogger(__name__)
 
 HISTORY_DAYS = 28
-SIMULATIONS = 1000
 
 
 def _day(x: datetime) -> datetime:
@@ -43,73 +43,73 @@ def month_bounds(at: datetime) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=days)
 
 
-def forecast_sum(y: np.ndarray, steps: int, seed: int = 0) -> tuple[float, float, float]:
-    """Point forecast and 80 % interval of the sum of the next `steps` days of the daily series y."""
-    if steps <= 0:
-        return 0.0, 0.0, 0.0
-    if y.size >= 7 and np.ptp(y) > 0:
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-        import warnings
-
-        seasonal = "add" if y.size >= 14 else None
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = ETSModel(y.astype(float), error="add", trend=None, seasonal=seasonal,
-                             seasonal_periods=7 if seasonal else None)
-            fit = model.fit(disp=False)
-            point = float(np.sum(fit.forecast(steps)))
-            sims = np.asarray(fit.simulate(nsimulations=steps, repetitions=SIMULATIONS, anchor="end",
-                                           rng=np.random.default_rng(seed)))
-        sums = sims.reshape(steps, -1).sum(axis=0)
-        lo, hi = np.percentile(sums, [10, 90])
-        return point, float(lo), float(hi)
-    mean = float(y.mean()) if y.size else 0.0
-    sd = float(y.std(ddof=1)) if y.size > 1 else 0.0
-    z = 1.2816   # 80 % two-sided
-    return mean * steps, mean * steps - z * sd * np.sqrt(steps), mean * steps + z * sd * np.sqrt(steps)
-
-
 def _daily(store: Store, start: datetime, end: datetime, con=None) -> pl.DataFrame:
     return store.query(sql("cost_daily"), {"start": start, "end": end}, con=con)
 
 
-def budget_status(store: Store, config: Settings, at: datetime, con=None) -> list[dict[str, Any]]:
-    """Per configured service/team budget: month-to-date, month-end forecast with interval, status."""
+def _series(d: pl.DataFrame, start: datetime, today: datetime) -> np.ndarray:
+    """Daily cost of the complete days from the first cost day (≥ start) to yesterday; gaps are 0."""
+    full = d.filter(pl.col("day") < today).group_by("day").agg(pl.col("cost").sum()).sort("day")
+    if not full.height:
+        return np.zeros(0)
+    first = max(start, full["day"].min())
+    y = np.zeros(max((today - first).days, 0))
+    for day, c in full.iter_rows():
+        i = (day - first).days
+        if 0 <= i < y.size:
+            y[i] = float(c)
+    return y
+
+
+def month_end_forecasts(store: Store, config: Settings, at: datetime, con=None,
+                        services: bool = True) -> list[dict[str, Any]]:
+    """Month-end forecast per service and currency with cost this month (`services`), and per
+    configured service/team budget: month_to_date, forecast (central), forecast_low/high (80 %),
+    model, days_of_history, budget and p_over_budget where a budget is set."""
     m0, m1 = month_bounds(at)
-    today = _day(at)                         # days before today are complete
+    today = _day(at)
     hist0 = m0 - timedelta(days=HISTORY_DAYS)
     df = _daily(store, hist0, m1, con=con)
-    targets = [("service", s.name, s.budget) for s in config.services if s.budget] + \
-              [("team", t.name, t.budget) for t in config.teams if t.budget]
+    budgets = {("service", s.name): s.budget for s in config.services if s.budget}
+    budgets |= {("team", t.name): t.budget for t in config.teams if t.budget}
+    targets = {(lv, n, b.currency) for (lv, n), b in budgets.items()}
+    if services and df.height:
+        month = df.filter(pl.col("day") >= m0).select("service", "currency").unique()
+        targets |= {("service", s, c) for s, c in month.iter_rows() if s is not None}
     out = []
-    for level, name, budget in targets:
-        d = df.filter((pl.col(level) == name) & (pl.col("currency") == budget.currency))
-        mtd = sum((c for c in d.filter((pl.col("day") >= m0) & (pl.col("day") < m1))["cost"].to_list()),
-                  Decimal(0))
-        full = d.filter(pl.col("day") < today).group_by("day").agg(pl.col("cost").sum()).sort("day")
-        days = pl.datetime_range(max(hist0, full["day"].min()) if full.height else today,
-                                 today - timedelta(days=1), "1d", time_zone="UTC", eager=True) \
-            if full.height else pl.Series([], dtype=pl.Datetime("us", "UTC"))
-        y = np.zeros(len(days))
-        idx = {x: i for i, x in enumerate(days.to_list())}
-        for day, c in full.iter_rows():
-            if day in idx:
-                y[idx[day]] = float(c)
-        # today's partial spend is in mtd; forecast today's rest and the days after it
-        today_spent = float(sum((c for c in d.filter(pl.col("day") == today)["cost"].to_list()), Decimal(0)))
+    for level, name, currency in sorted(targets):
+        d = df.filter((pl.col(level) == name) & (pl.col("currency") == currency))
+        in_month = d.filter((pl.col("day") >= m0) & (pl.col("day") < m1))
+        mtd = sum(in_month["cost"].to_list(), Decimal(0))
+        today_spent = float(sum(d.filter(pl.col("day") == today)["cost"].to_list(), Decimal(0)))
+        y = _series(d, hist0, today)
         steps = (m1 - today).days
-        point, lo, hi = forecast_sum(y, steps)
-        point, lo, hi = (max(x - today_spent, 0.0) if steps else 0.0 for x in (point, lo, hi))
-        fc = Decimal(str(round(point, 6))) + mtd
-        fc_lo = Decimal(str(round(max(lo, 0.0), 6))) + mtd
-        fc_hi = Decimal(str(round(hi, 6))) + mtd
+        fc = forecast_sum(y, steps)
+        rest = [max(x - today_spent, 0.0) if steps else 0.0 for x in (fc.point, fc.low, fc.high)]
+        point, lo, hi = (Decimal(str(round(x, 6))) + mtd for x in rest)
+        b = budgets.get((level, name))
+        budget = b.monthly if b is not None and b.currency == currency else None
+        p_over = None
+        if budget is not None:
+            p_over = fc.prob_above(float(budget - mtd) + today_spent) if steps else float(mtd > budget)
+        out.append({"level": level, "name": name, "month": m0.strftime("%Y-%m"), "currency": currency,
+                    "budget": budget, "month_to_date": mtd, "forecast": point, "forecast_low": lo,
+                    "forecast_high": hi, "p_over_budget": p_over, "model": fc.model,
+                    "days_of_history": int(y.size), "days_left": steps})
+    return out
+
+
+def budget_status(store: Store, config: Settings, at: datetime, con=None) -> list[dict[str, Any]]:
+    """Per configured service/team budget: the month-end forecast of `month_end_forecasts`, status."""
+    out = []
+    for r in month_end_forecasts(store, config, at, con=con, services=False):
+        if r["budget"] is None:
+            continue
         status = "ok"
-        if fc > budget.monthly:
-            status = "critical" if (fc_lo > budget.monthly or mtd > budget.monthly) else "warning"
-        out.append({"level": level, "name": name, "month": m0.strftime("%Y-%m"), "currency": budget.currency,
-                    "budget": budget.monthly, "month_to_date": mtd, "forecast": fc,
-                    "forecast_low": fc_lo, "forecast_high": fc_hi, "status": status,
-                    "days_of_history": int(len(y))})
+        if r["forecast"] > r["budget"]:
+            status = "critical" if (r["forecast_low"] > r["budget"] or r["month_to_date"] > r["budget"]) \
+                else "warning"
+        out.append({**r, "status": status})
     return out
 
 

@@ -14,12 +14,19 @@
 --                   remainder, so the spread adds up exactly); a day without predictions keeps
 --                   the untagged cost on a row with model_version NULL
 --   total_cost    = direct_cost + spread_cost
--- A line is attributed to the day its charge period starts (daily or hourly lines are the norm
--- for AI services; a monthly fee lands on its first day).
+-- Amortization: a line is spread evenly over the UTC days its charge period [start, end) touches
+-- (a monthly fee or an RI billed monthly: amount ÷ days of the month on each day). Each day gets
+-- amount ÷ days rounded to 1e-9 and the first day takes the rounding remainder, so the line's total
+-- (and every month's total, for periods inside a month) stays exact. Daily and hourly lines, and
+-- lines without an end, stay on the day they start.
 CREATE OR REPLACE TEMP VIEW ledger_cost AS
-WITH lines AS (
+WITH raw_lines AS (
     SELECT c.x_service AS service, c.x_model_version AS model_version,
-           c.charge_period_start::DATE AS day,
+           c.charge_period_start::DATE AS first_day,
+           CASE WHEN c.charge_period_end > c.charge_period_start
+                THEN greatest(date_diff('day', c.charge_period_start::DATE,
+                                        (c.charge_period_end - INTERVAL 1 MICROSECOND)::DATE) + 1, 1)
+                ELSE 1 END AS n_days,
            coalesce(c.effective_cost, c.billed_cost) AS amount,
            c.effective_cost IS NULL AS used_billed,
            c.billing_currency,
@@ -27,6 +34,18 @@ WITH lines AS (
            fx.rate
     FROM stg_cost c
     LEFT JOIN ledger_fx fx ON fx.currency = c.billing_currency
+), spanning AS (
+    SELECT *, unnest(range(n_days)) AS k,
+           CAST(CAST(round(amount / n_days, 9) AS DECIMAL(38,9)) AS DECIMAL(38,18)) AS per_day
+    FROM raw_lines WHERE n_days > 1
+), lines AS (
+    SELECT service, model_version, first_day AS day, amount, used_billed, billing_currency, rc, rate
+    FROM raw_lines WHERE n_days = 1
+    UNION ALL
+    SELECT service, model_version, first_day + k::INTEGER AS day,
+           CASE WHEN k = 0 THEN amount - per_day * (n_days - 1) ELSE per_day END AS amount,
+           used_billed, billing_currency, rc, rate
+    FROM spanning
 ), converted AS (
     SELECT service, model_version, day, used_billed,
            CASE WHEN rc IS NOT NULL AND billing_currency <> rc AND rate IS NOT NULL

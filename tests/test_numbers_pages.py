@@ -1,0 +1,76 @@
+"""One definition per number on the pages (issues 21 and 22), over the hand-countable app store:
+one month-end forecast on the Overview and the Costs page, one lift on the Unit economics page, and
+decision numbers that do not move with the sidebar window. Expected values come from the fixture's
+constants (tests/app_helpers.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests import app_helpers as fx
+
+MAIN = str(Path(__file__).resolve().parents[1] / "app" / "main.py")
+
+
+@pytest.fixture(scope="module")
+def fixture_store(tmp_path_factory):
+    return fx.build(tmp_path_factory.mktemp("numbers_appstore"))
+
+
+@pytest.fixture
+def app_env(fixture_store, monkeypatch):
+    monkeypatch.setenv("ONEPANE_DB", str(fixture_store.store.db_path))
+    monkeypatch.setenv("ONEPANE_CONFIG", str(fixture_store.config_path))
+    return fixture_store
+
+
+def run_page(page: str, **query) -> AppTest:
+    at = AppTest.from_file(MAIN, default_timeout=300)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(f"pages/{page}").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def frame(at: AppTest, key: str):
+    """The dataframe whose columns identify it (AppTest does not expose element keys)."""
+    cols = {"overview_services": {"forecast_vs_budget", "requests"}, "budgets": {"p_over_budget"},
+            "ue_whatif": {"measure", "today"}}[key]
+    for d in at.dataframe:
+        v = d.value
+        v = v.data if hasattr(v, "data") and not hasattr(v, "columns") else v   # a Styler
+        if cols <= set(v.columns):
+            return v
+    raise AssertionError(f"no dataframe with columns {cols}")
+
+
+def test_overview_and_costs_show_the_same_month_end_forecast(app_env):
+    # ranker costs 10.50 every day of November so far (1..10): a flat series, so the month-end is
+    # 10.50 × 30 days; the forecast of both pages must be exactly that one value
+    expected = float(fx.RANKER_DAILY) * 30
+    over = frame(run_page("overview.py"), "overview_services")
+    over = over[over["billing_currency"] == "USD"].set_index("service")
+    costs = frame(run_page("costs.py"), "budgets")
+    costs = costs[(costs["level"] == "service") & (costs["currency"] == "USD")].set_index("name")
+    assert over.loc["ranker", "forecast"] == pytest.approx(expected)
+    assert costs.loc["ranker", "forecast"] == pytest.approx(expected)
+    assert over.loc["assistant", "forecast"] == pytest.approx(costs.loc["assistant", "forecast"])
+
+
+def test_unit_economics_one_lift_and_marginal_cost_independent_of_the_window(app_env):
+    rate = {v: c / fx.IMPRESSIONS_PER_DAY for v, c in fx.CLICKS_PER_DAY.items()}
+    lift_bp = (rate["ranker-v2"] - rate["ranker-v1"]) * 10_000
+    seen = []
+    for window in ("7", "30"):
+        at = run_page("unit_economics.py", service="ranker", window=window)
+        m = {x.label: x.value for x in at.metric}
+        assert m["Lift of ranker-v2 over ranker-v1 (clicks per impressions)"] == f"{lift_bp:,.1f} bp"
+        whatif = frame(at, "ue_whatif").set_index("measure")
+        assert whatif.loc["Lift of B over A (bp)", "today"] == pytest.approx(lift_bp)     # one lift
+        seen.append((m["Marginal cost per bp (USD per day)"], whatif.loc["Marginal cost per bp", "today"]))
+        assert any("Experiment window:" in c.value for c in at.caption)
+    assert seen[0] == seen[1]

@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PORT   ?= 8501
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := prometheus chromium
+APT_PACKAGES := prometheus chromium poppler-utils
 
 .PHONY: demo test venv venv-test system-deps python-check clean
 
@@ -44,6 +44,7 @@ system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	test -x /usr/lib/chromium/chromium || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "app.commands.analysis",
     "app.commands.demo",
     "app.commands.decisions",
+    "app.commands.review",
 )
 
 

@@ -2,11 +2,11 @@
 the /metrics exporter and the app share, so each number is computed one way only.
 
     >>> import onepane                                       # or: from metrics import api
+    >>> onepane.iso_week("2026-W48").start.isoformat()
+    '2026-11-23T00:00:00+00:00'
     >>> op = onepane.open("demo-data/onepane.duckdb", as_of="2026-11-30T00:00:00Z")  # doctest: +SKIP
-    >>> op.week("2026-W48")
-    Week(label='2026-W48', start=datetime.datetime(2026, 11, 23, 0, 0, tzinfo=datetime.timezone.utc), end=datetime.datetime(2026, 11, 30, 0, 0, tzinfo=datetime.timezone.utc))
     >>> op.unit_economics_week("2026-W48").columns[:4]    # doctest: +SKIP
-    ['service', 'currency', 'week', 'cost']
+    ['service', 'currency', 'cost', 'predictions']
 
 Every method reads the store as it was at `as_of` (None = now), so a report built with a fixed
 `as_of` never changes after a bill restatement. Methods that need "now" use `self.now` (default:

@@ -14,7 +14,8 @@ h1 { font-size: 22px; } h2 { font-size: 18px; border-bottom: 2px solid #335; pad
 h3 { font-size: 14px; margin-bottom: 4px; }
 section.service, section.company { page-break-before: always; break-before: page; }
 section.company:first-of-type { page-break-before: avoid; break-before: avoid; }
-.chart { page-break-inside: avoid; break-inside: avoid; height: 330px; width: 100%; margin: 8px 0 16px; }
+.chart { page-break-inside: avoid; break-inside: avoid; height: 330px; width: 100%; margin: 8px 0 16px;
+         border: 3px solid #8040c0; box-sizing: border-box; }   /* the frame: tests find cut charts by it */
 table { border-collapse: collapse; margin: 6px 0 12px; page-break-inside: avoid; break-inside: avoid; }
 td, th { border: 1px solid #ccd; padding: 3px 8px; text-align: right; }
 td:first-child, th:first-child { text-align: left; }

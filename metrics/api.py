@@ -152,7 +152,8 @@ class Onepane:
             preds = _sum(g["predictions"].to_list())
             improved = _sum(g.filter(pl.col("improved_actions") > 0)["improved_actions"].to_list())
             cost_impr = _sum(g.filter(pl.col("improved_actions") > 0)["cost"].to_list())
-            t = tk.filter((pl.col("service") == row["service"]) & (pl.col("currency") == row["currency"]))
+            t = tk.filter((pl.col("service") == row["service"])
+                          & (pl.col("currency").eq_missing(row["currency"])))
             tcost = _sum([(a or 0) + (b or 0) for a, b in zip(t["vendor_cost"].to_list(),
                                                                t["self_hosted_cost"].to_list())
                           if a is not None or b is not None]) if t.height else None

@@ -75,7 +75,7 @@ def test_weekly_review_page_in_a_browser(tmp_path, artifacts):
         page.goto(url)
         wait_for_app(page)
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Weekly review", exact=True).click()
-        wait_for_app(page)
+        wait_for_app(page, timeout_ms=300000)          # the first build of the pack
         frame = page.frame_locator("iframe").first
         frame.get_by_text(f"Weekly review {LATEST}").wait_for(timeout=240000)
         frame.locator(".chart .main-svg").first.wait_for(timeout=60000)
@@ -84,7 +84,7 @@ def test_weekly_review_page_in_a_browser(tmp_path, artifacts):
         page.screenshot(path=str(artifacts / "screenshots" / "weekly_review.png"), full_page=True)
         page.get_by_label("Decision").fill("Approve ranker-v2 for everyone")
         page.get_by_text("Record decision", exact=True).click()
-        page.get_by_text("Recorded decision").wait_for(timeout=120000)
+        page.get_by_text("Recorded decision").wait_for(timeout=300000)
         assert page.locator('[data-testid="stException"]').count() == 0
     assert not errors, errors
     from metrics.decisions import list_decisions

@@ -55,3 +55,28 @@ def register(cli: click.Group, ingest: click.Group) -> None:
 
             for line in send_digest(pack, out, config):
                 click.echo(line)
+
+    @cli.command("exporter")
+    @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+    @click.option("--port", default=9464, show_default=True, type=int, help="Port of /metrics.")
+    @click.option("--ttl", default=30.0, show_default=True, type=float,
+                  help="Seconds a computed scrape is reused (a committed load refreshes it at once).")
+    @click.option("--at", "at", type=TIME, default=None,
+                  help="Evaluate as if at this time instead of the clock at each scrape (replays).")
+    @click.option("--as-of", "as_of", type=TIME, default=None, help="Serve what the store knew at this time.")
+    @store_options
+    def exporter_cmd(host, port, ttl, at, as_of, store, config) -> None:
+        """Serve onepane's derived gauges on http://HOST:PORT/metrics (Prometheus text format)."""
+        from metrics.api import Onepane
+        from metrics.exporter import Exporter, serve
+        from metrics.times import utcnow
+
+        op = Onepane(store, config, as_of=as_of)
+        server = serve(Exporter(op, ttl=ttl, clock=(lambda: at) if at else utcnow), host, port)
+        click.echo(f"serving http://{host}:{server.server_address[1]}/metrics", err=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()

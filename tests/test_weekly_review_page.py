@@ -72,9 +72,7 @@ def test_weekly_review_page_in_a_browser(tmp_path, artifacts):
     with streamlit_server(f.store.db_path, f.config_path, timeout=90) as url, browser() as b:
         page = b.new_page(viewport={"width": 1400, "height": 1000})
         page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        page.goto(url)
-        wait_for_app(page)
-        page.locator('[data-testid="stSidebarNav"]').get_by_text("Weekly review", exact=True).click()
+        page.goto(url + "/weekly_review")             # a deep link, as the Overview's link is
         wait_for_app(page, timeout_ms=300000)          # the first build of the pack
         frame = page.frame_locator("iframe").first
         frame.get_by_text(f"Weekly review {LATEST}").wait_for(timeout=240000)

@@ -53,7 +53,7 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         if send:
             from metrics.review.send import send_digest
 
-            for line in send_digest(pack, out, config):
+            for line in send_digest(pack, out, config, store):
                 click.echo(line)
 
     @cli.command("exporter")

@@ -246,6 +246,13 @@ class Onepane:
         from metrics.analysis.anomalies import cost_anomalies
         return cost_anomalies(self.store, start, end, as_of=self.as_of)
 
+    def decompose_cost(self, service: str | None, before: tuple[datetime, datetime],
+                       after: tuple[datetime, datetime]) -> dict[str, Any] | None:
+        """Cost change between two windows split into price, volume and mix effects, with each
+        dimension's top contributor (metrics.analysis.anomalies.decompose_cost)."""
+        from metrics.analysis.anomalies import decompose_cost
+        return decompose_cost(self.store, service, before, after, as_of=self.as_of)
+
     def freshness(self, late_after: str = "1d") -> pl.DataFrame:
         """Per layer and service: newest data time, rows and late rows (metrics.queries)."""
         from metrics import queries

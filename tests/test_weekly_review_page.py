@@ -80,7 +80,7 @@ def test_weekly_review_page_in_a_browser(tmp_path, artifacts):
         assert page.get_by_text("Download HTML").count() == 1
         (artifacts / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(artifacts / "screenshots" / "weekly_review.png"), full_page=True)
-        page.get_by_label("Decision").fill("Approve ranker-v2 for everyone")
+        page.get_by_role("textbox", name="Decision", exact=True).fill("Approve ranker-v2 for everyone")
         page.get_by_text("Record decision", exact=True).click()
         page.get_by_text("Recorded decision").wait_for(timeout=300000)
         assert page.locator('[data-testid="stException"]').count() == 0

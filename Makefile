@@ -6,7 +6,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PORT   ?= 8501
 VENV   := .venv
 BIN    := $(VENV)/bin
-APT_PACKAGES := prometheus chromium faketime
+APT_PACKAGES := prometheus chromium poppler-utils faketime
 # CLOCK=+400d runs the suite with the clock moved (Debian's faketime); CI does, so a test that
 # passes only this month fails there first.
 CLOCK ?=
@@ -47,6 +47,7 @@ system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	test -x /usr/lib/chromium/chromium || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	command -v faketime >/dev/null 2>&1 || missing="$$missing faketime"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \

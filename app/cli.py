@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "app.commands.demo",
     "app.commands.decisions",
     "app.commands.governance",
+    "app.commands.review",
 )
 
 

@@ -26,7 +26,8 @@ PAGES = Path(__file__).parent / "pages"
 SECTIONS = {
     "Business": [("overview.py", "Overview", True),
                  ("unit_economics.py", "Unit economics", False),
-                 ("costs.py", "Costs", False)],
+                 ("costs.py", "Costs", False),
+                 ("weekly_review.py", "Weekly review", False)],
     "Health": [("service.py", "Service", False),
                ("what_changed.py", "What changed", False),
                ("model_health.py", "Model health", False),

@@ -121,6 +121,10 @@ class Service(_Model):
 class Team(_Model):
     name: str
     budget: Budget | None = None
+    # where the weekly digest of this team's services goes (else only the company digest)
+    webhook_url_env: str | None = None      # Slack-compatible incoming webhook, named by env var
+    webhook_url: str | None = None
+    mail_to: list[str] = Field(default_factory=list)
 
 
 class Pricing(_Model):

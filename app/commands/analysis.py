@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import click
 

@@ -28,7 +28,8 @@ fresh = data.freshness("1d", f.as_of)
 st.subheader("Freshness")
 st.caption(f"Age of the newest data per layer and service at {reference:%Y-%m-%d %H:%M} UTC, against the "
            f"service's `slo.freshness` (default {DEFAULT_SLO}). Late rows arrived more than a day after "
-           "their data time (backfills and restatements).")
+           "their data time while their source was already being collected (a source's first backfill "
+           "is never late).")
 if fresh.height:
     fresh = fresh.with_columns(
         pl.col("service").replace_strict(slo, default=DEFAULT_SLO).alias("freshness_slo"),

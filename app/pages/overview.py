@@ -6,11 +6,13 @@ from urllib.parse import urlencode
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, review_data
 from app.components import charts, filters, governance
 
 f = filters.current()
 st.title("Overview")
+st.markdown("[Weekly review of the latest week: {0} →](weekly_review?week={0})".format(
+    review_data.weeks(data.data_end(f.as_of), 1)[0]))
 rows = data.layer_rows(f.as_of)
 if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
     charts.empty_state(

@@ -56,11 +56,51 @@ def floats(df: pl.DataFrame) -> pl.DataFrame:
                            if isinstance(t, pl.Decimal))
 
 
+NONE = "—"      # what a missing number shows (never "None")
+BAD = "#c53030"  # red: kept for "bad" (over budget, breach, rollback); never a series colour
+
+
 def money(v, currency: str | None = None, digits: int = 2) -> str:
-    if v is None:
-        return "–"
+    """1234.5 -> "1,234.50 USD"; None (or NaN) -> "—"."""
+    if v is None or (isinstance(v, float) and v != v):
+        return NONE
     text = f"{Decimal(v):,.{digits}f}" if not isinstance(v, float) else f"{v:,.{digits}f}"
     return f"{text} {currency}" if currency else text
+
+
+# A light's word and its colour (Streamlit's markdown badges): red only for what is bad,
+# grey when the light cannot say (a stale feed, or none).
+BADGES = {"ok": ("green", "● ok"), "warn": ("orange", "▲ warn"), "breach": ("red", "✖ breach"),
+          "stale": ("gray", "◷ stale"), "no data": ("gray", "– no data"),
+          "over": ("red", "over budget"), "under": ("green", "within budget")}
+
+
+def badge(state: str, text: str | None = None) -> str:
+    """Markdown for a coloured pill with a word, e.g. ':red-badge[✖ breach]'."""
+    color, word = BADGES.get(state, ("gray", state))
+    return f":{color}-badge[{text or word}]"
+
+
+def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
+           currency: str = "billing_currency", over_one: str | None = None):
+    """A pandas Styler for st.dataframe: money with thousands separators and its row's currency,
+    percentages, counts with separators, "—" for missing values, and the `over_one` cell red
+    (white text) where it is above 1 (e.g. forecast / budget). The numbers stay numbers."""
+    import pandas as pd
+
+    view = df.to_pandas()
+    sty = view.style
+    curs = view[currency].unique().tolist() if currency in view.columns else [None]
+    for cur in curs:
+        rows = view.index[view[currency] == cur] if cur is not None else view.index
+        sty = sty.format(lambda v, c=cur: money(v, c), subset=pd.IndexSlice[rows, list(money_cols)],
+                         na_rep=NONE)
+    sty = sty.format(lambda v: f"{v:.1%}", subset=list(percent), na_rep=NONE)
+    sty = sty.format(lambda v: f"{v:,.0f}", subset=list(counts), na_rep=NONE)
+    if over_one:
+        sty = sty.map(lambda v: f"background-color: {BAD}; color: white" if v is not None and v == v and v > 1
+                      else "", subset=[over_one])
+    return sty
 
 
 def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) -> go.Figure:

@@ -141,6 +141,20 @@ def now() -> datetime:
     return parse_time(pinned) if pinned else datetime.now(timezone.utc)
 
 
+def palette_names() -> tuple[str, ...]:
+    """Every service of the store (as loaded now), then every configured model version: the order
+    that gives each its chart colour."""
+    known = services_known(None)
+    services = sorted(set(known["service"].to_list())) if known.height else []
+    versions = [v for s in settings().services for v in s.model_versions]
+    return tuple(services + [v for v in dict.fromkeys(versions) if v not in services])
+
+
+def bucket_for(start, end) -> str:
+    """The Service page's bucket ('hour' or 'day') for a window."""
+    return queries.bucket_for(start, end)
+
+
 # ---- one service --------------------------------------------------------------------------
 def service_technical(service: str, start, end, split: bool = True, as_of: str | None = None) -> pl.DataFrame:
     cfg = settings().service(service)

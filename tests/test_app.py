@@ -258,16 +258,16 @@ def test_service_page_three_panes_share_axis_and_events(app_env):
 
 def test_service_page_version_split_off_merges_versions(app_env):
     at = run_page("service.py", service="ranker")
-    at.toggle(key="svc_split").set_value(False).run()
+    at.toggle(key="split").set_value(False).run()
     assert not at.exception
     tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of ranker")
-    names = {t["name"] for t in tech["data"] if t.get("hovertemplate", "").endswith("(predictions per bucket)</extra>")}
+    names = {t["name"] for t in tech["data"] if t.get("hovertemplate", "").endswith("(predictions per day)</extra>")}
     assert names == {"(all)"}
 
 
 def test_service_page_week_over_week_overlay(app_env):
     at = run_page("service.py", service="fraud")
-    at.toggle(key="svc_wow").set_value(True).run()
+    at.toggle(key="wow").set_value(True).run()
     tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of fraud")
     names = {t["name"] for t in tech["data"]}
     assert {"fraud-v7", "fraud-v7 (week before)"} <= names
@@ -339,7 +339,7 @@ def test_costs_allocate_by_team(app_env):
 # ---- model health -------------------------------------------------------------------------
 def test_model_health_heatmap_is_features_by_window(app_env):
     at = run_page("model_health.py", service="ranker")
-    at.radio(key="mh_version").set_value("ranker-v2").run()
+    at.radio(key="version").set_value("ranker-v2").run()
     heat = next(s for s in charts(at) if s["data"][0]["type"] == "heatmap")["data"][0]
     assert heat["y"] == sorted(fx.FEATURES)
     after_days = sum(1 for d in fx.days() if d >= fx.DEPLOY_AT)

@@ -282,6 +282,23 @@ def range_empty(what: str, f: Filters, how: str = "") -> None:
             "**Days to show**.", icon="ℹ️")
 
 
+def empty(what: str, f: Filters, layers: tuple[str, ...], service: str | None, how: str) -> None:
+    """The right empty state: the range is empty (the store has such data, of `service` when
+    given, on other days), time travel hides it (loaded later), or the store has none yet (then
+    `how` names the command)."""
+    from app.components import charts
+
+    fresh = data.freshness("1d", f.as_of)
+    if fresh.height:
+        fresh = fresh.filter(fresh["layer"].is_in(list(layers)) & (fresh["rows"] > 0))
+        if service:
+            fresh = fresh.filter(fresh["service"] == service)
+    if fresh.height:
+        range_empty(what, f, how)
+    elif not as_of_empty(what, f):
+        charts.empty_state(what, how)
+
+
 def as_of_empty(what: str, f: Filters) -> bool:
     """When time travel hides data the store has today, say so (instead of "no data yet"), and
     how to see those days. True when it said so."""

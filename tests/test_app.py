@@ -144,9 +144,12 @@ def test_overview_charts_cost_per_day_and_request_rate(app_env):
     assert set(fraud["y"]) == {fx.FRAUD_PER_DAY}                # from request logs
     ranker = next(t for t in reqs["data"] if t.get("name") == "ranker")
     assert sum(ranker["y"]) == sum(ranker_requests_by_day().values())
-    # the deploy is drawn on every chart
+    # ranker's deploy is drawn on every chart that shows ranker, and only there
     for s in specs:
-        assert any(sh.get("type") == "line" for sh in s["layout"].get("shapes", [])), s["layout"]["title"]
+        has_ranker = any(t.get("name") == "ranker" for t in s["data"])
+        drawn = any(sh.get("type") == "line" for sh in s["layout"].get("shapes", []))
+        assert drawn == has_ranker, s["layout"]["title"]
+    assert any(s["layout"]["title"]["text"] == "Effective cost per day by service (EUR)" for s in specs)
 
 
 def test_overview_service_filter(app_env):
@@ -248,7 +251,8 @@ def test_service_page_three_panes_share_axis_and_events(app_env):
     # every panel shares the window's axis and carries the deploy line
     axes = [k for k in tech["layout"] if k.startswith("xaxis")]
     assert len({tuple(tech["layout"][a]["range"]) for a in axes}) == 1
-    deploys = [sh for sh in tech["layout"]["shapes"] if sh["type"] == "line"]
+    deploys = [sh for sh in tech["layout"]["shapes"] if sh["type"] == "line" and sh["x0"] == sh["x1"]
+               and str(sh["x0"]).startswith(fx.DEPLOY_AT.strftime("%Y-%m-%dT%H:%M"))]
     assert len(deploys) == len(axes)
     model = next(s for s in specs if s["layout"]["title"]["text"].startswith("Model health of ranker"))
     drift = [v for t in model["data"] for v in t["y"]]
@@ -357,7 +361,11 @@ def test_what_changed_ranks_the_deploy_and_links_to_the_service_page(app_env):
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "deploy" in text and "ranker-v2" in text, text
-    assert "service?service=ranker&to=2026-11-03" in text
+    # the link opens the Service page in this tab, centred on the deploy (2026-11-03 12:00)
+    links = [e.proto for e in at.get("page_link")]
+    deploy = next(p for p in links if "2026-11-03" in p.label)
+    assert "service" in deploy.page and not deploy.external
+    assert "service=ranker&from=2026-10-31&to=2026-11-06&window=7" in deploy.query_string
 
 
 BADGE = re.compile(r":(\w+)-badge\[([^\]]+)\]")

@@ -121,8 +121,8 @@ def test_a_url_opens_the_view_it_names(app_env):
     assert fresh.toggle(key="wow").value is True and fresh.toggle(key="split").value is False
     tech = chart(fresh, "Technical health of ranker")
     axes = [k for k in tech["layout"] if k.startswith("xaxis")]
-    assert {tuple(tech["layout"][a]["range"]) for a in axes} == {("2026-10-30 00:00:00+00:00",
-                                                                  "2026-11-06 00:00:00+00:00")}
+    assert {tuple(tech["layout"][a]["range"]) for a in axes} == {("2026-10-30T00:00:00+00:00",
+                                                                  "2026-11-06T00:00:00+00:00")}
     assert {t["name"] for t in tech["data"] if t.get("showlegend", True) and "line" in t} >= {"(all)"}
 
 

@@ -50,13 +50,21 @@ def open_page(chrome, url, errors, nav: str | None = None, width: int = 1400):
     return page
 
 
-TITLES = """() => [...document.querySelectorAll('.js-plotly-plot')]
-    .map(p => ((p._fullLayout || {}).title || {}).text || '')"""
+FIND = """(t) => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .find(c => { const g = c.querySelector('.gtitle'); return g && g.textContent.startsWith(t); })"""
 
 
 def wait_for_chart(page, title: str) -> None:
-    page.wait_for_function(TITLES.replace("() =>", "(t) =>") + ".some(x => x.startsWith(t))", arg=title,
-                           timeout=120000)
+    page.wait_for_function(f"(t) => !!({FIND})(t)", arg=title, timeout=120000)
+
+
+def legend_colours(page, title: str) -> dict[str, str]:
+    """Legend name -> the colour of its swatch (fill of a bar, stroke of a line), from the SVG."""
+    return page.evaluate(f"""(t) => Object.fromEntries([...({FIND})(t).querySelectorAll('.legend .traces')]
+        .map(e => {{ const p = e.querySelector('.legendpoints path');
+                     const s = p ? getComputedStyle(p) : null;
+                     const c = s ? (s.fill && s.fill !== 'none' ? s.fill : s.stroke) : '';
+                     return [e.querySelector('.legendtext').textContent, c]; }}))""", title)
 
 
 def assert_clean(page, errors):
@@ -111,11 +119,9 @@ def test_an_absolute_week_shows_those_days(served, chrome, artifacts):
     page = open_page(chrome, served + "/?from=2026-10-26&to=2026-11-01", errors)
     page.get_by_text("Showing 2026-10-26 to 2026-11-01 (UTC days).").wait_for(timeout=120000)
     wait_for_chart(page, "Effective cost per day by service (USD)")
-    days = page.evaluate("""() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(p => (((p._fullLayout || {}).title || {}).text || '').startsWith('Effective cost per day by service (USD)'));
-        const t = p.data.find(t => t.name === 'ranker'); return t.x.map(x => String(x).slice(0, 10)); }""")
-    assert sorted(days) == ["2026-10-26", "2026-10-27", "2026-10-28", "2026-10-29", "2026-10-30",
-                            "2026-10-31", "2026-11-01"]
+    points = page.evaluate(f"""(t) => [...({FIND})(t).querySelectorAll('.barlayer .trace')]
+        .map(tr => tr.querySelectorAll('.point').length)""", "Effective cost per day by service (USD)")
+    assert points and set(points) == {7}, points          # every service: one bar per day of the week
     from_box = page.locator('[data-testid="stSidebar"] [data-testid="stDateInput"]').first
     assert "2026" in from_box.inner_text() or from_box.count() == 1
     assert_clean(page, errors)
@@ -163,9 +169,8 @@ def test_each_service_has_one_colour_on_two_charts(served, chrome):
     page = open_page(chrome, served + "/", errors)
     wait_for_chart(page, "Effective cost per day by service (USD)")
     wait_for_chart(page, "Request rate by service")
-    colours = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')]
-        .filter(p => p._fullLayout).map(p => [(p._fullLayout.title || {}).text, Object.fromEntries(p._fullData.filter(t => t.showlegend !== false)
-            .map(t => [t.name, (t.line && t.type === 'scatter' ? t.line.color : t.marker.color)]))]))""")
+    colours = {t: legend_colours(page, t) for t in ("Effective cost per day by service (USD)",
+                                                     "Request rate by service (predictions per day)")}
     cost = colours["Effective cost per day by service (USD)"]
     reqs = colours["Request rate by service (predictions per day)"]
     assert cost["ranker"] == reqs["ranker"], (cost, reqs)

@@ -136,7 +136,22 @@ def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
 
 
 def now() -> datetime:
+    """The app's clock: $ONEPANE_NOW when set (tests and screenshots pin it), else the real time."""
     return utcnow()
+
+
+def palette_names() -> tuple[str, ...]:
+    """Every service of the store (as loaded now), then every configured model version: the order
+    that gives each its chart colour."""
+    known = services_known(None)
+    services = sorted(set(known["service"].to_list())) if known.height else []
+    versions = [v for s in settings().services for v in s.model_versions]
+    return tuple(services + [v for v in dict.fromkeys(versions) if v not in services])
+
+
+def bucket_for(start, end) -> str:
+    """The Service page's bucket ('hour' or 'day') for a window."""
+    return queries.bucket_for(start, end)
 
 
 # ---- one service --------------------------------------------------------------------------
@@ -316,40 +331,28 @@ def first_day(layer: str, as_of: str | None = None, last: bool = False) -> datet
     return datetime(t.year, t.month, t.day, tzinfo=timezone.utc) if t else None
 
 
-# ---- traffic lights -----------------------------------------------------------------------
-DEFAULT_ERROR_RATE_SLO = 0.01      # when a service sets no slo.error_rate
-DEFAULT_DRIFT_SHARE_SLO = 0.5      # when a service sets no slo.drift_share
-KPI_WARN, KPI_BREACH = 0.01, 0.05  # relative drop of the funnel rate week over week
+# ---- freshness and traffic lights (definitions in app/health.py) ---------------------------
+def freshness_slos() -> dict[str, str]:
+    """slo.freshness per configured service (services without one use the default)."""
+    from app.health import DEFAULT_FRESHNESS_SLO
+
+    return {s.name: (s.slo.freshness if s.slo and s.slo.freshness else DEFAULT_FRESHNESS_SLO)
+            for s in settings().services}
 
 
-def _light(value, warn, breach, higher_is_bad: bool = True) -> str:
-    if value is None:
-        return "no data"
-    bad = (value > breach) if higher_is_bad else (value < breach)
-    meh = (value > warn) if higher_is_bad else (value < warn)
-    return "breach" if bad else ("warn" if meh else "ok")
+def freshness_status(reference: datetime, as_of: str | None = None) -> pl.DataFrame:
+    """Per layer and service: newest_data_at, rows, late_rows, freshness_slo, age_hours and status
+    (fresh | stale | n/a) at `reference`: the one freshness definition (Data health, lights)."""
+    from app.health import freshness_status as judge
+
+    return judge(freshness("1d", as_of), freshness_slos(), reference)
 
 
-def health_lights(end, as_of: str | None = None) -> pl.DataFrame:
-    """Per service: technical, model and business lights (ok | warn | breach | no data) with the
-    numbers behind them, over the 7 days before `end`."""
-    df = _q("service_health", end, as_of=as_of)
-    rows = []
-    for r in df.iter_rows(named=True):
-        slo_err = r["slo_error_rate"] or DEFAULT_ERROR_RATE_SLO
-        slo_drift = r["slo_drift_share"] or DEFAULT_DRIFT_SHARE_SLO
-        change = (r["funnel_rate"] / r["funnel_prev_rate"] - 1
-                  if r["funnel_rate"] is not None and r["funnel_prev_rate"] else None)
-        model = _light(r["drift_share"], slo_drift / 2, slo_drift)
-        if r["drift_status"] == "drifted":
-            model = "breach"
-        rows.append({"service": r["service"],
-                     "technical": _light(r["error_rate"], slo_err / 2, slo_err),
-                     "error_rate": r["error_rate"], "error_rate_slo": slo_err,
-                     "model": model, "drift_share": r["drift_share"], "drift_share_slo": slo_drift,
-                     "business": _light(change, -KPI_WARN, -KPI_BREACH, higher_is_bad=False),
-                     "funnel_rate_change": change})
-    schema = {"service": pl.Utf8, "technical": pl.Utf8, "error_rate": pl.Float64, "error_rate_slo": pl.Float64,
-              "model": pl.Utf8, "drift_share": pl.Float64, "drift_share_slo": pl.Float64,
-              "business": pl.Utf8, "funnel_rate_change": pl.Float64}
-    return pl.DataFrame(rows, schema=schema)
+def health_lights(end, as_of: str | None = None, reference: datetime | None = None) -> pl.DataFrame:
+    """Per service: technical, model and business lights (ok | warn | breach | stale | no data) with
+    the numbers behind them over the 7 days before `end`; feeds are judged fresh at `reference`
+    (default: as_of, else now)."""
+    from app.health import lights
+
+    ref = reference or (parse_time(as_of) if as_of else now())
+    return lights(_q("service_health", end, as_of=as_of), freshness_status(ref, as_of))

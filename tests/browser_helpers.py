@@ -104,7 +104,7 @@ def screenshots(db_path: Path, config_path: Path | None, out: Path,
     with streamlit_server(db_path, config_path) as url, browser() as b:
         page = b.new_page(viewport={"width": width, "height": height})
         page.goto(url + "/" + query)
-        wait_for_app(page)
+        wait_for_app(page, timeout_ms=300000)       # the first run computes every cached query
         for name in pages:
             page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
             wait_for_app(page, timeout_ms=180000)

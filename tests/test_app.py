@@ -92,12 +92,42 @@ def test_overview_cost_per_prediction_per_service(app_env):
     oct_ = sum(v for d, v in by_day.items() if d.month == 10)
     ranker = table.loc[("ranker", "USD")]
     assert ranker["requests"] == nov
-    assert float(ranker["cost_per_prediction"]) == pytest.approx(float(fx.RANKER_DAILY * 10) / nov)
+    assert float(ranker["cost_per_1k_predictions"]) == pytest.approx(1000 * float(fx.RANKER_DAILY * 10) / nov)
     prev = float(fx.RANKER_DAILY * 7) / oct_                    # 2026-10-25 .. 10-31
     assert float(ranker["cost_per_prediction_change"]) == pytest.approx(
         (float(fx.RANKER_DAILY * 10) / nov) / prev - 1)
     assert float(ranker["forecast_vs_budget"]) == pytest.approx(float(fx.RANKER_DAILY) * 30 / 400)
     assert "service?service=ranker" in ranker["open"]
+    # untagged cost is a row of its own, named in words and with no "open service" link
+    unallocated = table.loc[("__unallocated__", "USD")]
+    assert unallocated["shown"] == "unallocated (untagged)" and unallocated["open"] is None
+
+
+def test_overview_money_is_readable(app_env):
+    """Cells show thousands separators and the row's currency, "—" for a missing number, and the
+    forecast / budget cell is red where the forecast is over budget (assistant: 4.25 x 30 > 100)."""
+    import pyarrow as pa
+
+    at = run_page()
+    frame = next(d for d in at.dataframe if "billing_currency" in d.value.columns)
+    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
+    data = frame.value
+    row = {s: i for i, s in enumerate(zip(data["service"], data["billing_currency"]))}
+    by_day = ranker_requests_by_day()
+    nov = sum(v for d, v in by_day.items() if d.month == 11)
+    ranker = shown.iloc[row[("ranker", "USD")]]
+    assert ranker["month_to_date"] == f"{fx.RANKER_DAILY * 10:,.2f} USD"
+    assert ranker["requests"] == f"{nov:,.0f}"
+    assert ranker["cost_per_1k_predictions"] == f"{1000 * float(fx.RANKER_DAILY * 10) / nov:,.2f} USD"
+    eur = shown.iloc[row[("assistant", "EUR")]]
+    assert eur["budget"] == "—" and eur["forecast_vs_budget"] == "—"
+    assert "None" not in shown.drop(columns=["open"]).to_string()      # an empty link cell shows nothing
+    styles = frame.proto.arrow_data.styler.styles
+    over = row[("assistant", "USD")]                   # 127.50 forecast against 100 budget
+    col = list(data.columns).index("forecast_vs_budget")
+    assert re.search(rf"#T_\w+_row{over}_col{col}\s*{{[^}}]*background-color: #c53030", styles), styles
+    ok = row[("ranker", "USD")]
+    assert not re.search(rf"#T_\w+_row{ok}_col{col}\s*{{[^}}]*background-color", styles)
 
 
 def test_overview_charts_cost_per_day_and_request_rate(app_env):
@@ -115,9 +145,12 @@ def test_overview_charts_cost_per_day_and_request_rate(app_env):
     assert set(fraud["y"]) == {fx.FRAUD_PER_DAY}                # from request logs
     ranker = next(t for t in reqs["data"] if t.get("name") == "ranker")
     assert sum(ranker["y"]) == sum(ranker_requests_by_day().values())
-    # the deploy is drawn on every chart
+    # ranker's deploy is drawn on every chart that shows ranker, and only there
     for s in specs:
-        assert any(sh.get("type") == "line" for sh in s["layout"].get("shapes", [])), s["layout"]["title"]
+        has_ranker = any(t.get("name") == "ranker" for t in s["data"])
+        drawn = any(sh.get("type") == "line" for sh in s["layout"].get("shapes", []))
+        assert drawn == has_ranker, s["layout"]["title"]
+    assert any(s["layout"]["title"]["text"] == "Effective cost per day by service (EUR)" for s in specs)
 
 
 def test_overview_service_filter(app_env):
@@ -127,10 +160,15 @@ def test_overview_service_filter(app_env):
     assert set(month_table(at)["service"]) == {"assistant"}
 
 
-def test_overview_as_of_before_any_load_shows_how_to_collect(app_env):
-    at = run_page(as_of="2020-01-01T00:00:00Z")
-    assert any("No cost or traffic data yet" in i.value for i in at.info)
-    assert "onepane ingest billing" in at.info[0].value
+def test_overview_as_of_before_any_load_explains_time_travel_not_no_data(app_env):
+    """Time travel to before the loads: the store knew nothing then, but it has data now; the page
+    says so and where the data lies, instead of claiming there is no data yet."""
+    at = run_page(as_of="2026-10-31T00:00:00Z")
+    text = " ".join(i.value for i in at.info)
+    assert "No cost or traffic data yet" not in text
+    assert "held no cost or traffic data as of 2026-10-31T00:00:00Z" in text
+    assert f"from {fx.FIRST_DAY:%Y-%m-%d} to {fx.LAST_DAY:%Y-%m-%d}" in text
+    assert "Days to show" in text
 
 
 # ---- data health --------------------------------------------------------------------------
@@ -214,7 +252,8 @@ def test_service_page_three_panes_share_axis_and_events(app_env):
     # every panel shares the window's axis and carries the deploy line
     axes = [k for k in tech["layout"] if k.startswith("xaxis")]
     assert len({tuple(tech["layout"][a]["range"]) for a in axes}) == 1
-    deploys = [sh for sh in tech["layout"]["shapes"] if sh["type"] == "line"]
+    deploys = [sh for sh in tech["layout"]["shapes"] if sh["type"] == "line" and sh["x0"] == sh["x1"]
+               and str(sh["x0"]).startswith(fx.DEPLOY_AT.strftime("%Y-%m-%dT%H:%M"))]
     assert len(deploys) == len(axes)
     model = next(s for s in specs if s["layout"]["title"]["text"].startswith("Model health of ranker"))
     drift = [v for t in model["data"] for v in t["y"]]
@@ -224,16 +263,16 @@ def test_service_page_three_panes_share_axis_and_events(app_env):
 
 def test_service_page_version_split_off_merges_versions(app_env):
     at = run_page("service.py", service="ranker")
-    at.toggle(key="svc_split").set_value(False).run()
+    at.toggle(key="split").set_value(False).run()
     assert not at.exception
     tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of ranker")
-    names = {t["name"] for t in tech["data"] if t.get("hovertemplate", "").endswith("(predictions per bucket)</extra>")}
+    names = {t["name"] for t in tech["data"] if t.get("hovertemplate", "").endswith("(predictions per day)</extra>")}
     assert names == {"(all)"}
 
 
 def test_service_page_week_over_week_overlay(app_env):
     at = run_page("service.py", service="fraud")
-    at.toggle(key="svc_wow").set_value(True).run()
+    at.toggle(key="wow").set_value(True).run()
     tech = next(s for s in charts(at) if s["layout"]["title"]["text"] == "Technical health of fraud")
     names = {t["name"] for t in tech["data"]}
     assert {"fraud-v7", "fraud-v7 (week before)"} <= names
@@ -305,7 +344,7 @@ def test_costs_allocate_by_team(app_env):
 # ---- model health -------------------------------------------------------------------------
 def test_model_health_heatmap_is_features_by_window(app_env):
     at = run_page("model_health.py", service="ranker")
-    at.radio(key="mh_version").set_value("ranker-v2").run()
+    at.radio(key="version").set_value("ranker-v2").run()
     heat = next(s for s in charts(at) if s["data"][0]["type"] == "heatmap")["data"][0]
     assert heat["y"] == sorted(fx.FEATURES)
     after_days = sum(1 for d in fx.days() if d >= fx.DEPLOY_AT)
@@ -323,24 +362,64 @@ def test_what_changed_ranks_the_deploy_and_links_to_the_service_page(app_env):
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "deploy" in text and "ranker-v2" in text, text
-    assert "service?service=ranker&to=2026-11-03" in text
+    # the link opens the Service page in this tab, centred on the deploy (2026-11-03 12:00)
+    links = [e.proto for e in at.get("page_link")]
+    deploy = next(p for p in links if "2026-11-03" in p.label)
+    assert "service" in deploy.page and not deploy.external
+    assert "service=ranker&from=2026-10-31&to=2026-11-06&window=7" in deploy.query_string
 
 
-def test_overview_traffic_lights(app_env):
+BADGE = re.compile(r":(\w+)-badge\[([^\]]+)\]")
+
+
+def lights_table(at: AppTest) -> dict[str, dict[str, tuple[str, str]]]:
+    """The Overview's lights, from its markdown table: service -> layer -> (colour, word)."""
+    md = next(m.value for m in at.markdown if m.value.startswith("| Service | Technical"))
+    out = {}
+    for line in md.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        service = re.match(r"\[([^\]]+)\]", cells[0]).group(1)
+        out[service] = {layer: BADGE.search(cell).groups()
+                        for layer, cell in zip(("technical", "model", "business"), cells[1:])}
+    return out
+
+
+def test_overview_traffic_lights(app_env, monkeypatch):
+    monkeypatch.setenv("ONEPANE_NOW", "2026-11-11T06:00:00Z")     # every feed of the fixture is fresh
     at = run_page()
-    lights = next(d.value for d in at.dataframe if "technical" in d.value.columns).set_index("service")
+    lights = lights_table(at)
     # ranker: 5 errors per 255 requests against slo.error_rate 1 %
     err = fx.ERR_PER_INTERVAL / (fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL)
-    assert lights.loc["ranker", "error_rate"] == pytest.approx(err)
-    assert lights.loc["ranker", "technical"] == ("✖ breach" if err > 0.01 else "● ok")
+    assert err > 0.01 and lights["ranker"]["technical"] == ("red", "✖ breach")
     # newest drift window is 'drifted'
-    assert lights.loc["ranker", "model"] == "✖ breach"
+    assert lights["ranker"]["model"] == ("red", "✖ breach")
     # funnel: the last 7 days are all ranker-v2 (330/10k); the week before mixes v1 and v2
-    assert lights.loc["ranker", "business"] == "● ok"
+    assert lights["ranker"]["business"] == ("green", "● ok")
     # fraud: 2 of 40 fail, the default SLO is 1 %
-    assert lights.loc["fraud", "error_rate"] == pytest.approx(fx.FRAUD_ERRORS_PER_DAY / fx.FRAUD_PER_DAY)
-    assert lights.loc["fraud", "technical"] == "✖ breach"
-    assert lights.loc["assistant", "technical"] == "– no data"
+    assert lights["fraud"]["technical"] == ("red", "✖ breach")
+    assert lights["assistant"]["technical"] == ("gray", "– no data")
+    assert "__unallocated__" not in lights
+
+
+def test_overview_stale_feed_greys_its_light(app_env, monkeypatch):
+    """fraud's newest request log is 2026-11-10 19:30 (40 a day, every 30 minutes from midnight); at
+    2026-11-12 11:30 it is 40 h old, over the default 1-day freshness SLO: its technical light is
+    grey "stale" although its last error rate breached. ranker's feeds (slo.freshness 2d) are at
+    most 41.5 h old there (last sample 18:00): still judged."""
+    monkeypatch.setenv("ONEPANE_NOW", "2026-11-12T11:30:00Z")
+    at = run_page()
+    lights = lights_table(at)
+    assert lights["fraud"]["technical"] == ("gray", "◷ stale")
+    md = next(m.value for m in at.markdown if m.value.startswith("| Service | Technical"))
+    assert "newest data 40 h old" in next(line for line in md.splitlines() if line.startswith("| [fraud]"))
+    assert lights["ranker"]["technical"] == ("red", "✖ breach")
+    assert lights["ranker"]["business"] == ("green", "● ok")
+    # Data health, same clock, says the same thing (one definition of fresh)
+    health = run_page("data_health.py")
+    fresh = health.dataframe[0].value.set_index(["layer", "service"])
+    assert fresh.loc[("requests", "fraud"), "status"] == "stale"
+    assert fresh.loc[("telemetry", "ranker"), "status"] == "fresh"
+    assert fresh.loc[("kpis", "ranker"), "status"] == "fresh"
 
 
 def test_auth_configured_requires_login_before_any_page(app_env, tmp_path, monkeypatch):

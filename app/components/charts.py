@@ -23,6 +23,32 @@ def _go():
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+# One colour per service and per model version on every chart: the position of the name in the
+# store's list of services then configured versions (stable for a store), else a hash of the name.
+# No red in the palette: red means "bad" (over budget, breach, rollback).
+PALETTE = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d69e2e", "#319795", "#5a67d8", "#b83280",
+           "#2c7a7b", "#975a16", "#4a5568", "#9f7aea"]
+UNALLOCATED_COLOR = "#a0aec0"
+
+
+def color_for(name) -> str:
+    """The colour of a service or model version (the same on every chart and tab)."""
+    name = str(name)
+    if name == "__unallocated__":
+        return UNALLOCATED_COLOR
+    try:
+        from app import data
+
+        names = data.palette_names()
+    except Exception:        # no store or config (a chart built outside the app)
+        names = ()
+    if name in names:
+        return PALETTE[names.index(name) % len(PALETTE)]
+    import hashlib
+
+    return PALETTE[int(hashlib.md5(name.encode()).hexdigest(), 16) % len(PALETTE)]
+
+
 EVENT_COLORS = {"deploy": "#2b6cb0", "rollback": "#c53030", "config": "#805ad5",
                 "price_change": "#b7791f", "incident": "#e53e3e"}
 
@@ -56,16 +82,62 @@ def floats(df: pl.DataFrame) -> pl.DataFrame:
                            if isinstance(t, pl.Decimal))
 
 
+NONE = "—"      # what a missing number shows (never "None")
+NO_VERSION = "all versions"   # the legend of rows without a model version (never "None")
+BAD = "#c53030"  # red: kept for "bad" (over budget, breach, rollback); never a series colour
+
+
 def money(v, currency: str | None = None, digits: int = 2) -> str:
-    if v is None:
-        return "–"
+    """1234.5 -> "1,234.50 USD"; None (or NaN) -> "—"."""
+    if v is None or (isinstance(v, float) and v != v):
+        return NONE
     text = f"{Decimal(v):,.{digits}f}" if not isinstance(v, float) else f"{v:,.{digits}f}"
     return f"{text} {currency}" if currency else text
 
 
-def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) -> go.Figure:
-    """Draw change events as dashed vertical lines (with their kind and version on hover)."""
+# A light's word and its colour (Streamlit's markdown badges): red only for what is bad,
+# grey when the light cannot say (a stale feed, or none).
+BADGES = {"ok": ("green", "● ok"), "warn": ("orange", "▲ warn"), "breach": ("red", "✖ breach"),
+          "stale": ("gray", "◷ stale"), "no data": ("gray", "– no data"),
+          "over": ("red", "over budget"), "under": ("green", "within budget")}
+
+
+def badge(state: str, text: str | None = None) -> str:
+    """Markdown for a coloured pill with a word, e.g. ':red-badge[✖ breach]'."""
+    color, word = BADGES.get(state, ("gray", state))
+    return f":{color}-badge[{text or word}]"
+
+
+def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
+           currency: str = "billing_currency", over_one: str | None = None):
+    """A pandas Styler for st.dataframe: money with thousands separators and its row's currency,
+    percentages, counts with separators, "—" for missing values, and the `over_one` cell red
+    (white text) where it is above 1 (e.g. forecast / budget). The numbers stay numbers."""
+    import pandas as pd
+
+    view = df.to_pandas()
+    sty = view.style
+    curs = view[currency].unique().tolist() if currency in view.columns else [None]
+    for cur in curs:
+        rows = view.index[view[currency] == cur] if cur is not None else view.index
+        sty = sty.format(lambda v, c=cur: money(v, c), subset=pd.IndexSlice[rows, list(money_cols)],
+                         na_rep=NONE)
+    sty = sty.format(lambda v: f"{v:.1%}", subset=list(percent), na_rep=NONE)
+    sty = sty.format(lambda v: f"{v:,.0f}", subset=list(counts), na_rep=NONE)
+    if over_one:
+        sty = sty.map(lambda v: f"background-color: {BAD}; color: white" if v is not None and v == v and v > 1
+                      else "", subset=[over_one])
+    return sty
+
+
+def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True,
+               services=None) -> go.Figure:
+    """Draw change events as dashed vertical lines (with their kind and version on hover), only
+    those of `services` (the chart's services; None = all given). Labels sit inside the plot's
+    top edge, never over the title."""
     go = _go()
+    if events is not None and events.height and services is not None:
+        events = events.filter(pl.col("service").is_in([str(x) for x in services]))
     if events is None or not events.height:
         return fig
     for n, e in enumerate(events.iter_rows(named=True)):
@@ -79,13 +151,13 @@ def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True) 
                                  hovertemplate=f"{text}<br>{e.get('detail') or ''}<br>%{{x}}<extra></extra>"))
         if label:
             fig.add_annotation(x=e["occurred_at"], y=1, yref="paper", text=e["kind"], showarrow=False,
-                               font=dict(size=10, color=color), yanchor="bottom",
-                               yshift=11 * (n % 3))       # neighbours' labels do not overprint
+                               font=dict(size=10, color=color), yanchor="top", xanchor="left",
+                               yshift=-11 * (n % 3))      # inside the plot; neighbours do not overprint
     return fig
 
 
 def layout(fig: go.Figure, title: str, y_title: str, height: int = 340) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50, b=10),
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=60, b=10),
                       hovermode="x unified", legend=dict(orientation="h", y=-0.2),
                       yaxis_title=y_title, xaxis_title=None)
     return fig
@@ -97,12 +169,15 @@ def bars(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
     go = _go()
     df = floats(df)
     fig = go.Figure()
+    df = df.with_columns(pl.col(color).cast(pl.Utf8).fill_null(NO_VERSION))
     for key in sorted(df[color].unique().to_list(), key=str):
         part = df.filter(pl.col(color) == key)
         fig.add_trace(go.Bar(x=part[x].to_list(), y=part[y].to_list(), name=str(key),
+                             marker_color=color_for(key),
                              hovertemplate=f"{key}: %{{y:{hover_format}}}<extra></extra>"))
     fig.update_layout(barmode="stack")
-    return add_events(layout(fig, title, y_title), events)
+    return add_events(layout(fig, title, y_title), events,
+                      services=df[color].unique().to_list() if color == "service" else None)
 
 
 def lines(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str,
@@ -111,13 +186,15 @@ def lines(df: pl.DataFrame, x: str, y: str, color: str, title: str, y_title: str
     go = _go()
     df = floats(df)
     fig = go.Figure()
+    df = df.with_columns(pl.col(color).cast(pl.Utf8).fill_null(NO_VERSION))
     for key in sorted(df[color].unique().to_list(), key=str):
         part = df.filter(pl.col(color) == key).sort(x)
         fig.add_trace(go.Scatter(x=part[x].to_list(), y=part[y].to_list(), name=str(key),
                                  mode="lines+markers", marker=dict(size=4),
-                                 line=dict(dash=(dash or {}).get(key, "solid")),
+                                 line=dict(dash=(dash or {}).get(key, "solid"), color=color_for(key)),
                                  hovertemplate=f"{key}: %{{y:{hover_format}}}<extra></extra>"))
-    return add_events(layout(fig, title, y_title), events)
+    return add_events(layout(fig, title, y_title), events,
+                      services=df[color].unique().to_list() if color == "service" else None)
 
 
 def show(fig: go.Figure, df: pl.DataFrame, name: str) -> None:
@@ -134,19 +211,21 @@ def empty_state(what: str, how: str) -> None:
 
 def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, start, end,
            events: pl.DataFrame | None = None, x: str = "bucket_at", color: str = "model_version",
-           key: str = "metric", value: str = "value") -> go.Figure | None:
+           key: str = "metric", value: str = "value",
+           slo: dict[str, float] | None = None) -> go.Figure | None:
     """Stacked panels on one shared time axis, one per (metric, y-axis title, scale) in `rows`
-    that has data; one line per `color`; change events drawn across every panel."""
+    that has data; one line per `color` (its colour from color_for, the week before dotted);
+    change events drawn across every panel. A metric in `slo` (value in the panel's scale) gets a
+    y axis from 0 and a dashed SLO line."""
     go = _go()
     from plotly.subplots import make_subplots
 
-    df = floats(df)
+    df = floats(df).with_columns(pl.col(color).cast(pl.Utf8).fill_null(NO_VERSION))
     present = [r for r in rows if df.filter((pl.col(key) == r[0]) & pl.col(value).is_not_null()).height]
     if not present:
         return None
-    fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.04,
+    fig = make_subplots(rows=len(present), cols=1, shared_xaxes=True, vertical_spacing=0.05,
                         subplot_titles=[r[1] for r in present])
-    palette = ["#2b6cb0", "#dd6b20", "#38a169", "#805ad5", "#d53f8c", "#319795", "#718096"]
 
     def base(arm: str) -> str:         # "v2 p95 (week before)" -> "v2"
         arm = arm.replace(" (week before)", "")
@@ -157,38 +236,59 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
             return "dot"
         return {"p50": "dash", "p99": "longdashdot"}.get(arm.replace(" (week before)", "")[-3:], "solid")
 
-    bases = sorted({base(str(a)) for a in df[color].to_list()})
-    colors = {b: palette[i % len(palette)] for i, b in enumerate(bases)}
     shown: set[str] = set()
     for i, (metric, y_title, scale) in enumerate(present, start=1):
         part = df.filter(pl.col(key) == metric)
-        for arm in sorted({str(a) for a in part[color].to_list()}):
-            line = part.filter(pl.col(color).cast(pl.Utf8).fill_null("None") == arm).sort(x)
+        top = 0.0
+        for arm in sorted(set(part[color].to_list())):
+            line = part.filter(pl.col(color) == arm).sort(x)
+            ys = [None if v is None else v * scale for v in line[value].to_list()]
+            top = max([top, *(v for v in ys if v is not None)])
             fig.add_trace(go.Scatter(
-                x=line[x].to_list(), y=[None if v is None else v * scale for v in line[value].to_list()],
+                x=line[x].to_list(), y=ys,
                 name=arm, legendgroup=arm, showlegend=arm not in shown, mode="lines",
-                line=dict(color=colors.get(base(arm), "#718096"), dash=dash(arm)),
+                line=dict(color=color_for(base(arm)), dash=dash(arm)),
                 hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)
             shown.add(arm)
+        if slo and metric in slo and slo[metric] is not None:
+            line_at = slo[metric]
+            fig.add_hline(y=line_at, line_dash="dash", line_color="#4a5568", row=i, col=1,
+                          annotation_text=f"SLO {line_at:g}", annotation_position="top right",
+                          annotation_font=dict(size=10, color="#4a5568"))
+            fig.update_yaxes(range=[0, max(top, line_at) * 1.15], row=i, col=1)
     fig.update_xaxes(range=[start, end])
     fig.update_layout(title=title, height=170 * len(present) + 120, hovermode="x unified",
-                      margin=dict(l=10, r=10, t=60, b=10), legend=dict(orientation="h", y=-0.08))
+                      margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=-0.08))
     if events is not None and events.height:
         for n, e in enumerate(events.iter_rows(named=True)):
             c = EVENT_COLORS.get(e["kind"], "#718096")
             fig.add_vline(x=e["occurred_at"], line_dash="dot", line_color=c, row="all", col=1)
-            fig.add_annotation(x=e["occurred_at"], y=1.0, yref="paper", showarrow=False, yanchor="bottom",
+            # inside the top panel's plot area, below its subplot title
+            fig.add_annotation(x=e["occurred_at"], y=1, xref="x", yref="y domain", showarrow=False,
+                               yanchor="top", xanchor="left",
                                text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
-                               font=dict(size=10, color=c), yshift=11 * (n % 3))
+                               font=dict(size=10, color=c), yshift=-11 * (n % 3))
     return fig
 
 
 def heatmap(z, x: list, y: list, title: str, color_title: str, y_title: str,
-            hover: str = "%{y}<br>%{x}<br>%{z:.4f}") -> go.Figure:
-    """A heatmap (e.g. features × windows) with its hover values."""
+            hover: str = "%{y}<br>%{x}<br>%{z:.4f}", threshold: float | None = None) -> go.Figure:
+    """A heatmap (e.g. features × windows) with its hover values. With a `threshold`, the colour
+    scale is anchored to it: 0 .. threshold runs white to pale yellow (noise stays light), above it
+    orange to red, and the colour bar marks the threshold."""
     go = _go()
-    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale="YlOrRd", colorbar=dict(title=color_title),
-                               hovertemplate=hover + "<extra></extra>"))
+    kw: dict = {"colorscale": "YlOrRd"}
+    if threshold:
+        import math
+
+        values = [v for row in z for v in row if v is not None and not (isinstance(v, float) and math.isnan(v))]
+        top = max([2 * threshold, *values])
+        cut = threshold / top
+        kw = {"zmin": 0, "zmax": top,
+              "colorscale": [[0, "#ffffff"], [cut, "#fefcbf"], [min(cut + 1e-6, 1), "#f6ad55"], [1, BAD]]}
+        color_title = f"{color_title}<br>(threshold {threshold:g})"
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorbar=dict(title=color_title),
+                               hovertemplate=hover + "<extra></extra>", **kw))
     layout(fig, title, y_title, height=max(300, 22 * len(y) + 120))
     fig.update_layout(hovermode="closest")
     return fig

@@ -7,7 +7,6 @@ import streamlit as st
 
 from app import data
 from app.components import charts, filters
-from metrics.times import parse_duration
 
 f = filters.current()
 st.title("Data health")
@@ -18,12 +17,9 @@ if not runs.height:
                        "onepane.toml, or `onepane ingest KIND FILE...` for files.")
     st.stop()
 
-# Freshness SLO per service from the config (slo.freshness); the default is one day.
 DEFAULT_SLO = "1d"
-slo = {s.name: (s.slo.freshness if s.slo and s.slo.freshness else DEFAULT_SLO)
-       for s in data.settings().services}
 reference = f.as_of_time or data.now()
-fresh = data.freshness("1d", f.as_of)
+fresh = data.freshness_status(reference, f.as_of)     # the one freshness definition (app/health.py)
 
 st.subheader("Freshness")
 st.caption(f"Age of the newest data per layer and service at {reference:%Y-%m-%d %H:%M} UTC, against the "
@@ -31,17 +27,6 @@ st.caption(f"Age of the newest data per layer and service at {reference:%Y-%m-%d
            "their data time while their source was already being collected (a source's first backfill "
            "is never late).")
 if fresh.height:
-    fresh = fresh.with_columns(
-        pl.col("service").replace_strict(slo, default=DEFAULT_SLO).alias("freshness_slo"),
-        ((pl.lit(reference) - pl.col("newest_data_at")).dt.total_seconds() / 3600).alias("age_hours"),
-    ).with_columns(
-        pl.col("freshness_slo").map_elements(lambda s: parse_duration(s).total_seconds() / 3600,
-                                             return_dtype=pl.Float64).alias("slo_hours"),
-    ).with_columns(
-        pl.when(pl.col("layer") == "events").then(pl.lit("n/a (events are sparse)"))
-        .when(pl.col("age_hours") <= pl.col("slo_hours")).then(pl.lit("fresh"))
-        .otherwise(pl.lit("stale")).alias("status"),
-    ).drop("slo_hours")
     stale = fresh.filter(pl.col("status") == "stale").height
     c1, c2, c3 = st.columns(3)
     c1.metric("Layers × services", fresh.height)

@@ -26,7 +26,14 @@ pick = f.services[0] if len(f.services) == 1 and f.services[0] in services else 
 drift_all = data.drift_heatmap(None, start, end, f.as_of)
 with_drift = sorted(set(drift_all["service"].to_list())) if not isinstance(drift_all, data.Unavailable) else []
 options = with_drift or services
-service = st.selectbox("Service", options, index=options.index(pick) if pick in options else 0, key="mh_service")
+
+
+def _pick():
+    st.query_params["service"] = st.session_state["mh_service"]      # the URL keeps the service
+
+
+st.session_state["mh_service"] = pick if pick in options else options[0]
+service = st.selectbox("Service", options, key="mh_service", on_change=_pick)
 events = data.events(start, end, (service,), f.as_of)
 
 # ---- drift heatmap -----------------------------------------------------------------------
@@ -35,14 +42,17 @@ if isinstance(drift, data.Unavailable) or not drift.height:
     st.info(f"No per-feature drift scores for {service} in this window.")
 else:
     versions = sorted(set(drift["model_version"].drop_nulls().to_list())) or [None]
-    version = st.radio("Model version", versions, horizontal=True, key="mh_version") if len(versions) > 1 else versions[0]
+    version = (st.radio("Model version", versions, horizontal=True, key="version", bind="query-params")
+               if len(versions) > 1 else versions[0])
     part = drift.filter(pl.col("model_version") == version) if version else drift
     grid = part.pivot(on="window_start", index="feature", values="score", aggregate_function="max").sort("feature")
     windows = [c for c in grid.columns if c != "feature"]
     fig = charts.heatmap(grid.select(windows).to_numpy(), [str(w) for w in windows], grid["feature"].to_list(),
                          f"Drift score per feature and window — {service} {version or ''} "
                          f"(method {part['method'].drop_nulls().first() or 'n/a'})", "drift score", "feature",
-                         hover="feature %{y}<br>window %{x}<br>drift score %{z:.4f}")
+                         hover="feature %{y}<br>window %{x}<br>drift score %{z:.4f}",
+                         threshold=part["threshold"].drop_nulls().mode().sort().first()
+                         if "threshold" in part.columns else None)
     charts.show(fig, part.drop("report_path"), f"drift_heatmap_{service}")
 
 # ---- quality, calibration, fairness over time --------------------------------------------

@@ -1,7 +1,7 @@
-"""Overview (executives): every service on one screen: cost this month vs budget with forecast,
-cost per prediction and its trend, cost per day and request rate, with change events marked."""
-from datetime import timedelta
-from urllib.parse import urlencode
+"""Overview (executives): every service on one screen: health lights, cost this month vs budget
+with forecast (and last month's result early in a month), cost per 1k predictions and its trend,
+cost per day and request rate, with change events marked."""
+from datetime import datetime, time, timedelta, timezone
 
 import polars as pl
 import streamlit as st
@@ -15,11 +15,12 @@ st.markdown("[Weekly review of the latest week: {0} →](weekly_review?week={0})
     review_data.weeks(data.data_end(f.as_of), 1)[0]))
 rows = data.layer_rows(f.as_of)
 if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
-    charts.empty_state(
-        "cost or traffic data",
-        "Load cloud and LLM bills with `onepane ingest billing FILE...` and telemetry with "
-        "`onepane ingest openmetrics FILE` (or add `[[source]]` entries to onepane.toml and run "
-        "`onepane collect`).")
+    if not filters.as_of_empty("cost or traffic data", f):
+        charts.empty_state(
+            "cost or traffic data",
+            "Load cloud and LLM bills with `onepane ingest billing FILE...` and telemetry with "
+            "`onepane ingest openmetrics FILE` (or add `[[source]]` entries to onepane.toml and run "
+            "`onepane collect`).")
     st.stop()
 
 last_day = f.end - timedelta(days=1)
@@ -28,71 +29,131 @@ month = data.service_month_forecast(last_day, data.forecast_time(f.end, f.as_of_
 events = data.events(f.start, f.end, f.services, f.as_of)
 
 
-def service_link(service: str) -> str:
-    params = {"service": service, "window": f.window, **({"as_of": f.as_of} if f.as_of else {})}
-    return "service?" + urlencode(params)
+def service_link(service: str) -> str | None:
+    return None if service == UNALLOCATED else filters.page_url("service", f, service=[service])
 
 
-st.subheader("Health, last 7 days")
-lights = data.health_lights(f.end, f.as_of)
+UNALLOCATED = "__unallocated__"
+
+
+st.subheader(f"Health, 7 days to {last_day:%Y-%m-%d}")
+# feeds are judged where Data health judges them (as of, else now); a pinned range judges its end
+reference = f.as_of_time or data.now()
+if f.pinned:
+    reference = min(reference, datetime.combine(f.end, time(), tzinfo=timezone.utc))
+lights = data.health_lights(f.end, f.as_of, reference)
+lights = lights.filter(pl.col("service") != "__unallocated__")
 if f.services:
     lights = lights.filter(pl.col("service").is_in(list(f.services)))
+
+
+def _pct(v, digits=2):
+    return charts.NONE if v is None else f"{v:.{digits}%}"
+
+
+def _cell(state: str, detail: str, age) -> str:
+    if state == "stale":
+        detail = f"newest data {age:,.0f} h old" if age is not None else detail
+    elif state == "no data":
+        detail = ""
+    return f"{charts.badge(state)} {detail}".strip()
+
+
 if lights.height:
-    MARK = {"ok": "● ok", "warn": "▲ warn", "breach": "✖ breach", "no data": "– no data"}
-    shown = lights.with_columns(pl.col(c).replace_strict(MARK) for c in ("technical", "model", "business")).with_columns(
-        pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"))
-    st.dataframe(shown, hide_index=True, key="overview_health", column_config={
-        "technical": st.column_config.TextColumn("Technical", help="error rate against slo.error_rate"),
-        "model": st.column_config.TextColumn("Model", help="newest drift share against slo.drift_share"),
-        "business": st.column_config.TextColumn("Business", help="funnel rate against the week before"),
-        "error_rate": st.column_config.NumberColumn("Error rate", format="percent"),
-        "error_rate_slo": st.column_config.NumberColumn("SLO", format="percent"),
-        "drift_share": st.column_config.NumberColumn("Drift share", format="%.2f"),
-        "drift_share_slo": st.column_config.NumberColumn("SLO", format="%.2f"),
-        "funnel_rate_change": st.column_config.NumberColumn("Funnel rate vs week before", format="percent"),
-        "open": st.column_config.LinkColumn("Details", display_text="open service"),
-    })
+    table = ["| Service | Technical | Model | Business |", "|---|---|---|---|"]
+    for r in lights.iter_rows(named=True):
+        table.append("| " + " | ".join((
+            f"[{r['service']}]({service_link(r['service'])})",
+            _cell(r["technical"], f"errors {_pct(r['error_rate'])} (SLO {_pct(r['error_rate_slo'])})",
+                  r["technical_age_hours"]),
+            _cell(r["model"], f"drift share {r['drift_share']:.2f} (SLO {r['drift_share_slo']:.2f})"
+                  if r["drift_share"] is not None else "", r["model_age_hours"]),
+            _cell(r["business"], f"funnel {r['funnel_rate_change']:+.1%} vs week before"
+                  if r["funnel_rate_change"] is not None else "", r["business_age_hours"]),
+        )) + " |")
+    st.markdown("\n".join(table))
+    st.caption(f"Feeds judged at {reference:%Y-%m-%d %H:%M} UTC against each service's `slo.freshness` "
+               "(as on Data health): a stale feed greys its light, whatever its last numbers said.")
+    charts.download(lights, "health_lights")
+
+
+
+def month_totals(month: pl.DataFrame) -> pl.DataFrame:
+    return month.group_by("billing_currency").agg(
+        pl.col("month_to_date").sum(), pl.col("forecast").sum(), pl.col("budget").sum()).sort("billing_currency")
+
+
+def _ratio(v, budget) -> float | None:
+    return float(v) / float(budget) if v is not None and budget else None
+
+
+EARLY = 7        # through the 7th, the Overview also shows how last month ended
+if last_day.day <= EARLY:
+    prev_day = last_day.replace(day=1) - timedelta(days=1)
+    prev = data.service_month(prev_day, f.services, f.as_of)
+    st.subheader(f"Last month ({prev_day:%B %Y})")
+    if prev.height:
+        for cur in month_totals(prev).iter_rows(named=True):
+            c = cur["billing_currency"]
+            share = _ratio(cur["month_to_date"], cur["budget"])
+            c1, c2, c3 = st.columns(3)
+            c1.metric(f"Cost last month ({c})", charts.money(cur["month_to_date"], c))
+            c2.metric(f"Budgets set ({c}, last month)", charts.money(cur["budget"], c) if cur["budget"] else "none")
+            c3.markdown("**Budget result**  \n" + (
+                charts.badge("over" if share > 1 else "under", f"{share:.0%} of budget: "
+                             + ("over budget" if share > 1 else "within budget")) if share is not None
+                else "no budget set"))
+        over = prev.filter(pl.col("budget").is_not_null() & (pl.col("month_to_date") > pl.col("budget")))
+        if over.height:
+            st.markdown("Over budget last month: " + ", ".join(
+                r["service"] + " " + charts.badge("over", f"{_ratio(r['month_to_date'], r['budget']):.0%}")
+                for r in over.iter_rows(named=True)))
+    else:
+        st.caption(f"No cost recorded in {prev_day:%B %Y}.")
 
 governance.overview_lights(f)   # governance light per service (app/components/governance.py)
 
 st.subheader(f"This month ({last_day:%B %Y}, through {last_day:%Y-%m-%d})")
 if month.height:
-    totals = month.group_by("billing_currency").agg(
-        pl.col("month_to_date").sum(), pl.col("forecast").sum(), pl.col("budget").sum()).sort("billing_currency")
-    for cur in totals.iter_rows(named=True):
+    for cur in month_totals(month).iter_rows(named=True):
+        c = cur["billing_currency"]
         c1, c2, c3 = st.columns(3)
-        c1.metric(f"Cost this month ({cur['billing_currency']})", charts.money(cur["month_to_date"], cur["billing_currency"]))
-        c2.metric(f"Forecast for the month ({cur['billing_currency']})", charts.money(cur["forecast"], cur["billing_currency"]))
+        c1.metric(f"Cost this month ({c})", charts.money(cur["month_to_date"], c))
+        c2.metric(f"Forecast for the month ({c})", charts.money(cur["forecast"], c))
         budget = cur["budget"]
         over = bool(budget) and float(cur["forecast"]) > float(budget)
-        c3.metric(f"Budgets set ({cur['billing_currency']})",
-                  charts.money(budget, cur["billing_currency"]) if budget else "none",
-                  delta=(f"forecast {float(cur['forecast']) / float(budget):.0%} of budget" if budget else None),
+        c3.metric(f"Budgets set ({c})", charts.money(budget, c) if budget else "none",
+                  delta=(f"forecast {_ratio(cur['forecast'], budget):.0%} of budget" if budget else None),
                   delta_color="inverse" if over else "off")     # red only when over budget
     table = month.with_columns(
         (pl.col("forecast").cast(pl.Float64) / pl.col("budget").cast(pl.Float64)).alias("forecast_vs_budget"),
+        (pl.col("cost_per_prediction").cast(pl.Float64) * 1000).alias("cost_per_1k_predictions"),
         (pl.col("cost_per_prediction") / pl.col("prev_cost_per_prediction") - 1).alias("cost_per_prediction_change"),
         pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"),
-    ).select("service", "billing_currency", "month_to_date", "budget", "forecast", "forecast_vs_budget",
-             "requests", "cost_per_prediction", "cost_per_prediction_change", "open")
-    over = [(v or 0) > 1 for v in table["forecast_vs_budget"].to_list()]
-    st.dataframe(table.to_pandas().style.apply(
-        lambda col: ["color: #c62828; font-weight: 600" if o else "" for o in over], axis=0,
-        subset=["forecast", "forecast_vs_budget"]), hide_index=True, key="overview_services", column_config={
-        "service": "Service", "billing_currency": "Currency",
-        "month_to_date": st.column_config.NumberColumn("Cost this month", format="%.2f"),
-        "budget": st.column_config.NumberColumn("Monthly budget", format="%.2f"),
-        "forecast": st.column_config.NumberColumn(
-            "Forecast (month end)", format="%.2f",
-            help="Month-to-date cost + the forecast of the remaining days (metrics.analysis.budgets."
-                 "month_end_forecasts; the same value as the Costs page). Red: above the budget."),
-        "forecast_vs_budget": st.column_config.NumberColumn("Forecast / budget", format="percent"),
-        "requests": st.column_config.NumberColumn("Predictions this month", format="%d"),
-        "cost_per_prediction": st.column_config.NumberColumn("Cost per prediction", format="%.6f"),
-        "cost_per_prediction_change": st.column_config.NumberColumn("vs last month", format="percent"),
-        "open": st.column_config.LinkColumn("Details", display_text="open service"),
+        pl.col("service").replace({UNALLOCATED: "unallocated (untagged)"}).alias("shown"),
+    ).select("service", "shown", "billing_currency", "month_to_date", "budget", "forecast",
+             "forecast_vs_budget", "requests", "cost_per_1k_predictions", "cost_per_prediction_change", "open")
+    styled = charts.styled(table, money_cols=["month_to_date", "budget", "forecast", "cost_per_1k_predictions"],
+                           percent=["forecast_vs_budget", "cost_per_prediction_change"], counts=["requests"],
+                           over_one="forecast_vs_budget")
+    st.dataframe(styled, hide_index=True, key="overview_services", column_order=[
+        "shown", "month_to_date", "budget", "forecast", "forecast_vs_budget", "requests",
+        "cost_per_1k_predictions", "cost_per_prediction_change", "open"], column_config={
+        "shown": st.column_config.TextColumn("Service", width="small"),
+        "month_to_date": st.column_config.TextColumn("Month to date"),
+        "budget": st.column_config.TextColumn("Budget"),
+        "forecast": st.column_config.TextColumn(
+            "Forecast", help="Month-to-date cost + the forecast of the remaining days (metrics.analysis."
+                             "budgets.month_end_forecasts; the same value as the Costs page)."),
+        "forecast_vs_budget": st.column_config.TextColumn("Fcst / budget", width="small",
+                                                          help="Red: forecast over the monthly budget."),
+        "requests": st.column_config.TextColumn("Predictions", width="small"),
+        "cost_per_1k_predictions": st.column_config.TextColumn("Per 1k predictions"),
+        "cost_per_prediction_change": st.column_config.TextColumn("vs last month", width="small",
+                                                                  help="Cost per prediction against last month."),
+        "open": st.column_config.LinkColumn("Details", display_text="open", width="small"),
     })
-    charts.download(table.drop("open"), "cost_this_month")
+    charts.download(table.drop("open", "shown"), "cost_this_month")
 else:
     st.caption("No cost recorded this month yet.")
 
@@ -104,7 +165,7 @@ if cost.height:
                           f"Effective cost per day by service ({cur})", cur, events)
         charts.show(fig, part, f"cost_per_day_{cur}")
 else:
-    charts.empty_state("cost in this window", "Load bills with `onepane ingest billing FILE...`.")
+    filters.range_empty("cost", f, "Load bills with `onepane ingest billing FILE...`.")
 
 reqs = data.requests_daily(f.start, f.end, f.services, f.as_of)
 if reqs.height:
@@ -114,15 +175,16 @@ if reqs.height:
                        hover_format=",.0f")
     charts.show(fig, per_service, "requests_per_day")
 else:
-    charts.empty_state("traffic in this window",
-                       "Load telemetry with `onepane ingest openmetrics FILE` or request logs with "
-                       "`onepane ingest requests FILE`.")
+    filters.range_empty("traffic", f,
+                        "Load telemetry with `onepane ingest openmetrics FILE` or request logs with "
+                        "`onepane ingest requests FILE`.")
 
-unit = data.unit_cost_daily(f.start, f.end, f.services, f.as_of).drop_nulls("cost_per_prediction")
+unit = data.unit_cost_daily(f.start, f.end, f.services, f.as_of).drop_nulls("cost_per_prediction").with_columns(
+    (pl.col("cost_per_prediction").cast(pl.Float64) * 1000).alias("cost_per_1k_predictions"))
 if unit.height:
     for cur in sorted(unit["billing_currency"].unique().to_list()):
         part = unit.filter(pl.col("billing_currency") == cur)
-        fig = charts.lines(part, "day", "cost_per_prediction", "service",
-                           f"Cost per prediction by service ({cur} per prediction)", f"{cur} / prediction",
-                           events, hover_format=",.6f")
-        charts.show(fig, part, f"cost_per_prediction_{cur}")
+        fig = charts.lines(part, "day", "cost_per_1k_predictions", "service",
+                           f"Cost per 1k predictions by service ({cur} per 1,000 predictions)",
+                           f"{cur} / 1k predictions", events, hover_format=",.4f")
+        charts.show(fig, part, f"cost_per_1k_predictions_{cur}")

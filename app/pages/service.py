@@ -1,12 +1,13 @@
 """Service: the technical, model and business dashboards of one service, plus its cost, on one
 shared time axis; change events drawn across every panel; split by model version; optional
-week-over-week overlay."""
+week-over-week overlay. The tab and both toggles live in the URL (`tab`, `split`, `wow`), so a
+link (e.g. from What changed: filters.service_link) opens the view it names."""
 from datetime import datetime, time, timezone
 
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, health
 from app.components import charts, filters
 
 f = filters.current()
@@ -28,11 +29,13 @@ def _pick():
 st.session_state["svc_pick"] = chosen
 c1, c2, c3 = st.columns([2, 1, 1])
 service = c1.selectbox("Service", services, key="svc_pick", on_change=_pick)
-split = c2.toggle("Split by model version", value=True, key="svc_split")
-wow = c3.toggle("Week-over-week overlay", value=False, key="svc_wow",
+split = c2.toggle("Split by model version", value=True, key="split", bind="query-params")
+wow = c3.toggle("Week-over-week overlay", value=False, key="wow", bind="query-params",
                 help="Draw the week before as dotted lines on the same axis.")
 
 cfg = data.settings().service(service)
+slo_error_rate = (cfg.slo.error_rate if cfg and cfg.slo and cfg.slo.error_rate else None) or \
+    health.DEFAULT_ERROR_RATE_SLO
 if cfg:
     st.caption(f"Team **{cfg.team}** · kind {cfg.kind} · versions {', '.join(cfg.model_versions) or 'n/a'}"
                + (f" · baseline {cfg.baseline_version}" if cfg.baseline_version else ""))
@@ -43,7 +46,9 @@ if events.height:
     with st.expander(f"{events.height} change event(s) in this window", expanded=False):
         st.dataframe(events, hide_index=True, key="svc_events")
 
-tech_tab, model_tab, biz_tab, cost_tab = st.tabs(["Technical", "Model", "Business", "Cost"])
+tech_tab, model_tab, biz_tab, cost_tab = st.tabs(["Technical", "Model", "Business", "Cost"], key="tab",
+                                                 bind="query-params")
+bucket = data.bucket_for(start, end)
 
 with tech_tab:
     tech = data.service_technical(service, start, end, split, f.as_of)
@@ -58,13 +63,14 @@ with tech_tab:
         pl.when(pl.col("metric").is_in(["p50_s", "p95_s", "p99_s"])).then(pl.lit("latency_s"))
         .otherwise(pl.col("metric")).alias("metric"))
     fig = charts.panels(tech, [("latency_s", "Latency p50 / p95 / p99 (s)", 1),
-                               ("requests", "Throughput (predictions per bucket)", 1),
+                               ("requests", f"Throughput (predictions per {bucket})", 1),
                                ("error_rate", "Error rate (%)", 100),
                                ("fallback_rate", "Fallback rate (%)", 100),
                                ("gpu_util_pct", "GPU utilisation (%)", 1)],
-                        f"Technical health of {service}", start, end, events)
+                        f"Technical health of {service}", start, end, events,
+                        slo={"error_rate": 100 * slo_error_rate})
     if fig is None:
-        charts.empty_state(f"telemetry for {service}",
+        filters.empty(f"telemetry for {service}", f, ("telemetry", "requests"), service,
                            "Load it with `onepane ingest openmetrics FILE` or `onepane ingest requests "
                            "FILE`, or scrape Prometheus with a `[[source]] type = \"prometheus\"` and "
                            "`onepane collect`.")
@@ -75,7 +81,7 @@ with model_tab:
     mh = data.service_model(service, start, end, f.as_of)
     whole = mh.filter(pl.col("feature").is_null())
     if not mh.height:
-        charts.empty_state(f"model health results for {service}",
+        filters.empty(f"model health results for {service}", f, ("model_health",), service,
                            "Add a `[[source]] type = \"drift\"` (reference and current batches) to "
                            "onepane.toml and run `onepane collect drift`.")
     else:
@@ -96,7 +102,7 @@ with model_tab:
 with biz_tab:
     kpis = data.service_kpis(service, start, end, f.as_of)
     if not kpis.height:
-        charts.empty_state(f"business KPIs for {service}",
+        filters.empty(f"business KPIs for {service}", f, ("kpis",), service,
                            "Load a KPI export with `onepane ingest kpis FILE` (columns: time, service, "
                            "model_version or variant, kpi, value).")
     else:
@@ -110,7 +116,7 @@ with biz_tab:
 with cost_tab:
     cost = data.service_cost(service, start, end, f.as_of)
     if not cost.height:
-        charts.empty_state(f"cost for {service}",
+        filters.empty(f"cost for {service}", f, ("cost",), service,
                            "Load bills with `onepane ingest billing FILE...`; line items are matched to "
                            "services by their tags (`[allocation]` in onepane.toml).")
     else:

@@ -1,7 +1,6 @@
 """What changed (on-call): pick a service and a time (default: its latest firing alert, else the
 newest data), get the ranked explanations with their evidence and links into the Service page."""
 from datetime import datetime, timedelta, timezone
-from urllib.parse import urlencode
 
 import polars as pl
 import streamlit as st
@@ -76,11 +75,6 @@ if not items:
     st.stop()
 
 
-def service_link(at_time: datetime) -> str:
-    return "service?" + urlencode({"service": service, "to": at_time.date().isoformat(), "window": 7,
-                                   **({"as_of": f.as_of} if f.as_of else {})})
-
-
 for rank, item in enumerate(items, start=1):
     with st.container(border=True):
         st.markdown(f"**{rank}. {item['layer']} · {item['kind']} · {item['subject']}** — score {item['score']:.2f}")
@@ -88,7 +82,8 @@ for rank, item in enumerate(items, start=1):
         ev = item.get("evidence") or {}
         when = ev.get("occurred_at") or ev.get("onset")
         link_at = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else at
-        st.markdown(f"[Open the Service page around {link_at:%Y-%m-%d}]({service_link(link_at)})")
+        filters.link_to_service(f"Open the Service page around {link_at:%Y-%m-%d %H:%M}", service, link_at,
+                                item["layer"], as_of=f.as_of)   # centred on the change, its layer's tab
         with st.expander("Evidence"):
             st.json(ev, expanded=False)
 charts.download(pl.DataFrame([{k: (str(v) if isinstance(v, (dict, list)) else v) for k, v in i.items()}

@@ -58,9 +58,11 @@ def _rows(df: pl.DataFrame, columns: list[str]) -> list[tuple]:
 
 
 def _num(v):
+    if isinstance(v, bool):             # ClickHouse's Bool comes back as UInt8 from some expressions
+        return float(v)
     if isinstance(v, Decimal):
         return float(v)
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, (int, float)):
         return float(v)
     return None
 

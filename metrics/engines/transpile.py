@@ -6,7 +6,7 @@ happens to contain a function name is left alone. `portable_functions()` is the 
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import sqlglot
@@ -34,6 +34,8 @@ def literal(value) -> exp.Expression:
             exp.Literal.string("UTC")])
     if isinstance(value, date):
         return exp.Anonymous(this="toDate", expressions=[exp.Literal.string(value.isoformat())])
+    if isinstance(value, timedelta):
+        return exp.Interval(this=exp.Literal.number(str(value.total_seconds())), unit=exp.Var(this="SECOND"))
     if isinstance(value, (list, tuple)):
         return exp.Array(expressions=[literal(v) for v in value])
     return exp.Literal.string(str(value))
@@ -93,26 +95,53 @@ FUNCTION_MAP = {
 }
 
 
-def _rewrite(node: exp.Expression, values: dict) -> exp.Expression:
-    # $param -> literal
+_TIMESTAMPS = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPLTZ}
+# DuckDB's infinite timestamps, as the ends of ClickHouse's DateTime64 range
+_INFINITY = {"infinity": datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+             "-infinity": datetime(1900, 1, 1, tzinfo=timezone.utc)}
+
+
+def _cast(node: exp.Cast) -> exp.Expression | None:
+    """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity)
+    and a cast of an interval to INTERVAL (a no-op)."""
+    to = node.to
+    inner = node.this
+    if to.this in _TIMESTAMPS:
+        if isinstance(inner, exp.Literal) and inner.is_string and inner.this.lower() in _INFINITY:
+            return literal(_INFINITY[inner.this.lower()])
+        return exp.Anonymous(this="toDateTime64", expressions=[inner.copy(), exp.Literal.number(6),
+                                                              exp.Literal.string("UTC")])
+    if to.this == exp.DataType.Type.INTERVAL and isinstance(inner, exp.Interval):
+        return inner.copy()
+    return None
+
+
+def _fname(node: exp.Expression) -> str:
+    return (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+
+
+def _values_pass(node: exp.Expression, values: dict) -> exp.Expression:
+    """$param, getvariable(...) and now() -> literals (the engine inlines them)."""
     if isinstance(node, (exp.Parameter, exp.Placeholder)):
         name = node.name or (node.this.name if isinstance(node.this, exp.Expression) else str(node.this))
         if name not in values:
             raise NotPortable(f"parameter ${name} has no value")
         return literal(values[name])
-    if isinstance(node, exp.Anonymous) or isinstance(node, exp.Func):
-        fname = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-        # session variables: the engine inlines them (as-of time, the pinned "now")
-        if fname == "getvariable":
-            var = node.expressions[0].name if isinstance(node, exp.Anonymous) else node.this.name
-            if var not in values:
-                raise NotPortable(f"getvariable({var!r}) has no value")
-            return literal(values[var])
-        mapped = FUNCTION_MAP.get(fname)
-        if mapped is not None:
-            return mapped(node)
+    if isinstance(node, (exp.Anonymous, exp.Func)) and _fname(node) == "getvariable":
+        var = node.expressions[0].name if isinstance(node, exp.Anonymous) else node.this.name
+        if var not in values:
+            raise NotPortable(f"getvariable({var!r}) has no value")
+        return literal(values[var])
     if isinstance(node, exp.CurrentTimestamp) and "__now__" in values:
         return literal(values["__now__"])
+    return node
+
+
+def _function_pass(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, (exp.Anonymous, exp.Func)):
+        mapped = FUNCTION_MAP.get(_fname(node))
+        if mapped is not None:
+            return mapped(node)
     return node
 
 
@@ -126,7 +155,14 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
     for node in tree.find_all(exp.Union):
         if node.args.get("by_name"):
             raise NotPortable("UNION ... BY NAME has no ClickHouse form; list the columns")
-    tree = tree.transform(lambda n: _rewrite(n, values))
+    tree = tree.transform(lambda n: _values_pass(n, values))
+    tree = tree.transform(_function_pass)
+    tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
+                          and not isinstance(n, exp.TryCast) else n)
+    for select in tree.find_all(exp.Select):      # `b.minute` is named `b.minute` in ClickHouse
+        select.set("expressions", [exp.alias_(e, e.name) if isinstance(e, exp.Column) and e.table
+                                   and not isinstance(e.this, exp.Star) else e
+                                   for e in select.expressions])
     try:
         return tree.sql(dialect="clickhouse", unsupported_level=sqlglot.ErrorLevel.RAISE)
     except sqlglot.errors.UnsupportedError as e:

@@ -52,7 +52,6 @@ class ChdbEngine:
         self.skipped: dict[str, str] = {}
         self._exec("SET session_timezone = 'UTC'")
         self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
-        self._exec("SET prefer_column_name_to_alias = 1")  # sum(x) AS x inside max(x): the column
         self._create_views()
 
     def _exec(self, sql: str):

@@ -81,6 +81,10 @@ def _quantile_cont(node):              # linear interpolation between order stat
     return _ch(f"quantileExactInclusive({q.sql()})({{x}})", x=x)
 
 
+def _bool_agg(fn: str):                # bool_or/bool_and: max/min of a Bool is a Bool in ClickHouse
+    return lambda node: exp.Anonymous(this=fn, expressions=[_args(node)[0].copy()])
+
+
 # DuckDB function (lower case) -> builder of the ClickHouse expression. Each entry is tested
 # against DuckDB in tests/test_engines.py; `onepane metrics check` allows exactly these plus the
 # functions SQLGlot maps itself (PORTABLE).
@@ -91,6 +95,8 @@ FUNCTION_MAP = {
     "date_bin": _time_bucket,
     "quantile_cont": _quantile_cont,
     "timestamp_trunc": _timestamp_trunc,
+    "logical_or": _bool_agg("max"),
+    "logical_and": _bool_agg("min"),
     "percentile_cont": _quantile_cont,
 }
 

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "app.commands.decisions",
     "app.commands.governance",
     "app.commands.review",
+    "app.commands.engines",
 )
 
 

@@ -18,7 +18,7 @@ WITH complete AS (
 ),
 r AS (
     SELECT * FROM complete
-    UNION ALL BY NAME
+    UNION ALL                -- both sides are raw_focus.*: the same columns in the same order
     SELECT * FROM raw_focus p WHERE x_row_hash IS NOT NULL
         AND NOT EXISTS (SELECT 1 FROM complete c WHERE c._scope = p._scope)
     QUALIFY _load_id = max(_load_id) OVER (PARTITION BY x_source, x_row_hash)

@@ -17,8 +17,8 @@ GROUP BY ALL
 UNION ALL
 SELECT time_bucket(INTERVAL 1 minute, arrived_at) AS minute, service, model_version, team,
        'request_log' AS source_kind,
-       count(*) AS requests,
-       sum(fallback::INT) AS fallbacks,
-       sum(abstained::INT) AS abstains
+       count(*)::DOUBLE AS requests,             -- DOUBLE like the telemetry side (ClickHouse
+       sum(fallback::INT)::DOUBLE AS fallbacks,  -- finds no common type for UInt64 and Float64)
+       sum(abstained::INT)::DOUBLE AS abstains
 FROM stg_requests
 GROUP BY ALL;

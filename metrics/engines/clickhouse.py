@@ -1,0 +1,126 @@
+"""ClickHouse engine over a store's lake, in-process through chdb (or a server: see README).
+
+The views are the store's own files, transpiled (metrics/engines/transpile.py): raw tables are
+views over the lake's Parquet gated by the run log exactly as in DuckDB (metrics/store.py), then
+every staged and public view in the same order. Session time zone is pinned to UTC. The as-of time
+and "now" are inlined when the views are created, so one engine object answers for one as-of time.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlglot import exp
+
+from metrics.engines.transpile import NotPortable, literal, to_clickhouse
+from metrics.errors import OnepaneError
+from metrics.store import SQL_DIR, Store, _view_files
+from metrics.times import parse_time, utcnow
+
+_VIEW_HEAD = re.compile(r"(?is)CREATE\s+OR\s+REPLACE\s+(?:TEMP\s+)?VIEW\s+(\w+)\s+AS\s+")
+
+
+def ch_type(duckdb_type: str) -> str:
+    """A DuckDB column type as ClickHouse's (every scalar Nullable, times microsecond UTC)."""
+    t = duckdb_type.upper()
+    if t.startswith("TIMESTAMP"):
+        return "Nullable(DateTime64(6, 'UTC'))"
+    if t == "DATE":
+        return "Nullable(Date32)"
+    return exp.DataType.build(duckdb_type, dialect="duckdb").sql("clickhouse")
+
+
+def _q(s: str) -> str:
+    return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class ChdbEngine:
+    """One chdb session holding the store's views for one as-of time."""
+
+    def __init__(self, store: Store, as_of: datetime | str | None = None, now: datetime | None = None):
+        try:
+            from chdb import session
+        except ImportError:
+            raise OnepaneError("the ClickHouse engine needs chdb: pip install 'onepane[clickhouse]'") from None
+        self.store = store
+        self.as_of = parse_time(as_of) if as_of is not None else None
+        self.now = now or utcnow()
+        self.session = session.Session()
+        self.views: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        self._exec("SET session_timezone = 'UTC'")
+        self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
+        self._create_views()
+
+    def _exec(self, sql: str):
+        try:
+            return self.session.query(sql, "ArrowTable")
+        except Exception as e:   # chdb raises its own error type
+            raise OnepaneError(f"clickhouse: {str(e).strip().splitlines()[0][:300]}") from None
+
+    def _values(self) -> dict:
+        return {"onepane_as_of": self.as_of, "__now__": self.now}
+
+    def _parquet(self, table: str) -> str:
+        """The table's Parquet files with the typed structure of its schema template, so nothing
+        is inferred per query and a file that lacks an all-NULL column reads it as NULL."""
+        glob = str(self.store.lake / table / "**" / "*.parquet")
+        cols = ", ".join(f"`{name}` {ch_type(t)}" for name, t in self.store.columns(table))
+        return f"file({_q(glob)}, Parquet, {_q(cols)})"
+
+    def _create_views(self) -> None:
+        as_of = literal(self.as_of).sql(dialect="clickhouse") if self.as_of else None
+        visible = "status = 'ok'" + (f" AND finished_at <= {as_of}" if as_of else "")
+        self._view("_onepane_loads", f"SELECT * FROM {self._parquet('_onepane_loads')}")
+        self._view("_onepane_visible_loads", f"SELECT * FROM _onepane_loads WHERE {visible}")
+        self._view("_onepane_superseded",
+                   "SELECT DISTINCT tupleElement(s, 'load_id') AS load_id, tupleElement(s, 'scope') AS scope "
+                   "FROM _onepane_visible_loads ARRAY JOIN supersedes AS s")
+        for table in self.store.raw_tables():
+            if table == "_onepane_loads":
+                continue
+            self._view(table, f"SELECT r.* FROM {self._parquet(table)} AS r "
+                              "WHERE r._load_id IN (SELECT load_id FROM _onepane_visible_loads) "
+                              "AND (r._load_id, r._scope) NOT IN (SELECT load_id, scope FROM _onepane_superseded)")
+        pending = _view_files()
+        while pending:
+            failed = []
+            for p in pending:
+                text = p.read_text(encoding="utf-8").replace("{lake}", str(self.store.lake))
+                m = _VIEW_HEAD.search(text)
+                if not m:
+                    continue
+                name = m.group(1)
+                try:
+                    body = to_clickhouse(text[m.end():].rstrip().rstrip(";"), self._values())
+                except NotPortable as e:
+                    self.skipped[name] = str(e)
+                    continue
+                try:
+                    self._view(name, body)
+                except OnepaneError as e:
+                    failed.append((p, name, str(e)))
+            if len(failed) == len(pending):
+                for _, name, err in failed:
+                    self.skipped[name] = err
+                break
+            pending = [p for p, _, _ in failed]
+
+    def _view(self, name: str, body: str) -> None:
+        self._exec(f"CREATE OR REPLACE VIEW {name} AS {body}")
+        self.views[name] = body
+
+    def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
+        """Run one DuckDB-dialect query (with $params) on ClickHouse; a polars frame back."""
+        ch = to_clickhouse(sql, {**self._values(), **(params or {})})
+        table = self._exec(ch)
+        try:
+            return pl.from_arrow(table)
+        except Exception as e:   # noqa: BLE001 - e.g. a Variant column has no polars type
+            odd = [f"{f.name}: {f.type}" for f in table.schema if "union" in str(f.type).lower()]
+            raise OnepaneError(f"clickhouse result has no single type per column ({'; '.join(odd) or e})") from None
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,151 @@
+"""Every staged view and query file on DuckDB and on ClickHouse (chdb) over the same lake.
+
+`compare(store)` returns one row per query: both row counts and the largest relative difference
+of any cell (rows matched after sorting both results the same way). Queries are run with the
+parameters a page would use over the store's whole data range, once per service where a query
+takes one. A query the ClickHouse mapping cannot express is reported as `not portable` with the
+reason, never dropped.
+"""
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import polars as pl
+
+from metrics import queries
+from metrics.analysis import signals
+from metrics.engines.clickhouse import ChdbEngine
+from metrics.engines.transpile import NotPortable
+from metrics.errors import OnepaneError
+from metrics.store import SQL_DIR, Store
+
+TOLERANCE = 1e-9
+
+
+def _data_range(store: Store) -> tuple:
+    r = store.query("SELECT min(first_at) a, max(last_at) b FROM ({q})".format(q=queries.sql_text("data_range")))
+    return r["a"][0], r["b"][0]
+
+
+def _params(rng: tuple, service: str | None) -> dict:
+    r = {"a": [rng[0]], "b": [rng[1]]}
+    start = (r["a"][0] or datetime(2000, 1, 1, tzinfo=timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = (r["b"][0] or start) + timedelta(days=1)
+    month = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return {"start": start, "end": end, "services": [], "service": service, "model_version": None,
+            "bucket": "day", "split": True, "late_after": timedelta(days=1), "window_start": start,
+            "month_start": month, "prev": start - (end - start), "origin": start.timestamp(),
+            "bucket_s": 3600, "threshold_s": None, "action": None, "denominator": None,
+            "metrics": [], "gpus": [], "own_unlabelled": True, "gap_start": None, "gap_end": None,
+            "b0": start, "b1": start + (end - start) / 2, "a0": start + (end - start) / 2, "a1": end,
+            "at": end, "a": start, "b": end}
+
+
+def _key(v):
+    n = _num(v)
+    if n is not None:
+        return (0, "nan" if math.isnan(n) else f"{n:.9g}")
+    if isinstance(v, datetime):
+        return (1, (v if v.tzinfo else v.replace(tzinfo=timezone.utc)).isoformat())
+    return (2, "" if v is None else str(v))
+
+
+def _rows(df: pl.DataFrame, columns: list[str]) -> list[tuple]:
+    return sorted(df.select(columns).iter_rows(), key=lambda r: [_key(v) for v in r])
+
+
+def _num(v):
+    if isinstance(v, bool):             # ClickHouse's Bool comes back as UInt8 from some expressions
+        return float(v)
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, (int, float)):
+        return float(v)
+    return None
+
+
+def max_rel_diff(a: pl.DataFrame, b: pl.DataFrame) -> float:
+    """Largest relative difference of matching cells (inf when shapes or non-numbers differ).
+    NULL and NaN are the same "unknown" on both sides only when both are unknown."""
+    if a.shape != b.shape or set(a.columns) != set(b.columns):
+        return math.inf
+    worst = 0.0
+    for ra, rb in zip(_rows(a, a.columns), _rows(b, a.columns)):
+        for x, y in zip(ra, rb):
+            nx, ny = _num(x), _num(y)
+            if nx is not None and ny is not None:
+                if math.isnan(nx) and math.isnan(ny):
+                    continue
+                d = abs(nx - ny) / max(abs(nx), abs(ny), 1e-300) if nx != ny else 0.0
+                worst = max(worst, d)
+            elif isinstance(x, datetime) and isinstance(y, datetime):
+                if _key(x) != _key(y):
+                    return math.inf
+            elif (x is None) != (y is None) or (x is not None and str(x) != str(y)):
+                return math.inf
+    return worst
+
+
+def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
+    """(name, DuckDB SQL, params) for every staged/public view and query file."""
+    out = []
+    for layer in ("staged", "public"):
+        for p in sorted((SQL_DIR / layer).glob("*.sql")):
+            m = re.search(r"VIEW\s+(\w+)\s+AS", p.read_text(encoding="utf-8"), re.I)
+            if m:
+                out.append((m.group(1), f"SELECT * FROM {m.group(1)}", None))
+    services = store.query("SELECT service FROM ({q}) ORDER BY 1".format(
+        q=queries.sql_text("services_known")))["service"].to_list()
+    rng = _data_range(store)
+    for folder, text in (("queries", queries.sql_text), ("analysis", signals.sql)):
+        for p in sorted((SQL_DIR / folder).glob("*.sql")):
+            sql = text(p.stem)
+            uses_service = "$service" in re.sub(r"--.*", "", sql).replace("$services", "")
+            for svc in (services if uses_service else [None]):
+                name = f"{folder}/{p.stem}" + (f"[{svc}]" if svc else "")
+                out.append((name, sql, _params(rng, svc)))
+    return out
+
+
+def compare(store: Store, as_of=None, progress=None) -> list[dict]:
+    engine = ChdbEngine(store, as_of=as_of)
+    rows = []
+    try:
+        for name, sql, params in _cases(store):
+            row = {"query": name, "duckdb_rows": None, "clickhouse_rows": None, "max_rel_diff": None,
+                   "status": "ok", "error": None}
+            try:
+                used = queries._drop_unused(sql, params or {})
+                code = "\n".join(line.split("--", 1)[0] for line in used.splitlines())
+                need = set(re.findall(r"\$([a-z_]+)", code))
+                p = {k: v for k, v in (params or {}).items() if k in need}
+                d = store.query(used, p or None, as_of=as_of)
+                row["duckdb_rows"] = d.height
+            except Exception as e:   # noqa: BLE001 - a query DuckDB itself refuses is reported
+                row.update(status="duckdb error", error=str(e).splitlines()[0][:200])
+                rows.append(row)
+                continue
+            try:
+                c = engine.query(used, p)
+                row["clickhouse_rows"] = c.height
+                diff = max_rel_diff(d, c)
+                row["max_rel_diff"] = diff
+                if diff > TOLERANCE:
+                    row["status"] = "differs"
+            except NotPortable as e:
+                row.update(status="not portable", error=str(e)[:200])
+            except OnepaneError as e:
+                row.update(status="clickhouse error", error=str(e)[:200])
+            rows.append(row)
+            if progress:
+                progress(row)
+    finally:
+        engine.close()
+    for name, why in engine.skipped.items():
+        for r in rows:
+            if r["query"] == name and r["status"] != "ok":
+                r["error"] = f"view not created: {why[:200]}"
+    return rows

@@ -1,0 +1,217 @@
+"""DuckDB SQL -> ClickHouse SQL: SQLGlot plus the rewrites SQLGlot does not do (tested one by one).
+
+Everything here works on SQLGlot's syntax tree, never on text, so a string or a comment that
+happens to contain a function name is left alone. `portable_functions()` is the tested list that
+`onepane metrics check` holds metric SQL to.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import sqlglot
+from sqlglot import exp
+
+from metrics.errors import OnepaneError
+
+
+class NotPortable(OnepaneError):
+    """A query uses something the ClickHouse mapping does not cover (named in the message)."""
+
+
+def literal(value) -> exp.Expression:
+    """A Python value as a ClickHouse literal of the right type (params are inlined)."""
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float, Decimal)):
+        return exp.Literal.number(str(value))
+    if isinstance(value, datetime):
+        v = value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return exp.Anonymous(this="toDateTime64", expressions=[
+            exp.Literal.string(v.strftime("%Y-%m-%d %H:%M:%S.%f")), exp.Literal.number(6),
+            exp.Literal.string("UTC")])
+    if isinstance(value, date):
+        return exp.Anonymous(this="toDate", expressions=[exp.Literal.string(value.isoformat())])
+    if isinstance(value, timedelta):
+        return exp.Interval(this=exp.Literal.number(str(value.total_seconds())), unit=exp.Var(this="SECOND"))
+    if isinstance(value, (list, tuple)):
+        return exp.Array(expressions=[literal(v) for v in value])
+    return exp.Literal.string(str(value))
+
+
+def _args(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Anonymous):
+        return list(node.expressions)
+    return [a for a in (node.args.get(k) for k in node.arg_types) if isinstance(a, exp.Expression)]
+
+
+def _ch(template: str, **parts: exp.Expression) -> exp.Expression:
+    """A ClickHouse expression from a template whose {names} are replaced by sub-trees."""
+    tree = sqlglot.parse_one(template.format(**{k: f"__{k}__" for k in parts}), read="clickhouse")
+    return tree.transform(lambda n: parts[n.name[2:-2]].copy()
+                          if isinstance(n, exp.Column) and n.name.startswith("__") and n.name[2:-2] in parts
+                          else n)
+
+
+def _epoch(node):                      # DuckDB epoch(ts): seconds as a double, sub-second kept
+    (ts,) = _args(node)[:1]
+    return _ch("toUnixTimestamp64Micro(toDateTime64({ts}, 6, 'UTC')) / 1000000.0", ts=ts)
+
+
+def _time_bucket(node):                # time_bucket(INTERVAL n unit, ts): the bucket's start
+    width, ts = _args(node)[:2]          # toStartOfInterval gives a DateTime: keep DuckDB's type
+    start = exp.Anonymous(this="toStartOfInterval", expressions=[ts.copy(), width.copy()])
+    return exp.Anonymous(this="toDateTime64", expressions=[start, exp.Literal.number(6),
+                                                          exp.Literal.string("UTC")])
+
+
+def _timestamp_trunc(node):           # dateTrunc gives Date for month/year: keep a UTC timestamp
+    if node.meta.get("ch_wrapped"):
+        return node
+    inner = node.copy()
+    inner.meta["ch_wrapped"] = True
+    return exp.Anonymous(this="toDateTime64", expressions=[inner, exp.Literal.number(6),
+                                                          exp.Literal.string("UTC")])
+
+
+def _quantile_cont(node):              # linear interpolation between order statistics (R7)
+    x, q = _args(node)[:2]
+    return _ch(f"quantileExactInclusive({q.sql()})({{x}})", x=x)
+
+
+def _bool_agg(fn: str):                # bool_or/bool_and: max/min of a Bool is a Bool in ClickHouse
+    return lambda node: exp.Anonymous(this=fn, expressions=[_args(node)[0].copy()])
+
+
+# DuckDB function (lower case) -> builder of the ClickHouse expression. Each entry is tested
+# against DuckDB in tests/test_engines.py; `onepane metrics check` allows exactly these plus the
+# functions SQLGlot maps itself (PORTABLE).
+FUNCTION_MAP = {
+    "epoch": _epoch,
+    "time_to_unix": _epoch,
+    "time_bucket": _time_bucket,
+    "date_bin": _time_bucket,
+    "quantile_cont": _quantile_cont,
+    "timestamp_trunc": _timestamp_trunc,
+    "logical_or": _bool_agg("max"),
+    "logical_and": _bool_agg("min"),
+    "percentile_cont": _quantile_cont,
+}
+
+
+_TIMESTAMPS = {exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPLTZ}
+# DuckDB's infinite timestamps, as the ends of ClickHouse's DateTime64 range
+_INFINITY = {"infinity": datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+             "-infinity": datetime(1900, 1, 1, tzinfo=timezone.utc)}
+
+
+def _cast(node: exp.Cast) -> exp.Expression | None:
+    """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity)
+    and a cast of an interval to INTERVAL (a no-op)."""
+    to = node.to
+    inner = node.this
+    if to.this in _TIMESTAMPS:
+        if isinstance(inner, exp.Literal) and inner.is_string and inner.this.lower() in _INFINITY:
+            return literal(_INFINITY[inner.this.lower()])
+        return exp.Anonymous(this="toDateTime64", expressions=[inner.copy(), exp.Literal.number(6),
+                                                              exp.Literal.string("UTC")])
+    if to.this == exp.DataType.Type.INTERVAL and isinstance(inner, exp.Interval):
+        return inner.copy()
+    return None
+
+
+def _fname(node: exp.Expression) -> str:
+    return (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+
+
+def _values_pass(node: exp.Expression, values: dict) -> exp.Expression:
+    """$param, getvariable(...) and now() -> literals (the engine inlines them)."""
+    if isinstance(node, (exp.Parameter, exp.Placeholder)):
+        name = node.name or (node.this.name if isinstance(node.this, exp.Expression) else str(node.this))
+        if name not in values:
+            raise NotPortable(f"parameter ${name} has no value")
+        return literal(values[name])
+    if isinstance(node, (exp.Anonymous, exp.Func)) and _fname(node) == "getvariable":
+        var = node.expressions[0].name if isinstance(node, exp.Anonymous) else node.this.name
+        if var not in values:
+            raise NotPortable(f"getvariable({var!r}) has no value")
+        return literal(values[var])
+    if isinstance(node, exp.CurrentTimestamp) and "__now__" in values:
+        return literal(values["__now__"])
+    return node
+
+
+def _function_pass(node: exp.Expression) -> exp.Expression:
+    if isinstance(node, (exp.Anonymous, exp.Func)):
+        mapped = FUNCTION_MAP.get(_fname(node))
+        if mapped is not None:
+            return mapped(node)
+    return node
+
+
+def to_clickhouse(sql: str, values: dict | None = None) -> str:
+    """Transpile one DuckDB statement; `values` fills $params and getvariable(...)."""
+    values = {} if values is None else values
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise NotPortable(f"does not parse: {str(e).splitlines()[0]}") from None
+    for node in tree.find_all(exp.Union):
+        if node.args.get("by_name"):
+            raise NotPortable("UNION ... BY NAME has no ClickHouse form; list the columns")
+    tree = tree.transform(lambda n: _values_pass(n, values))
+    tree = tree.transform(_function_pass)
+    tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
+                          and not isinstance(n, exp.TryCast) else n)
+    for select in tree.find_all(exp.Select):      # `b.minute` is named `b.minute` in ClickHouse
+        select.set("expressions", [exp.alias_(e, e.name) if isinstance(e, exp.Column) and e.table
+                                   and not isinstance(e.this, exp.Star) else e
+                                   for e in select.expressions])
+    try:
+        return tree.sql(dialect="clickhouse", unsupported_level=sqlglot.ErrorLevel.RAISE)
+    except sqlglot.errors.UnsupportedError as e:
+        raise NotPortable(str(e).splitlines()[0]) from None
+
+
+# Functions (SQLGlot's names, lower case) whose ClickHouse form is checked against DuckDB: by
+# FUNCTION_MAP's tests and by `onepane engines compare` on the demo company and the edge fixture.
+PORTABLE = frozenset({
+    "and", "or", "case", "cast", "try_cast", "if", "coalesce", "nullif", "greatest", "least",
+    "exists", "array", "array_contains", "explode", "concat_ws", "lower", "regexp_like",
+    "count", "sum", "avg", "min", "max", "any_value", "arg_max", "arg_min", "logical_or",
+    "row_number", "lag", "floor", "ceil", "round", "is_nan", "is_inf", "isfinite",
+    "json_extract", "json_extract_scalar", "timestamp_trunc", "datediff", "now", "getvariable",
+    *FUNCTION_MAP,
+})
+
+
+class _AnyValue(dict):
+    """Values for a lint run: every parameter and variable is NULL."""
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return None
+
+
+def function_names(tree: exp.Expression) -> set[str]:
+    return {(f.name if isinstance(f, exp.Anonymous) else f.sql_name()).lower()
+            for f in tree.find_all(exp.Func)}
+
+
+def check_sql(sql: str) -> list[str]:
+    """Problems that keep one statement off ClickHouse: functions outside PORTABLE, or a construct
+    the transpiler refuses. Empty = portable."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as e:
+        return [f"does not parse: {str(e).splitlines()[0]}"]
+    issues = [f"function {name}() is not in the tested ClickHouse list"
+              for name in sorted(function_names(tree) - PORTABLE)]
+    try:
+        to_clickhouse(sql, _AnyValue())
+    except NotPortable as e:
+        issues.append(str(e))
+    return issues

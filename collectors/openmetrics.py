@@ -344,6 +344,8 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
                         "dcgm_blank_values": parsed.sentinels, "created_series": len(parsed.created),
                         "unattributed_rows": int(frame["service"].null_count())}
         load.watermark = {"max_sampled_at": frame["sampled_at"].max()} if frame.height else None
+    if load.status == "duplicate":             # the same content was committed meanwhile
+        return {"load_id": load.duplicate_of, "rows": 0, "skipped": True}
     return {"load_id": load.load_id, "rows": frame.height, "skipped": False, **load.details}
 
 

@@ -34,7 +34,9 @@ class OnepaneGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OnepaneError as e:
-            click.echo(f"error: {e}", err=True)
+            from metrics.redact import redact
+
+            click.echo(f"error: {redact(str(e))}", err=True)
             sys.exit(1)
 
 
@@ -47,6 +49,11 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from metrics.redact import RedactingFilter
+
+    for h in logging.getLogger().handlers:      # no URL credential or token in any log line
+        if not any(isinstance(f, RedactingFilter) for f in h.filters):
+            h.addFilter(RedactingFilter())
 
 
 @cli.command()
@@ -114,8 +121,13 @@ def ingest() -> None:
 @format_option("table", "json", "csv")
 @store_options
 def sql(sql, as_of, fmt, store, config) -> None:
-    """Run a read-only SQL query against the store's views (e.g. `select * from focus`)."""
-    emit(store.query(sql, as_of=as_of), fmt)
+    """Run one read-only SELECT against the store's views (e.g. `select * from focus`).
+
+    Anything else (COPY, EXPORT, SET, ATTACH, several statements, reading files outside the
+    store) is refused with a one-line error and exit status 1."""
+    from metrics.usersql import run_user_sql
+
+    emit(run_user_sql(store, sql, as_of=as_of), fmt)
 
 
 @cli.command()

@@ -51,11 +51,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
 from collectors.registry import collector
 from metrics.errors import ConfigError, SourceError, SourceUnavailable
+from metrics.redact import strip_url, url_credentials
 from metrics.times import parse_duration
 
 log = logging.getLogger(__name__)
@@ -186,12 +187,26 @@ class PromSettings(BaseModel):
     client_cert: str | None = None
     client_key: str | None = None
 
+    _url_auth: tuple[str, str] | None = PrivateAttr(default=None)
+
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
-            raise ValueError(f"not an http(s) URL: {v!r}")
+            raise ValueError(f"not an http(s) URL: {strip_url(v)!r}")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _credentials_out_of_url(self) -> "PromSettings":
+        """`http://user:pass@host` works, but the credentials are taken out of `url` at once, so
+        no run log, error or log line can quote them; prefer basic_user + basic_password_env."""
+        user, pw = url_credentials(self.url)
+        if user is not None or pw is not None:
+            self._url_auth = (user or "", pw or "")
+            self.url = strip_url(self.url).rstrip("/")
+            log.warning("credentials in a Prometheus URL are used but never stored; set "
+                        "basic_user and basic_password_env (or bearer_token_env) instead")
+        return self
 
     @field_validator("sets")
     @classmethod
@@ -270,6 +285,8 @@ class _Client:
             if pw is None:
                 raise ConfigError(f"environment variable {s.basic_password_env} (basic_password_env) is not set")
             self.auth = (user or "", pw)
+        elif s._url_auth is not None:
+            self.auth = s._url_auth
 
     def conn(self):
         c = getattr(self.local, "c", None)

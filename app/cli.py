@@ -145,12 +145,15 @@ def compact(store, config) -> None:
 @cli.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--headless/--no-headless", default=True, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs [auth] in onepane.toml.")
 @store_options
-def serve(port, headless, store, config) -> None:
-    """Serve the dashboard on http://127.0.0.1:PORT (bound to loopback unless [auth] is set)."""
+def serve(port, headless, address, store, config) -> None:
+    """Serve the dashboard on http://127.0.0.1:PORT. Another --address is refused unless [auth]
+    is configured, and then every page requires login."""
     from app.serve import serve as run
 
-    run(store, config, port=port, headless=headless)
+    run(store, config, port=port, headless=headless, address=address)
 
 
 for _module in COMMAND_MODULES:

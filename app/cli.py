@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "app.commands.business",
     "app.commands.analysis",
     "app.commands.demo",
+    "app.commands.reliability",
 )
 
 

@@ -134,13 +134,17 @@ def sql(sql, as_of, fmt, store, config) -> None:
 @cli.command()
 @store_options
 def compact(store, config) -> None:
-    """Merge small Parquet files so the file count stays bounded (keeps every row and load id)."""
-    from metrics.lake import compact_partition
+    """Merge small Parquet files so the file count stays bounded (keeps every row and load id);
+    remove the staging files of dead loads (never of a running one)."""
+    from metrics.lake import compact_partition, sweep_staging
 
+    swept = sweep_staging(store)
     n = 0
-    for folder in sorted(p for p in store.lake.glob("*/*") if p.is_dir() and not p.parent.name.startswith("_staging")):
+    for folder in sorted(p for p in store.lake.glob("*/*")
+                         if p.is_dir() and not p.parent.name.startswith("_")
+                         or p.is_dir() and p.parent.name == "_onepane_loads"):
         n += compact_partition(store, folder.parent.name, folder)
-    click.echo(f"compacted {n} files")
+    click.echo(f"compacted {n} files; removed {len(swept)} staging folder(s) of dead loads")
 
 
 @cli.command()

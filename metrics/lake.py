@@ -111,6 +111,7 @@ class Load:
         self._published: list[Path] = []
         self._n = 0
         self._mem: duckdb.DuckDBPyConnection | None = None
+        self._owner = None                      # flock held on <staging>/.owner while writing
         self.done = False
         self.status: str | None = None          # ok | failed | duplicate once done
 
@@ -152,7 +153,10 @@ class Load:
     def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
                     scope: str | None = None) -> int:
         """Write the result of `sql` run on `con` (its output columns named in `columns`)."""
-        self.staging.mkdir(parents=True, exist_ok=True)
+        if self._owner is None:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            self._owner = open(self.staging / OWNER, "a+")
+            fcntl.flock(self._owner, fcntl.LOCK_EX)        # released by the kernel if we die
         out = self.staging / str(self._n)
         self._n += 1
         select = self._select(columns, scope)
@@ -234,6 +238,7 @@ class Load:
         self._close()
         log.info("committed load=%s table=%s rows=%d superseded=%d", self.load_id, self.table,
                  self.rows, len(self.supersedes))
+        sweep_staging(self.store)
         for d in touched:
             if sum(1 for _ in d.glob("*.parquet")) > COMPACT_AFTER_FILES:
                 try:
@@ -267,6 +272,9 @@ class Load:
         if self._mem is not None:
             self._mem.close()
             self._mem = None
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
 
     def __enter__(self) -> "Load":
         return self
@@ -276,6 +284,44 @@ class Load:
             self.commit()
         else:
             self.abort(str(exc) or exc_type.__name__)
+
+
+OWNER = ".owner"
+STALE_AFTER_S = 3600        # a staging folder without a live owner lock: a load never runs this long
+                            # before it takes its lock, so older ones are leftovers
+
+
+def sweep_staging(store: Store, now: float | None = None) -> list[str]:
+    """Remove staging folders of loads that died (kill -9, OOM, power loss): a folder whose
+    `.owner` lock nobody holds (and older than a minute, so a load that just created it is safe),
+    or one with no owner file at all older than STALE_AFTER_S (e.g. a killed compaction).
+    A folder whose owner lock is held belongs to a running load and is never touched."""
+    root = store.lake / "_staging"
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    for d in sorted(root.iterdir()) if root.exists() else []:
+        try:
+            age = now - d.stat().st_mtime
+            if not d.is_dir() or age < 60:
+                continue
+            owner = d / OWNER
+            if owner.exists():
+                with open(owner, "a+") as fh:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue                      # a running load
+                    shutil.rmtree(d, ignore_errors=True)
+            elif age > STALE_AFTER_S:
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                continue
+        except FileNotFoundError:                     # its load finished meanwhile
+            continue
+        removed.append(d.name)
+    if removed:
+        log.warning("removed staging of dead loads: %s", ", ".join(removed))
+    return removed
 
 
 def write_record(store: Store, rec: dict) -> None:

@@ -4,16 +4,20 @@ supersedes rows, so `--as-of` before it still shows them and the run log audits 
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import logging
+import os
+import shutil
 from datetime import datetime
+from pathlib import Path
 
 import polars as pl
 
 from metrics import queries
 from metrics.errors import OnepaneError
-from metrics.lake import Load
-from metrics.store import Store, check_ident
+from metrics.lake import Load, table_lock
+from metrics.store import Store, check_ident, lake_path_for
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +67,77 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+# ---- backup / restore -------------------------------------------------------------------------
+_SKIP = {"_staging", "_locks"}
+
+
+def backup(store: Store, dest: Path) -> dict:
+    """A consistent copy of the store into folder `dest` while collectors keep writing.
+
+    Every table's lock is held shared (compaction waits; loads go on), the run log is copied
+    first, then the data files: a load committed before the run-log copy has all its files in
+    place (files move before the record is written), and a load committing later has files but
+    no record in the copy, so it is invisible there, as if it had not run yet."""
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise OnepaneError(f"{dest} is not empty; back up into a new folder")
+    dest.mkdir(parents=True, exist_ok=True)
+    db_to = dest / store.db_path.name
+    lake_to = lake_path_for(db_to)
+    tables = sorted(p.name for p in store.lake.iterdir() if p.is_dir() and p.name not in _SKIP)
+    with contextlib.ExitStack() as stack:
+        for t in tables:
+            stack.enter_context(table_lock(store, t, exclusive=False))
+        con = store._open(read_only=True)            # no migration is writing the file
+        try:
+            shutil.copy2(store.db_path, db_to)
+        finally:
+            con.close()
+        files = _copy_tree(store.lake / "_onepane_loads", lake_to / "_onepane_loads")
+        for p in sorted(store.lake.iterdir()):
+            if p.name in _SKIP or p.name == "_onepane_loads":
+                continue
+            if p.is_dir():
+                files += _copy_tree(p, lake_to / p.name)
+            else:
+                shutil.copy2(p, lake_to / p.name)
+                files += 1
+    loads = Store(db_to).ensure().query("SELECT count(*) AS n FROM _onepane_visible_loads")["n"][0]
+    log.info("backup dest=%s files=%d loads=%d", dest, files, loads)
+    return {"db": str(db_to), "lake": str(lake_to), "files": files, "loads": int(loads)}
+
+
+def restore(src: Path, db: Path, force: bool = False) -> dict:
+    """Copy a backup folder (made by `backup`) to the store file `db` and its lake."""
+    src, db = Path(src), Path(db).absolute()
+    found = sorted(src.glob("*.duckdb"))
+    if len(found) != 1 or not lake_path_for(found[0]).is_dir():
+        raise OnepaneError(f"{src} is not a onepane backup (one <name>.duckdb and <name>.lake)")
+    lake = lake_path_for(db)
+    if (db.exists() or lake.exists()) and not force:
+        raise OnepaneError(f"{db} or {lake} exists; restore into a new path or pass --force")
+    if lake.exists():
+        shutil.rmtree(lake)
+    db.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db.with_name(db.name + ".restoring")
+    shutil.copy2(found[0], tmp)
+    os.replace(tmp, db)
+    shutil.copytree(lake_path_for(found[0]), lake)
+    loads = Store(db).ensure().query("SELECT count(*) AS n FROM _onepane_visible_loads")["n"][0]
+    return {"db": str(db), "lake": str(lake), "loads": int(loads)}
+
+
+def _copy_tree(src: Path, dst: Path) -> int:
+    n = 0
+    for p in sorted(src.rglob("*")):
+        if p.is_file() and not p.name.endswith((".lock", ".tmp")):
+            to = dst / p.relative_to(src)
+            to.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copy2(p, to)
+                n += 1
+            except FileNotFoundError:       # an uncommitted file moved on; its load is not in the copy
+                pass
+    return n

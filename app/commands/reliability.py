@@ -38,3 +38,26 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         r = remove_load(store, load_id, reason)
         click.echo(f"removed load {r['removed_load']}: {r['rows']} rows of {r['table']} "
                    f"(removal {r['removal_load']})")
+
+    @cli.command("backup")
+    @click.argument("dest", type=click.Path(file_okay=False))
+    @store_options
+    def backup_cmd(dest, store, config) -> None:
+        """Copy the store (DuckDB file and lake) into the new folder DEST, consistently, while
+        collectors keep writing. Restore with `onepane restore DEST --db PATH`."""
+        from metrics.housekeeping import backup
+
+        r = backup(store, dest)
+        click.echo(f"backed up {r['loads']} loads ({r['files']} files) to {r['db']}")
+
+    @cli.command("restore")
+    @click.argument("src", type=click.Path(file_okay=False, exists=True))
+    @click.option("--db", "db", type=click.Path(dir_okay=False), required=True,
+                  help="Store file to create from the backup (its lake goes beside it).")
+    @click.option("--force", is_flag=True, help="Replace an existing store at --db.")
+    def restore_cmd(src, db, force) -> None:
+        """Create the store --db from a backup folder made by `onepane backup`."""
+        from metrics.housekeeping import restore
+
+        r = restore(src, db, force)
+        click.echo(f"restored {r['loads']} loads into {r['db']}")

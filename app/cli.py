@@ -136,9 +136,13 @@ def sql(sql, as_of, fmt, store, config) -> None:
 def compact(store, config) -> None:
     """Merge small Parquet files so the file count stays bounded (keeps every row and load id);
     remove the staging files of dead loads (never of a running one)."""
+    from metrics.housekeeping import apply_retention
     from metrics.lake import compact_partition, sweep_staging
 
     swept = sweep_staging(store)
+    for r in apply_retention(store, config.retention):
+        click.echo(f"retention: {r['table']} dropped {len(r['partitions'])} partition(s), "
+                   f"{r['rows']} rows older than {r['cutoff']:%Y-%m-%d}")
     n = 0
     for folder in sorted(p for p in store.lake.glob("*/*")
                          if p.is_dir() and not p.parent.name.startswith("_")

@@ -153,6 +153,7 @@ class Settings(_Model):
     allocation: Allocation = Field(default_factory=Allocation)
     alerts: Alerts = Field(default_factory=Alerts)
     auth: Auth | None = None
+    retention: dict[str, str] = Field(default_factory=dict)  # table (raw_ optional) -> "400d"; `onepane compact`
     fx: dict[str, Decimal] = Field(default_factory=dict)   # "EUR" = 1.08 -> USD per unit
     reporting_currency: str | None = None
     path: str | None = Field(default=None, exclude=True)

@@ -9,7 +9,8 @@ import getpass
 import logging
 import os
 import shutil
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,7 @@ from metrics import queries
 from metrics.errors import OnepaneError
 from metrics.lake import Load, table_lock
 from metrics.store import Store, check_ident, lake_path_for
+from metrics.times import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -141,3 +143,74 @@ def _copy_tree(src: Path, dst: Path) -> int:
             except FileNotFoundError:       # an uncommitted file moved on; its load is not in the copy
                 pass
     return n
+
+
+# ---- retention ---------------------------------------------------------------------------------
+_PART_LEN = {"day": 10, "month": 7}           # day=2026-01-31, month=2026-01
+
+
+def _part_end(name: str, value: str) -> datetime | None:
+    """The exclusive end of a day/month partition, or None for other partitionings."""
+    try:
+        if name == "day" and len(value) == _PART_LEN["day"]:
+            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=timezone.utc) + timedelta(days=1)
+        if name == "month" and len(value) == _PART_LEN["month"]:
+            y, m = map(int, value.split("-"))
+            return datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return None
+
+
+def apply_retention(store: Store, retention: dict[str, str], now: datetime | None = None) -> list[dict]:
+    """Drop whole partitions older than each table's retention (by the data's own time), under
+    the table's exclusive lock, and record each expiry in the run log (collector `retention`,
+    details: cutoff, partitions, rows). Returns one summary per table that lost data.
+
+    As of a time before an expiry its rows are gone too (retention frees the disk); the run log
+    says when and what, so an as-of answer over an expired range is explained, not silent."""
+    now = now or datetime.now(timezone.utc)
+    known = set(store.raw_tables())
+    out = []
+    for key, age in sorted(retention.items()):
+        table = key if key.startswith("raw_") else f"raw_{key}"
+        if table not in known or table.startswith("_"):
+            raise OnepaneError(f"[retention] {key}: no such table; known: "
+                               f"{', '.join(sorted(t[4:] for t in known if t.startswith('raw_')))}")
+        cutoff = now - parse_duration(age)
+        spec = store.query("SELECT partition_name FROM _onepane_tables WHERE table_name = ?", [table])
+        pname = spec["partition_name"][0] if spec.height else "part"
+        expired = []
+        with table_lock(store, table, exclusive=True):
+            for d in sorted((store.lake / table).glob(f"{pname}=*")):
+                end = _part_end(pname, d.name.split("=", 1)[1])
+                if d.is_dir() and end is not None and end <= cutoff:
+                    expired.append(d)
+            if not expired:
+                continue
+            files = [str(f) for d in expired for f in d.glob("*.parquet")]
+            rows = _count_rows(files)
+            trash = store.lake / "_staging" / f"expired-{uuid.uuid4().hex[:8]}"
+            trash.mkdir(parents=True)
+            for d in expired:
+                os.replace(d, trash / d.name)      # atomic per partition; then freed
+            shutil.rmtree(trash, ignore_errors=True)
+        parts = [d.name for d in expired]
+        with Load(store, table, collector="retention", source="onepane compact") as rec:
+            rec.details = {"cutoff": cutoff.isoformat(), "retention": age, "partitions": parts,
+                           "rows": int(rows)}
+        log.warning("retention table=%s cutoff=%s partitions=%d rows=%d", table, cutoff, len(parts), rows)
+        out.append({"table": table, "cutoff": cutoff, "partitions": parts, "rows": int(rows)})
+    return out
+
+
+def _count_rows(files: list[str]) -> int:
+    if not files:
+        return 0
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        return int(con.execute("SELECT count(*) FROM read_parquet(?::VARCHAR[])", [files]).fetchone()[0])
+    finally:
+        con.close()

@@ -28,7 +28,8 @@ produce the same timestamps (stg_telemetry keeps one row per point: re-runs neve
 
 Requests: ranges are split so no request returns more than `max_points` (11,000) points per series;
 at most `max_in_flight` (5) requests run at once; 5xx answers, connection errors and timeouts are
-retried with exponential backoff (urllib3 Retry inside the client). A run is one all-or-nothing
+retried with exponential backoff (urllib3 Retry inside the client), and the whole run gives up
+after `budget_s` (600 s) however many retries are left. A run is one all-or-nothing
 load: if any request still fails, nothing of the run is written, the run log records the error and
 what earlier runs collected stays.
 
@@ -45,6 +46,7 @@ import logging
 import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -178,6 +180,7 @@ class PromSettings(BaseModel):
     timeout_s: float = 30.0
     retries: int = 3
     backoff_s: float = 0.5
+    budget_s: float = 600.0             # the whole run gives up after this long (retries included)
     bearer_token_env: str | None = None
     basic_user: str | None = None
     basic_user_env: str | None = None
@@ -341,6 +344,24 @@ class _Client:
             raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
 
 
+def _within(done, deadline: float, s: PromSettings, total: int):
+    """`as_completed` with the run's budget: past the deadline the run fails as unavailable (the
+    watermark stays, so the next run collects the same range again)."""
+    from concurrent.futures import TimeoutError as FuturesTimeout
+
+    n = 0
+    try:
+        for fut in done:
+            n += 1
+            yield fut
+            if time.monotonic() > deadline and n < total:
+                raise FuturesTimeout()
+    except FuturesTimeout:
+        raise SourceUnavailable(f"{s.url}: gave up after the budget of {s.budget_s:g}s "
+                                f"({n} of {total} requests done); the next run collects this "
+                                "range again") from None
+
+
 def _ssl_reason(e: Exception) -> str:
     text = str(e)
     for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "WRONG_VERSION_NUMBER", "hostname"):
@@ -417,8 +438,10 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
         futures = {pool.submit(client.query_range, q.expr, a, b, f"{step_s}s"): (qid, q, a, b)
                    for qid, q, a, b in plan}
+        deadline = time.monotonic() + settings.budget_s
         try:
-            for fut in as_completed(futures):
+            for fut in _within(as_completed(futures, timeout=settings.budget_s), deadline,
+                               settings, len(futures)):
                 qid, q, a, b = futures[fut]
                 f = _frame(qid, q, fut.result(), index)
                 if f is not None:

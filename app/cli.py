@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "app.commands.governance",
     "app.commands.review",
     "app.commands.engines",
+    "app.commands.reliability",
 )
 
 
@@ -38,7 +39,9 @@ class OnepaneGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OnepaneError as e:
-            click.echo(f"error: {e}", err=True)
+            from metrics.redact import redact
+
+            click.echo(f"error: {redact(str(e))}", err=True)
             sys.exit(1)
 
 
@@ -51,6 +54,11 @@ def cli(verbose: int) -> None:
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from metrics.redact import RedactingFilter
+
+    for h in logging.getLogger().handlers:      # no URL credential or token in any log line
+        if not any(isinstance(f, RedactingFilter) for f in h.filters):
+            h.addFilter(RedactingFilter())
 
 
 @cli.command()
@@ -118,31 +126,47 @@ def ingest() -> None:
 @format_option("table", "json", "csv")
 @store_options
 def sql(sql, as_of, fmt, store, config) -> None:
-    """Run a read-only SQL query against the store's views (e.g. `select * from focus`)."""
-    emit(store.query(sql, as_of=as_of), fmt)
+    """Run one read-only SELECT against the store's views (e.g. `select * from focus`).
+
+    Anything else (COPY, EXPORT, SET, ATTACH, several statements, reading files outside the
+    store) is refused with a one-line error and exit status 1."""
+    from metrics.usersql import run_user_sql
+
+    emit(run_user_sql(store, sql, as_of=as_of), fmt)
 
 
 @cli.command()
 @store_options
 def compact(store, config) -> None:
-    """Merge small Parquet files so the file count stays bounded (keeps every row and load id)."""
-    from metrics.lake import compact_partition
+    """Merge small Parquet files so the file count stays bounded (keeps every row and load id);
+    remove the staging files of dead loads (never of a running one)."""
+    from metrics.housekeeping import apply_retention
+    from metrics.lake import compact_partition, sweep_staging
 
+    swept = sweep_staging(store)
+    for r in apply_retention(store, config.retention):
+        click.echo(f"retention: {r['table']} dropped {len(r['partitions'])} partition(s), "
+                   f"{r['rows']} rows older than {r['cutoff']:%Y-%m-%d}")
     n = 0
-    for folder in sorted(p for p in store.lake.glob("*/*") if p.is_dir() and not p.parent.name.startswith("_staging")):
+    for folder in sorted(p for p in store.lake.glob("*/*")
+                         if p.is_dir() and not p.parent.name.startswith("_")
+                         or p.is_dir() and p.parent.name == "_onepane_loads"):
         n += compact_partition(store, folder.parent.name, folder)
-    click.echo(f"compacted {n} files")
+    click.echo(f"compacted {n} files; removed {len(swept)} staging folder(s) of dead loads")
 
 
 @cli.command()
 @click.option("--port", default=8501, show_default=True)
 @click.option("--headless/--no-headless", default=True, show_default=True)
+@click.option("--address", default="127.0.0.1", show_default=True,
+              help="Address to listen on; anything but loopback needs [auth] in onepane.toml.")
 @store_options
-def serve(port, headless, store, config) -> None:
-    """Serve the dashboard on http://127.0.0.1:PORT (bound to loopback unless [auth] is set)."""
+def serve(port, headless, address, store, config) -> None:
+    """Serve the dashboard on http://127.0.0.1:PORT. Another --address is refused unless [auth]
+    is configured, and then every page requires login."""
     from app.serve import serve as run
 
-    run(store, config, port=port, headless=headless)
+    run(store, config, port=port, headless=headless, address=address)
 
 
 for _module in COMMAND_MODULES:

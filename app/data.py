@@ -131,6 +131,10 @@ def load_failures(as_of: str | None = None) -> pl.DataFrame:
     return _q("load_failures", as_of=as_of)
 
 
+def load_removals(as_of: str | None = None) -> pl.DataFrame:
+    return _q("load_removals", as_of=as_of)
+
+
 def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
     return _q("freshness", late_after, as_of=as_of)
 

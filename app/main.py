@@ -3,7 +3,9 @@
 Builds `st.navigation` over the pages in app/pages/, renders the sidebar filters every page
 honours (services, window, "as of"), and runs the chosen page. The store comes from $ONEPANE_DB
 (set by app/serve.py), else the config's [store] path. With [auth] configured, a visitor must
-log in through Streamlit's OIDC support (st.login) before any page runs.
+log in through Streamlit's OIDC support (st.login) before any page runs. Without [auth], a server
+listening on anything but loopback shows only a refusal, however it was started (the serving
+rule of app/serve.py, checked here against the address the server really uses).
 """
 from __future__ import annotations
 
@@ -36,6 +38,27 @@ SECTIONS = {
 }
 
 
+def serving_allowed() -> bool:
+    """False (and a refusal shown) when this server listens beyond loopback without [auth]."""
+    from streamlit.runtime import Runtime
+
+    from app.serve import check_address
+    from metrics.errors import OnepaneError
+
+    # no server: bare mode, or AppTest (whose runtime is a stand-in, not a Runtime): nothing listens
+    if not Runtime.exists() or type(Runtime.instance()) is not Runtime:
+        return True
+    try:
+        check_address(st.get_option("server.address"), data.settings())
+    except OnepaneError as e:
+        def refusal() -> None:
+            st.title("onepane")
+            st.error(str(e))
+        only(refusal)
+        return False
+    return True
+
+
 def require_login() -> bool:
     """True when the visitor may see the pages ([auth] unset, or logged in through OIDC)."""
     auth = data.settings().auth
@@ -46,15 +69,25 @@ def require_login() -> bool:
             st.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
             st.button("Log out", on_click=st.logout)
         return True
-    st.title("onepane")
-    st.write("This dashboard requires a login.")
-    st.button("Log in", on_click=st.login, args=(auth.provider,))
+
+    def login_screen() -> None:
+        st.title("onepane")
+        st.write("This dashboard requires a login.")
+        st.button("Log in", on_click=st.login, args=(auth.provider,))
+
+    only(login_screen)
     return False
+
+
+def only(screen) -> None:
+    """Render one screen as the app's only (hidden) page: no page list, whatever the URL asked."""
+    st.navigation([st.Page(screen, title="onepane", url_path="signin", default=True)],
+                  position="hidden").run()
 
 
 def main() -> None:
     st.set_page_config(page_title="onepane", layout="wide")   # no page_icon: it would load from a CDN
-    if not require_login():
+    if not serving_allowed() or not require_login():
         return
     nav = {section: [st.Page(str(PAGES / f), title=t, default=d)
                      for f, t, d in pages if (PAGES / f).exists()]

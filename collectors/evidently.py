@@ -535,7 +535,10 @@ def ingest_evidently(store, paths, *, service: str | None = None, model_version:
         with Load(store, "raw_model_health", collector="evidently", source=source or "evidently",
                   source_file=path, content_hash=digest) as load:
             n = load.write(to_frame(rows), scope=f"evidently/{svc}/{mv or '_'}/{ws.isoformat()}/{digest[:12]}")
-        out.append({"file": path, "rows": n, "skipped": False, "shape": shape,
+        if load.status == "duplicate":         # the same content was committed meanwhile
+            out.append({"file": path, "rows": 0, "skipped": True, "load_id": load.duplicate_of})
+            continue
+        out.append({"file": path, "rows": n, "skipped": False, "load_id": load.load_id, "shape": shape,
                     "window_start": ws, "service": svc})
     return out
 

@@ -251,4 +251,6 @@ def ingest_kpis(store: Store, path, config: Settings | None = None,
         if res.warnings:
             load.details = {"warnings": res.warnings}
         res.load_id = load.load_id
+    if load.status == "duplicate":             # the same content was committed meanwhile
+        res.rows, res.skipped, res.load_id = 0, True, load.duplicate_of
     return res

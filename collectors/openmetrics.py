@@ -213,6 +213,8 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
                         "duplicate_rule": "same series and timestamp twice in the file: the later line wins; "
                                           "across loads the newest load wins"}
         load.watermark = {"max_sampled_at": frame["sampled_at"].max()} if frame.height else None
+    if load.status == "duplicate":             # the same content was committed meanwhile
+        return {"load_id": load.duplicate_of, "rows": 0, "skipped": True}
     return {"load_id": load.load_id, "rows": frame.height, "skipped": False, **load.details}
 
 

@@ -28,7 +28,8 @@ produce the same timestamps (stg_telemetry keeps one row per point: re-runs neve
 
 Requests: ranges are split so no request returns more than `max_points` (11,000) points per series;
 at most `max_in_flight` (5) requests run at once; 5xx answers, connection errors and timeouts are
-retried with exponential backoff (urllib3 Retry inside the client). A run is one all-or-nothing
+retried with exponential backoff (urllib3 Retry inside the client), and the whole run gives up
+after `budget_s` (600 s) however many retries are left. A run is one all-or-nothing
 load: if any request still fails, nothing of the run is written, the run log records the error and
 what earlier runs collected stays.
 
@@ -45,18 +46,20 @@ import logging
 import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
 from collectors.registry import collector
 from collectors.server_metrics import SERVER_SETS, prometheus_query
 from metrics.errors import ConfigError, SourceError, SourceUnavailable
+from metrics.redact import strip_url, url_credentials
 from metrics.times import parse_duration
 
 log = logging.getLogger(__name__)
@@ -141,6 +144,7 @@ class PromSettings(BaseModel):
     timeout_s: float = 30.0
     retries: int = 3
     backoff_s: float = 0.5
+    budget_s: float = 600.0             # the whole run gives up after this long (retries included)
     bearer_token_env: str | None = None
     basic_user: str | None = None
     basic_user_env: str | None = None
@@ -150,12 +154,26 @@ class PromSettings(BaseModel):
     client_cert: str | None = None
     client_key: str | None = None
 
+    _url_auth: tuple[str, str] | None = PrivateAttr(default=None)
+
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
-            raise ValueError(f"not an http(s) URL: {v!r}")
+            raise ValueError(f"not an http(s) URL: {strip_url(v)!r}")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _credentials_out_of_url(self) -> "PromSettings":
+        """`http://user:pass@host` works, but the credentials are taken out of `url` at once, so
+        no run log, error or log line can quote them; prefer basic_user + basic_password_env."""
+        user, pw = url_credentials(self.url)
+        if user is not None or pw is not None:
+            self._url_auth = (user or "", pw or "")
+            self.url = strip_url(self.url).rstrip("/")
+            log.warning("credentials in a Prometheus URL are used but never stored; set "
+                        "basic_user and basic_password_env (or bearer_token_env) instead")
+        return self
 
     @field_validator("sets")
     @classmethod
@@ -234,6 +252,8 @@ class _Client:
             if pw is None:
                 raise ConfigError(f"environment variable {s.basic_password_env} (basic_password_env) is not set")
             self.auth = (user or "", pw)
+        elif s._url_auth is not None:
+            self.auth = s._url_auth
 
     def conn(self):
         c = getattr(self.local, "c", None)
@@ -286,6 +306,24 @@ class _Client:
                                     f"({type(e).__name__})") from None
         except requests.exceptions.RequestException as e:
             raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
+
+
+def _within(done, deadline: float, s: PromSettings, total: int):
+    """`as_completed` with the run's budget: past the deadline the run fails as unavailable (the
+    watermark stays, so the next run collects the same range again)."""
+    from concurrent.futures import TimeoutError as FuturesTimeout
+
+    n = 0
+    try:
+        for fut in done:
+            n += 1
+            yield fut
+            if time.monotonic() > deadline and n < total:
+                raise FuturesTimeout()
+    except FuturesTimeout:
+        raise SourceUnavailable(f"{s.url}: gave up after the budget of {s.budget_s:g}s "
+                                f"({n} of {total} requests done); the next run collects this "
+                                "range again") from None
 
 
 def _ssl_reason(e: Exception) -> str:
@@ -364,8 +402,10 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
         futures = {pool.submit(client.query_range, q.expr, a, b, f"{step_s}s"): (qid, q, a, b)
                    for qid, q, a, b in plan}
+        deadline = time.monotonic() + settings.budget_s
         try:
-            for fut in as_completed(futures):
+            for fut in _within(as_completed(futures, timeout=settings.budget_s), deadline,
+                               settings, len(futures)):
                 qid, q, a, b = futures[fut]
                 f = _frame(qid, q, fut.result(), index)
                 if f is not None:

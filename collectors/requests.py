@@ -183,6 +183,8 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
         load.details = {"requests": frame.height,
                         "fallbacks": int(frame["fallback"].sum() or 0),
                         "abstained": int(frame["abstained"].sum() or 0)}
+    if load.status == "duplicate":             # the same content was committed meanwhile
+        return {"load_id": load.duplicate_of, "rows": 0, "skipped": True}
     return {"load_id": load.load_id, "rows": frame.height, "skipped": False}
 
 

@@ -5,8 +5,11 @@ recorded in `_onepane_loads` (ok or failed, with the error) and a failing source
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -105,8 +108,33 @@ class SourceResult:
     error: str | None = None
 
 
+@contextlib.contextmanager
+def source_lock(store: Store, source: str):
+    """One run of a source at a time: an overlapping run (cron plus a manual one) waits here and
+    then starts from the watermark the first left. An flock: a killed run never leaves it held."""
+    folder = store.lake / "_locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", source)[:100] + ".lock"
+    with open(folder / name, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("source=%s is being collected by another process; waiting for it", source)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def run_source(store: Store, config: Settings, spec: CollectorSpec, source: str, settings,
                start=None, end=None, now: datetime | None = None, **options) -> SourceResult:
+    with source_lock(store, source):
+        return _run_source(store, config, spec, source, settings, start, end, now=now, **options)
+
+
+def _run_source(store: Store, config: Settings, spec: CollectorSpec, source: str, settings,
+                start=None, end=None, now: datetime | None = None, **options) -> SourceResult:
     ctx = RunContext(store, config, source, spec.name, spec.table, start, end, options, now=now)
     try:
         spec.func(settings, ctx)

@@ -197,6 +197,7 @@ class Settings(_Model):
     alerts: Alerts = Field(default_factory=Alerts)
     auth: Auth | None = None
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
+    retention: dict[str, str] = Field(default_factory=dict)  # table (raw_ optional) -> "400d"; `onepane compact`
     fx: dict[str, Decimal] = Field(default_factory=dict)   # "EUR" = 1.08 -> USD per unit
     reporting_currency: str | None = None
     path: str | None = Field(default=None, exclude=True)

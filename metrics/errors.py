@@ -46,3 +46,7 @@ class DefinitionError(OnepaneError):
 
 class StoreBusy(OnepaneError):
     """Another process holds the DuckDB file for writing (a migration); retry after it."""
+
+
+class QueryRefused(OnepaneError):
+    """User SQL (`onepane sql`) that is not one read-only SELECT over the store, or that failed."""

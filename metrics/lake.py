@@ -6,6 +6,12 @@ show a row only once its load is committed, so a crash or an error at any point 
 visible; `abort()` also removes the files. Re-running never double-counts: a load may name the loads
 (and scopes) it supersedes, and `already_loaded` finds an identical earlier file by content hash.
 
+Both decisions are taken again at the commit, under the table's commit lock (an exclusive `flock`,
+which the kernel drops when its process dies, so a kill -9 never wedges it): of N processes
+loading the same content at once, the first to commit publishes and the others find it and publish
+nothing (`status == "duplicate"`); the supersede scopes are resolved against what is committed at
+that moment, so an original and its restatement loaded at once leave exactly one visible.
+
 Compaction merges a partition's files into one and swaps the folder in atomically
 (renameat2 RENAME_EXCHANGE), keeping every row and its `_load_id`, so time travel still works.
 """
@@ -22,11 +28,12 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import duckdb
 
 from metrics.errors import OnepaneError
+from metrics.redact import redact
 from metrics.store import Store, _sql_literal, check_ident
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,19 @@ COMPACT_AFTER_FILES = 16
 def new_load_id() -> str:
     """Time-ordered and unique: 20261125T163100123456-1a2b3c4d."""
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f") + "-" + uuid.uuid4().hex[:8]
+
+
+@contextlib.contextmanager
+def commit_lock(store: Store, table: str):
+    """Serialises the check-and-publish step of the loads of one table (see the module doc)."""
+    folder = store.lake / table
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".commit.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -84,13 +104,16 @@ class Load:
         self.rows = 0
         self.scopes: set[str] = set()
         self.supersedes: set[tuple[str, str]] = set()
+        self._resolvers: list[Callable[[], Iterable[tuple[str, str]]]] = []
+        self.duplicate_of: str | None = None    # set when identical content committed first
         self.watermark: Any = None
         self.details: dict[str, Any] = {}
         self._published: list[Path] = []
         self._n = 0
         self._mem: duckdb.DuckDBPyConnection | None = None
+        self._owner = None                      # flock held on <staging>/.owner while writing
         self.done = False
-        self.status: str | None = None          # ok | failed once done
+        self.status: str | None = None          # ok | failed | duplicate once done
 
     # ---- writing ------------------------------------------------------------------------
     def _select(self, inner_cols: list[str], scope: str | None, fill_missing: bool = True) -> str:
@@ -130,7 +153,10 @@ class Load:
     def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
                     scope: str | None = None) -> int:
         """Write the result of `sql` run on `con` (its output columns named in `columns`)."""
-        self.staging.mkdir(parents=True, exist_ok=True)
+        if self._owner is None:
+            self.staging.mkdir(parents=True, exist_ok=True)
+            self._owner = open(self.staging / OWNER, "a+")
+            fcntl.flock(self._owner, fcntl.LOCK_EX)        # released by the kernel if we die
         out = self.staging / str(self._n)
         self._n += 1
         select = self._select(columns, scope)
@@ -151,20 +177,26 @@ class Load:
         """Mark (load_id, scope) pairs as replaced by this load from its commit on."""
         self.supersedes.update((a, b) for a, b in pairs if a != self.load_id)
 
-    def supersede_scopes(self, scopes: Iterable[str] | None = None) -> list[tuple[str, str]]:
-        """Supersede every visible earlier row in the given scopes (default: the ones written)."""
+    def supersede_scopes(self, scopes: Iterable[str] | None = None) -> None:
+        """Supersede every earlier row in the given scopes (default: the ones written so far).
+        The rows are looked up at the commit, under the commit lock, so a load committing in
+        between is superseded too."""
         scopes = sorted(set(scopes if scopes is not None else self.scopes))
-        if not scopes:
-            return []
+        if scopes:
+            self._resolvers.append(lambda: self._scope_pairs(scopes))
+
+    def supersede_by(self, resolve: Callable[[], Iterable[tuple[str, str]]]) -> None:
+        """Supersede the (load_id, scope) pairs `resolve()` returns when called at the commit."""
+        self._resolvers.append(resolve)
+
+    def _scope_pairs(self, scopes: list[str]) -> list[tuple[str, str]]:
         con = self.store.connect()
         try:
-            pairs = con.execute(
+            return con.execute(
                 f"SELECT DISTINCT _load_id, _scope FROM {check_ident(self.table)} "
                 "WHERE _scope IN (SELECT unnest(?::VARCHAR[]))", [scopes]).fetchall()
         finally:
             con.close()
-        self.supersede(pairs)
-        return pairs
 
     # ---- commit / abort -----------------------------------------------------------------
     def _record(self, status: str, error: str | None) -> None:
@@ -184,25 +216,44 @@ class Load:
         if self.done:
             return
         touched: set[Path] = set()
-        with table_lock(self.store, self.table, exclusive=False):
-            for f in sorted(self.staging.rglob("*.parquet")) if self.staging.exists() else []:
-                dest_dir = self.store.lake / self.table / f.parent.name
-                dest_dir.mkdir(parents=True, exist_ok=True)
-                dest = dest_dir / f.name
-                os.replace(f, dest)
-                self._published.append(dest)
-                touched.add(dest_dir)
-            self._record("ok", None)
+        with commit_lock(self.store, self.table):
+            if self.content_hash:
+                prior = already_loaded(self.store, self.table, self.content_hash)
+                if prior:
+                    self._discard(prior)
+                    return
+            for resolve in self._resolvers:
+                self.supersede(resolve())
+            with table_lock(self.store, self.table, exclusive=False):
+                for f in sorted(self.staging.rglob("*.parquet")) if self.staging.exists() else []:
+                    dest_dir = self.store.lake / self.table / f.parent.name
+                    dest_dir.mkdir(parents=True, exist_ok=True)
+                    dest = dest_dir / f.name
+                    os.replace(f, dest)
+                    self._published.append(dest)
+                    touched.add(dest_dir)
+                self._record("ok", None)
         self.done, self.status = True, "ok"
         shutil.rmtree(self.staging, ignore_errors=True)
         self._close()
-        log.info("committed load=%s table=%s rows=%d", self.load_id, self.table, self.rows)
+        log.info("committed load=%s table=%s rows=%d superseded=%d", self.load_id, self.table,
+                 self.rows, len(self.supersedes))
+        sweep_staging(self.store)
         for d in touched:
             if sum(1 for _ in d.glob("*.parquet")) > COMPACT_AFTER_FILES:
                 try:
                     compact_partition(self.store, self.table, d)
                 except OSError as e:           # compaction is an optimisation; never fail a load
                     log.warning("compaction skipped dir=%s error=%s", d, e)
+
+    def _discard(self, prior: str) -> None:
+        """Identical content was committed by another load first: publish nothing."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+        self.rows, self.duplicate_of = 0, prior
+        self.supersedes.clear()
+        self.done, self.status = True, "duplicate"
+        self._close()
+        log.info("already loaded table=%s content=%s load=%s", self.table, self.content_hash, prior)
 
     def abort(self, error: str) -> None:
         if self.done:
@@ -221,6 +272,9 @@ class Load:
         if self._mem is not None:
             self._mem.close()
             self._mem = None
+        if self._owner is not None:
+            self._owner.close()
+            self._owner = None
 
     def __enter__(self) -> "Load":
         return self
@@ -232,8 +286,48 @@ class Load:
             self.abort(str(exc) or exc_type.__name__)
 
 
+OWNER = ".owner"
+STALE_AFTER_S = 3600        # a staging folder without a live owner lock: a load never runs this long
+                            # before it takes its lock, so older ones are leftovers
+
+
+def sweep_staging(store: Store, now: float | None = None) -> list[str]:
+    """Remove staging folders of loads that died (kill -9, OOM, power loss): a folder whose
+    `.owner` lock nobody holds (and older than a minute, so a load that just created it is safe),
+    or one with no owner file at all older than STALE_AFTER_S (e.g. a killed compaction).
+    A folder whose owner lock is held belongs to a running load and is never touched."""
+    root = store.lake / "_staging"
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    for d in sorted(root.iterdir()) if root.exists() else []:
+        try:
+            age = now - d.stat().st_mtime
+            if not d.is_dir() or age < 60:
+                continue
+            owner = d / OWNER
+            if owner.exists():
+                with open(owner, "a+") as fh:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue                      # a running load
+                    shutil.rmtree(d, ignore_errors=True)
+            elif age > STALE_AFTER_S:
+                shutil.rmtree(d, ignore_errors=True)
+            else:
+                continue
+        except FileNotFoundError:                     # its load finished meanwhile
+            continue
+        removed.append(d.name)
+    if removed:
+        log.warning("removed staging of dead loads: %s", ", ".join(removed))
+    return removed
+
+
 def write_record(store: Store, rec: dict) -> None:
-    """Publish one row of `_onepane_loads` (the commit point of a load) atomically."""
+    """Publish one row of `_onepane_loads` (the commit point of a load) atomically.
+    Free-text fields pass through `redact`: no URL credential ever lands in the run log."""
+    rec = {**rec, **{k: redact(rec.get(k)) for k in ("source", "source_file", "error", "details")}}
     schema_file = store.lake / "_onepane_loads" / "_schema.parquet"
     folder = store.lake / "_onepane_loads" / ("month=" + rec["finished_at"].strftime("%Y-%m"))
     folder.mkdir(parents=True, exist_ok=True)

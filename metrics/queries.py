@@ -145,6 +145,12 @@ def load_failures(source: Source, as_of: Time = None) -> pl.DataFrame:
     return run(source, "load_failures", as_of=as_of)
 
 
+def load_removals(source: Source, as_of: Time = None) -> pl.DataFrame:
+    """Loads taken back with `onepane loads rm`: removed_at, removed_load, target_table,
+    removed_source, removed_rows, removed_by, reason, removal_load."""
+    return run(source, "load_removals", as_of=as_of)
+
+
 def freshness(source: Source, late_after: str | timedelta = "1d", as_of: Time = None) -> pl.DataFrame:
     """Per layer and service: newest_data_at, rows, late_rows (loaded more than `late_after` after
     their data time)."""

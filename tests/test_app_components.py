@@ -30,3 +30,11 @@ def test_formula_cells_get_a_leading_quote_and_numbers_stay_exact():
 def test_a_formula_in_a_column_name_is_neutralized_too():
     rows = list(csv.reader(io.StringIO(to_csv(pl.DataFrame({"=cmd()": ["x"]})))))
     assert rows[0] == ["'=cmd()"]
+
+
+def test_cells_after_a_semicolon_and_full_width_signs_are_neutralized():
+    df = pl.DataFrame({"note": ["ok;=HYPERLINK(\"http://x\")", "a; +1", "\uff1dSUM(A1)", "\uff0b1",
+                                "\uff0d1", "\uff20x", "  =1", "a;b", "x=y;z"]})
+    got = [r[0] for r in list(csv.reader(io.StringIO(to_csv(df))))[1:]]
+    assert got == ["ok;'=HYPERLINK(\"http://x\")", "a; '+1", "'\uff1dSUM(A1)", "'\uff0b1",
+                   "'\uff0d1", "'\uff20x", "'  =1", "a;b", "x=y;z"]

@@ -3,6 +3,7 @@ annotations, and a CSV download of the data behind every chart (formula injectio
 from __future__ import annotations
 
 import io
+import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,10 @@ def _go():
     return go
 
 
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection);
+# some also take the full-width forms, and a locale that splits on `;` starts a cell after it.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_AFTER_SEMICOLON = re.compile(r";(\s*)(?=[=+\-@\t\r\uff1d\uff0b\uff0d\uff20])")
 
 # One colour per service and per model version on every chart: the position of the name in the
 # store's list of services then configured versions (stable for a store), else a hash of the name.
@@ -55,7 +58,11 @@ EVENT_COLORS = {"deploy": "#2b6cb0", "rollback": "#c53030", "config": "#805ad5",
 
 def neutralize(value):
     """Prefix a text cell that a spreadsheet would run as a formula with a quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if not isinstance(value, str):
+        return value
+    if ";" in value:                 # `a;=cmd()` read with `;` as separator: quote that cell too
+        value = _AFTER_SEMICOLON.sub(r";\1'", value)
+    if value.lstrip(" ").startswith(FORMULA_START):
         return "'" + value
     return value
 

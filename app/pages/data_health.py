@@ -62,3 +62,14 @@ if failures.height:
     charts.download(failures, "load_failures")
 else:
     st.success("No failed collector runs.")
+
+st.subheader("Removed loads")
+removals = data.load_removals(f.as_of)
+if removals.height:
+    st.dataframe(removals, hide_index=True, key="removals", column_config={
+        "removed_at": st.column_config.DatetimeColumn("Removed (UTC)"),
+        "reason": st.column_config.TextColumn("Reason", width="large"),
+    })
+    charts.download(removals, "load_removals")
+else:
+    st.caption("No load was removed (`onepane loads rm LOAD_ID --reason TEXT` takes one back).")

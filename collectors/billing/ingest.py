@@ -472,6 +472,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 supersede(store, load, m)
             for w in summary["warnings"]:
                 log.warning("billing data-quality file=%s %s", path, w.get("message", w))
+        if load.status == "duplicate":         # the same content was committed meanwhile
+            return _skipped(path, fmt, load.duplicate_of)
         return {"file": str(path), "format": m.fmt, "rows": load.rows, "load_id": load.load_id,
                 "skipped": False, "scopes": sorted(load.scopes),
                 "warnings": load.details.get("warnings", [])}
@@ -486,16 +488,19 @@ def supersede(store: Store, load: Load, m: Mapping) -> None:
     if not assembly:
         load.supersede_scopes(sorted(load.scopes))
         return
-    con = store.connect()
-    try:
-        pairs = con.execute(
-            "SELECT DISTINCT r._load_id, r._scope FROM raw_focus r "
-            "WHERE r._scope IN (SELECT unnest(?::VARCHAR[])) AND r._load_id NOT IN ("
-            "  SELECT load_id FROM _onepane_visible_loads WHERE target_table = 'raw_focus' "
-            "  AND details LIKE ?)", [sorted(load.scopes), f'%"assemblyId": "{assembly}"%']).fetchall()
-    finally:
-        con.close()
-    load.supersede(pairs)
+    scopes = sorted(load.scopes)
+
+    def pairs():                  # resolved at the commit, under the commit lock
+        con = store.connect()
+        try:
+            return con.execute(
+                "SELECT DISTINCT r._load_id, r._scope FROM raw_focus r "
+                "WHERE r._scope IN (SELECT unnest(?::VARCHAR[])) AND r._load_id NOT IN ("
+                "  SELECT load_id FROM _onepane_visible_loads WHERE target_table = 'raw_focus' "
+                "  AND details LIKE ?)", [scopes, f'%"assemblyId": "{assembly}"%']).fetchall()
+        finally:
+            con.close()
+    load.supersede_by(pairs)
 
 
 def _skipped(path: Path, fmt: str, prior: str) -> dict[str, Any]:

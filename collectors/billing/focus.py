@@ -116,8 +116,13 @@ class Check:
 class Exprs:
     """Builds typed SQL expressions over the source relation and remembers what to validate."""
 
-    def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False):
+    def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False,
+                 readings: dict | None = None):
         self.cols = cols
+        # text time columns: their collectors.dates.Reading (inferred from the values; see
+        # collectors.billing.checks); None: not inferred yet (ISO 8601 and the old layouts)
+        self.readings = readings
+        self.time_cols: dict[str, str] = {}     # source column -> SQL of its naive UTC TIMESTAMP
         self.csv = csv          # read_csv already turned empty cells (and null markers) into NULL
         self.markers_in_sql = markers_in_sql    # ... except the markers: text cells test them
         self.checks: list[Check] = []
@@ -178,10 +183,17 @@ class Exprs:
         goes through ICU and cost a third of a load). build_sql converts to TIMESTAMPTZ once."""
         x, typ = self.ref(c, "time"), self.cols.types[c]
         if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
-            return f"make_timestamp(epoch_us({x}))"
+            self.time_cols[c] = f"make_timestamp(epoch_us({x}))"
+            return self.time_cols[c]
         if typ.startswith("TIMESTAMP") or typ == "DATE":
-            return f"CAST({x} AS TIMESTAMP)"
-        parsed = parse_ts(x)
+            self.time_cols[c] = f"CAST({x} AS TIMESTAMP)"
+            return self.time_cols[c]
+        if self.readings is not None and c in self.readings:
+            from collectors.dates import parse_sql
+            parsed = parse_sql(x if typ == "VARCHAR" else f"CAST({x} AS VARCHAR)", self.readings[c])
+        else:
+            parsed = parse_ts(x)
+        self.time_cols[c] = parsed
         self.checks.append(Check(c, "timestamp", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
         return (f"coalesce({parsed}, CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'timestamp' + chr(31))} || {x}) END)")

@@ -31,7 +31,7 @@ from typing import Any, Iterable
 
 import duckdb
 
-from collectors.billing import aws_cur, azure, focus, gcp, llm_vendors, oci
+from collectors.billing import aws_cur, azure, checks, focus, gcp, llm_vendors, oci
 from collectors.billing.focus import (BAD, CSV_LINE, TARGETS, TIME_TARGETS, Check, Columns, Exprs, Mapping,
                                       Source, canon, csv_error, lit, open_source, q)
 from collectors.billing.iso4217 import ISO_4217
@@ -40,6 +40,7 @@ from metrics.errors import InputError, OnepaneError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
 from metrics.times import parse_duration
+from collectors.dates import Bounds
 
 log = logging.getLogger(__name__)
 
@@ -390,17 +391,20 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
 # ---- one file --------------------------------------------------------------------------------
 def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | None = None,
                 source: str | None = None, delivery: str = "auto",
-                line_numbers: bool | None = None, progress=None, new_load=None) -> dict[str, Any]:
+                line_numbers: bool | None = None, progress=None, new_load=None,
+                now=None) -> dict[str, Any]:
     """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}.
 
     `progress`: a tqdm-like factory (e.g. app.common.progress); shows bytes read and rows/s.
     `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load).
     `line_numbers`: fill x_source_line (default: for files under LINE_NUMBERS_MAX_BYTES; numbering
     needs a window over the whole file, which would cost time and memory on huge exports - errors
-    still name the exact line either way)."""
+    still name the exact line either way). `now`: the load time the date bounds are measured
+    from (collectors.dates.Bounds; default: the clock)."""
     from collectors.runner import file_hash
 
     config = config or Settings()
+    bounds = Bounds.from_config(config, now)
     path = Path(path)
     if fmt not in ("auto", *FORMATS):
         raise OnepaneError(f"unknown billing format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
@@ -424,9 +428,9 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             # reader testing them; any other cell the reader cannot cast sends the file down the
             # tolerant text path, which parses thousands separators and the like, or names the
             # bad cell.
-            ncols, mode, line_size, notes = None, "lean", None, []
+            ncols, mode, line_size, notes, full_dates = None, "lean", None, [], False
             while True:
-                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size)
+                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size, full_dates)
                 sql, cols = build_sql(src, m, e, config, line_numbers,
                                       lookup=tag_lookup(con, src, m, config))
                 # row order only matters for numbering lines; without it DuckDB writes in parallel
@@ -436,6 +440,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 t0 = time.monotonic()
                 try:
                     write_rows(load, con, sql, cols, bar)
+                    checks.check_bounds(con, [str(f) for f in sorted(load.staging.rglob("*.parquet"))],
+                                        src, e, bounds)
                     if bar is not None:
                         rate = load.rows / max(time.monotonic() - t0, 1e-9)
                         bar.set_postfix_str(f"{load.rows} rows, {rate:,.0f} rows/s")
@@ -448,6 +454,9 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     size = focus.line_too_long(err)
                     if size and size >= (line_size or 0):
                         line_size = 2 * size            # read again with room for that line
+                        continue
+                    if e.readings and not full_dates and checks.failed_on_time(err):
+                        full_dates = True               # the sample's reading did not fit: use all
                         continue
                     if src.typed:
                         lean_miss = src.markers_in_sql and focus.failed_on_marker(err)
@@ -467,6 +476,9 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             m.warnings += notes
             summary = summarize(con, load)
             load.details = {"format": m.fmt, "delivery": "complete" if m.complete else "partial",
+                            "date_readings": {**{c: "timestamp (typed by the reader)"
+                                                 for c in e.time_cols},
+                                              **checks.describe(e.readings or {})},
                             **summary, "warnings": summary["warnings"] + m.warnings}
             if m.complete and load.scopes:
                 supersede(store, load, m)
@@ -474,7 +486,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 log.warning("billing data-quality file=%s %s", path, w.get("message", w))
         return {"file": str(path), "format": m.fmt, "rows": load.rows, "load_id": load.load_id,
                 "skipped": False, "scopes": sorted(load.scopes),
-                "warnings": load.details.get("warnings", [])}
+                "warnings": load.details.get("warnings", []),
+                "date_readings": load.details.get("date_readings", {})}
     finally:
         con.close()
 
@@ -524,14 +537,16 @@ def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | None = None,
             delivery: str = "auto", mode: str = "text",
-            line_size: int | None = None) -> tuple[Source, Mapping, Exprs]:
+            line_size: int | None = None, full_dates: bool = False) -> tuple[Source, Mapping, Exprs]:
     """Open the file, pick the format, and build its mapping. `mode` (CSV, complete deliveries
     only: partial ones hash the source text of each row for de-duplication):
     - "typed": the CSV reader parses the columns read only as numbers, and those read only as
       times when a sample shows one offset-free layout;
     - "lean": typed, and null markers other than empty are tested in SQL on text cells only,
       unless the sample shows one in a typed column;
-    - "text": every column is text (the tolerant path)."""
+    - "text": every column is text (the tolerant path).
+    Text time columns get a reading (collectors.billing.checks): from the first rows, or from
+    every row with `full_dates`."""
     if fmt in ("openai", "anthropic") or (fmt == "auto" and llm_vendors.is_vendor_json(path)):
         src = llm_vendors.open_vendor(con, path, fmt)
         fmt = "focus"
@@ -566,6 +581,12 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
             e = Exprs(src.cols, csv=True, markers_in_sql=lean)
             complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
             m.complete = complete
+    rs = checks.readings(con, src, e, name, full_dates)
+    if rs:
+        fmt_name, complete = m.fmt, m.complete
+        e = Exprs(src.cols, csv=e.csv, markers_in_sql=e.markers_in_sql, readings=rs)
+        m = MODULES[name].mapping(src.cols, e, path)
+        m.fmt, m.complete = fmt_name, complete
     focus.require(m, src.cols, str(path))
     if m.tags:       # tags that are not a JSON object fail the load like any unparseable cell
         tag_col = next((c for c in src.cols.names if canon(c) in ("tags", "labels", "resourcetags")),

@@ -257,7 +257,8 @@ def parse_series(s, file: str, column: str, bounds: Bounds, *, convention: str =
         out = s.cast(pl.Datetime("us"))
         out = (out.dt.replace_time_zone("UTC") if getattr(out.dtype, "time_zone", None) is None
                else out.dt.convert_time_zone("UTC"))
-        reading = Reading(column, ["typed"])
+        reading = Reading(column, ["iso"])
+        unparsed = None
     else:
         text = s.cast(pl.Utf8) if not s.dtype.is_numeric() else s.cast(pl.Float64).cast(pl.Utf8)
         frame = pl.DataFrame({"v": text})
@@ -270,17 +271,19 @@ def parse_series(s, file: str, column: str, bounds: Bounds, *, convention: str =
                 f"SELECT {parse_sql('src.v', reading)} AS t FROM f AS src").pl()["t"]
         finally:
             con.close()
-        bad = (parsed.is_null() & text.is_not_null() & (text.str.strip_chars() != "")).arg_true()
-        if len(bad):
-            i = int(bad[0])
-            raise InputError(f"not a time: {quote(text[i])} (read as {reading.describe()}; "
-                             "use ISO 8601, M/D/YYYY, D.M.YYYY, YYYYMM or unix seconds)",
-                             file=file, line=line_of(i), column=column)
+        unparsed = (parsed.is_null() & text.is_not_null() & (text.str.strip_chars() != ""))
         out = parsed.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if unparsed is None:
+        unparsed = pl.Series([False] * n)
     lo, hi = bounds.earliest, bounds.latest
-    bad = (out.is_not_null() & ((out < lo) | (out > hi))).arg_true()
+    outside = (out.is_not_null() & ((out < lo) | (out > hi))).fill_null(False)
+    bad = (unparsed | outside).arg_true()          # the first failing line, whatever the reason
     if len(bad):
         i = int(bad[0])
+        if unparsed[i]:
+            raise InputError(f"not a time: {quote(s[i])} (read as {reading.describe()}; "
+                             "use ISO 8601, M/D/YYYY, D.M.YYYY, YYYYMM or unix seconds)",
+                             file=file, line=line_of(i), column=column)
         raise InputError(bounds.message(s[i]), file=file, line=line_of(i), column=column)
     assert len(out) == n
     return out.alias(s.name), reading

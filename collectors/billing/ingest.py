@@ -601,7 +601,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
 # ---- many files ------------------------------------------------------------------------------
 def ingest_billing(store: Store, paths, format: str = "auto", config: Settings | None = None,
                    source: str | None = None, delivery: str = "auto",
-                   progress=None, new_load=None) -> list[dict[str, Any]]:
+                   progress=None, new_load=None, now=None) -> list[dict[str, Any]]:
     """Load every billing file in `paths` (files, folders, globs); each file is its own
     all-or-nothing load. The first bad file raises its InputError after being recorded as failed;
     files loaded before it stay loaded."""
@@ -611,5 +611,5 @@ def ingest_billing(store: Store, paths, format: str = "auto", config: Settings |
     results = []
     for f in files:
         results.append(ingest_file(store, f, format, config, source, delivery,
-                                   progress=progress, new_load=new_load))
+                                   progress=progress, new_load=new_load, now=now))
     return results

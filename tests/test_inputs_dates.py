@@ -213,3 +213,34 @@ def test_money_unaffected_by_date_inference(store, tmp_path):
     ingest_billing(store, [path], now=NOW)
     assert store.query("SELECT sum(BilledCost) AS t FROM focus")["t"][0] == sum(Decimal(c) for c in costs)
     assert FOCUS_HEADER[2] == "BillingPeriodStart"
+
+
+# ---- decimal conventions (section 7) -----------------------------------------------------------
+def test_german_decimals_one_convention_per_column(store, tmp_path):
+    """`29,088` next to `8,16`: the column is comma-decimal, so 29.088 (not 29088)."""
+    costs = ["29,088", "8,16", "1.234,5", "7"]
+    path = write_csv(tmp_path / "de.csv", bill("de", ["2025-04-02"] * 4, costs=costs))
+    res = ingest_billing(store, [path], now=NOW)
+    got = store.query("SELECT BilledCost AS c FROM focus ORDER BY ResourceId")["c"].to_list()
+    assert got == [Decimal("29.088"), Decimal("8.16"), Decimal("1234.5"), Decimal("7")]
+    assert json.loads(loads(store)["details"][-1])["number_readings"]["BilledCost"].startswith("comma-decimal")
+    assert res[0]["rows"] == 4
+
+
+def test_english_thousands_and_ambiguous_column(store, tmp_path):
+    costs = ["29,088", "1,234.5", "0.25"]            # dot-decimal by the values
+    ingest_billing(store, [write_csv(tmp_path / "en.csv", bill("en", ["2025-04-02"] * 3, costs=costs))],
+                   now=NOW)
+    got = store.query("SELECT sum(BilledCost) AS t FROM focus")["t"][0]
+    assert got == Decimal("29088") + Decimal("1234.5") + Decimal("0.25")
+
+
+@pytest.mark.parametrize("costs,line", [(["1,5", "1,234.5", "2,5"], 3),      # majority comma
+                                        (["1,234.5", "2,5", "3.5", "4.25"], 3),   # majority dot
+                                        (["1,23,456.5"], 2)])                      # groups of 2
+def test_a_column_fitting_no_convention_is_refused(store, tmp_path, costs, line):
+    path = write_csv(tmp_path / "mixed.csv", bill("x", ["2025-04-02"] * len(costs), costs=costs))
+    with pytest.raises(InputError) as e:
+        ingest_billing(store, [path], now=NOW)
+    assert (e.value.file, e.value.line, e.value.column) == (str(path), line, "BilledCost")
+    assert store.query("SELECT count(*) AS n FROM raw_focus")["n"][0] == 0

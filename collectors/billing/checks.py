@@ -19,6 +19,8 @@ import duckdb
 
 from collectors.billing.focus import BAD, TIME_TARGETS, Exprs, Source, lit, q
 from collectors.dates import MONTH_FIRST, Bounds, Reading, infer, quote
+from collectors.numbers import NumberReading
+from collectors.numbers import infer as infer_numbers
 from metrics.errors import InputError
 
 SAMPLE_ROWS = 10_000
@@ -44,6 +46,28 @@ def readings(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, fmt: str,
     except duckdb.Error:
         # the reader fails on this file (ragged row, bad quoting, ...): the main query reports it
         return {c: Reading(c, ["iso"]) for c in cols}
+
+
+def text_number_columns(e: Exprs) -> list[str]:
+    return [c for c, uses in e.uses.items() if "number" in uses and e.cols.types[c] == "VARCHAR"]
+
+
+def number_readings(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs,
+                    full: bool) -> dict[str, NumberReading]:
+    """The decimal convention of each text number column (collectors.numbers)."""
+    cols = text_number_columns(e)
+    if not cols:
+        return {}
+    rel = src.relation_sql if full else f"(FROM {src.relation_sql} LIMIT {SAMPLE_ROWS})"
+    try:
+        return infer_numbers(con, rel, {c: e.cell(c) for c in cols})
+    except duckdb.Error:
+        return {}            # the reader fails on this file: the main query reports it
+
+
+def failed_on_number(err: Exception) -> bool:
+    text = str(err)
+    return BAD in text and "\x1fnumber\x1f" in text
 
 
 def failed_on_time(err: Exception) -> bool:

@@ -117,8 +117,9 @@ class Exprs:
     """Builds typed SQL expressions over the source relation and remembers what to validate."""
 
     def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False,
-                 readings: dict | None = None):
+                 readings: dict | None = None, numbers: dict | None = None):
         self.cols = cols
+        self.numbers = numbers or {}     # text number columns: collectors.numbers.NumberReading
         # text time columns: their collectors.dates.Reading (inferred from the values; see
         # collectors.billing.checks); None: not inferred yet (ISO 8601 and the old layouts)
         self.readings = readings
@@ -168,9 +169,18 @@ class Exprs:
         if typ in ("DOUBLE", "FLOAT"):
             # via the shortest decimal text, so 0.1 stays 0.1 (not 0.1000000000000000055)
             return f"CAST(CAST({x} AS VARCHAR) AS {MONEY})"
-        parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}))"
-        self.checks.append(Check(c, "number", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
-        return (f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}), "
+        if c in self.numbers:       # one decimal convention for the column (collectors.numbers)
+            from collectors.numbers import DOT, parse_sql
+            r = self.numbers[c]
+            text = x if typ == "VARCHAR" else f"CAST({x} AS VARCHAR)"
+            conv = f"TRY_CAST({parse_sql(text, r)} AS {MONEY})"
+            parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), {conv})" if r.convention == DOT else conv
+        else:
+            parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}))"
+        kind = (f"number in the column's {self.numbers[c].describe()} convention"
+                if c in self.numbers else "number")
+        self.checks.append(Check(c, kind, f"({x} IS NOT NULL AND {parsed} IS NULL)"))
+        return (f"coalesce({parsed}, "
                 f"CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'number' + chr(31))} || {x}) END)")
 

@@ -455,7 +455,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     if size and size >= (line_size or 0):
                         line_size = 2 * size            # read again with room for that line
                         continue
-                    if e.readings and not full_dates and checks.failed_on_time(err):
+                    if not full_dates and ((e.readings and checks.failed_on_time(err))
+                                           or (e.numbers and checks.failed_on_number(err))):
                         full_dates = True               # the sample's reading did not fit: use all
                         continue
                     if src.typed:
@@ -479,6 +480,7 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                             "date_readings": {**{c: "timestamp (typed by the reader)"
                                                  for c in e.time_cols},
                                               **checks.describe(e.readings or {})},
+                            "number_readings": checks.describe(e.numbers),
                             **summary, "warnings": summary["warnings"] + m.warnings}
             if m.complete and load.scopes:
                 supersede(store, load, m)
@@ -582,9 +584,10 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
             complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
             m.complete = complete
     rs = checks.readings(con, src, e, name, full_dates)
-    if rs:
+    ns = checks.number_readings(con, src, e, full_dates)
+    if rs or ns:
         fmt_name, complete = m.fmt, m.complete
-        e = Exprs(src.cols, csv=e.csv, markers_in_sql=e.markers_in_sql, readings=rs)
+        e = Exprs(src.cols, csv=e.csv, markers_in_sql=e.markers_in_sql, readings=rs, numbers=ns)
         m = MODULES[name].mapping(src.cols, e, path)
         m.fmt, m.complete = fmt_name, complete
     focus.require(m, src.cols, str(path))

@@ -320,6 +320,8 @@ def csv_header(path: Path) -> list[str]:
         raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path), line=1) from None
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise InputError(f"cannot read: {e}", file=str(path)) from None
+    except csv.Error as e:          # e.g. a header line of tens of MB (no newline at all)
+        raise InputError(f"not a CSV header: {str(e)[:200]}", file=str(path), line=1) from None
     if not row or not any(c.strip() for c in row):
         raise InputError("empty file: no header line", file=str(path), line=1)
     return row
@@ -354,25 +356,29 @@ def kind_of(path: Path) -> str:
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
                 types: dict[str, str] | None = None, line_size: int | None = None,
-                time_format: str | None = None, markers_in_sql: bool = False) -> Source:
+                time_format: str | None = None, markers_in_sql: bool = False,
+                read_path: Path | None = None) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
     whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
     names another type (the reader then fails on a cell that does not cast). `line_size`: the
     longest line to accept; DuckDB's default (2 MB) unless a longer line was met (a larger limit
     for every file doubled the reader's memory). `markers_in_sql`: the reader turns only empty
     cells into NULL (it compares every cell with every null marker: 12% of a large load); text
-    cells then test the markers in SQL (`Exprs.cell`), typed ones fail on a marker."""
+    cells then test the markers in SQL (`Exprs.cell`), typed ones fail on a marker. `read_path`:
+    the file to read instead of `path` (a copy with normalized line endings); messages name `path`.
+    Gzip is recognised by its magic bytes whatever the name."""
     kind = kind_of(path)
     if kind == "parquet":
         rel = f"read_parquet({lit(str(path))})"
         desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         return Source(path, kind, rel, Columns([d[0] for d in desc], [d[1] for d in desc]))
     if kind == "json":
-        rel = f"read_json({lit(str(path))}, format = 'newline_delimited', sample_size = -1)"
+        # JSON lines, an array of records or concatenated (pretty-printed) objects
+        rel = f"read_json({lit(str(path))}, format = 'auto', sample_size = -1)"
         try:
             desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         except duckdb.Error as e:
-            raise InputError(f"not newline-delimited JSON: {_first_line(e)}", file=str(path)) from None
+            raise InputError(f"not JSON (JSON lines, an array or concatenated objects): {_first_line(e)}", file=str(path)) from None
         flat, types = [], []
         for name, typ, *_ in desc:                       # BigQuery export: records -> dotted names
             if typ.startswith("STRUCT(") and not typ.endswith("]"):
@@ -392,11 +398,21 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
     types = [(types or {}).get(n, "VARCHAR") for n in header]
     columns = "{" + ", ".join(f"{lit(n)}: {lit(t)}" for n, t in zip(header, types)) + "}"
     nulls = "[" + ", ".join(lit(n) for n in ([""] if markers_in_sql else NULL_MARKERS)) + "]"
-    rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
+    gz = read_path is None and not path.name.lower().endswith(".gz") and _is_gzip(path)
+    rel = (f"read_csv({lit(str(read_path or path))}, auto_detect = false, header = true, delim = ',', "
+           f"{'compression = ' + lit('gzip') + ', ' if gz else ''}"
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
            f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''}"
            f"{f', timestampformat = {lit(time_format)}' if time_format else ''})")
     return Source(path, kind, rel, Columns(header, types), markers_in_sql=markers_in_sql)
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _first_line(e: Exception) -> str:

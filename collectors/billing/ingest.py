@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -41,6 +42,7 @@ from metrics.lake import Load, already_loaded
 from metrics.store import Store
 from metrics.times import parse_duration
 from collectors.dates import Bounds
+from collectors.textfiles import mixed_newlines, normalize_newlines
 
 log = logging.getLogger(__name__)
 
@@ -415,6 +417,7 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
     if prior:
         return _skipped(path, fmt, prior)
     con = duckdb.connect()
+    cleanup: list[str] = []
     try:
         con.execute("SET TimeZone = 'UTC'")
         focus.macros(con)
@@ -429,8 +432,10 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             # tolerant text path, which parses thousands separators and the like, or names the
             # bad cell.
             ncols, mode, line_size, notes, full_dates = None, "lean", None, [], False
+            read_path = None        # a copy with normalized line endings, when the file mixes them
             while True:
-                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size, full_dates)
+                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size, full_dates,
+                                    read_path)
                 sql, cols = build_sql(src, m, e, config, line_numbers,
                                       lookup=tag_lookup(con, src, m, config))
                 # row order only matters for numbering lines; without it DuckDB writes in parallel
@@ -451,6 +456,14 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     if bar is not None:
                         bar.close()
                         bar = None
+                    if (read_path is None and src.kind == "csv" and "invalid state" in str(err)
+                            and mixed_newlines(path)):
+                        tmp = tempfile.mkdtemp(prefix="onepane-newlines-")
+                        cleanup.append(tmp)
+                        read_path = normalize_newlines(path, Path(tmp) / "normalized.csv")
+                        notes.append({"kind": "mixed_newlines", "message": "the file mixes CRLF and "
+                                      "LF line endings; read with both as line ends"})
+                        continue
                     size = focus.line_too_long(err)
                     if size and size >= (line_size or 0):
                         line_size = 2 * size            # read again with room for that line
@@ -492,6 +505,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 "date_readings": load.details.get("date_readings", {})}
     finally:
         con.close()
+        for tmp in cleanup:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def supersede(store: Store, load: Load, m: Mapping) -> None:
@@ -539,7 +554,8 @@ def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | None = None,
             delivery: str = "auto", mode: str = "text",
-            line_size: int | None = None, full_dates: bool = False) -> tuple[Source, Mapping, Exprs]:
+            line_size: int | None = None, full_dates: bool = False,
+            read_path: Path | None = None) -> tuple[Source, Mapping, Exprs]:
     """Open the file, pick the format, and build its mapping. `mode` (CSV, complete deliveries
     only: partial ones hash the source text of each row for de-duplication):
     - "typed": the CSV reader parses the columns read only as numbers, and those read only as
@@ -554,7 +570,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
         fmt = "focus"
     else:
         try:
-            src = open_source(con, path, ncols, line_size=line_size)
+            src = open_source(con, path, ncols, line_size=line_size, read_path=read_path)
         except duckdb.Error as err:
             raise InputError(f"cannot read: {str(err).splitlines()[0]}", file=str(path)) from None
         if fmt in ("openai", "anthropic"):
@@ -579,7 +595,8 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
             types.update({c: "TIMESTAMP" for c in times} if time_format else {})
             lean = mode == "lean" and cells is not None and not any(
                 v and v in focus.NULL_MARKERS for c in types for v in cells[c])
-            src = open_source(con, path, ncols, types, line_size, time_format, markers_in_sql=lean)
+            src = open_source(con, path, ncols, types, line_size, time_format, markers_in_sql=lean,
+                              read_path=read_path)
             e = Exprs(src.cols, csv=True, markers_in_sql=lean)
             complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
             m.complete = complete

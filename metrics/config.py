@@ -216,6 +216,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path=str(p)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8",
+                          path=str(p)) from None
     return parse_settings(data, str(p))
 
 

@@ -121,3 +121,15 @@ def test_kpi_and_events_with_mixed_newlines_bom_and_gzip(store, tmp_path):
                                 b"2025-04-02T00:00:00Z,config,s\r\n"))
     ingest_events(store, e, now=NOW)
     assert store.query("SELECT count(*) AS n FROM raw_events")["n"][0] == 2
+
+
+def test_failing_evidently_ingest_is_in_the_run_log(store, tmp_path):
+    from collectors.evidently import ingest_evidently
+
+    p = tmp_path / "bad.json"
+    p.write_bytes('{"metrics": [ {"config": '.encode("utf-16"))
+    with pytest.raises(InputError) as e:
+        ingest_evidently(store, [p], service="s", at="2025-04-01T00:00:00Z")
+    assert e.value.file == str(p)
+    runs = store.query("SELECT collector, status FROM _onepane_loads")
+    assert runs.rows() == [("evidently", "failed")]

@@ -133,3 +133,13 @@ def test_failing_evidently_ingest_is_in_the_run_log(store, tmp_path):
     assert e.value.file == str(p)
     runs = store.query("SELECT collector, status FROM _onepane_loads")
     assert runs.rows() == [("evidently", "failed")]
+
+
+def test_errors_quote_a_bounded_part_of_the_value(store, tmp_path):
+    body = rows()
+    body[2][6] = "7" * 100 + "x" * (1 << 20)             # a 1 MB cell in BilledCost, line 4
+    p = write_csv(tmp_path / "long.csv", body)
+    with pytest.raises(InputError) as e:
+        ingest_billing(store, [p], now=NOW)
+    assert (e.value.line, e.value.column) == (4, "BilledCost")
+    assert "7" * 100 in str(e.value) and len(str(e.value)) < 800 and "\n" not in str(e.value)

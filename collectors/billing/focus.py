@@ -450,7 +450,9 @@ def csv_error(e: duckdb.Error, src: Source) -> InputError | None:
         what = f"ragged row: {got} fields where the header has {expected}"
         return InputError(what, file=str(src.path), line=line, column=col)
     detail = msg.splitlines()[1].strip() if len(msg.splitlines()) > 1 else _first_line(e)
-    return InputError(f"malformed CSV: {_first_line(e)} {detail}", file=str(src.path), line=line,
+    if len(detail) > 200:           # "Original Line: ..." may hold megabytes
+        detail = detail[:200] + f"... ({len(detail)} characters)"
+    return InputError(f"malformed CSV: {_first_line(e)[:200]} {detail}", file=str(src.path), line=line,
                       column=src.cols.names[0])
 
 

@@ -41,7 +41,7 @@ from metrics.errors import InputError, OnepaneError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
 from metrics.times import parse_duration
-from collectors.dates import Bounds
+from collectors.dates import Bounds, quote
 from collectors.textfiles import mixed_newlines, normalize_newlines
 
 log = logging.getLogger(__name__)
@@ -278,9 +278,9 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err:
             chk = e.checks[i]
             cell = con.execute(f"SELECT CAST({q(chk.column)} AS VARCHAR) FROM (SELECT row_number() OVER () "
                                f"AS rn, * FROM {src.relation_sql}) WHERE rn = ?", [row[0]]).fetchone()
-            return InputError(f"cannot parse {chk.kind} {cell[0]!r}", file=str(src.path),
+            return InputError(f"cannot parse {chk.kind} {quote(cell[0])}", file=str(src.path),
                               line=row[0] + src.line_offset, column=chk.column)
-    return InputError(f"cannot parse {kind} {value!r}", file=str(src.path), column=column or None)
+    return InputError(f"cannot parse {kind} {quote(value)}", file=str(src.path), column=column or None)
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
     ce = csv_error(err, src)
     if ce is not None:
         return ce
-    return InputError(f"cannot read: {str(err).splitlines()[0]}", file=str(src.path))
+    return InputError(f"cannot read: {str(err).splitlines()[0][:300]}", file=str(src.path))
 
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | None = None,

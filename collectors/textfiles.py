@@ -58,42 +58,44 @@ def read_text(path: Path) -> str:
 
 
 def mixed_newlines(path: Path, chunk: int = 1 << 22) -> bool:
-    """True when the file has both CRLF and bare LF line endings (one streaming pass)."""
-    crlf = lf = False
-    prev = b""
+    """True when the file mixes line-ending styles: two of CRLF, bare LF and bare CR (one
+    streaming pass)."""
+    crlf = lf = cr = 0
+    carry = b""
     with open_binary(path) as fh:
-        while not (crlf and lf):
+        while True:
             block = fh.read(chunk)
             if not block:
-                break
-            data = prev + block
-            n_lf = data.count(b"\n")
-            n_crlf = data.count(b"\r\n")
-            crlf |= n_crlf > 0
-            lf |= n_lf > n_crlf
-            prev = data[-1:]
-            # a CRLF split across blocks is counted in the next block (prev keeps the CR)
-            if prev == b"\r":
-                prev = b"\r"
-            else:
-                prev = b""
-    return crlf and lf
-
-
-def normalize_newlines(path: Path, out: Path, chunk: int = 1 << 22) -> Path:
-    """A copy of the file (decompressed) with every CRLF turned into LF, streaming; line
-    numbers are unchanged. Used only for files with mixed endings, which DuckDB's strict CSV
-    reader refuses."""
-    with open_binary(path) as src, open(out, "wb") as dst:
-        carry = b""
-        while True:
-            block = src.read(chunk)
-            if not block:
-                dst.write(carry)
                 break
             data = carry + block
             carry = b"\r" if data.endswith(b"\r") else b""
             if carry:
                 data = data[:-1]
-            dst.write(data.replace(b"\r\n", b"\n"))
+            n = data.count(b"\r\n")
+            crlf += n
+            lf += data.count(b"\n") - n
+            cr += data.count(b"\r") - n
+            if (crlf > 0) + (lf > 0) + (cr > 0) >= 2:
+                return True
+    cr += len(carry)
+    return (crlf > 0) + (lf > 0) + (cr > 0) >= 2
+
+
+def normalize_newlines(path: Path, out: Path, chunk: int = 1 << 22) -> Path:
+    """A copy of the file (decompressed) with every CRLF and bare CR turned into LF, streaming;
+    line numbers are those of a reader that ends lines at any of them. Used only for files that
+    mix endings, which DuckDB's strict CSV reader refuses (a bare CR inside a quoted field of
+    such a file becomes LF)."""
+    with open_binary(path) as src, open(out, "wb") as dst:
+        carry = b""
+        while True:
+            block = src.read(chunk)
+            if not block:
+                dst.write(carry.replace(b"\r", b"\n"))
+                break
+            data = carry + block
+            carry = b"\r" if data.endswith(b"\r") else b""
+            if carry:
+                data = data[:-1]
+            dst.write(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
     return out

@@ -263,7 +263,16 @@ FROM k"""
 
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
-    """After a parse error inside the main query: find the first bad line and column."""
+    """After a parse error inside the main query: find the first bad line and column (a file the
+    reader cannot even scan again gives its reader error, typed)."""
+    try:
+        return _locate_bad_value(con, src, e, err)
+    except duckdb.Error as again:
+        return csv_error(again, src) or InputError(
+            f"cannot read: {str(again).splitlines()[0][:300]}", file=str(src.path))
+
+
+def _locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
     con.execute("SET preserve_insertion_order = true")       # row_number() OVER () = file order
     parts = str(err).split(BAD, 1)[1].split("\x1f") if BAD in str(err) else []
     column, kind, value = (parts[1:4] + ["", "", ""])[:3] if parts else ("", "", "")

@@ -74,7 +74,12 @@ def _read(path: Path) -> pl.DataFrame:
     except Exception as e:  # noqa: BLE001 - any parser failure is bad input for the user
         raise InputError(f"cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: {e}",
                          file=str(path)) from None
-    return df.rename({c: c.strip().lower() for c in df.columns})
+    names = [c.strip().lower() for c in df.columns]
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        raise InputError(f"column {dup!r} appears twice in the header (names are case-insensitive)",
+                         file=str(path), line=1, column=dup)
+    return df.rename(dict(zip(df.columns, names)))
 
 
 def _pick(cols: list[str], names: tuple[str, ...]) -> str | None:

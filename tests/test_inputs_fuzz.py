@@ -329,3 +329,13 @@ def test_config_bad_bytes_are_config_errors(tmp_path):
         p.write_bytes(data)
         with pytest.raises(OnepaneError):
             load_settings(p)
+
+
+def test_kpi_header_names_differing_only_in_case_are_refused(store, tmp_path):
+    """Found by the fuzzer: `Service` and `service` in one header raised polars' DuplicateError."""
+    p = tmp_path / "k.csv"
+    p.write_text("time,Service,service,model_version,kpi,value\n2025-04-01,s,s,v1,c,1\n")
+    with pytest.raises(InputError) as e:
+        ingest_kpis(store, p, now=NOW)
+    assert (e.value.line, e.value.column) == (1, "service")
+    assert store.query("SELECT status FROM _onepane_loads")["status"].to_list() == ["failed"]

@@ -465,7 +465,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     if bar is not None:
                         bar.close()
                         bar = None
-                    if (read_path is None and src.kind == "csv" and "invalid state" in str(err)
+                    if (read_path is None and src.kind == "csv"
+                            and ("invalid state" in str(err) or CSV_LINE.search(str(err)))
                             and mixed_newlines(path)):
                         tmp = tempfile.mkdtemp(prefix="onepane-newlines-")
                         cleanup.append(tmp)

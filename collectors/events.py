@@ -3,7 +3,8 @@
 One event per line (JSONL) or row (CSV) with these fields; any other field is kept, as JSON, in
 `attributes`:
 
-    ts | occurred_at | time   unix seconds (fractions allowed) or ISO 8601
+    ts | occurred_at | time   any form of collectors.dates (ISO 8601, unix seconds/ms, M/D/YYYY,
+                              D.M.YYYY, ...): one reading for the file, from all its values
     kind                      deploy | rollback | config | incident | price_change |
                               experiment_start | experiment_stop | data_backfill
     service, model_version, detail   (model_version and detail may be empty)
@@ -27,7 +28,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from collectors.dates import Bounds, parse_series
 from collectors.registry import collector
+from collectors.textfiles import open_text
 from collectors.runner import IngestResult, file_hash, source_files
 from metrics.config import Settings
 from metrics.errors import InputError
@@ -67,7 +70,7 @@ def event_id(occurred_at: datetime, kind: str, service: str | None, model_versio
     return hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def make_event(rec: dict, *, file: str | None = None, line: int | None = None,
+def make_event(rec: dict, *, file: str | None = None, line: int | None = None, t=None,
                source: str | None = None) -> dict:
     """Validate one event record (a dict of raw fields) into a raw_events row."""
     tname = next((n for n in TIME_NAMES if rec.get(n) not in (None, "")), None)
@@ -75,7 +78,7 @@ def make_event(rec: dict, *, file: str | None = None, line: int | None = None,
         raise InputError(f"no time (one of {', '.join(TIME_NAMES)})", file=file, line=line,
                          column="ts")
     try:
-        t = parse_time(rec[tname])
+        t = t if t is not None else parse_time(rec[tname])
     except Exception:  # noqa: BLE001
         raise InputError(f"not a time: {rec[tname]!r} (unix seconds or ISO 8601)", file=file,
                          line=line, column=tname) from None
@@ -97,14 +100,22 @@ def make_event(rec: dict, *, file: str | None = None, line: int | None = None,
 
 
 def _records(path: Path):
-    """(line, dict) pairs from JSONL or CSV."""
+    """(line, dict) pairs from JSONL or CSV (gzip by magic bytes; UTF-8, or UTF-16/32 with a BOM)."""
     f = str(path)
-    if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8") as fh:
-            for i, rec in enumerate(csv.DictReader(fh)):
-                yield i + 2, {k.strip().lower(): v for k, v in rec.items() if k is not None}
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        with open_text(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            for rec in reader:
+                if None in rec:
+                    raise InputError(f"ragged row: more fields than the header's {len(reader.fieldnames)}",
+                                     file=f, line=reader.line_num)
+                if any(v is None for v in rec.values()):
+                    raise InputError(f"ragged row: fewer fields than the header's {len(reader.fieldnames)}",
+                                     file=f, line=reader.line_num)
+                yield reader.line_num, {k.strip().lower(): v for k, v in rec.items()}
         return
-    with open(path, encoding="utf-8") as fh:
+    with open_text(path) as fh:
         for i, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
@@ -117,16 +128,37 @@ def _records(path: Path):
             yield i, rec
 
 
+def _parse_times(records: list, file: str, bounds: Bounds) -> list:
+    """Every record's time by one reading inferred from all of them (collectors.dates); a record
+    without a time gets None (make_event then names it)."""
+    names = [next((n for n in TIME_NAMES if rec.get(n) not in (None, "")), None) for _, rec in records]
+    values = [None if n is None else str(rec[n]) for n, (_, rec) in zip(names, records)]
+    if not records:
+        return []
+    col = next((n for n in names if n), TIME_NAMES[0])
+    parsed, _ = parse_series(pl.Series("t", values, dtype=pl.Utf8), file, col, bounds,
+                             lines=[ln for ln, _ in records])
+    return parsed.to_list()
+
+
 def parse_events(path: Path, config: Settings | None = None,
-                 source: str | None = None) -> tuple[pl.DataFrame, list[str]]:
+                 source: str | None = None, now=None) -> tuple[pl.DataFrame, list[str]]:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", file=str(path))
     known = {s.name for s in (config.services if config else [])}
     rows: dict[str, dict] = {}
     unknown: dict[str, int] = {}
-    for line, rec in _records(path):
-        ev = make_event(rec, file=str(path), line=line, source=source or path.name)
+    try:
+        records = list(_records(path))
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason}); save it as UTF-8 (or UTF-16 with a BOM)",
+                         file=str(path)) from None
+    except (csv.Error, OSError, EOFError) as e:
+        raise InputError(f"cannot read: {str(e)[:200]}", file=str(path)) from None
+    times = _parse_times(records, str(path), Bounds.from_config(config, now))
+    for (line, rec), t in zip(records, times):
+        ev = make_event(rec, file=str(path), line=line, t=t, source=source or path.name)
         if known and ev["service"] and ev["service"] not in known:
             unknown.setdefault(ev["service"], line)
         rows.setdefault(ev["event_id"], ev)            # the same event twice is one event
@@ -136,23 +168,25 @@ def parse_events(path: Path, config: Settings | None = None,
 
 
 def ingest_events(store: Store, path, config: Settings | None = None,
-                  source: str | None = None, *, ctx=None) -> IngestResult:
+                  source: str | None = None, *, ctx=None, now=None) -> IngestResult:
     """Load one events file all-or-nothing; identical content already loaded is skipped.
     `ctx` (a collectors.runner.RunContext) is given when a configured source runs it."""
     path = Path(path)
     res = IngestResult(str(path))
-    frame, res.warnings = parse_events(path, config, source)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
     digest = file_hash(path)
     prior = already_loaded(store, "raw_events", digest)
     if prior:
         res.skipped, res.load_id = True, prior
         return res
-    for w in res.warnings:
-        log.warning("events file=%s %s", path.name, w)
     load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
             Load(store, "raw_events", collector="events", source=source or "ingest",
                  source_file=str(path), content_hash=digest))
-    with load:
+    with load:      # a bad file is recorded as a failed load in the run log
+        frame, res.warnings = parse_events(path, config, source, now)
+        for w in res.warnings:
+            log.warning("events file=%s %s", path.name, w)
         res.rows = load.write(frame, scope=f"events/{path.name}")
         if res.warnings:
             load.details = {"warnings": res.warnings}

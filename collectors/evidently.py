@@ -486,8 +486,6 @@ def ingest_evidently(store, paths, *, service: str | None = None, model_version:
     The window is [floor(t, window), +window) for t = `at`, else the report's own timestamp.
     The service is `service`, else the snapshot's metadata `service`. A file already ingested
     (same content) is skipped. Returns one summary dict per file."""
-    from collectors.model_health.drift import (detect_shape, dict_from_snapshot, rows_from_dict,
-                                               rows_from_legacy)
     from collectors.runner import file_hash
     from metrics.lake import Load, already_loaded
 
@@ -496,44 +494,24 @@ def ingest_evidently(store, paths, *, service: str | None = None, model_version:
     out = []
     for path in ([paths] if isinstance(paths, (str, Path)) else list(paths)):
         path = str(path)
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError("file not found", file=path) from None
-        except json.JSONDecodeError as e:
-            raise InputError(f"not JSON: {e.msg}", file=path, line=e.lineno) from None
-        shape = detect_shape(doc)
-        if not shape:
-            raise InputError("not an Evidently report: expected Snapshot.dict() "
-                             '{"metrics": [{"config": ...}]}, a 0.7 snapshot with "metric_results", '
-                             'or a legacy report {"metrics": [{"metric": ..., "result": ...}]}', file=path)
-        meta = doc.get("metadata") or {}
-        svc = service or meta.get("service")
-        if not svc:
-            raise InputError("no service: pass --service (the report's metadata has none)", file=path)
-        mv = model_version or meta.get("model_version") or meta.get("model_id")
-        when = at if at is not None else doc.get("timestamp")
-        if when is None:
-            raise InputError("the report has no timestamp: pass --at TIME", file=path)
-        ws = _floor(parse_time(when), secs)
-        if shape == "legacy":
-            rows = rows_from_legacy(doc, prediction_column)
-        else:
-            rows = rows_from_dict(dict_from_snapshot(doc) if shape == "snapshot" else doc, prediction_column)
-        if not rows:
-            raise InputError("no drift or quality metrics in the report (ValueDrift, "
-                             "DriftedColumnsCount, Accuracy, ...; legacy DataDriftTable, "
-                             "ColumnDriftMetric, ClassificationQualityMetric, ...)", file=path)
+        if not Path(path).is_file():
+            raise InputError("file not found", file=path)
         digest = file_hash(path)
         if already_loaded(store, "raw_model_health", digest):
+            # still validated: a bad invocation is an error even for a file loaded before
+            _parse_report(path, service, model_version, at, secs, prediction_column, config)
             out.append({"file": path, "rows": 0, "skipped": True})
             continue
-        for r in rows:
-            r.update(window_start=ws, window_end=ws + win, service=svc, model_version=mv,
-                     source=source or f"evidently:{Path(path).name}")
-            r["details"] = {**(r["details"] or {}), "shape": shape, "file": Path(path).name}
+        # every failure below is recorded as a failed load in the run log
         with Load(store, "raw_model_health", collector="evidently", source=source or "evidently",
                   source_file=path, content_hash=digest) as load:
+            svc, ws, shape, rows = _parse_report(path, service, model_version, at, secs,
+                                                 prediction_column, config)
+            for r in rows:
+                r.update(window_start=ws, window_end=ws + win, service=svc,
+                         model_version=r.pop("_mv"), source=source or f"evidently:{Path(path).name}")
+                r["details"] = {**(r["details"] or {}), "shape": shape, "file": Path(path).name}
+            mv = rows[0]["model_version"]
             n = load.write(to_frame(rows), scope=f"evidently/{svc}/{mv or '_'}/{ws.isoformat()}/{digest[:12]}")
         if load.status == "duplicate":         # the same content was committed meanwhile
             out.append({"file": path, "rows": 0, "skipped": True, "load_id": load.duplicate_of})
@@ -541,6 +519,63 @@ def ingest_evidently(store, paths, *, service: str | None = None, model_version:
         out.append({"file": path, "rows": n, "skipped": False, "load_id": load.load_id, "shape": shape,
                     "window_start": ws, "service": svc})
     return out
+
+
+def _parse_report(path: str, service, model_version, at, secs: int, prediction_column, config):
+    """(service, window start, shape, rows) of one report file; InputError on bad input.
+    UTF-8/UTF-16 (BOM) and gzip (by magic bytes) are read; the report's time is bounds-checked."""
+    from collectors.dates import Bounds
+    from collectors.model_health.drift import (detect_shape, dict_from_snapshot, rows_from_dict,
+                                               rows_from_legacy)
+    from collectors.textfiles import read_text
+
+    try:
+        doc = json.loads(read_text(Path(path)), parse_constant=_json_constant)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not JSON: {e.msg}", file=path, line=e.lineno) from None
+    except RecursionError:
+        raise InputError("not JSON: nested too deeply", file=path) from None
+    shape = detect_shape(doc) if isinstance(doc, dict) else None
+    if not shape:
+        raise InputError("not an Evidently report: expected Snapshot.dict() "
+                         '{"metrics": [{"config": ...}]}, a 0.7 snapshot with "metric_results", '
+                         'or a legacy report {"metrics": [{"metric": ..., "result": ...}]}', file=path)
+    meta = doc.get("metadata") or {}
+    meta = meta if isinstance(meta, dict) else {}
+    svc = service or meta.get("service")
+    if not svc:
+        raise InputError("no service: pass --service (the report's metadata has none)", file=path)
+    mv = model_version or meta.get("model_version") or meta.get("model_id")
+    when = at if at is not None else doc.get("timestamp")
+    if when is None:
+        raise InputError("the report has no timestamp: pass --at TIME", file=path)
+    try:
+        t = parse_time(when)
+    except (OnepaneError, ValueError, OverflowError, OSError):
+        raise InputError(f"not a time: {str(when)[:200]!r}", file=path, column="timestamp") from None
+    bounds = Bounds.from_config(config)
+    if not bounds.earliest <= t <= bounds.latest:
+        raise InputError(bounds.message(when), file=path, column="timestamp")
+    ws = _floor(t, secs)
+    try:
+        if shape == "legacy":
+            rows = rows_from_legacy(doc, prediction_column)
+        else:
+            rows = rows_from_dict(dict_from_snapshot(doc) if shape == "snapshot" else doc, prediction_column)
+    except (AttributeError, TypeError, KeyError, ValueError) as e:
+        raise InputError(f"malformed Evidently report: {type(e).__name__}: {str(e)[:200]}", file=path) from None
+    if not rows:
+        raise InputError("no drift or quality metrics in the report (ValueDrift, "
+                         "DriftedColumnsCount, Accuracy, ...; legacy DataDriftTable, "
+                         "ColumnDriftMetric, ClassificationQualityMetric, ...)", file=path)
+    for r in rows:
+        r["_mv"] = mv
+    return svc, ws, shape, rows
+
+
+def _json_constant(name: str) -> float:
+    """NaN / Infinity in a report (Python's json writes them) stay floats; checks treat them as failed."""
+    return float(name.replace("Infinity", "inf"))
 
 
 # ---- ad-hoc comparison ----------------------------------------------------------------------------

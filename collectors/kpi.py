@@ -7,7 +7,10 @@ Two layouts are accepted (header names are case-insensitive):
          (every column that is not a key becomes a KPI; `currency` applies to money KPIs such as
          `revenue` only, never to counts)
 
-`time` may also be called observed_at, timestamp, ts, date or day (ISO 8601 or unix seconds).
+`time` may also be called observed_at, timestamp, ts, date or day; its values may take any form of
+collectors.dates (ISO 8601, M/D/YYYY, M/D/YY, D.M.YYYY, YYYYMM, YYYY-MM, unix seconds/ms), one
+reading per column inferred from all its values (slash dates month-first unless the values say
+otherwise); a date before 2000 or more than a year after the load refuses the file.
 
 Bad input is refused as a whole (nothing is written) with the file, line and column named:
 a missing key column, an unparsable time or value, a negative count (a KPI without a currency),
@@ -29,6 +32,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
+from collectors.dates import Bounds, parse_series
 from collectors.registry import collector
 from collectors.runner import IngestResult, file_hash, source_files
 from metrics.config import Settings
@@ -70,14 +74,20 @@ def _read(path: Path) -> pl.DataFrame:
     except Exception as e:  # noqa: BLE001 - any parser failure is bad input for the user
         raise InputError(f"cannot read as {'Parquet' if path.suffix.lower() in ('.parquet', '.pq') else 'CSV'}: {e}",
                          file=str(path)) from None
-    return df.rename({c: c.strip().lower() for c in df.columns})
+    names = [c.strip().lower() for c in df.columns]
+    dup = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if dup is not None:
+        raise InputError(f"column {dup!r} appears twice in the header (names are case-insensitive)",
+                         file=str(path), line=1, column=dup)
+    return df.rename(dict(zip(df.columns, names)))
 
 
 def _pick(cols: list[str], names: tuple[str, ...]) -> str | None:
     return next((n for n in names if n in cols), None)
 
 
-def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame, list[str]]:
+def parse_kpis(path: Path, config: Settings | None = None, now=None,
+               readings: dict | None = None) -> tuple[pl.DataFrame, list[str]]:
     """Validate and reshape one KPI file into raw_kpis rows; returns (frame, warnings).
 
     Checks are vectorised (DuckDB over the frame); each names the first offending line."""
@@ -100,11 +110,24 @@ def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame
     if not long and not kpi_cols:
         raise InputError("no KPI columns: give `kpi` and `value`, or one column per KPI", file=f, line=1)
 
+    # times: one reading per column from all its values (collectors.dates), bounds checked
+    bounds = Bounds.from_config(config, now)
+    parsed = {}
+    for name in (tcol, "period_end"):
+        if name in cols:
+            parsed[name], r = parse_series(df[name].str.strip_chars(), f, name, bounds)
+            if readings is not None:
+                readings[name] = r.describe()
+    df = df.with_columns(
+        parsed[tcol].alias("__t"),
+        (parsed["period_end"] if "period_end" in parsed
+         else pl.lit(None, pl.Datetime("us", "UTC"))).alias("__pe"))
+
     def s(name: str | None) -> pl.Expr:
         return (pl.col(name).str.strip_chars() if name else pl.lit(None, pl.Utf8))
 
     base = df.with_row_index("line", offset=2).select(
-        pl.col("line").cast(pl.Int64), s(tcol).alias("t_raw"),
+        pl.col("line").cast(pl.Int64), s(tcol).alias("t_raw"), "__t", "__pe",
         (s("period_end") if "period_end" in cols else pl.lit(None, pl.Utf8)).alias("pe_raw"),
         s("service").alias("service"), s(vcol).alias("model_version"), s(acol).alias("variant"),
         (s("currency").str.to_uppercase() if "currency" in cols else pl.lit(None, pl.Utf8)).alias("currency"),
@@ -126,8 +149,7 @@ def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame
         money = "(" + ", ".join(f"'{k}'" for k in sorted(MONEY_KPIS)) + ")"
         rows = con.sql(f"""
             SELECT *, currency IS NOT NULL AND ({'TRUE' if long else f'kpi IN {money}'}) AS is_money
-            FROM (SELECT *, {_TIME_SQL.format(c='t_raw')} AS observed_at,
-                            {_TIME_SQL.format(c='pe_raw')} AS period_end,
+            FROM (SELECT * EXCLUDE (__t, __pe), __t AS observed_at, __pe AS period_end,
                             TRY_CAST(v_raw AS DOUBLE) AS value
                   FROM b)""").pl()
         _first_error(rows, f, tcol, "t_raw", pl.col("t_raw").is_null(), "empty time")
@@ -204,12 +226,6 @@ def parse_kpis(path: Path, config: Settings | None = None) -> tuple[pl.DataFrame
     return out, warnings
 
 
-# ISO 8601 (Z, offset, or naive = UTC; a date alone = midnight) or unix seconds, as metrics.times.
-_TIME_SQL = ("CASE WHEN {c} IS NULL THEN NULL "
-             "WHEN regexp_full_match({c}, '-?[0-9]+(\\.[0-9]+)?') THEN to_timestamp(TRY_CAST({c} AS DOUBLE)) "
-             "ELSE TRY_CAST({c} AS TIMESTAMPTZ) END")
-
-
 def _first(rows: pl.DataFrame, cond: pl.Expr) -> dict | None:
     bad = rows.filter(cond).sort("line")
     return bad.row(0, named=True) if bad.height else None
@@ -226,30 +242,32 @@ MONEY_KPIS = {"revenue", "gmv", "margin", "refunds", "cost_avoided", "chargeback
 
 
 def ingest_kpis(store: Store, path, config: Settings | None = None,
-                source: str | None = None, *, ctx=None) -> IngestResult:
+                source: str | None = None, *, ctx=None, now=None) -> IngestResult:
     """Load one KPI file all-or-nothing; a file already loaded with identical content is skipped.
     `ctx` (a collectors.runner.RunContext) is given when a configured source runs it."""
     path = Path(path)
     res = IngestResult(str(path))
-    frame, res.warnings = parse_kpis(path, config)
+    if not path.exists():
+        raise InputError("file not found", file=str(path))
+    readings: dict = {}
     digest = file_hash(path)
     prior = already_loaded(store, "raw_kpis", digest)
     if prior:
         res.skipped, res.load_id = True, prior
         log.info("kpis already loaded file=%s load=%s", path, prior)
         return res
-    for w in res.warnings:
-        log.warning("kpi data quality file=%s %s", path.name, w)
     scope = f"kpis/{source or 'file'}/{path.name}"
     load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
             Load(store, "raw_kpis", collector="kpis", source=source or "ingest",
                  source_file=str(path), content_hash=digest))
-    with load:
+    with load:      # a bad file is recorded as a failed load in the run log
+        frame, res.warnings = parse_kpis(path, config, now, readings)
+        for w in res.warnings:
+            log.warning("kpi data quality file=%s %s", path.name, w)
         res.rows = load.write(frame.with_columns(pl.lit(source or "ingest").alias("source")),
                               scope=scope)
         load.supersede_scopes([scope])
-        if res.warnings:
-            load.details = {"warnings": res.warnings}
+        load.details = {"date_readings": readings, **({"warnings": res.warnings} if res.warnings else {})}
         res.load_id = load.load_id
     if load.status == "duplicate":             # the same content was committed meanwhile
         res.rows, res.skipped, res.load_id = 0, True, load.duplicate_of

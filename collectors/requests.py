@@ -14,8 +14,11 @@ Columns are found by name (first match wins, case-insensitive):
 | prompt_tokens / completion_tokens | prompt_tokens, input_tokens / completion_tokens, output_tokens |
 | fallback / abstained | fallback, is_fallback, used_fallback / abstained, abstain, is_abstain; or a `path` / `answered_by` / `route` column whose value is `fallback` or `abstain` |
 
-Times are unix seconds (or milliseconds when > 1e11) or ISO 8601 (naive = UTC). A bad value raises
-InputError naming the file, line (header = line 1) and column; nothing is written.
+Times take any form of collectors.dates (ISO 8601, unix seconds or milliseconds when >= 1e11,
+M/D/YYYY, D.M.YYYY, ...), one reading per column inferred from all its values; a time before 2000
+or more than a year after the load refuses the file. Latencies must be finite and >= 0: a NaN,
+infinite or negative latency refuses the file (never summed, never silently NULL). A bad value
+raises InputError naming the file, line (header = line 1) and column; nothing is written.
 """
 from __future__ import annotations
 
@@ -66,23 +69,22 @@ def _bad(file: str, idx: int, column: str, msg: str) -> InputError:
     return InputError(msg, file=file, line=idx + 2, column=column)
 
 
-def _times(s: pl.Series, file: str, column: str) -> pl.Series:
-    if s.dtype == pl.Datetime or isinstance(s.dtype, pl.Datetime):
-        return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else s.dt.convert_time_zone("UTC")
-    if s.dtype.is_numeric():
-        secs = s.cast(pl.Float64)
-        secs = pl.select(pl.when(secs.abs() > 1e11).then(secs / 1000).otherwise(secs)).to_series()
-        return (secs * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC"))
-    text = s.cast(pl.Utf8).str.strip_chars()
-    num = text.cast(pl.Float64, strict=False)
-    if num.null_count() == text.null_count():
-        return _times(num, file, column)
-    parsed = text.str.to_datetime(time_zone="UTC", strict=False, time_unit="us")
-    bad = (parsed.is_null() & text.is_not_null() & (text != "")).arg_true()
+def _times(s: pl.Series, file: str, column: str, now=None) -> pl.Series:
+    """One reading for the column from all its values (collectors.dates), bounds checked;
+    errors name the failing line and its own value."""
+    from collectors.dates import Bounds, parse_series
+
+    return parse_series(s, file, column, Bounds.at(now))[0]
+
+
+def _latencies(s: pl.Series, file: str, column: str) -> pl.Series:
+    """Latency seconds: NaN, infinite or negative values refuse the file (naming the line)."""
+    bad = (s.is_nan() | s.is_infinite() | (s < 0)).fill_null(False).arg_true()
     if len(bad):
         i = bad[0]
-        raise _bad(file, i, column, f"not a time: {text[i]!r} (use ISO 8601 or unix seconds)")
-    return parsed
+        raise _bad(file, i, column, f"latency {s[i]!r} is not a finite, non-negative number "
+                   "(the file is refused rather than summing it)")
+    return s
 
 
 def _bools(s: pl.Series, file: str, column: str) -> pl.Series:
@@ -105,7 +107,8 @@ def _numbers(s: pl.Series, file: str, column: str, dtype=pl.Float64) -> pl.Serie
     return out
 
 
-def read_requests(path: Path, service: str | None = None, source: str | None = None) -> pl.DataFrame:
+def read_requests(path: Path, service: str | None = None, source: str | None = None,
+                  now=None) -> pl.DataFrame:
     """Read and normalise one request log; raises InputError on bad input."""
     file = str(path)
     try:
@@ -122,11 +125,11 @@ def read_requests(path: Path, service: str | None = None, source: str | None = N
         raise InputError(f"no time column (one of {', '.join(ALIASES['arrived_at'])})", file=file, line=1)
     n = df.height
     out: dict[str, pl.Series] = {}
-    out["arrived_at"] = _times(df[c["arrived_at"]], file, c["arrived_at"])
+    out["arrived_at"] = _times(df[c["arrived_at"]], file, c["arrived_at"], now)
     if out["arrived_at"].null_count():
         i = out["arrived_at"].is_null().arg_true()[0]
         raise _bad(file, i, c["arrived_at"], "empty time")
-    out["finished_at"] = (_times(df[c["finished_at"]], file, c["finished_at"]) if c["finished_at"]
+    out["finished_at"] = (_times(df[c["finished_at"]], file, c["finished_at"], now) if c["finished_at"]
                           else pl.Series([None] * n, dtype=pl.Datetime("us", "UTC")))
     if c["service"]:
         out["service"] = df[c["service"]].cast(pl.Utf8)
@@ -138,11 +141,13 @@ def read_requests(path: Path, service: str | None = None, source: str | None = N
     for key in ("request_id", "model_version", "status"):
         out[key] = df[c[key]].cast(pl.Utf8) if c[key] else pl.Series([None] * n, dtype=pl.Utf8)
     if c["latency_s"]:
-        out["latency_s"] = _numbers(df[c["latency_s"]], file, c["latency_s"])
+        out["latency_s"] = _latencies(_numbers(df[c["latency_s"]], file, c["latency_s"]), file, c["latency_s"])
     elif c["latency_ms"]:
-        out["latency_s"] = _numbers(df[c["latency_ms"]], file, c["latency_ms"]) / 1000.0
+        out["latency_s"] = _latencies(_numbers(df[c["latency_ms"]], file, c["latency_ms"]), file,
+                                      c["latency_ms"]) / 1000.0
     elif c["finished_at"]:
-        out["latency_s"] = (out["finished_at"] - out["arrived_at"]).dt.total_microseconds() / 1e6
+        out["latency_s"] = _latencies((out["finished_at"] - out["arrived_at"]).dt.total_microseconds() / 1e6,
+                                      file, c["finished_at"])
     else:
         out["latency_s"] = pl.Series([None] * n, dtype=pl.Float64)
     for key in ("prompt_tokens", "completion_tokens"):

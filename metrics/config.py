@@ -160,6 +160,29 @@ class Alerts(_Model):
     week_over_week: float | None = 0.3
 
 
+class Inputs(_Model):
+    """Bounds on the dates of every file input: outside them the file is refused (see collectors.dates)."""
+    earliest_date: str = "2000-01-01"       # an earlier date refuses the file (misread format)
+    max_ahead: str = "365d"                 # a date later than the load's now + this refuses it
+
+    @field_validator("earliest_date")
+    @classmethod
+    def _earliest(cls, v: str) -> str:
+        from datetime import date
+        try:
+            d = date.fromisoformat(v)
+        except ValueError:
+            raise ValueError(f"not a date: {v!r} (use YYYY-MM-DD)") from None
+        if d.year < 1000:
+            raise ValueError("must be in the year 1000 or later")
+        return v
+
+    @field_validator("max_ahead")
+    @classmethod
+    def _ahead(cls, v: str) -> str:
+        return _check_duration(v)
+
+
 class Auth(_Model):
     provider: str | None = None             # name of the [auth.<provider>] block in secrets.toml
 
@@ -195,6 +218,7 @@ class Settings(_Model):
     pricing: Pricing = Field(default_factory=Pricing)
     allocation: Allocation = Field(default_factory=Allocation)
     alerts: Alerts = Field(default_factory=Alerts)
+    inputs: Inputs = Field(default_factory=Inputs)
     auth: Auth | None = None
     governance: GovernanceSettings = Field(default_factory=GovernanceSettings)
     retention: dict[str, str] = Field(default_factory=dict)  # table (raw_ optional) -> "400d"; `onepane compact`
@@ -237,6 +261,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", path=str(p)) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8",
+                          path=str(p)) from None
     return parse_settings(data, str(p))
 
 

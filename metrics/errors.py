@@ -25,7 +25,13 @@ class InputError(OnepaneError):
                  f"line {line}" if line is not None else None,
                  f"column {column!r}" if column else None]
         where = ", ".join(p for p in parts if p)
+        if len(message) > MESSAGE_MAX:      # a quoted value of megabytes never fills the terminal
+            message = message[:MESSAGE_MAX] + f"... ({len(message)} characters)"
+        message = " ".join(message.splitlines())     # one line, always
         super().__init__(f"{where}: {message}" if where else message)
+
+
+MESSAGE_MAX = 600
 
 
 class SourceError(OnepaneError):

@@ -47,7 +47,7 @@ def test_csv_iso_times_extra_fields_and_overlap_dedupe(store, tmp_path):
 
 
 @pytest.mark.parametrize("text,line,column", [
-    ('{"ts": 1, "kind": "deploy", "service": "s"}\n{"ts": 2, "kind": "redeploy", "service": "s"}\n', 2, "kind"),
+    ('{"ts": 1767225600, "kind": "deploy", "service": "s"}\n{"ts": 1767225601, "kind": "redeploy", "service": "s"}\n', 2, "kind"),
     ('{"ts": "yesterday", "kind": "deploy", "service": "s"}\n', 1, "ts"),
     ('{"kind": "deploy", "service": "s"}\n', 1, "ts"),
     ('{"ts": 1, "kind": "deploy"\n', 1, None),

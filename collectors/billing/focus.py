@@ -116,8 +116,14 @@ class Check:
 class Exprs:
     """Builds typed SQL expressions over the source relation and remembers what to validate."""
 
-    def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False):
+    def __init__(self, cols: Columns, csv: bool = False, markers_in_sql: bool = False,
+                 readings: dict | None = None, numbers: dict | None = None):
         self.cols = cols
+        self.numbers = numbers or {}     # text number columns: collectors.numbers.NumberReading
+        # text time columns: their collectors.dates.Reading (inferred from the values; see
+        # collectors.billing.checks); None: not inferred yet (ISO 8601 and the old layouts)
+        self.readings = readings
+        self.time_cols: dict[str, str] = {}     # source column -> SQL of its naive UTC TIMESTAMP
         self.csv = csv          # read_csv already turned empty cells (and null markers) into NULL
         self.markers_in_sql = markers_in_sql    # ... except the markers: text cells test them
         self.checks: list[Check] = []
@@ -163,9 +169,18 @@ class Exprs:
         if typ in ("DOUBLE", "FLOAT"):
             # via the shortest decimal text, so 0.1 stays 0.1 (not 0.1000000000000000055)
             return f"CAST(CAST({x} AS VARCHAR) AS {MONEY})"
-        parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}))"
-        self.checks.append(Check(c, "number", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
-        return (f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}), "
+        if c in self.numbers:       # one decimal convention for the column (collectors.numbers)
+            from collectors.numbers import DOT, parse_sql
+            r = self.numbers[c]
+            text = x if typ == "VARCHAR" else f"CAST({x} AS VARCHAR)"
+            conv = f"TRY_CAST({parse_sql(text, r)} AS {MONEY})"
+            parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), {conv})" if r.convention == DOT else conv
+        else:
+            parsed = f"coalesce(TRY_CAST({x} AS {MONEY}), TRY_CAST(onepane_num({x}) AS {MONEY}))"
+        kind = (f"number in the column's {self.numbers[c].describe()} convention"
+                if c in self.numbers else "number")
+        self.checks.append(Check(c, kind, f"({x} IS NOT NULL AND {parsed} IS NULL)"))
+        return (f"coalesce({parsed}, "
                 f"CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'number' + chr(31))} || {x}) END)")
 
@@ -178,10 +193,17 @@ class Exprs:
         goes through ICU and cost a third of a load). build_sql converts to TIMESTAMPTZ once."""
         x, typ = self.ref(c, "time"), self.cols.types[c]
         if typ.startswith("TIMESTAMP WITH TIME ZONE") or typ == "TIMESTAMPTZ":
-            return f"make_timestamp(epoch_us({x}))"
+            self.time_cols[c] = f"make_timestamp(epoch_us({x}))"
+            return self.time_cols[c]
         if typ.startswith("TIMESTAMP") or typ == "DATE":
-            return f"CAST({x} AS TIMESTAMP)"
-        parsed = parse_ts(x)
+            self.time_cols[c] = f"CAST({x} AS TIMESTAMP)"
+            return self.time_cols[c]
+        if self.readings is not None and c in self.readings:
+            from collectors.dates import parse_sql
+            parsed = parse_sql(x if typ == "VARCHAR" else f"CAST({x} AS VARCHAR)", self.readings[c])
+        else:
+            parsed = parse_ts(x)
+        self.time_cols[c] = parsed
         self.checks.append(Check(c, "timestamp", f"({x} IS NOT NULL AND {parsed} IS NULL)"))
         return (f"coalesce({parsed}, CASE WHEN {x} IS NULL THEN NULL ELSE "
                 f"error({lit(BAD + chr(31) + c + chr(31) + 'timestamp' + chr(31))} || {x}) END)")
@@ -298,6 +320,8 @@ def csv_header(path: Path) -> list[str]:
         raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path), line=1) from None
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise InputError(f"cannot read: {e}", file=str(path)) from None
+    except csv.Error as e:          # e.g. a header line of tens of MB (no newline at all)
+        raise InputError(f"not a CSV header: {str(e)[:200]}", file=str(path), line=1) from None
     if not row or not any(c.strip() for c in row):
         raise InputError("empty file: no header line", file=str(path), line=1)
     return row
@@ -332,25 +356,29 @@ def kind_of(path: Path) -> str:
 
 def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = None,
                 types: dict[str, str] | None = None, line_size: int | None = None,
-                time_format: str | None = None, markers_in_sql: bool = False) -> Source:
+                time_format: str | None = None, markers_in_sql: bool = False,
+                read_path: Path | None = None) -> Source:
     """The raw relation of a file. `ncols` reads only the first ncols header columns (for exports
     whose rows all omit trailing, always-empty columns). CSV columns are VARCHAR unless `types`
     names another type (the reader then fails on a cell that does not cast). `line_size`: the
     longest line to accept; DuckDB's default (2 MB) unless a longer line was met (a larger limit
     for every file doubled the reader's memory). `markers_in_sql`: the reader turns only empty
     cells into NULL (it compares every cell with every null marker: 12% of a large load); text
-    cells then test the markers in SQL (`Exprs.cell`), typed ones fail on a marker."""
+    cells then test the markers in SQL (`Exprs.cell`), typed ones fail on a marker. `read_path`:
+    the file to read instead of `path` (a copy with normalized line endings); messages name `path`.
+    Gzip is recognised by its magic bytes whatever the name."""
     kind = kind_of(path)
     if kind == "parquet":
         rel = f"read_parquet({lit(str(path))})"
         desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         return Source(path, kind, rel, Columns([d[0] for d in desc], [d[1] for d in desc]))
     if kind == "json":
-        rel = f"read_json({lit(str(path))}, format = 'newline_delimited', sample_size = -1)"
+        # JSON lines, an array of records or concatenated (pretty-printed) objects
+        rel = f"read_json({lit(str(path))}, format = 'auto', sample_size = -1)"
         try:
             desc = con.execute(f"DESCRIBE SELECT * FROM {rel}").fetchall()
         except duckdb.Error as e:
-            raise InputError(f"not newline-delimited JSON: {_first_line(e)}", file=str(path)) from None
+            raise InputError(f"not JSON (JSON lines, an array or concatenated objects): {_first_line(e)}", file=str(path)) from None
         flat, types = [], []
         for name, typ, *_ in desc:                       # BigQuery export: records -> dotted names
             if typ.startswith("STRUCT(") and not typ.endswith("]"):
@@ -370,11 +398,21 @@ def open_source(con: duckdb.DuckDBPyConnection, path: Path, ncols: int | None = 
     types = [(types or {}).get(n, "VARCHAR") for n in header]
     columns = "{" + ", ".join(f"{lit(n)}: {lit(t)}" for n, t in zip(header, types)) + "}"
     nulls = "[" + ", ".join(lit(n) for n in ([""] if markers_in_sql else NULL_MARKERS)) + "]"
-    rel = (f"read_csv({lit(str(path))}, auto_detect = false, header = true, delim = ',', "
+    gz = read_path is None and not path.name.lower().endswith(".gz") and _is_gzip(path)
+    rel = (f"read_csv({lit(str(read_path or path))}, auto_detect = false, header = true, delim = ',', "
+           f"{'compression = ' + lit('gzip') + ', ' if gz else ''}"
            f"quote = '\"', escape = '\"', columns = {columns}, nullstr = {nulls}, "
            f"strict_mode = true{f', max_line_size = {line_size}' if line_size else ''}"
            f"{f', timestampformat = {lit(time_format)}' if time_format else ''})")
     return Source(path, kind, rel, Columns(header, types), markers_in_sql=markers_in_sql)
+
+
+def _is_gzip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
 
 
 def _first_line(e: Exception) -> str:
@@ -412,7 +450,9 @@ def csv_error(e: duckdb.Error, src: Source) -> InputError | None:
         what = f"ragged row: {got} fields where the header has {expected}"
         return InputError(what, file=str(src.path), line=line, column=col)
     detail = msg.splitlines()[1].strip() if len(msg.splitlines()) > 1 else _first_line(e)
-    return InputError(f"malformed CSV: {_first_line(e)} {detail}", file=str(src.path), line=line,
+    if len(detail) > 200:           # "Original Line: ..." may hold megabytes
+        detail = detail[:200] + f"... ({len(detail)} characters)"
+    return InputError(f"malformed CSV: {_first_line(e)[:200]} {detail}", file=str(src.path), line=line,
                       column=src.cols.names[0])
 
 

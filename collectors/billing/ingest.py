@@ -23,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from datetime import timedelta
@@ -31,7 +32,7 @@ from typing import Any, Iterable
 
 import duckdb
 
-from collectors.billing import aws_cur, azure, focus, gcp, llm_vendors, oci
+from collectors.billing import aws_cur, azure, checks, focus, gcp, llm_vendors, oci
 from collectors.billing.focus import (BAD, CSV_LINE, TARGETS, TIME_TARGETS, Check, Columns, Exprs, Mapping,
                                       Source, canon, csv_error, lit, open_source, q)
 from collectors.billing.iso4217 import ISO_4217
@@ -40,6 +41,8 @@ from metrics.errors import InputError, OnepaneError
 from metrics.lake import Load, already_loaded
 from metrics.store import Store
 from metrics.times import parse_duration
+from collectors.dates import Bounds, quote
+from collectors.textfiles import mixed_newlines, normalize_newlines
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +263,16 @@ FROM k"""
 
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
-    """After a parse error inside the main query: find the first bad line and column."""
+    """After a parse error inside the main query: find the first bad line and column (a file the
+    reader cannot even scan again gives its reader error, typed)."""
+    try:
+        return _locate_bad_value(con, src, e, err)
+    except duckdb.Error as again:
+        return csv_error(again, src) or InputError(
+            f"cannot read: {str(again).splitlines()[0][:300]}", file=str(src.path))
+
+
+def _locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err: Exception) -> InputError:
     con.execute("SET preserve_insertion_order = true")       # row_number() OVER () = file order
     parts = str(err).split(BAD, 1)[1].split("\x1f") if BAD in str(err) else []
     column, kind, value = (parts[1:4] + ["", "", ""])[:3] if parts else ("", "", "")
@@ -275,9 +287,9 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, src: Source, e: Exprs, err:
             chk = e.checks[i]
             cell = con.execute(f"SELECT CAST({q(chk.column)} AS VARCHAR) FROM (SELECT row_number() OVER () "
                                f"AS rn, * FROM {src.relation_sql}) WHERE rn = ?", [row[0]]).fetchone()
-            return InputError(f"cannot parse {chk.kind} {cell[0]!r}", file=str(src.path),
+            return InputError(f"cannot parse {chk.kind} {quote(cell[0])}", file=str(src.path),
                               line=row[0] + src.line_offset, column=chk.column)
-    return InputError(f"cannot parse {kind} {value!r}", file=str(src.path), column=column or None)
+    return InputError(f"cannot parse {kind} {quote(value)}", file=str(src.path), column=column or None)
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -390,17 +402,20 @@ def summarize(con: duckdb.DuckDBPyConnection, load: Load) -> dict[str, Any]:
 # ---- one file --------------------------------------------------------------------------------
 def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | None = None,
                 source: str | None = None, delivery: str = "auto",
-                line_numbers: bool | None = None, progress=None, new_load=None) -> dict[str, Any]:
+                line_numbers: bool | None = None, progress=None, new_load=None,
+                now=None) -> dict[str, Any]:
     """Load one billing file; returns {file, format, rows, load_id, skipped, scopes, warnings}.
 
     `progress`: a tqdm-like factory (e.g. app.common.progress); shows bytes read and rows/s.
     `new_load(source_file=, content_hash=)`: how to open the Load (a collector passes ctx.load).
     `line_numbers`: fill x_source_line (default: for files under LINE_NUMBERS_MAX_BYTES; numbering
     needs a window over the whole file, which would cost time and memory on huge exports - errors
-    still name the exact line either way)."""
+    still name the exact line either way). `now`: the load time the date bounds are measured
+    from (collectors.dates.Bounds; default: the clock)."""
     from collectors.runner import file_hash
 
     config = config or Settings()
+    bounds = Bounds.from_config(config, now)
     path = Path(path)
     if fmt not in ("auto", *FORMATS):
         raise OnepaneError(f"unknown billing format {fmt!r}; use one of auto, {', '.join(FORMATS)}")
@@ -411,6 +426,7 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
     if prior:
         return _skipped(path, fmt, prior)
     con = duckdb.connect()
+    cleanup: list[str] = []
     try:
         con.execute("SET TimeZone = 'UTC'")
         focus.macros(con)
@@ -424,9 +440,11 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             # reader testing them; any other cell the reader cannot cast sends the file down the
             # tolerant text path, which parses thousands separators and the like, or names the
             # bad cell.
-            ncols, mode, line_size, notes = None, "lean", None, []
+            ncols, mode, line_size, notes, full_dates = None, "lean", None, [], False
+            read_path = None        # a copy with normalized line endings, when the file mixes them
             while True:
-                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size)
+                src, m, e = prepare(con, path, fmt, ncols, delivery, mode, line_size, full_dates,
+                                    read_path)
                 sql, cols = build_sql(src, m, e, config, line_numbers,
                                       lookup=tag_lookup(con, src, m, config))
                 # row order only matters for numbering lines; without it DuckDB writes in parallel
@@ -436,6 +454,8 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                 t0 = time.monotonic()
                 try:
                     write_rows(load, con, sql, cols, bar)
+                    checks.check_bounds(con, [str(f) for f in sorted(load.staging.rglob("*.parquet"))],
+                                        src, e, bounds)
                     if bar is not None:
                         rate = load.rows / max(time.monotonic() - t0, 1e-9)
                         bar.set_postfix_str(f"{load.rows} rows, {rate:,.0f} rows/s")
@@ -445,9 +465,22 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
                     if bar is not None:
                         bar.close()
                         bar = None
+                    if (read_path is None and src.kind == "csv"
+                            and ("invalid state" in str(err) or CSV_LINE.search(str(err)))
+                            and mixed_newlines(path)):
+                        tmp = tempfile.mkdtemp(prefix="onepane-newlines-")
+                        cleanup.append(tmp)
+                        read_path = normalize_newlines(path, Path(tmp) / "normalized.csv")
+                        notes.append({"kind": "mixed_newlines", "message": "the file mixes CRLF and "
+                                      "LF line endings; read with both as line ends"})
+                        continue
                     size = focus.line_too_long(err)
                     if size and size >= (line_size or 0):
                         line_size = 2 * size            # read again with room for that line
+                        continue
+                    if not full_dates and ((e.readings and checks.failed_on_time(err))
+                                           or (e.numbers and checks.failed_on_number(err))):
+                        full_dates = True               # the sample's reading did not fit: use all
                         continue
                     if src.typed:
                         lean_miss = src.markers_in_sql and focus.failed_on_marker(err)
@@ -467,6 +500,10 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             m.warnings += notes
             summary = summarize(con, load)
             load.details = {"format": m.fmt, "delivery": "complete" if m.complete else "partial",
+                            "date_readings": {**{c: "timestamp (typed by the reader)"
+                                                 for c in e.time_cols},
+                                              **checks.describe(e.readings or {})},
+                            "number_readings": checks.describe(e.numbers),
                             **summary, "warnings": summary["warnings"] + m.warnings}
             if m.complete and load.scopes:
                 supersede(store, load, m)
@@ -476,9 +513,12 @@ def ingest_file(store: Store, path: Path, fmt: str = "auto", config: Settings | 
             return _skipped(path, fmt, load.duplicate_of)
         return {"file": str(path), "format": m.fmt, "rows": load.rows, "load_id": load.load_id,
                 "skipped": False, "scopes": sorted(load.scopes),
-                "warnings": load.details.get("warnings", [])}
+                "warnings": load.details.get("warnings", []),
+                "date_readings": load.details.get("date_readings", {})}
     finally:
         con.close()
+        for tmp in cleanup:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def supersede(store: Store, load: Load, m: Mapping) -> None:
@@ -524,25 +564,28 @@ def _input_error(con, src: Source, e: Exprs, err: duckdb.Error) -> OnepaneError:
     ce = csv_error(err, src)
     if ce is not None:
         return ce
-    return InputError(f"cannot read: {str(err).splitlines()[0]}", file=str(src.path))
+    return InputError(f"cannot read: {str(err).splitlines()[0][:300]}", file=str(src.path))
 
 
 def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | None = None,
             delivery: str = "auto", mode: str = "text",
-            line_size: int | None = None) -> tuple[Source, Mapping, Exprs]:
+            line_size: int | None = None, full_dates: bool = False,
+            read_path: Path | None = None) -> tuple[Source, Mapping, Exprs]:
     """Open the file, pick the format, and build its mapping. `mode` (CSV, complete deliveries
     only: partial ones hash the source text of each row for de-duplication):
     - "typed": the CSV reader parses the columns read only as numbers, and those read only as
       times when a sample shows one offset-free layout;
     - "lean": typed, and null markers other than empty are tested in SQL on text cells only,
       unless the sample shows one in a typed column;
-    - "text": every column is text (the tolerant path)."""
+    - "text": every column is text (the tolerant path).
+    Text time columns get a reading (collectors.billing.checks): from the first rows, or from
+    every row with `full_dates`."""
     if fmt in ("openai", "anthropic") or (fmt == "auto" and llm_vendors.is_vendor_json(path)):
         src = llm_vendors.open_vendor(con, path, fmt)
         fmt = "focus"
     else:
         try:
-            src = open_source(con, path, ncols, line_size=line_size)
+            src = open_source(con, path, ncols, line_size=line_size, read_path=read_path)
         except duckdb.Error as err:
             raise InputError(f"cannot read: {str(err).splitlines()[0]}", file=str(path)) from None
         if fmt in ("openai", "anthropic"):
@@ -567,10 +610,18 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
             types.update({c: "TIMESTAMP" for c in times} if time_format else {})
             lean = mode == "lean" and cells is not None and not any(
                 v and v in focus.NULL_MARKERS for c in types for v in cells[c])
-            src = open_source(con, path, ncols, types, line_size, time_format, markers_in_sql=lean)
+            src = open_source(con, path, ncols, types, line_size, time_format, markers_in_sql=lean,
+                              read_path=read_path)
             e = Exprs(src.cols, csv=True, markers_in_sql=lean)
             complete, m = m.complete, MODULES[name].mapping(src.cols, e, path)
             m.complete = complete
+    rs = checks.readings(con, src, e, name, full_dates)
+    ns = checks.number_readings(con, src, e, full_dates)
+    if rs or ns:
+        fmt_name, complete = m.fmt, m.complete
+        e = Exprs(src.cols, csv=e.csv, markers_in_sql=e.markers_in_sql, readings=rs, numbers=ns)
+        m = MODULES[name].mapping(src.cols, e, path)
+        m.fmt, m.complete = fmt_name, complete
     focus.require(m, src.cols, str(path))
     if m.tags:       # tags that are not a JSON object fail the load like any unparseable cell
         tag_col = next((c for c in src.cols.names if canon(c) in ("tags", "labels", "resourcetags")),
@@ -585,7 +636,7 @@ def prepare(con: duckdb.DuckDBPyConnection, path: Path, fmt: str, ncols: int | N
 # ---- many files ------------------------------------------------------------------------------
 def ingest_billing(store: Store, paths, format: str = "auto", config: Settings | None = None,
                    source: str | None = None, delivery: str = "auto",
-                   progress=None, new_load=None) -> list[dict[str, Any]]:
+                   progress=None, new_load=None, now=None) -> list[dict[str, Any]]:
     """Load every billing file in `paths` (files, folders, globs); each file is its own
     all-or-nothing load. The first bad file raises its InputError after being recorded as failed;
     files loaded before it stay loaded."""
@@ -595,5 +646,5 @@ def ingest_billing(store: Store, paths, format: str = "auto", config: Settings |
     results = []
     for f in files:
         results.append(ingest_file(store, f, format, config, source, delivery,
-                                   progress=progress, new_load=new_load))
+                                   progress=progress, new_load=new_load, now=now))
     return results

@@ -8,7 +8,9 @@ lines of pages), or as the consoles export them to CSV (layouts below `detect_cs
 - OpenAI `GET /v1/organization/usage/completions` (and embeddings, ...): buckets of
   `organization.usage.*.result` {input_tokens, input_cached_tokens, output_tokens,
   input_audio_tokens, output_audio_tokens, num_model_requests, model, project_id, ...}: one usage row
-  per token kind (input = input_tokens - input_cached_tokens), no cost.
+  per token kind, no cost. The kinds partition the tokens: `input` is the uncached input
+  (input_uncached_tokens, else input_tokens - input_cached_tokens) and `input_cached` the cached
+  part, so input_tokens is never counted twice; counts that do not add up refuse the file.
 - Anthropic `GET /v1/organizations/cost_report`: buckets (`starting_at`/`ending_at`, RFC 3339) of
   {amount (decimal string in the currency's LOWEST unit, i.e. cents), currency, model, description,
   cost_type, token_type, workspace_id, service_tier, context_window}: BilledCost = amount / 100.
@@ -235,7 +237,44 @@ def _base(vendor: str, start, end, r: dict) -> dict[str, Any]:
             "x_record": json.dumps(r, default=str, sort_keys=True)}
 
 
-def rows(pages: list[dict], vendor: str) -> Iterator[dict[str, Any]]:
+def _tokens_mismatch(path, what: str) -> InputError:
+    return InputError(f"token counts do not add up: {what}; the export is inconsistent",
+                      file=str(path))
+
+
+def openai_kinds(r: dict, path: Path | str = "") -> list[tuple[str, Any]]:
+    """OpenAI token kinds that partition the total: `input` is the UNCACHED input and
+    `input_cached` the cached part (input_tokens = cached + uncached, never added on top of
+    `input_uncached_tokens`); output and audio kinds as given."""
+    got = {k: r.get(k) for k in OPENAI_TOKENS if r.get(k) is not None}
+    total, cached, uncached = (got.pop("input_tokens", None), got.pop("input_cached_tokens", None),
+                               got.pop("input_uncached_tokens", None))
+    if uncached is None and total is not None:
+        uncached = total - (cached or 0)
+    if cached is None and total is not None and uncached is not None:
+        cached = total - uncached
+    if total is not None and (cached or 0) + (uncached or 0) != total:
+        raise _tokens_mismatch(path, f"input_tokens {total} != input_cached_tokens {cached} + "
+                                     f"input_uncached_tokens {uncached}")
+    kinds = [("input", uncached), ("input_cached", cached)]
+    return kinds + [(k.replace("_tokens", ""), v) for k, v in got.items()]
+
+
+def anthropic_kinds(r: dict, path: Path | str = "") -> list[tuple[str, Any]]:
+    """Anthropic token kinds that partition the total: uncached input, cache reads, cache writes
+    (5m and 1h when split; the unsplit cache-write count only when there is no split, else it
+    must equal their sum and is not added again), output."""
+    kinds = [(name, _get(r, p)) for p, name in ANTHROPIC_TOKENS]
+    d = dict(kinds)
+    split = [d.get("cache_write_5m"), d.get("cache_write_1h")]
+    if any(v is not None for v in split) and d.get("cache_write") is not None:
+        if sum(v or 0 for v in split) != d["cache_write"]:
+            raise _tokens_mismatch(path, f"cache_creation {d['cache_write']} != 5m {split[0]} + 1h {split[1]}")
+        kinds = [(k, v) for k, v in kinds if k != "cache_write"]
+    return kinds
+
+
+def rows(pages: list[dict], vendor: str, path: Path | str = "") -> Iterator[dict[str, Any]]:
     for page in pages:
         for bucket in page.get("data", []):
             start = _ts(bucket.get("start_time", bucket.get("starting_at")))
@@ -263,13 +302,8 @@ def rows(pages: list[dict], vendor: str) -> Iterator[dict[str, Any]]:
                            "SkuPriceId": f"{r.get('model')}:{kind}" if r.get("model") else kind}
                 else:                                                               # usage
                     model = r.get("model")
-                    if vendor == "openai":
-                        counts = {k: r.get(k) for k in OPENAI_TOKENS if r.get(k) is not None}
-                        if "input_tokens" in counts and "input_cached_tokens" in counts:
-                            counts["input_tokens"] = counts["input_tokens"] - counts["input_cached_tokens"]
-                        kinds = [(k.replace("_tokens", ""), v) for k, v in counts.items()]
-                    else:
-                        kinds = [(name, _get(r, path)) for path, name in ANTHROPIC_TOKENS]
+                    kinds = (openai_kinds(r, path) if vendor == "openai" else
+                             anthropic_kinds(r, path))
                     for kind, n in kinds:
                         if not n:
                             continue
@@ -296,7 +330,7 @@ def open_vendor(con: duckdb.DuckDBPyConnection, path: Path, fmt: str) -> Source:
         raise InputError("not an admin API page (expected an object with a 'data' list)",
                          file=str(path), line=1, column="data")
     vendor = vendor_of(pages) if fmt in ("auto", "focus") else fmt
-    data = [[None if r.get(f) is None else str(r.get(f)) for f in FIELDS] for r in rows(pages, vendor)]
+    data = [[None if r.get(f) is None else str(r.get(f)) for f in FIELDS] for r in rows(pages, vendor, path)]
     con.execute("CREATE OR REPLACE TEMP TABLE llm_rows (" +
                 ", ".join(f'"{f}" VARCHAR' for f in FIELDS) + ")")
     if data:

@@ -13,6 +13,8 @@ plain JSON and understand three shapes:
 """
 from __future__ import annotations
 
+import math
+
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,10 +172,17 @@ def run_drift(reference: pd.DataFrame, current: pd.DataFrame, features: Sequence
 def _drift_row(column: str, score, method_display, threshold, drifted: bool | None,
                prediction: str | None, extra: dict | None = None) -> dict:
     method, _ = method_of(method_display)
+    details = {"evidently_method": method_display, **(extra or {})}
+    if score is not None and not math.isfinite(float(score)):
+        # a NaN/inf p-value or distance is a failed check, never "ok" (whatever the report's test says)
+        details["reason"] = f"non-finite drift score {score!r}: the check failed"
+        return row("prediction_drift" if column == prediction else "drift_score", None,
+                   feature=column, status=DRIFTED,
+                   threshold=None if threshold is None else float(threshold), method=method,
+                   details=details)
     if drifted is None:
         drifted = is_drifted(score, threshold, method_display)
     status = None if score is None else (DRIFTED if drifted else OK)   # no score: insufficient_data
-    details = {"evidently_method": method_display, **(extra or {})}
     if drifted is None and score is not None:
         status = "unknown"
         details["reason"] = "drift direction of this method is unknown and the report has no test"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from metrics.analysis.slo import budget_text
+
 
 def num(x: float | None, digits: int = 4) -> str:
     """4 significant digits, thousands separated: 1,372.9 / 0.0001158 / n/a."""
@@ -76,10 +78,11 @@ def budget(b: dict) -> str:
 def slo(s: dict) -> str:
     firing = [w for w in s["burn"] if w["firing"]]
     burn = max((w["burn_long"] for w in s["burn"]), default=0.0)
-    return (f"{s['slo']} SLO (objective {s['objective'] * 100:g}%, threshold {num(s['threshold'])}): "
-            f"{s['bad_slices']} of {s['slices']} slices bad over {s['period']}, "
-            f"{pct(s['budget_remaining']).lstrip('+')} of the error budget left, highest burn rate "
-            f"{num(burn)}×" + (f"; {len(firing)} burn alert(s) firing." if firing else "; no burn alert firing."))
+    unit = "one-minute slices" if s.get("mode") == "time_slice" else "requests"
+    return (f"{s['description']} ({s['slo']}, threshold {num(s['threshold'])}): "
+            f"{num(s['bad_events'])} of {num(s['events'])} {unit} bad over the {s['observed']} observed, "
+            f"{budget_text(s)}, highest burn rate {num(burn)}×"
+            + (f"; {len(firing)} burn alert(s) firing." if firing else "; no burn alert firing."))
 
 
 def model_health(m: dict) -> str:

@@ -101,3 +101,20 @@ def test_cost_spikes_found_without_false_alarms_in_quiet_periods(demo):
     assert spike["root_cause"] == {"dimension": "sku", "value": planted[0]["sku"],
                                    "excess": spike["root_cause"]["excess"]}
     assert float(spike["severity"]) == pytest.approx(planted[0]["amount"] - planted[0]["baseline"], rel=0.2)
+
+
+def test_without_the_service_the_right_service_is_named(demo):
+    """`what-changed` with no service ranks across every service: the top item of each planted
+    incident belongs to the incident's service, and is its cause."""
+    from metrics.analysis.what_changed import what_changed
+
+    store, config, truth = demo
+    wrong = []
+    for inc in truth["incidents"]:
+        at, window = window_for(inc)
+        top = what_changed(store, None, parse_time(at), window, config=config)[0]
+        got = (top["service"], top["layer"], top["kind"], top["subject"])
+        want = (inc["service"], inc["cause"]["layer"], inc["cause"]["kind"], inc["cause"]["subject"])
+        if got != want:
+            wrong.append((inc["id"], want, got, top["summary"][:200]))
+    assert not wrong, "\n".join(map(str, wrong))

@@ -126,3 +126,24 @@ def onset_shift(fr: Frame, s: Series, onset: float | None, C: tuple[float, float
     if sh is None or abs(sh.d) < max(D_MIN, ONSET_D_SCALE / np.sqrt(n_after)) or abs(sh.rel) < REL_MIN:
         return None
     return sh
+
+
+STEP_BUCKETS = 4       # an event on another service explains a shift that steps within this many buckets
+
+
+def steps_at(fr: Frame, s: Series, te: float, step: float) -> bool:
+    """Does `s` step at te: the STEP_BUCKETS buckets after it against the STEP_BUCKETS before, with
+    |d| ≥ OTHER_SERVICE_D and ≥ REL_MIN relative change? A slow creep already under way does not."""
+    k = STEP_BUCKETS * step
+    sh = compare(fr, s, (te - k, te), (te, te + k), "around the event")
+    return sh is not None and abs(sh.d) >= OTHER_SERVICE_D and abs(sh.rel) >= REL_MIN
+
+
+def version_local(fr: Frame, series: list[Series], s: Series, before, after, service: str) -> bool:
+    """Is the shift of service-wide `s` confined to some of the service's versions: another version's
+    series of the same signal exists and did not shift significantly between before and after?"""
+    versions = [x for x in series if x.kind == s.kind and x.subject.startswith(service + "/")]
+    if len(versions) < 2:
+        return False
+    moved = [significant(compare(fr, x, before, after, "")) for x in versions]
+    return any(moved) and not all(moved)

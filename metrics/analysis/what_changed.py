@@ -45,7 +45,7 @@ price × volume × mix by dimension (metrics.analysis.anomalies.decompose_cost).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -57,6 +57,7 @@ from metrics.analysis.wc_items import (_cost_items, _cost_shift, _dur, _event_it
                                        _gpu_price_per_s, _idle_item, _iso, _shift_item)
 from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_MIN_S, N_BUCKETS,
                                        BUCKETS_PER_WINDOW, MIN_STEP_S, onset_shift,
+                                       steps_at, version_local,
                                        OTHER_SERVICE_D, WEEK, Shift, change_point, compare, significant)
 from metrics.config import Settings
 from metrics.errors import OnepaneError
@@ -66,10 +67,26 @@ log = logging.getLogger(__name__)
 
 
 # ---- the analysis ------------------------------------------------------------------------------
-def what_changed(store: Store, service: str, at: datetime, window: timedelta = timedelta(hours=1),
-                 baseline: timedelta | None = None, config: Settings | None = None,
-                 as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Ranked explanations of what changed for `service` in [at − window, at). See module doc."""
+def what_changed(store: Store, service: str | None = None, at: datetime | None = None,
+                 window: timedelta = timedelta(hours=1), baseline: timedelta | None = None,
+                 config: Settings | None = None, as_of: datetime | None = None,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """Ranked explanations of what changed in [at − window, at) (at defaults to `now`, itself the
+    clock by default). With a `service`, for that service; without one, across every service with
+    data in the range (see `across_services`). Each item has rank, layer, kind, subject, score,
+    summary, evidence, link and service. See the module doc for the method."""
+    at = at or now or datetime.now(timezone.utc)
+    if window.total_seconds() <= 0:
+        raise OnepaneError("--window must be positive")
+    if service is None:
+        return across_services(store, at, window, baseline, config, as_of)
+    items, _ = _explain(store, service, at, window, baseline, config, as_of)
+    return _ranked(items)
+
+
+def _explain(store: Store, service: str, at: datetime, window: timedelta, baseline: timedelta | None,
+             config: Settings | None, as_of: datetime | None) -> tuple[list[dict[str, Any]], float]:
+    """Unranked items of one service, and the total strength of what shifted there."""
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
@@ -197,6 +214,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
                 onset = change_point(fr.t[m], s.v[m])
                 if abs(sh.d) < OTHER_SERVICE_D or onset is None or not (te - 2 * step <= onset <= te + w / 2):
                     continue
+                if not steps_at(fr, s, te, step) or version_local(fr, series, s, before, after, service):
+                    continue        # a creep already under way, or a shift of one version only
             evidence.append((i, sh))
         cost_sh = cost_evidence.get((before, after))
         if cost_sh is None and e["service"] == service and after[1] - after[0] >= DAY and before[1] - before[0] >= DAY:
@@ -238,6 +257,16 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             te = ev_items[k][1]
             if onset is None or te <= onset + tol:
                 credited[i] = f"event:{k}"
+    # a service-wide symptom carried by one version (its other versions did not move) is that
+    # version's: "errors on ranker/v2", not "errors on ranker"
+    for i, sh in shifts.items():
+        s = sh.series
+        if i in credited or s.role != SYMPTOM or s.subject != service:
+            continue
+        movers = [j for j, o in shifts.items() if o.series.kind == s.kind and o.series.subject.startswith(service + "/")
+                  and np.sign(o.after - o.before) == np.sign(sh.after - sh.before)]
+        if len(movers) == 1 and version_local(fr, series, s, *shifts[movers[0]].segments, service):
+            credited[i] = f"signal:{movers[0]}"
     causes = {i: sh for i, sh in shifts.items() if sh.series.role == CAUSE}
     for i, sh in shifts.items():
         s = sh.series
@@ -279,7 +308,7 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         if sh.series.role == CAUSE:
             score = (own + credit_to.get(f"signal:{i}", 0.0)) / total
         else:
-            score = own / total * (EXPLAINED_KEEP if i in credited else 1.0)
+            score = (own * (EXPLAINED_KEEP if i in credited else 1.0) + credit_to.get(f"signal:{i}", 0.0)) / total
         by = None
         if i in credited:
             kind, idx = credited[i].split(":")
@@ -298,14 +327,72 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             ci["evidence"]["explained_by"] = f"{_event_subject(e)} {e['kind']}"
         items.append(ci)
     for it in items:
+        it["_abs"] = float(it["score"]) * total      # strength explained, comparable across services
         it["score"] = round(min(float(it["score"]), 1.0), 4)
+        it["service"] = service
         it["link"] = f"?page=service&service={quote(service)}&at={quote(_iso(at))}"
-    items.sort(key=lambda it: (-it["score"], 0 if it.pop("_cause", False) else 1,
-                               it.pop("_onset", 0.0) or 0.0))
-    out = []
-    for r, it in enumerate(items, 1):
-        clean = {k: v for k, v in it.items() if not k.startswith("_")}
-        out.append({"rank": r, **clean})
-    return out
+    return items, total
+
+
+def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    items = sorted(items, key=lambda it: (-it["score"], 0 if it.get("_cause") else 1, it.get("_onset") or 0.0))
+    return [{"rank": r, **{k: v for k, v in it.items() if not k.startswith("_")}}
+            for r, it in enumerate(items, 1)]
+
+
+# ---- without knowing the service ---------------------------------------------------------------
+def across_services(store: Store, at: datetime, window: timedelta, baseline: timedelta | None = None,
+                    config: Settings | None = None, as_of: datetime | None = None) -> list[dict[str, Any]]:
+    """Every service with data in the read range, analysed alone, then ranked together.
+
+    Scores become the strength an item explains over the strength of everything that shifted on
+    every service, so a small wobble on a quiet service ranks below a large shift elsewhere. A
+    change event found in more than one service's list (a deploy on X followed by errors on Y, a
+    shared dependency) becomes one item that adds up what it explains everywhere and lists the
+    services (`evidence.explains_on`). Each service's earliest onset orders "which changed first"
+    (`evidence.service_onset_rank`, 1 = first)."""
+    T, w = ts(at), window.total_seconds()
+    with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)})["service"].to_list()
+    per: list[dict[str, Any]] = []
+    grand = 0.0
+    for svc in with_data:
+        try:
+            items, total = _explain(store, svc, at, window, baseline, config, as_of)
+        except OnepaneError as e:
+            log.info("what_changed service=%s skipped=%s", svc, e)
+            continue
+        grand += total if items else 0.0
+        per += items
+    if not with_data:
+        raise OnepaneError(f"no data for any service in [{dt(T - 3 * w):%Y-%m-%dT%H:%M:%SZ}, "
+                           f"{at:%Y-%m-%dT%H:%M:%SZ}); check --at")
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    out = [it for it in per if it["layer"] != "event"]
+    for it in per:
+        if it["layer"] == "event":
+            groups.setdefault((it["kind"], it["subject"], it["evidence"].get("occurred_at")), []).append(it)
+    for group in groups.values():
+        # the event's own service tells its story; the others add what it explains there
+        base = next((it for it in group if it["subject"].split("/")[0] == it["service"]), group[0])
+        others = [it for it in group if it is not base and it["_abs"] > 0]
+        base["_abs"] = sum(it["_abs"] for it in group)
+        base["evidence"]["explains_on"] = [it["service"] for it in [base] + others if it["_abs"] > 0]
+        if others:
+            base["evidence"]["shifts_on"] = {it["service"]: it["evidence"].get("shifts", []) for it in others}
+            base["summary"] += "".join(f" On {it['service']}: {it['summary']}" for it in others)
+        out.append(base)
+    grand = grand or 1.0
+    onsets: dict[str, float] = {}
+    for it in out:
+        it["score"] = round(min(it["_abs"] / grand, 1.0), 4)
+        o = it.get("_onset")
+        if o is not None and it["score"] > 0:
+            onsets[it["service"]] = min(onsets.get(it["service"], o), o)
+    order = {svc: r for r, svc in enumerate(sorted(onsets, key=onsets.get), 1)}
+    for it in out:
+        if it["service"] in order:
+            it["evidence"]["service_onset_rank"] = order[it["service"]]
+            it["evidence"]["service_first_change_at"] = _iso(onsets[it["service"]])
+    return _ranked(out)
 
 

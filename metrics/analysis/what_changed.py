@@ -53,6 +53,7 @@ import numpy as np
 
 from metrics.analysis import signals as S
 from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, dt, ts
+from metrics.analysis.wc_evidence import chart_data
 from metrics.analysis.wc_items import (_cost_items, _cost_shift, _dur, _event_item, _event_subject,
                                        _gpu_price_per_s, _idle_item, _iso, _shift_item)
 from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_MIN_S, N_BUCKETS,
@@ -298,6 +299,8 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
         part_of = lead[(e["service"], before, after)]
         share = explained / total * (1.0 if part_of == k else EXPLAINED_KEEP)
         item = _event_item(e, te, before, after, evidence, share, service)
+        drawn = [sh.series for _, sh in sorted(evidence, key=lambda x: -x[1].strength) if sh.series.t.size]
+        item["_series"] = drawn[0] if drawn else next((x for x in series if x.kind == "request_rate"), None)
         if part_of != k:
             item["evidence"]["part_of"] = _event_subject(ev_items[part_of][0]) + " " + ev_items[part_of][0]["kind"]
         items.append(item)
@@ -315,9 +318,10 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
             by = (_event_subject(ev_items[int(idx)][0]) + " " + ev_items[int(idx)][0]["kind"]
                   if kind == "event" else f"{series[int(idx)].kind} of {series[int(idx)].subject}")
         items.append(_shift_item(sh, score, by, base_values.get((sh.series.kind, sh.series.subject)),
-                                 loads))
+                                 loads) | {"_series": sh.series})
     if idle_item:
         idle_item["score"] = idle_item["_strength"] / total
+        idle_item["_series"] = next((x for x in series if x.kind == "gpu_util_pct"), None)
         items.append(idle_item)
     for ci in cost_items:
         ci["score"] = ci["_strength"] / total
@@ -331,6 +335,7 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
         it["score"] = round(min(float(it["score"]), 1.0), 4)
         it["service"] = service
         it["link"] = f"?page=service&service={quote(service)}&at={quote(_iso(at))}"
+        it["chart"] = chart_data(it, it.pop("_series", None), fr, (T - 3 * w, T), events, service)
     return items, total
 
 

@@ -1,0 +1,39 @@
+"""What changed: one evidence chart per item (the signal over the read range, the reference and
+current windows shaded, the onset marked, change events drawn), from the item's `chart` data."""
+from __future__ import annotations
+
+import streamlit as st
+
+from app.components.charts import EVENT_COLORS, _go, layout
+
+
+def item_chart(chart: dict, key: str) -> None:
+    go = _go()
+    kind = chart.get("kind")
+    fig = go.Figure()
+    unit = chart.get("unit") or ""
+    title = f"{chart.get('signal', '')} · {chart.get('subject', '')}" + (f" ({unit})" if unit else "")
+    if kind == "bars":
+        fig.add_trace(go.Bar(x=chart["labels"], y=chart["v"], name=chart.get("signal", ""),
+                             hovertemplate=f"%{{x}}: %{{y:,.2f}} {unit}<extra></extra>"))
+    else:
+        if kind == "series":
+            fig.add_trace(go.Scatter(x=chart["t"], y=chart["v"], mode="lines+markers", marker=dict(size=3),
+                                     name=chart.get("signal", ""), connectgaps=False,
+                                     hovertemplate=f"%{{x}}: %{{y:.4g}} {unit}<extra></extra>"))
+        for name, color in (("reference", "rgba(113,128,150,0.15)"), ("current", "rgba(221,107,32,0.15)")):
+            span = chart.get(name)
+            if span:
+                fig.add_vrect(x0=span[0], x1=span[1], fillcolor=color, line_width=0,
+                              annotation_text=name, annotation_position="top left")
+        if chart.get("onset"):
+            fig.add_vline(x=chart["onset"], line_color="#c53030", line_width=2)
+            fig.add_annotation(x=chart["onset"], y=0, yref="paper", text="onset", showarrow=False,
+                               font=dict(size=10, color="#c53030"), yanchor="bottom")
+        for e in chart.get("events") or []:
+            color = EVENT_COLORS.get(e["kind"], "#718096")
+            fig.add_vline(x=e["at"], line_dash="dot", line_color=color)
+            fig.add_annotation(x=e["at"], y=1, yref="paper", showarrow=False, yanchor="bottom",
+                               text=f"{e['kind']} {e.get('model_version') or e['service']}",
+                               font=dict(size=10, color=color))
+    st.plotly_chart(layout(fig, title, unit, height=260), key=f"wc_chart_{key}")

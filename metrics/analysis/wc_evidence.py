@@ -124,3 +124,27 @@ def page_link(service: str | None, at: datetime, window: str = "1h") -> str:
     if service:
         q["service"] = service
     return "what_changed?" + urlencode(q)
+
+
+ALERT_WINDOW = timedelta(hours=1)
+
+
+def annotate_alerts(store, config, firing: list[dict], at: datetime) -> list[dict]:
+    """Add to each firing alert (in its `details`) the link to What changed at the alert's time for
+    its service (`what_changed_link`), the top three items (`what_changed`) and their text for a
+    message (`what_changed_text`). The service is the alert's subject (or its part before "/" or
+    ":") when that is a configured or known service, else all services. One analysis per service."""
+    names = {s.name for s in config.services} if config else set()
+    done: dict[str | None, list[dict]] = {}
+    for a in firing:
+        subject = str(a.get("subject") or "")
+        head = subject.replace(":", "/").split("/")[0]
+        service = subject if subject in names else head if head in names else None
+        if service not in done:
+            done[service] = alert_items(store, service, at, ALERT_WINDOW, config)
+        top = done[service]
+        d = a.setdefault("details", {})
+        d["what_changed_link"] = page_link(service, at)
+        d["what_changed"] = top
+        d["what_changed_text"] = "".join(f"\n    {it['rank']}. {it['summary']}" for it in top)
+    return firing

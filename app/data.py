@@ -135,6 +135,10 @@ def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
     return _q("freshness", late_after, as_of=as_of)
 
 
+def freshness_history(as_of: str | None = None) -> pl.DataFrame:
+    return _q("freshness_history", as_of=as_of)
+
+
 def now() -> datetime:
     return datetime.now(timezone.utc)
 

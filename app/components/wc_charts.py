@@ -37,3 +37,25 @@ def item_chart(chart: dict, key: str) -> None:
                                text=f"{e['kind']} {e.get('model_version') or e['service']}",
                                font=dict(size=10, color=color))
     st.plotly_chart(layout(fig, title, unit, height=260), key=f"wc_chart_{key}")
+
+
+def freshness_over_time(hist, reference, expected_h: float) -> None:
+    """Per source, the age of its newest data at each arrival (hours), and now; a dashed line at
+    the age it is expected to have at most. A feed that stops climbs off the chart's right edge."""
+
+
+    go = _go()
+    fig = go.Figure()
+    for (layer, source), g in hist.sort("arrived_at").group_by(["layer", "source"], maintain_order=True):
+        x = g["arrived_at"].to_list() + [reference]
+        newest = g["newest_data_at"].max()
+        age = ((g["arrived_at"] - g["newest_data_at"]).dt.total_seconds() / 3600).to_list()
+        age.append((reference - newest).total_seconds() / 3600)
+        fig.add_trace(go.Scatter(x=x, y=age, mode="lines+markers", name=f"{layer} · {source}",
+                                 line=dict(shape="hv"),
+                                 hovertemplate=f"{source}: %{{y:.1f}} h old at %{{x}}<extra></extra>"))
+    fig.add_hline(y=expected_h, line_dash="dash", line_color="#c53030",
+                  annotation_text=f"expected ≤ {expected_h:g} h", annotation_position="top left")
+    fig.update_yaxes(type="log")
+    st.plotly_chart(layout(fig, "Age of each source's newest data when it arrived, and now (hours, log scale)",
+                           "hours", height=380), key="freshness_over_time")

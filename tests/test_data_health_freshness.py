@@ -2,7 +2,6 @@
 its newest data now, against the expected age (a stale feed is visible at a glance)."""
 from __future__ import annotations
 
-
 import pytest
 
 from tests.test_app import app_env, charts, fixture_store, run_page  # noqa: F401

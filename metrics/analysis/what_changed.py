@@ -174,6 +174,8 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
             continue                                    # only data arriving later than it used to
         if significant(sh):
             sh.onset = onset
+            # began inside the window (seen starting), not only a level unlike the reference's
+            sh.in_window = late is not None and C[0] <= late < C[1]
             shifts[i] = sh
 
     # 3. events: before/after comparisons
@@ -318,7 +320,7 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
             by = (_event_subject(ev_items[int(idx)][0]) + " " + ev_items[int(idx)][0]["kind"]
                   if kind == "event" else f"{series[int(idx)].kind} of {series[int(idx)].subject}")
         items.append(_shift_item(sh, score, by, base_values.get((sh.series.kind, sh.series.subject)),
-                                 loads) | {"_series": sh.series})
+                                 loads) | {"_series": sh.series, "_in_window": getattr(sh, "in_window", True)})
     if idle_item:
         idle_item["score"] = idle_item["_strength"] / total
         idle_item["_series"] = next((x for x in series if x.kind == "gpu_util_pct"), None)
@@ -355,7 +357,9 @@ def across_services(store: Store, at: datetime, window: timedelta, baseline: tim
     change event found in more than one service's list (a deploy on X followed by errors on Y, a
     shared dependency) becomes one item that adds up what it explains everywhere and lists the
     services (`evidence.explains_on`). Each service's earliest onset orders "which changed first"
-    (`evidence.service_onset_rank`, 1 = first)."""
+    (`evidence.service_onset_rank`, 1 = first). A shift whose onset is not inside the window (a
+    level unlike the reference's, from an older change) counts half here: changes seen starting in
+    the window rank first."""
     T, w = ts(at), window.total_seconds()
     with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)})["service"].to_list()
     per: list[dict[str, Any]] = []
@@ -386,6 +390,11 @@ def across_services(store: Store, at: datetime, window: timedelta, baseline: tim
             base["evidence"]["shifts_on"] = {it["service"]: it["evidence"].get("shifts", []) for it in others}
             base["summary"] += "".join(f" On {it['service']}: {it['summary']}" for it in others)
         out.append(base)
+    for it in out:
+        if not it.get("_in_window", True):
+            # a level unlike the reference's whose start is not in the read range (an older change)
+            # ranks below changes seen starting now
+            it["_abs"] *= EXPLAINED_KEEP
     grand = grand or 1.0
     onsets: dict[str, float] = {}
     for it in out:

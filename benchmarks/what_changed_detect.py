@@ -40,16 +40,23 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--capture", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--demo", help="an already built demo folder (onepane demo's output) to reuse")
+    ap.add_argument("--quiet-per-period", type=int, default=12, help="instants per quiet period")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory()
     t0 = time.perf_counter()
-    out = generate(Path(tmp.name) / "demo", seed=7, days=args.days, end="2026-11-01T00:00:00Z")
-    config = load_settings(out / "onepane.toml")
-    store = Store(out / "onepane.duckdb").ensure()
-    publish_services(store, config)
-    run_sources(store, config)
+    if args.demo:
+        out = Path(args.demo)
+        config = load_settings(out / "onepane.toml")
+        store = Store(out / "onepane.duckdb").ensure()
+    else:
+        out = generate(Path(tmp.name) / "demo", seed=7, days=args.days, end="2026-11-01T00:00:00Z")
+        config = load_settings(out / "onepane.toml")
+        store = Store(out / "onepane.duckdb").ensure()
+        publish_services(store, config)
+        run_sources(store, config)
     truth = json.loads((out / "ground_truth.json").read_text())
-    print(f"demo of {args.days} days built in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"demo ready in {time.perf_counter() - t0:.0f} s ({out})", file=sys.stderr)
 
     def top_of(st, service, at, window, cfg):
         try:
@@ -82,6 +89,7 @@ def main() -> None:
                 ok = got == (cause["layer"], cause["kind"], cause["subject"])
                 hits[(cid, wname, d)] = ok
                 rows.append((cid, wname, d, ok, got))
+                print("case", cid, wname, d, ok, got, f"{timings[-1]:.1f}s", file=sys.stderr, flush=True)
     print("\n### Time to detect: cause on top (✓) by window and minutes after onset\n")
     print("| incident | " + " | ".join(f"{w} +{d}m" for w in WINDOWS for d in DELAYS) + " |")
     print("|---|" + "---|" * (len(WINDOWS) * len(DELAYS)))
@@ -94,7 +102,7 @@ def main() -> None:
         start, end = parse_time(q["start"]), parse_time(q["end"])
         k = 0
         t = start.replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        while t < end and k < 12:
+        while t < end and k < args.quiet_per_period:
             for wname, window in WINDOWS.items():
                 for svc in truth["services"]:
                     top = top_of(store, svc, t, window, config)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, Series, dt
-from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, IDLE_SHARE_MIN, REL_MIN, SKU_SPIKE_SHARE,
+from metrics.analysis.wc_stats import (DAY, IDLE_SHARE_MIN, REL_MIN, SKU_SPIKE_SHARE,
                                        STRENGTH_CAP, Shift)
 from metrics.config import Settings
 from metrics.store import Store

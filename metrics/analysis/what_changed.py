@@ -11,16 +11,21 @@ Ranking method
 --------------
 1. Every layer becomes signals (metrics.analysis.signals): per-bucket series of request rate, error
    rate, latency quantiles, GPU utilisation and GPU-seconds per request, drift share, quality, KPIs,
-   cost, null rates. Buckets are 1/30 of the span of data in R, rounded up to a whole
-   multiple of the inputs' sampling interval (so hourly scrapes never alias into uneven buckets).
-2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
+   cost, null rates. Buckets are min(w / 40, span of data in R / 30), rounded up to a whole
+   multiple of the inputs' sampling interval and never below 5 s (a 10-minute window over
+   15-second scrapes gets 15-second buckets; hourly scrapes never alias into uneven buckets).
+2. Each signal's change point over [T − 3w, T) comes first (ruptures, binary segmentation, l2).
+   When it lies inside C, the buckets after it are compared with the window-length before it (or
+   the same hours a day/week earlier): a late shift counts once it has ≥ 3 buckets with a value
+   after its onset and |d| ≥ max(1, 4/√n) for n such buckets (wc_stats.onset_shift). Otherwise C
+   is compared with the reference. Shift of a signal between two segments = effect size
+   d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
    zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
    a side, except windowed reports (model health: one value per day or week), where one value a
-   side is compared against the 5 % floor alone. Its strength is
-   min(|d|, 8), so one wild series cannot drown the others. The onset of the shift is the single
-   change point of the series over P ∪ C found by ruptures (binary segmentation, l2 cost).
+   side is compared against the 5 % floor alone. Its strength is min(|d|, 8), so one wild series
+   cannot drown the others.
 3. Change events (deploys, rollbacks, config, price changes, backfills) in R are each compared
    before/after: [t_e − L, t_e) against [t_e, t_e + L), clipped to R and to the neighbouring events
    of the same service (L = max(w, T − t_e)). The symptom signals of *this* service that shift across
@@ -80,6 +85,8 @@ def what_changed(store: Store, service: str | None = None, at: datetime | None =
     if window.total_seconds() <= 0:
         raise OnepaneError("--window must be positive")
     if service is None:
+        from metrics.analysis.wc_across import across_services
+
         return across_services(store, at, window, baseline, config, as_of)
     items, _ = _explain(store, service, at, window, baseline, config, as_of)
     return _ranked(items)
@@ -345,68 +352,3 @@ def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     items = sorted(items, key=lambda it: (-it["score"], 0 if it.get("_cause") else 1, it.get("_onset") or 0.0))
     return [{"rank": r, **{k: v for k, v in it.items() if not k.startswith("_")}}
             for r, it in enumerate(items, 1)]
-
-
-# ---- without knowing the service ---------------------------------------------------------------
-def across_services(store: Store, at: datetime, window: timedelta, baseline: timedelta | None = None,
-                    config: Settings | None = None, as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Every service with data in the read range, analysed alone, then ranked together.
-
-    Scores become the strength an item explains over the strength of everything that shifted on
-    every service, so a small wobble on a quiet service ranks below a large shift elsewhere. A
-    change event found in more than one service's list (a deploy on X followed by errors on Y, a
-    shared dependency) becomes one item that adds up what it explains everywhere and lists the
-    services (`evidence.explains_on`). Each service's earliest onset orders "which changed first"
-    (`evidence.service_onset_rank`, 1 = first). A shift whose onset is not inside the window (a
-    level unlike the reference's, from an older change) counts half here: changes seen starting in
-    the window rank first."""
-    T, w = ts(at), window.total_seconds()
-    with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)})["service"].to_list()
-    per: list[dict[str, Any]] = []
-    grand = 0.0
-    for svc in with_data:
-        try:
-            items, total = _explain(store, svc, at, window, baseline, config, as_of)
-        except OnepaneError as e:
-            log.info("what_changed service=%s skipped=%s", svc, e)
-            continue
-        grand += total if items else 0.0
-        per += items
-    if not with_data:
-        raise OnepaneError(f"no data for any service in [{dt(T - 3 * w):%Y-%m-%dT%H:%M:%SZ}, "
-                           f"{at:%Y-%m-%dT%H:%M:%SZ}); check --at")
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    out = [it for it in per if it["layer"] != "event"]
-    for it in per:
-        if it["layer"] == "event":
-            groups.setdefault((it["kind"], it["subject"], it["evidence"].get("occurred_at")), []).append(it)
-    for group in groups.values():
-        # the event's own service tells its story; the others add what it explains there
-        base = next((it for it in group if it["subject"].split("/")[0] == it["service"]), group[0])
-        others = [it for it in group if it is not base and it["_abs"] > 0]
-        base["_abs"] = sum(it["_abs"] for it in group)
-        base["evidence"]["explains_on"] = [it["service"] for it in [base] + others if it["_abs"] > 0]
-        if others:
-            base["evidence"]["shifts_on"] = {it["service"]: it["evidence"].get("shifts", []) for it in others}
-            base["summary"] += "".join(f" On {it['service']}: {it['summary']}" for it in others)
-        out.append(base)
-    for it in out:
-        if not it.get("_in_window", True):
-            # a level unlike the reference's whose start is not in the read range (an older change)
-            # ranks below changes seen starting now
-            it["_abs"] *= EXPLAINED_KEEP
-    grand = grand or 1.0
-    onsets: dict[str, float] = {}
-    for it in out:
-        it["score"] = round(min(it["_abs"] / grand, 1.0), 4)
-        o = it.get("_onset")
-        if o is not None and it["score"] > 0:
-            onsets[it["service"]] = min(onsets.get(it["service"], o), o)
-    order = {svc: r for r, svc in enumerate(sorted(onsets, key=onsets.get), 1)}
-    for it in out:
-        if it["service"] in order:
-            it["evidence"]["service_onset_rank"] = order[it["service"]]
-            it["evidence"]["service_first_change_at"] = _iso(onsets[it["service"]])
-    return _ranked(out)
-
-

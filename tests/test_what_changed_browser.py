@@ -28,7 +28,7 @@ def test_each_item_has_a_chart(served, artifacts):
         page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
         # the link an alert carries: the page at the alert's time (a deep link's first load makes
         # Streamlit probe <page>/_stcore/health, a 404 it logs itself: errors count from here on)
-        page.goto(served + f"/what_changed?at={at}&wc_window=1d")
+        page.goto(served + f"/what_changed?service=ranker&at={at}&wc_window=1d")
         wait_for_app(page, 180000)
         page.get_by_text("Time from the link", exact=False).first.wait_for(timeout=120000)
         errors.clear()
@@ -45,8 +45,6 @@ def test_each_item_has_a_chart(served, artifacts):
             # the chart sits below its item's title
             assert plots.nth(i).bounding_box()["y"] > titles.nth(i).bounding_box()["y"]
         assert page.get_by_text("Copy as incident note").count() == 1
-        # all services by default: the service picker says so
-        assert page.get_by_text("All services", exact=True).count() >= 1
         (artifacts / "screenshots").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(artifacts / "screenshots" / "what_changed_charts.png"), full_page=True)
         assert page.locator('[data-testid="stException"]').count() == 0

@@ -139,6 +139,10 @@ def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
     return _q("freshness", late_after, as_of=as_of)
 
 
+def freshness_history(as_of: str | None = None) -> pl.DataFrame:
+    return _q("freshness_history", as_of=as_of)
+
+
 def now() -> datetime:
     """The app's clock: $ONEPANE_NOW when set (tests and screenshots pin it), else the real time."""
     return utcnow()
@@ -305,9 +309,17 @@ def report_links(service: str | None, start, end, as_of: str | None = None):
                  with_config=False)
 
 
-def what_changed(service: str, at: datetime, window_s: int, as_of: str | None = None):
+def what_changed(service: str | None, at: datetime, window_s: int, as_of: str | None = None):
+    """Ranked what-changed items for one service, or every service when `service` is None."""
     return _call("metrics.analysis.what_changed.what_changed", service, at, timedelta(seconds=window_s),
                  config=settings(), as_of=parse_time(as_of) if as_of else None, with_config=False)
+
+
+def incident_note(items: list, at: datetime, window_s: int, service: str | None) -> str:
+    """What-changed items as a Markdown incident note (pure, so not cached)."""
+    from metrics.analysis.wc_evidence import incident_note as note
+
+    return note(items, at, timedelta(seconds=window_s), service)
 
 
 def scenario(base, kpi_drop: float, price_change: float, traffic: float) -> dict:

@@ -36,6 +36,7 @@ from typing import Any
 import polars as pl
 
 from metrics.analysis.signals import sql
+from metrics.analysis.wc_evidence import annotate_alerts
 from metrics.config import Settings
 from metrics.errors import ConfigError
 from metrics.store import Store
@@ -203,7 +204,8 @@ def _post_json(url: str, payload: dict) -> None:
 
 
 def _line(status: str, a: dict) -> str:
-    return f"[{status.upper()}] {a['rule']} {a['subject']} ({a['severity']}): {a['summary']}"
+    return (f"[{status.upper()}] {a['rule']} {a['subject']} ({a['severity']}): {a['summary']}"
+            + (a.get("details") or {}).get("what_changed_text", ""))
 
 
 def channels(config: Settings) -> list[tuple[str, Any]]:
@@ -252,6 +254,7 @@ def _public(a: dict) -> dict:
 def run_check(store: Store, config: Settings, at: datetime | None = None, notify: bool = True) -> CheckResult:
     at = at or utcnow()
     firing = evaluate(store, config, at)
+    firing = annotate_alerts(store, config, firing, at)      # link + top 3 of what changed
     state = current_state(store)
     was = {k: v for k, v in state.items() if v["status"] == "firing"}
     now_keys = {a["key"] for a in firing}

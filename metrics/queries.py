@@ -218,3 +218,8 @@ def service_health(source: Source, end: Time, as_of: Time = None) -> pl.DataFram
     e = _ts(end)
     return run(source, "service_health", {"start": e - timedelta(days=7), "prev": e - timedelta(days=14),
                                           "end": e, "services": []}, as_of)
+
+
+def freshness_history(source: Source, as_of: Time = None) -> pl.DataFrame:
+    """Per layer, source and load: arrived_at (load time), newest_data_at, rows."""
+    return run(source, "freshness_history", as_of=as_of)

@@ -17,7 +17,7 @@ def register(cli: click.Group, ingest: click.Group) -> None:
 
 
 @click.command("what-changed")
-@click.option("--service", required=True, help="Service to explain.")
+@click.option("--service", default=None, help="Service to explain (default: every service, ranked together).")
 @click.option("--at", "at", type=TIME, default="now", show_default=True,
               help="End of the window to explain (ISO 8601 or unix seconds).")
 @click.option("--window", type=DURATION, default="1h", show_default=True,
@@ -28,8 +28,8 @@ def register(cli: click.Group, ingest: click.Group) -> None:
 @format_option("table", "json")
 @store_options
 def what_changed_cmd(service, at, window, baseline, as_of, fmt, store, config) -> None:
-    """Rank what changed for SERVICE before --at across events, technical, model, business, cost
-    and data layers (causes before symptoms)."""
+    """Rank what changed before --at across events, technical, model, business, cost and data
+    layers (causes before symptoms), for --service or, without it, across every service."""
     from metrics.analysis.what_changed import what_changed
     from metrics.times import parse_duration
 
@@ -38,8 +38,10 @@ def what_changed_cmd(service, at, window, baseline, as_of, fmt, store, config) -
     if fmt == "json":
         emit(items, "json")
     else:
-        emit([{k: it[k] for k in ("rank", "layer", "kind", "subject", "score", "summary")}
-              for it in items], "table")
+        cols = ("rank", "layer", "kind", "subject", "score", "summary")
+        if service is None:
+            cols = ("rank", "service") + cols[1:]
+        emit([{k: it[k] for k in cols} for it in items], "table")
 
 
 @click.command("check")

@@ -1,12 +1,12 @@
 """Data health: freshness per source against its SLO, the last successful collector run, failures
 with their error text, row counts and late data. The "as of" picker in the sidebar applies here too."""
-from datetime import timedelta
 
 import polars as pl
 import streamlit as st
 
 from app import data
-from app.components import charts, filters
+from app.components import charts, filters, wc_charts
+from metrics.times import parse_duration
 
 f = filters.current()
 st.title("Data health")
@@ -38,6 +38,14 @@ if fresh.height:
         "newest_data_at": st.column_config.DatetimeColumn("Newest data (UTC)"),
     })
     charts.download(fresh, "freshness")
+
+st.subheader("Freshness over time")
+hist = data.freshness_history(f.as_of)
+if hist.height:
+    st.caption("Each point is a load: how old the newest data it brought was when it arrived; the last "
+               "point of each source is its age now. Above the dashed line the data came later than "
+               f"expected (the default freshness SLO, {DEFAULT_SLO}).")
+    wc_charts.freshness_over_time(hist, reference, parse_duration(DEFAULT_SLO).total_seconds() / 3600)
 
 st.subheader("Collector runs")
 ok = runs.filter(pl.col("last_status") == "ok").height

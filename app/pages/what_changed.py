@@ -1,12 +1,13 @@
-"""What changed (on-call): pick a service and a time (default: its latest firing alert, else the
-newest data), get the ranked explanations with their evidence and links into the Service page."""
+"""What changed (on-call): all services by default (or one), a time (from the URL, else the latest
+firing alert, else the newest data) and a window; the ranked explanations, each with its evidence
+as a chart, links into the Service page, and the list as a Markdown incident note."""
 from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import streamlit as st
 
 from app import data
-from app.components import charts, filters
+from app.components import charts, filters, wc_charts
 
 f = filters.current()
 st.title("What changed")
@@ -17,11 +18,12 @@ if not any(rows.get(k) for k in ("telemetry", "requests", "model_health", "kpis"
                        "`onepane ingest ...`), and events with `onepane ingest events FILE`.")
     st.stop()
 
+ALL = "All services"
 known = data.services_known(f.as_of)
-services = [s for s in known["service"].to_list() if s != "__unallocated__"]
-pick = f.services[0] if len(f.services) == 1 and f.services[0] in services else services[0]
-WINDOWS = {"15m": 900, "1h": 3600, "6h": 21600, "1d": 86400, "7d": 604800}
-
+services = [ALL] + [s for s in known["service"].to_list() if s != "__unallocated__"]
+pick = f.services[0] if len(f.services) == 1 and f.services[0] in services else ALL
+WINDOWS = {"10m": 600, "1h": 3600, "6h": 21600, "1d": 86400, "7d": 604800}
+url_window = st.query_params.get("wc_window")
 c1, c2 = st.columns([2, 1])
 
 
@@ -30,16 +32,22 @@ def _new_service():
         st.session_state.pop(k, None)
 
 
-service = c1.selectbox("Service", services, index=services.index(pick), key="wc_service", on_change=_new_service)
-window = c2.selectbox("Compare windows of", list(WINDOWS), index=3, key="wc_window",
-                      help="The window before the time against the one before that.")
+choice = c1.selectbox("Service", services, index=services.index(pick), key="wc_service", on_change=_new_service)
+service = None if choice == ALL else choice
+window = c2.selectbox("Compare windows of", list(WINDOWS), key="wc_window",
+                      index=list(WINDOWS).index(url_window if url_window in WINDOWS else "1d"),
+                      help="The window before the time against the one before that (or the same hours "
+                           "a day or week earlier); a change that began inside it is compared since its onset.")
 
 alerts = data.alert_state()
-firing = sorted((a for a in alerts if a.get("status") == "firing" and service in str(a.get("subject", ""))),
+firing = sorted((a for a in alerts if a.get("status") == "firing"
+                 and (service is None or service in str(a.get("subject", "")))),
                 key=lambda a: a["changed_at"], reverse=True) if alerts else []
 newest = data.data_end(f.as_of) or data.now()
-default = firing[0]["changed_at"] if firing else min(newest + timedelta(seconds=1), f.as_of_time or data.now())
-recent = data.events(f.start, f.end, (service,), f.as_of)
+url_at = st.query_params.get("at")
+default = (datetime.fromisoformat(url_at.replace("Z", "+00:00")) if url_at else
+           firing[0]["changed_at"] if firing else min(newest + timedelta(seconds=1), f.as_of_time or data.now()))
+recent = data.events(f.start, f.end, (service,) if service else (), f.as_of)
 
 
 def _jump():
@@ -55,16 +63,18 @@ if recent.height:
     st.selectbox("Or explain a change event", range(recent.height), index=None, key="wc_event",
                  on_change=_jump, placeholder=f"{recent.height} change event(s) in the window",
                  format_func=lambda i: f"{recent['occurred_at'][i]:%Y-%m-%d %H:%M} · {recent['kind'][i]} · "
+                                       f"{recent['service'][i] if service is None else ''} "
                                        f"{recent['model_version'][i] or ''} {recent['detail'][i] or ''}")
 c3, c4 = st.columns(2)
 if "wc_date" not in st.session_state:         # defaults once; the event picker and the user change them
     st.session_state["wc_date"] = default.date()
     st.session_state["wc_time"] = default.time().replace(second=0, microsecond=0)
 day = c3.date_input("At (UTC date)", key="wc_date")
-clock = c4.time_input("At (UTC time)", key="wc_time", step=timedelta(minutes=15))
+clock = c4.time_input("At (UTC time)", key="wc_time", step=timedelta(minutes=5))
 at = datetime.combine(day, clock, tzinfo=timezone.utc)
-st.caption(("Default time: the latest firing alert of this service. " if firing else
-            "Default time: the newest data in the store. ") + f"Explaining [{at - timedelta(seconds=WINDOWS[window])}, {at}).")
+st.caption(("Time from the link. " if url_at else "Default time: the latest firing alert"
+            + (" of this service. " if service else ". ") if firing else "Default time: the newest data in the store. ")
+           + f"Explaining [{at - timedelta(seconds=WINDOWS[window])}, {at}).")
 
 items = data.what_changed(service, at, WINDOWS[window], f.as_of)
 if isinstance(items, data.Unavailable):
@@ -75,16 +85,22 @@ if not items:
     st.stop()
 
 
+with st.expander("Copy as incident note"):
+    note = data.incident_note(items, at, WINDOWS[window], service)
+    st.code(note, language="markdown")
 for rank, item in enumerate(items, start=1):
     with st.container(border=True):
-        st.markdown(f"**{rank}. {item['layer']} · {item['kind']} · {item['subject']}** — score {item['score']:.2f}")
+        where = f" · {item['service']}" if service is None else ""
+        st.markdown(f"**{rank}. {item['layer']} · {item['kind']} · {item['subject']}**{where} — "
+                    f"score {item['score']:.2f}")
         st.write(item["summary"])
+        wc_charts.item_chart(item["chart"], key=str(rank))
         ev = item.get("evidence") or {}
         when = ev.get("occurred_at") or ev.get("onset")
         link_at = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else at
-        filters.link_to_service(f"Open the Service page around {link_at:%Y-%m-%d %H:%M}", service, link_at,
-                                item["layer"], as_of=f.as_of)   # centred on the change, its layer's tab
+        filters.link_to_service(f"Open the Service page around {link_at:%Y-%m-%d %H:%M}", item["service"],
+                                link_at, item["layer"], as_of=f.as_of)  # centred on the change, its layer's tab
         with st.expander("Evidence"):
             st.json(ev, expanded=False)
-charts.download(pl.DataFrame([{k: (str(v) if isinstance(v, (dict, list)) else v) for k, v in i.items()}
-                              for i in items]), f"what_changed_{service}")
+charts.download(pl.DataFrame([{k: (str(v) if isinstance(v, (dict, list)) else v) for k, v in i.items()
+                               if k != "chart"} for i in items]), f"what_changed_{service or 'all'}")

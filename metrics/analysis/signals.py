@@ -285,8 +285,9 @@ def _request_series(df: pl.DataFrame, subject: str, fr: Frame, by_b, per_version
         for q, name in (((0.95, "latency_p95_s"),) if per_version else
                         ((0.5, "latency_p50_s"), (0.95, "latency_p95_s"))):
             # a bucket quantile needs enough requests to mean anything
-            vals = np.array([_hist_quantile(q, les, mat[i]) if mat[i, -1] >= MIN_QUANTILE_COUNT
-                             else np.nan for i in range(fr.n)])
+            vals = np.full(fr.n, np.nan)
+            for i in np.nonzero(mat[:, -1] >= MIN_QUANTILE_COUNT)[0]:
+                vals[i] = _hist_quantile(q, les, mat[i])
             out.append(Series(name, "technical", subject, SYMPTOM, fr.t, vals, "s",
                               agg=lambda m, q=q, mat=mat, les=les: _hist_quantile(q, les, mat[m].sum(axis=0)),
                               load_sign=1, better="lower"))
@@ -380,6 +381,12 @@ def coverage(store: Store, service: str, fr: Frame, lo: float, hi: float, con=No
         b = g["b"].to_numpy()
         ok = (b >= 0) & (b < fr.n)
         v[b[ok]] = g["n"].to_numpy()[ok]
+        # a source sampled less often than the buckets (10-minute KPIs in 2-minute buckets): each
+        # bucket counts the instants of the trailing source interval, so "1 0 0 0 0 1" reads as steady
+        filled = np.sort(b[ok])
+        k = int(np.median(np.diff(filled))) if filled.size > 2 else 1
+        if k > 1:
+            v = np.convolve(v, np.ones(k), mode="full")[:fr.n]
         s = Series("data_rows", "data", src, CAUSE, fr.t, v, "instants/bucket", source_key=inp)
         s.last_at = max(g["last_at"].to_list())
         out.append(s)

@@ -11,16 +11,21 @@ Ranking method
 --------------
 1. Every layer becomes signals (metrics.analysis.signals): per-bucket series of request rate, error
    rate, latency quantiles, GPU utilisation and GPU-seconds per request, drift share, quality, KPIs,
-   cost, null rates. Buckets are 1/30 of the span of data in R, rounded up to a whole
-   multiple of the inputs' sampling interval (so hourly scrapes never alias into uneven buckets).
-2. Shift of a signal between two segments = effect size d = (median after − median before) / σ,
+   cost, null rates. Buckets are min(w / 40, span of data in R / 30), rounded up to a whole
+   multiple of the inputs' sampling interval and never below 5 s (a 10-minute window over
+   15-second scrapes gets 15-second buckets; hourly scrapes never alias into uneven buckets).
+2. Each signal's change point over [T − 3w, T) comes first (ruptures, binary segmentation, l2).
+   When it lies inside C, the buckets after it are compared with the window-length before it (or
+   the same hours a day/week earlier): a late shift counts once it has ≥ 3 buckets with a value
+   after its onset and |d| ≥ max(1, 4/√n) for n such buckets (wc_stats.onset_shift). Otherwise C
+   is compared with the reference. Shift of a signal between two segments = effect size
+   d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
    zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
    a side, except windowed reports (model health: one value per day or week), where one value a
-   side is compared against the 5 % floor alone. Its strength is
-   min(|d|, 8), so one wild series cannot drown the others. The onset of the shift is the single
-   change point of the series over P ∪ C found by ruptures (binary segmentation, l2 cost).
+   side is compared against the 5 % floor alone. Its strength is min(|d|, 8), so one wild series
+   cannot drown the others.
 3. Change events (deploys, rollbacks, config, price changes, backfills) in R are each compared
    before/after: [t_e − L, t_e) against [t_e, t_e + L), clipped to R and to the neighbouring events
    of the same service (L = max(w, T − t_e)). The symptom signals of *this* service that shift across
@@ -44,113 +49,52 @@ price × volume × mix by dimension (metrics.analysis.anomalies.decompose_cost).
 """
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
 
 from metrics.analysis import signals as S
-from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, Series, dt, ts
+from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, dt, ts
+from metrics.analysis.wc_evidence import chart_data
+from metrics.analysis.wc_items import (_cost_items, _cost_shift, _dur, _event_item, _event_subject,
+                                       _gpu_price_per_s, _idle_item, _iso, _shift_item)
+from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_MIN_S, N_BUCKETS,
+                                       BUCKETS_PER_WINDOW, MIN_STEP_S, onset_shift,
+                                       steps_at, version_local,
+                                       OTHER_SERVICE_D, WEEK, Shift, change_point, compare, significant)
 from metrics.config import Settings
 from metrics.errors import OnepaneError
 from metrics.store import Store
 
 log = logging.getLogger(__name__)
 
-D_MIN = 1.0            # minimum |effect size| for a shift
-REL_MIN = 0.10         # minimum relative change of the segment values
-OTHER_SERVICE_D = 2.0  # an event on another service needs |d| ≥ this, starting right after it
-STRENGTH_CAP = 8.0
-MIN_POINTS = 3         # buckets with a value needed on each side
-N_BUCKETS = 30
-IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idle
-EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
-LAYERS = ("event", "technical", "model", "business", "cost", "data")
-DAY = 86400.0
-WEEK = 7 * DAY
-LATE_MIN_S = 900.0     # data arriving less than 15 min after its time is never "late"
-SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
-# Simultaneous events of one service are one change; it is named after the most telling of them:
-# an experiment start is the umbrella of the treatment's rollout, while an experiment stop changes
-# no traffic by itself (the rollout to 100 % that follows it does).
-KIND_PRIORITY = {"experiment_start": 3, "deploy": 2, "rollback": 2, "config": 2, "price_change": 2,
-                 "data_backfill": 1, "experiment_stop": 1, "incident": 0}
-
-
-@dataclass
-class Shift:
-    series: Series
-    before: float
-    after: float
-    d: float
-    rel: float
-    onset: float | None
-    segments: tuple[tuple[float, float], tuple[float, float]]
-    compared: str = "previous window"
-
-    @property
-    def strength(self) -> float:
-        return min(abs(self.d), STRENGTH_CAP)
-
-
-# ---- statistics --------------------------------------------------------------------------------
-def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POINTS) -> float | None:
-    """(median after − median before) / pooled robust σ, floored at 5 % of the level."""
-    b = before[np.isfinite(before)]
-    a = after[np.isfinite(after)]
-    if b.size < min_points or a.size < min_points:
-        return None
-    mb, ma = float(np.median(b)), float(np.median(a))
-    sb = 1.4826 * float(np.median(np.abs(b - mb)))
-    sa = 1.4826 * float(np.median(np.abs(a - ma)))
-    sigma = max(np.sqrt((sb * sb + sa * sa) / 2), 0.05 * max(abs(mb), abs(ma)), 1e-12)
-    return (ma - mb) / sigma
-
-
-def change_point(t: np.ndarray, v: np.ndarray) -> float | None:
-    """Start time of the bucket where the series' single best l2 change point lies (ruptures)."""
-    import ruptures as rpt
-
-    ok = np.isfinite(v)
-    x, tt = v[ok], t[ok]
-    if x.size < 2 * MIN_POINTS:
-        return None
-    if np.ptp(x) == 0:
-        return None
-    bkps = rpt.Binseg(model="l2", min_size=2, jump=1).fit(x.reshape(-1, 1)).predict(n_bkps=1)
-    i = bkps[0]
-    return float(tt[i]) if i < x.size else None
-
-
-def compare(fr: Frame, s: Series, before: tuple[float, float], after: tuple[float, float],
-            compared: str) -> Shift | None:
-    mb, ma = fr.mask(*before), fr.mask(*after)
-    d = effect_size(s.v[mb], s.v[ma], s.min_points)
-    if d is None:
-        return None
-    vb, va = s.value(mb), s.value(ma)
-    if not (np.isfinite(vb) and np.isfinite(va)):
-        return None
-    rel = (va - vb) / abs(vb) if vb else (np.inf if va else 0.0)
-    if s.gate is not None and va > vb and not s.gate(ma):
-        return None                  # e.g. a feature's drift score rose but its test says "no drift"
-    return Shift(s, vb, va, d, rel, None, (before, after), compared)
-
-
-def significant(sh: Shift | None) -> bool:
-    return sh is not None and abs(sh.d) >= D_MIN and abs(sh.rel) >= REL_MIN
-
 
 # ---- the analysis ------------------------------------------------------------------------------
-def what_changed(store: Store, service: str, at: datetime, window: timedelta = timedelta(hours=1),
-                 baseline: timedelta | None = None, config: Settings | None = None,
-                 as_of: datetime | None = None) -> list[dict[str, Any]]:
-    """Ranked explanations of what changed for `service` in [at − window, at). See module doc."""
+def what_changed(store: Store, service: str | None = None, at: datetime | None = None,
+                 window: timedelta = timedelta(hours=1), baseline: timedelta | None = None,
+                 config: Settings | None = None, as_of: datetime | None = None,
+                 now: datetime | None = None) -> list[dict[str, Any]]:
+    """Ranked explanations of what changed in [at − window, at) (at defaults to `now`, itself the
+    clock by default). With a `service`, for that service; without one, across every service with
+    data in the range (see `across_services`). Each item has rank, layer, kind, subject, score,
+    summary, evidence, link and service. See the module doc for the method."""
+    at = at or now or datetime.now(timezone.utc)
+    if window.total_seconds() <= 0:
+        raise OnepaneError("--window must be positive")
+    if service is None:
+        from metrics.analysis.wc_across import across_services
+
+        return across_services(store, at, window, baseline, config, as_of)
+    items, _ = _explain(store, service, at, window, baseline, config, as_of)
+    return _ranked(items)
+
+
+def _explain(store: Store, service: str, at: datetime, window: timedelta, baseline: timedelta | None,
+             config: Settings | None, as_of: datetime | None) -> tuple[list[dict[str, Any]], float]:
+    """Unranked items of one service, and the total strength of what shifted there."""
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
@@ -169,7 +113,9 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         lasts = [x.timestamp() for x in span["last_at"].drop_nulls().to_list()]
         lo = max(R[0], min(firsts)) if firsts else R[0]
         hi = min(T, max(lasts) + 1) if lasts else T
-        step = max((hi - max(lo, T - 3 * w)) / N_BUCKETS, 1.0)
+        # buckets follow the window (w / BUCKETS_PER_WINDOW) and the data's span (span / N_BUCKETS),
+        # whichever is finer: a 10-minute window over 15-second scrapes gets 15-second buckets
+        step = max(min((hi - max(lo, T - 3 * w)) / N_BUCKETS, w / BUCKETS_PER_WINDOW), MIN_STEP_S)
         natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
         if natives:                   # whole multiples of the sampling interval: no aliasing
             native = min(natives)
@@ -209,14 +155,22 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
     if shift:
         REF, ref_label = (C[0] - shift, C[1] - shift), f"same time {_dur(shift)} earlier"
 
-    # 2. shifts C vs the reference (or around the change point inside C when there is no reference)
+    # 2. shifts: each signal's change point over [T − 3w, T) first. A change point inside C with
+    # enough buckets after it (see onset_shift) compares after-onset with before-onset; otherwise
+    # (or when that is not significant) the whole of C is compared with the reference
     shifts: dict[int, Shift] = {}
+    recent = fr.mask(T - 3 * w, T)
     for i, s in enumerate(series):
         if not s.ranked:
             continue
         win = (min(P[0], REF[0]), C[1])
         onset = change_point(fr.t[fr.mask(*win)], s.v[fr.mask(*win)])
-        sh = compare(fr, s, REF, C, ref_label)
+        late = change_point(fr.t[recent], s.v[recent])
+        sh = onset_shift(fr, s, late, C, w, shift if REF is not P else None)
+        if sh is not None:
+            onset = late
+        else:
+            sh = compare(fr, s, REF, C, ref_label)
         if sh is None and onset is not None and C[0] < onset < C[1] and "/" not in s.subject:
             # no previous window (data starts inside C): split C at its change point; not for
             # per-version series, whose start inside C is a rollout's warm-up, not a change
@@ -227,6 +181,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             continue                                    # only data arriving later than it used to
         if significant(sh):
             sh.onset = onset
+            # began inside the window (seen starting), not only a level unlike the reference's
+            sh.in_window = late is not None and C[0] <= late < C[1]
             shifts[i] = sh
 
     # 3. events: before/after comparisons
@@ -268,6 +224,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
                 onset = change_point(fr.t[m], s.v[m])
                 if abs(sh.d) < OTHER_SERVICE_D or onset is None or not (te - 2 * step <= onset <= te + w / 2):
                     continue
+                if not steps_at(fr, s, te, step) or version_local(fr, series, s, before, after, service):
+                    continue        # a creep already under way, or a shift of one version only
             evidence.append((i, sh))
         cost_sh = cost_evidence.get((before, after))
         if cost_sh is None and e["service"] == service and after[1] - after[0] >= DAY and before[1] - before[0] >= DAY:
@@ -309,6 +267,16 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             te = ev_items[k][1]
             if onset is None or te <= onset + tol:
                 credited[i] = f"event:{k}"
+    # a service-wide symptom carried by one version (its other versions did not move) is that
+    # version's: "errors on ranker/v2", not "errors on ranker"
+    for i, sh in shifts.items():
+        s = sh.series
+        if i in credited or s.role != SYMPTOM or s.subject != service:
+            continue
+        movers = [j for j, o in shifts.items() if o.series.kind == s.kind and o.series.subject.startswith(service + "/")
+                  and np.sign(o.after - o.before) == np.sign(sh.after - sh.before)]
+        if len(movers) == 1 and version_local(fr, series, s, *shifts[movers[0]].segments, service):
+            credited[i] = f"signal:{movers[0]}"
     causes = {i: sh for i, sh in shifts.items() if sh.series.role == CAUSE}
     for i, sh in shifts.items():
         s = sh.series
@@ -340,6 +308,8 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         part_of = lead[(e["service"], before, after)]
         share = explained / total * (1.0 if part_of == k else EXPLAINED_KEEP)
         item = _event_item(e, te, before, after, evidence, share, service)
+        drawn = [sh.series for _, sh in sorted(evidence, key=lambda x: -x[1].strength) if sh.series.t.size]
+        item["_series"] = drawn[0] if drawn else next((x for x in series if x.kind == "request_rate"), None)
         if part_of != k:
             item["evidence"]["part_of"] = _event_subject(ev_items[part_of][0]) + " " + ev_items[part_of][0]["kind"]
         items.append(item)
@@ -350,16 +320,17 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
         if sh.series.role == CAUSE:
             score = (own + credit_to.get(f"signal:{i}", 0.0)) / total
         else:
-            score = own / total * (EXPLAINED_KEEP if i in credited else 1.0)
+            score = (own * (EXPLAINED_KEEP if i in credited else 1.0) + credit_to.get(f"signal:{i}", 0.0)) / total
         by = None
         if i in credited:
             kind, idx = credited[i].split(":")
             by = (_event_subject(ev_items[int(idx)][0]) + " " + ev_items[int(idx)][0]["kind"]
                   if kind == "event" else f"{series[int(idx)].kind} of {series[int(idx)].subject}")
         items.append(_shift_item(sh, score, by, base_values.get((sh.series.kind, sh.series.subject)),
-                                 loads))
+                                 loads) | {"_series": sh.series, "_in_window": getattr(sh, "in_window", True)})
     if idle_item:
         idle_item["score"] = idle_item["_strength"] / total
+        idle_item["_series"] = next((x for x in series if x.kind == "gpu_util_pct"), None)
         items.append(idle_item)
     for ci in cost_items:
         ci["score"] = ci["_strength"] / total
@@ -369,221 +340,15 @@ def what_changed(store: Store, service: str, at: datetime, window: timedelta = t
             ci["evidence"]["explained_by"] = f"{_event_subject(e)} {e['kind']}"
         items.append(ci)
     for it in items:
+        it["_abs"] = float(it["score"]) * total      # strength explained, comparable across services
         it["score"] = round(min(float(it["score"]), 1.0), 4)
+        it["service"] = service
         it["link"] = f"?page=service&service={quote(service)}&at={quote(_iso(at))}"
-    items.sort(key=lambda it: (-it["score"], 0 if it.pop("_cause", False) else 1,
-                               it.pop("_onset", 0.0) or 0.0))
-    out = []
-    for r, it in enumerate(items, 1):
-        clean = {k: v for k, v in it.items() if not k.startswith("_")}
-        out.append({"rank": r, **clean})
-    return out
+        it["chart"] = chart_data(it, it.pop("_series", None), fr, (T - 3 * w, T), events, service)
+    return items, total
 
 
-# ---- items -------------------------------------------------------------------------------------
-def _dur(seconds: float) -> str:
-    for unit, n in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % n == 0:
-            k = int(seconds // n)
-            return f"{k} {unit}{'s' if k != 1 else ''}"
-    return f"{seconds:g} s"
-
-
-def _iso(x: datetime | float) -> str:
-    d = dt(x) if isinstance(x, (int, float)) else x
-    return d.strftime("%Y-%m-%dT%H:%M:%S") + (f".{d.microsecond // 1000:03d}" if d.microsecond else "") + "Z"
-
-
-def _fmt(x: float, unit: str = "") -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    if unit == "share":
-        return f"{x * 100:.2f}%"
-    if unit == "money":
-        return f"{x:.6g}"
-    return f"{x:.4g}" + (f" {unit}" if unit and unit not in ("", "%") else ("%" if unit == "%" else ""))
-
-
-def _pct(rel: float) -> str:
-    if not np.isfinite(rel):
-        return "from zero"
-    return f"{rel * 100:+.0f}%"
-
-
-def _event_subject(e: dict) -> str:
-    """service/model_version; for a price change the SKU it names (attributes.sku), if any."""
-    if e.get("kind") == "price_change" and e.get("attributes"):
-        try:
-            sku = json.loads(e["attributes"]).get("sku")
-        except (ValueError, AttributeError):
-            sku = None
-        if sku:
-            return str(sku)
-    return f"{e['service']}/{e['model_version']}" if e.get("model_version") else str(e["service"])
-
-
-def _shift_evidence(sh: Shift) -> dict[str, Any]:
-    (b0, b1), (a0, a1) = sh.segments
-    out = {"signal": sh.series.kind, "subject": sh.series.subject, "unit": sh.series.unit,
-           "before": _num(sh.before), "after": _num(sh.after), "change_pct": _num(sh.rel * 100),
-           "effect_size": round(sh.d, 2), "before_window": [_iso(b0), _iso(b1)],
-           "after_window": [_iso(a0), _iso(a1)], "compared": sh.compared}
-    return out | getattr(sh, "extra", {})
-
-
-def _num(x: float) -> float | None:
-    return None if x is None or not np.isfinite(x) else float(f"{x:.6g}")
-
-
-def _event_item(e: dict, te: float, before, after, evidence, score: float, service: str) -> dict:
-    subject = _event_subject(e)
-    # the service's own signals first, then per-version ones; strongest first within each
-    ev = sorted(evidence, key=lambda x: (x[1].series.subject != service, -x[1].strength))
-    moved = "; ".join(f"{sh.series.kind}{'' if sh.series.subject == service else ' of ' + sh.series.subject} "
-                      f"{_pct(sh.rel)} ({_fmt(sh.before, sh.series.unit)} → "
-                      f"{_fmt(sh.after, sh.series.unit)})" for _, sh in ev[:5])
-    where = "" if e["service"] == service else f" (on another service, {e['service']})"
-    summary = (f"{e['kind']} of {subject} at {_iso(te)}{where} was followed by {moved}."
-               if ev else f"{e['kind']} of {subject} at {_iso(te)}{where}; no measurable shift after it.")
-    return {"layer": "event", "kind": e["kind"], "subject": subject, "score": score,
-            "summary": summary,
-            "evidence": {"occurred_at": _iso(te), "detail": e.get("detail"), "event_id": e.get("event_id"),
-                         "before_window": [_iso(before[0]), _iso(before[1])],
-                         "after_window": [_iso(after[0]), _iso(after[1])],
-                         "shifts": [_shift_evidence(sh) for _, sh in ev]},
-            "_cause": True, "_onset": te}
-
-
-def _shift_item(sh: Shift, score: float, by: str | None, base: float | None,
-                loads: dict | None = None) -> dict:
-    s = sh.series
-    verb = "rose" if sh.after > sh.before else "fell"
-    (b0, b1), (a0, a1) = sh.segments
-    kind = s.kind
-    pct = f" {_pct(sh.rel)}" if np.isfinite(sh.rel) else ""
-    summary = (f"{s.kind} of {s.subject} {verb}{pct} from {_fmt(sh.before, s.unit)} to "
-               f"{_fmt(sh.after, s.unit)} ([{_iso(a0)}, {_iso(a1)}) vs [{_iso(b0)}, {_iso(b1)}), "
-               f"effect size {sh.d:+.1f}σ)" + (f", explained by {by}" if by else "") + ".")
-    ev = _shift_evidence(sh)
-    if s.kind == "arrival_lag_s":
-        kind = "late_data"
-        summary = (f"{s.source_key} source {s.subject} delivered its rows for [{_iso(a0)}, {_iso(a1)}) "
-                   f"{_fmt(sh.after / 3600)} h after their time on average, against {_fmt(sh.before / 3600)} h "
-                   f"before: late data, not (necessarily) a change in the service.")
-    if s.kind == "data_rows":
-        last = getattr(s, "last_at", None)
-        (_, _), (_, c_end) = sh.segments
-        # stale: nothing in the last quarter of the window; else it thinned out (missing rows)
-        quiet = (c_end - (last.timestamp() if last else 0.0)) > (c_end - sh.segments[1][0]) / 4
-        kind = "stale_source" if sh.after == 0 or quiet else "missing_data"
-        load = (loads or {}).get(s.subject)
-        ev["last_data_at"] = _iso(last) if last else None
-        if load:
-            ev["last_load_at"] = _iso(load["last_load_at"])
-        summary = (f"{s.source_key} source {s.subject} delivered data at {_fmt(sh.after)} instants per bucket in "
-                   f"[{_iso(a0)}, {_iso(a1)}) against {_fmt(sh.before)} before ({_pct(sh.rel)})"
-                   + (f"; its newest data is from {_iso(last)}" if last else "")
-                   + (f", newest load finished {_iso(load['last_load_at'])}" if load else "")
-                   + ": the data is late or missing, not (necessarily) the service.")
-    ev["onset"] = _iso(sh.onset) if sh.onset else None
-    if base is not None and np.isfinite(base):
-        ev["baseline"] = _num(base)
-    if by:
-        ev["explained_by"] = by
-    return {"layer": s.layer, "kind": kind, "subject": s.subject, "score": score,
-            "summary": summary, "evidence": ev, "_cause": s.role == CAUSE, "_onset": sh.onset}
-
-
-def _gpu_price_per_s(config: Settings | None) -> float | None:
-    if config and config.pricing.gpu_hour is not None:
-        return float(config.pricing.gpu_hour) / 3600.0
-    return None
-
-
-def _idle_item(series: list[Series], fr: Frame, C, P, price: float | None) -> dict | None:
-    s = next((x for x in series if x.kind == "gpu_idle_share"), None)
-    if s is None:
-        return None
-    mc, mp = fr.mask(*C), fr.mask(*P)
-    idle_c, cov_c = float(s.idle_s[mc].sum()), float(s.covered_s[mc].sum())
-    if cov_c <= 0 or idle_c / cov_c < IDLE_SHARE_MIN:
-        return None
-    idle_p, cov_p = float(s.idle_s[mp].sum()), float(s.covered_s[mp].sum())
-    share = idle_c / cov_c
-    ev: dict[str, Any] = {"idle_gpu_seconds": round(idle_c, 3), "covered_gpu_seconds": round(cov_c, 3),
-                          "idle_share": round(share, 4), "gpus": s.gpus,
-                          "before": {"idle_gpu_seconds": round(idle_p, 3),
-                                     "idle_share": round(idle_p / cov_p, 4) if cov_p else None},
-                          "window": [_iso(C[0]), _iso(C[1])]}
-    money = ""
-    if price is not None:
-        cost = Decimal(str(idle_c)) * Decimal(str(price * 3600)) / Decimal(3600)
-        ev["idle_cost"] = str(cost)
-        ev["gpu_hour_price"] = str(Decimal(str(price * 3600)))
-        money = f", costing {float(cost):.4g} at {price * 3600:.4g} per GPU-hour"
-    summary = (f"GPU idle (utilisation ≤ 1%) for {idle_c:.0f} of {cov_c:.0f} GPU-seconds "
-               f"({share * 100:.0f}%) in [{_iso(C[0])}, {_iso(C[1])}){money}; "
-               f"before: {idle_p:.0f} GPU-seconds idle.")
-    return {"layer": "cost", "kind": "idle_gpu_time", "subject": s.subject, "score": 0.0,
-            "summary": summary, "evidence": ev, "_strength": STRENGTH_CAP * share,
-            "_cause": False, "_onset": C[0]}
-
-
-def _cost_items(store: Store, service: str, C, P, con) -> list[dict]:
-    from metrics.analysis.anomalies import decompose_cost
-
-    d = decompose_cost(store, service, (dt(P[0]), dt(P[1])), (dt(C[0]), dt(C[1])), con=con)
-    if d is None or d["before"] == 0 and d["after"] == 0:
-        return []
-    before, after = float(d["before"]), float(d["after"])
-    rel = (after - before) / abs(before) if before else np.inf
-    if abs(rel) < REL_MIN:
-        return []
-    items = []
-    strength = min(STRENGTH_CAP, abs(rel) / 0.05 if np.isfinite(rel) else STRENGTH_CAP)
-    top = d["dimensions"][0] if d["dimensions"] else None
-    where = (f"; most of it in {top['dimension']}={top['top_value']} ({top['top_share'] * 100:.0f}% of the delta)"
-             if top else "")
-    summary = (f"cost of {service} {'rose' if after > before else 'fell'} {_pct(rel)} from "
-               f"{before:.2f} to {after:.2f} {d['currency']} (price {float(d['price_effect']):+.2f}, "
-               f"volume {float(d['volume_effect']):+.2f}, mix {float(d['mix_effect']):+.2f}){where}.")
-    kind, subject, cause = "cost", service, False
-    pe, ve = abs(float(d["price_effect"])), abs(float(d["volume_effect"]))
-    sku = next((x for x in d["dimensions"] if x["dimension"] == "sku"), None)
-    if pe > ve and pe > abs(float(d["mix_effect"])) and d.get("price_sku"):
-        kind, subject, cause = "price_change", d["price_sku"], True
-    elif sku and after > before and sku["top_share"] >= SKU_SPIKE_SHARE:
-        # most of a rise sits in one SKU whose price did not move: that SKU's usage spiked
-        kind, subject, cause = "sku_spike", sku["top_value"], True
-    items.append({"layer": "cost", "kind": kind, "subject": subject, "score": 0.0, "summary": summary,
-                  "evidence": {k: (str(v) if isinstance(v, Decimal) else v) for k, v in d.items()},
-                  "_strength": strength, "_cause": cause, "_onset": C[0]})
-    return items
-
-
-def _cost_shift(store: Store, service: str, before: tuple[float, float], after: tuple[float, float],
-                as_of) -> Shift | None:
-    """The bill's change across an event as a shift: cost per day before/after, with its price ×
-    volume × mix split (the before segment scaled to the after segment's length)."""
-    from metrics.analysis.anomalies import decompose_cost
-
-    con = store.connect(as_of)
-    try:
-        d = decompose_cost(store, service, (dt(before[0]), dt(before[1])), (dt(after[0]), dt(after[1])),
-                           con=con, scale_before=(after[1] - after[0]) / (before[1] - before[0]))
-    finally:
-        con.close()
-    if d is None or not d["before"]:
-        return None
-    days = (after[1] - after[0]) / DAY
-    b, a = float(d["before"]) / days, float(d["after"]) / days
-    rel = (a - b) / abs(b)
-    if abs(rel) < REL_MIN:
-        return None
-    price_led = abs(d["price_effect"]) >= max(abs(d["volume_effect"]), abs(d["mix_effect"]))
-    s = Series("cost_price" if price_led else "daily_cost", "cost", service, SYMPTOM, np.zeros(0),
-               np.zeros(0), d["currency"] + "/day")
-    sh = Shift(s, b, a, rel / 0.05, rel, None, (before, after), "before/after the event (bill)")
-    sh.extra = {k: str(d[k]) for k in ("price_effect", "volume_effect", "mix_effect", "delta")} | {
-        "price_sku": d.get("price_sku"), "top": d["dimensions"][0] if d["dimensions"] else None}
-    return sh
+def _ranked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    items = sorted(items, key=lambda it: (-it["score"], 0 if it.get("_cause") else 1, it.get("_onset") or 0.0))
+    return [{"rank": r, **{k: v for k, v in it.items() if not k.startswith("_")}}
+            for r, it in enumerate(items, 1)]

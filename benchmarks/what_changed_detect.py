@@ -1,0 +1,130 @@
+"""Time to detect: what-changed asked 2, 5, 10 and 30 minutes after each planted incident's onset.
+
+    nice .venv/bin/python benchmarks/what_changed_detect.py [--days 90] [--capture ../shared/data]
+
+Builds the demo company (seed 7, ending 2026-11-01, --days days) as `onepane demo` does, then for
+every planted incident (ground_truth.json) and for the real H100 capture's v42 rollout runs
+what-changed for the incident's service at onset + delay with windows 10m, 1h and 1d, and counts how
+often the planted cause is the top item. False alarms: in the demo's quiet periods (ground truth),
+what-changed at 12 instants per period (every 2 days at 10:00 and 22:00 UTC) per window, counting
+answers whose top item scores ≥ LIKELY (what the page presents as "likely") and answers with any item.
+Prints Markdown tables for the README.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+DELAYS = (2, 5, 10, 30)                  # minutes after the onset
+WINDOWS = {"10m": timedelta(minutes=10), "1h": timedelta(hours=1), "1d": timedelta(days=1)}
+LIKELY = 0.5
+
+
+def main() -> None:
+    from collectors.demo import generate
+    from collectors.runner import publish_services, run_sources
+    from metrics.analysis.what_changed import what_changed
+    from metrics.config import load_settings, parse_settings
+    from metrics.errors import OnepaneError
+    from metrics.store import Store
+    from metrics.times import parse_time
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--days", type=int, default=90)
+    ap.add_argument("--capture", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--demo", help="an already built demo folder (onepane demo's output) to reuse")
+    ap.add_argument("--quiet-per-period", type=int, default=12, help="instants per quiet period")
+    args = ap.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    t0 = time.perf_counter()
+    if args.demo:
+        out = Path(args.demo)
+        config = load_settings(out / "onepane.toml")
+        store = Store(out / "onepane.duckdb").ensure()
+    else:
+        out = generate(Path(tmp.name) / "demo", seed=7, days=args.days, end="2026-11-01T00:00:00Z")
+        config = load_settings(out / "onepane.toml")
+        store = Store(out / "onepane.duckdb").ensure()
+        publish_services(store, config)
+        run_sources(store, config)
+    truth = json.loads((out / "ground_truth.json").read_text())
+    print(f"demo ready in {time.perf_counter() - t0:.0f} s ({out})", file=sys.stderr)
+
+    def top_of(st, service, at, window, cfg):
+        try:
+            items = what_changed(st, service, at, window, config=cfg)
+        except OnepaneError:
+            return None
+        return items[0] if items else None
+
+    hits: dict[tuple[str, str, int], bool] = {}
+    rows = []
+    cases = [(inc["id"], inc["service"], parse_time(inc["start"]), inc["cause"], store, config)
+             for inc in truth["incidents"]]
+    cap = Path(args.capture)
+    if (cap / "gpu-serving-capture").exists():
+        from tests.whatchanged_helpers import V42_ROLLOUT, load_capture
+
+        cstore = Store(Path(tmp.name) / "capture.duckdb").ensure()
+        ccfg = parse_settings({"services": [{"name": "assistant-api"}]})
+        load_capture(cstore, cap, ccfg)
+        cases.append(("capture-v42-rollout", "assistant-api", parse_time(V42_ROLLOUT),
+                      {"layer": "event", "kind": "deploy", "subject": "assistant-api/ranker-v42"}, cstore, ccfg))
+    timings = []
+    for cid, service, onset, cause, st, cfg in cases:
+        for wname, window in WINDOWS.items():
+            for d in DELAYS:
+                t1 = time.perf_counter()
+                top = top_of(st, service, onset + timedelta(minutes=d), window, cfg)
+                timings.append(time.perf_counter() - t1)
+                got = (top["layer"], top["kind"], top["subject"]) if top else None
+                ok = got == (cause["layer"], cause["kind"], cause["subject"])
+                hits[(cid, wname, d)] = ok
+                rows.append((cid, wname, d, ok, got))
+                print("case", cid, wname, d, ok, got, f"{timings[-1]:.1f}s", file=sys.stderr, flush=True)
+    print("\n### Time to detect: cause on top (✓) by window and minutes after onset\n")
+    print("| incident | " + " | ".join(f"{w} +{d}m" for w in WINDOWS for d in DELAYS) + " |")
+    print("|---|" + "---|" * (len(WINDOWS) * len(DELAYS)))
+    for cid, *_ in cases:
+        print(f"| {cid} | " + " | ".join("✓" if hits[(cid, w, d)] else "·" for w in WINDOWS for d in DELAYS) + " |")
+    print("| **on top** | " + " | ".join(f"{sum(hits[(c[0], w, d)] for c in cases)}/{len(cases)}"
+                                        for w in WINDOWS for d in DELAYS) + " |")
+    quiet = defaultdict(lambda: [0, 0, 0])
+    for q in truth["quiet_periods"]:
+        start, end = parse_time(q["start"]), parse_time(q["end"])
+        k = 0
+        t = start.replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        while t < end and k < args.quiet_per_period:
+            for wname, window in WINDOWS.items():
+                for svc in truth["services"]:
+                    top = top_of(store, svc, t, window, config)
+                    c = quiet[wname]
+                    c[0] += 1
+                    c[1] += bool(top and top["score"] >= LIKELY)
+                    c[2] += top is not None
+            t += timedelta(hours=12) if t.hour == 10 else timedelta(days=2, hours=-12)
+            k += 1
+    print(f"\n### False alarms in the quiet periods (per service and instant)\n")
+    print(f"| window | answers | top item score ≥ {LIKELY} | any item |")
+    print("|---|---|---|---|")
+    for wname in WINDOWS:
+        n, likely, anyi = quiet[wname]
+        print(f"| {wname} | {n} | {likely} ({likely / max(n, 1):.0%}) | {anyi} ({anyi / max(n, 1):.0%}) |")
+    timings.sort()
+    print(f"\nper call: median {timings[len(timings) // 2]:.2f} s, max {timings[-1]:.2f} s", file=sys.stderr)
+    for r in rows:
+        if not r[3]:
+            print("miss", *r, file=sys.stderr)
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Alerts lead to What changed: a firing alert carries the link to the page at its time for its
+service and the top three items, in `onepane check --format json`, the webhook and the mail."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from tests.test_alerts import AT0, BAD, MINUTES, at_minute, config, http_server, smtp_server  # noqa: F401
+from tests.whatchanged_helpers import write_request_counters
+
+
+def test_firing_alert_links_to_what_changed_with_its_top_items(store, http_server, smtp_server,  # noqa: F811
+                                                               monkeypatch, run_cli, tmp_path):
+    from metrics.alerts import run_check
+
+    url, received = http_server
+    port, mails = smtp_server
+    monkeypatch.setenv("TEST_SLACK_URL", url + "/slack/T000/B000/secret-token")
+    monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
+    # errors at 5 % from minute 200: the burn-rate alert fires at minute 212
+    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
+    r = run_check(store, config(port), at=at_minute(212))
+    alert = r.firing[0]
+    link = "what_changed?" + urlencode({"at": at_minute(212).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                        "wc_window": "1h", "service": "svc"})
+    assert alert["details"]["what_changed_link"] == link
+    top = alert["details"]["what_changed"]
+    assert 1 <= len(top) <= 3
+    assert (top[0]["kind"], top[0]["subject"]) == ("error_rate", "svc")
+    hook = next(b for p, b in received if p == "/hook")
+    assert hook["alerts"][0]["details"]["what_changed"][0]["summary"] == top[0]["summary"]
+    slack = next(b for p, b in received if p.startswith("/slack/"))
+    assert "1. " + top[0]["summary"] in slack["text"]
+    assert "1. " + top[0]["summary"][:40] in mails[0][2]
+
+    # the CLI's JSON: the same link on the firing alert
+    cfg = tmp_path / "onepane.toml"
+    cfg.write_text('[[services]]\nname = "svc"\n[services.slo]\nerror_rate = 0.01\nobjective = 0.99\n'
+                   'period = "8h"\n', encoding="utf-8")
+    p = run_cli("check", "--no-notify", "--at", at_minute(212).isoformat(), "--format", "json",
+                "--db", store.db_path, "--config", cfg)
+    out = json.loads(p.stdout)
+    assert out["firing"][0]["details"]["what_changed_link"] == link, p.stderr

@@ -27,15 +27,16 @@ name = "prom"
 type = "prometheus"
 url = "{proxy.url}"
 step = "15s"
-initial = "{int(time.time()) - FROM + 60}s"
+initial = "{TO - FROM + 120}s"
 max_in_flight = 2
 """)
         args = [sys.executable, "-m", "app", "-v", "collect", "prom"]
-        first = subprocess.Popen(args, cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
+        env = dict(cli_env(), ONEPANE_NOW=str(TO + 60))   # the collectors' clock: just after the capture
+        first = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
         while not proxy.requests and first.poll() is None:   # the first run is fetching
             time.sleep(0.05)
-        second = subprocess.Popen(args, cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
+        second = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         out1, out2 = first.communicate(timeout=600), second.communicate(timeout=600)
     assert first.returncode == 0 and second.returncode == 0, (out1, out2)

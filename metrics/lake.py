@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import shutil
-import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -286,6 +285,17 @@ class Load:
             self.abort(str(exc) or exc_type.__name__)
 
 
+def fs_clock(folder: Path) -> float:
+    """Now, as the file system that holds `folder` stamps files: file ages are measured against it,
+    never against the process clock (which a test may move, or which may disagree with a network
+    file system's). Touches one marker file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mark = folder / ".clock"
+    mark.touch()
+    os.utime(mark)
+    return mark.stat().st_mtime
+
+
 OWNER = ".owner"
 STALE_AFTER_S = 3600        # a staging folder without a live owner lock: a load never runs this long
                             # before it takes its lock, so older ones are leftovers
@@ -297,7 +307,7 @@ def sweep_staging(store: Store, now: float | None = None) -> list[str]:
     or one with no owner file at all older than STALE_AFTER_S (e.g. a killed compaction).
     A folder whose owner lock is held belongs to a running load and is never touched."""
     root = store.lake / "_staging"
-    now = time.time() if now is None else now
+    now = fs_clock(store.lake) if now is None else now
     removed: list[str] = []
     for d in sorted(root.iterdir()) if root.exists() else []:
         try:
@@ -388,10 +398,11 @@ def compact_partition(store: Store, table: str, folder: Path) -> int:
                 keep, drop = files, []
             else:
                 status = _load_status(store, [_load_of(f) for f in files])
+                fs_now = fs_clock(store.lake)
                 keep = [f for f in files if f.name.startswith("c") or status.get(_load_of(f)) == "ok"]
                 drop = [f for f in files if f not in keep and (
                     status.get(_load_of(f)) == "failed"
-                    or (_load_of(f) not in status and time.time() - f.stat().st_mtime > 3600))]
+                    or (_load_of(f) not in status and fs_now - f.stat().st_mtime > 3600))]
             if len(keep) < 2 and not drop:
                 return 0
             work = store.lake / "_staging" / f"compact-{uuid.uuid4().hex[:8]}"

@@ -95,6 +95,7 @@ FUNCTION_MAP = {
     "date_bin": _time_bucket,
     "quantile_cont": _quantile_cont,
     "timestamp_trunc": _timestamp_trunc,
+    "isfinite": _bool_agg("isFinite"),
     "logical_or": _bool_agg("max"),
     "logical_and": _bool_agg("min"),
     "percentile_cont": _quantile_cont,

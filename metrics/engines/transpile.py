@@ -152,6 +152,35 @@ def _function_pass(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _unshadow(select: exp.Select) -> None:
+    """DuckDB resolves a name in WHERE, GROUP BY and inside aggregates to the source's column;
+    ClickHouse to a same-named alias of the SELECT list first (`sum(x) AS x` then `max(x)`).
+    Where the SELECT reads one named source and an alias's own definition reads the same-named
+    column (so the source has it), qualify such references with the source."""
+    from_ = select.args.get("from_") or select.args.get("from")
+    if from_ is None or select.args.get("joins"):
+        return
+    source = from_.this
+    name = source.alias_or_name if isinstance(source, (exp.Table, exp.Subquery)) else ""
+    if not name:
+        return
+    # only aliases whose own definition reads a same-named column: then the source has it
+    aliases = {e.alias for e in select.expressions if isinstance(e, exp.Alias)
+               and any(c.name == e.alias and not c.table for c in e.this.find_all(exp.Column))}
+    if not aliases:
+        return
+    parts = [e.this for e in select.expressions if isinstance(e, exp.Alias)]
+    parts += [e for e in select.expressions if not isinstance(e, exp.Alias)]
+    parts += [select.args[k] for k in ("where", "group", "having") if select.args.get(k)]
+    for part in parts:
+        for col in list(part.find_all(exp.Column)):
+            if col.table or col.name not in aliases or col.find_ancestor(exp.Select) is not select:
+                continue
+            if isinstance(col.parent, exp.Alias) and col.parent.alias == col.name:
+                continue                              # `x AS x`: nothing shadows
+            col.set("table", exp.to_identifier(name))
+
+
 def to_clickhouse(sql: str, values: dict | None = None) -> str:
     """Transpile one DuckDB statement; `values` fills $params and getvariable(...)."""
     values = {} if values is None else values
@@ -166,6 +195,8 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
     tree = tree.transform(_function_pass)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
                           and not isinstance(n, exp.TryCast) else n)
+    for select in tree.find_all(exp.Select):
+        _unshadow(select)
     for select in tree.find_all(exp.Select):      # `b.minute` is named `b.minute` in ClickHouse
         select.set("expressions", [exp.alias_(e, e.name) if isinstance(e, exp.Column) and e.table
                                    and not isinstance(e.this, exp.Star) else e

@@ -155,3 +155,11 @@ def test_compare_is_clean_on_the_edge_fixture_under_a_non_utc_host_timezone(edge
             "queries/unit_cost_daily", "queries/data_range", "analysis/cost_per_prediction[ranker]"]
     assert all(rows[q]["status"] == "ok" for q in core if q in rows), {q: rows.get(q) for q in core}
     assert {"stg_cost", "focus", "queries/cost_daily", "queries/unit_cost_daily"} <= rows.keys()
+
+
+@pytest.mark.parametrize("sql, want", [("SELECT unnest(range(3)) AS k", [0, 1, 2]),
+                                       ("SELECT unnest(range(2, 5)) AS k", [2, 3, 4]),
+                                       ("SELECT unnest(generate_series(1, 3)) AS k", [1, 2, 3])])
+def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
+    assert [r[0] for r in duckdb.sql(sql).fetchall()] == want
+    assert [r["k"] for r in ch(chdb_session, to_clickhouse(sql))] == want

@@ -85,6 +85,14 @@ def _bool_agg(fn: str):                # bool_or/bool_and: max/min of a Bool is 
     return lambda node: exp.Anonymous(this=fn, expressions=[_args(node)[0].copy()])
 
 
+def _series(node):                    # DuckDB range(a, b) is [a, b); generate_series(a, b) is [a, b]
+    start, end, step = node.args.get("start"), node.args.get("end"), node.args.get("step")
+    if not node.args.get("is_end_exclusive"):
+        end = exp.Add(this=end.copy(), expression=exp.Literal.number(1))
+    args = [start.copy(), end.copy()] + ([step.copy()] if step is not None else [])
+    return exp.Anonymous(this="range", expressions=args)
+
+
 # DuckDB function (lower case) -> builder of the ClickHouse expression. Each entry is tested
 # against DuckDB in tests/test_engines.py; `onepane metrics check` allows exactly these plus the
 # functions SQLGlot maps itself (PORTABLE).
@@ -96,6 +104,7 @@ FUNCTION_MAP = {
     "quantile_cont": _quantile_cont,
     "timestamp_trunc": _timestamp_trunc,
     "isfinite": _bool_agg("isFinite"),
+    "generate_series": _series,
     "logical_or": _bool_agg("max"),
     "logical_and": _bool_agg("min"),
     "percentile_cont": _quantile_cont,

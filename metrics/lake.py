@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -288,12 +289,14 @@ class Load:
 def fs_clock(folder: Path) -> float:
     """Now, as the file system that holds `folder` stamps files: file ages are measured against it,
     never against the process clock (which a test may move, or which may disagree with a network
-    file system's). Touches one marker file."""
+    file system's). A file is created (the kernel stamps it) and removed again."""
     folder.mkdir(parents=True, exist_ok=True)
-    mark = folder / ".clock"
-    mark.touch()
-    os.utime(mark)
-    return mark.stat().st_mtime
+    fd, name = tempfile.mkstemp(prefix=".clock-", dir=folder)
+    try:
+        return os.fstat(fd).st_mtime
+    finally:
+        os.close(fd)
+        os.unlink(name)
 
 
 OWNER = ".owner"

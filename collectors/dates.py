@@ -58,9 +58,9 @@ class Bounds:
     @classmethod
     def at(cls, now: datetime | None = None, earliest: date | datetime | str | None = None,
            max_ahead: timedelta | str | None = None) -> "Bounds":
-        from metrics.times import parse_duration
+        from metrics.times import parse_duration, utcnow
 
-        now = now or datetime.now(timezone.utc)
+        now = now or utcnow()
         now = now if now.tzinfo else now.replace(tzinfo=timezone.utc)
         e = earliest or date(2000, 1, 1)
         if isinstance(e, str):

@@ -28,7 +28,7 @@ import hashlib
 import json
 import logging
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -41,6 +41,7 @@ from collectors.registry import collector
 from collectors.runner import source_files
 from collectors.server_metrics import canonical, triton_version
 from metrics.errors import InputError
+from metrics.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", file=str(path))
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     max_time = now.timestamp() + 366 * 86400
     try:
         text = path.read_text(encoding="utf-8")

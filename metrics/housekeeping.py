@@ -19,7 +19,7 @@ from metrics import queries
 from metrics.errors import OnepaneError
 from metrics.lake import Load, table_lock
 from metrics.store import Store, check_ident, lake_path_for
-from metrics.times import parse_duration
+from metrics.times import parse_duration, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +169,7 @@ def apply_retention(store: Store, retention: dict[str, str], now: datetime | Non
 
     As of a time before an expiry its rows are gone too (retention frees the disk); the run log
     says when and what, so an as-of answer over an expired range is explained, not silent."""
-    now = now or datetime.now(timezone.utc)
+    now = now or utcnow()
     known = set(store.raw_tables())
     out = []
     for key, age in sorted(retention.items()):

@@ -34,10 +34,11 @@ def test_retention_drops_old_partitions_and_records_it(store):
 def test_compact_applies_retention_from_config(run_cli, tmp_path):
     (tmp_path / "onepane.toml").write_text('[retention]\nevents = "30d"\n')
     ev = tmp_path / "e.jsonl"
-    ev.write_text('{"ts": "2020-01-05T10:00:00Z", "kind": "deploy", "service": "s"}\n'
-                  '{"ts": "2099-01-05T10:00:00Z", "kind": "deploy", "service": "s"}\n')
-    run_cli("ingest", "events", ev, check=True)
-    r = run_cli("compact", check=True)
+    ev.write_text('{"ts": "2026-01-05T10:00:00Z", "kind": "deploy", "service": "s"}\n'
+                  '{"ts": "2026-11-19T10:00:00Z", "kind": "deploy", "service": "s"}\n')
+    clock = {"ONEPANE_NOW": "2026-11-20T12:00:00Z"}      # 30 days keep the second event only
+    run_cli("ingest", "events", ev, env=clock, check=True)
+    r = run_cli("compact", env=clock, check=True)
     assert "retention: raw_events dropped 1 partition(s), 1 rows" in r.stdout
     left = run_cli("sql", "select count(*) as n from raw_events", "--format", "csv", check=True)
     assert left.stdout.split()[1] == "1"

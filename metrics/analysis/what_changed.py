@@ -50,7 +50,7 @@ price × volume × mix by dimension (metrics.analysis.anomalies.decompose_cost).
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -68,6 +68,7 @@ from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_
 from metrics.config import Settings
 from metrics.errors import OnepaneError
 from metrics.store import Store
+from metrics.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def what_changed(store: Store, service: str | None = None, at: datetime | None =
     clock by default). With a `service`, for that service; without one, across every service with
     data in the range (see `across_services`). Each item has rank, layer, kind, subject, score,
     summary, evidence, link and service. See the module doc for the method."""
-    at = at or now or datetime.now(timezone.utc)
+    at = at or now or utcnow()
     if window.total_seconds() <= 0:
         raise OnepaneError("--window must be positive")
     if service is None:

@@ -21,7 +21,7 @@ from metrics.config import Service, Settings
 from metrics.errors import OnepaneError
 from metrics.governance.controls import Control, load_controls
 from metrics.store import Store
-from metrics.times import parse_duration, parse_time
+from metrics.times import parse_duration, parse_time, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def evaluate(store: Store, config: Settings, at: datetime | str | None = None,
     `at`: the time the controls are judged at (default `as_of`, else `now`, else the clock);
     `as_of`: read the store as it was known then (None: everything committed)."""
     as_of_t = parse_time(as_of) if as_of is not None else None
-    at_t = parse_time(at) if at is not None else (as_of_t or now or datetime.now(timezone.utc))
+    at_t = parse_time(at) if at is not None else (as_of_t or now or utcnow())
     controls = controls if controls is not None else load_controls(config.governance.controls)
     default_window = parse_duration(config.governance.window)
     unknown = [s for s in services or [] if config.service(s) is None]
@@ -187,7 +187,7 @@ def evaluate(store: Store, config: Settings, at: datetime | str | None = None,
             "light": light(items, controls), "gaps": gaps, "controls": items})
     return {
         "schema_version": SCHEMA_VERSION, "framework": "NIST AI RMF 1.0",
-        "at": _plain(at_t), "as_of": _plain(as_of_t), "generated_at": _plain(now or datetime.now(timezone.utc)),
+        "at": _plain(at_t), "as_of": _plain(as_of_t), "generated_at": _plain(now or utcnow()),
         "store": str(store.db_path), "window": config.governance.window,
         "controls": [{"id": c.id, "title": c.title, "function": c.function, "category": c.category,
                       "tiers": list(c.tiers), "severity": c.severity, "query": c.source,

@@ -111,9 +111,13 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
     (artifacts / "soak.json").write_text(json.dumps(report, indent=1))
     print("\nsoak:", report)
     assert errors == [] and cycle >= MIN_CYCLES
-    warm = samples[1]                                       # after the first full walk
-    assert max(s[0] for s in samples[2:]) <= warm[0] * 1.10, samples
-    assert max(s[1] for s in samples[2:]) <= warm[1] + 8, samples   # a few sockets come and go
+    # flat after warm-up: caches, sessions and pooled files fill during the first walks, so the
+    # last third of the walks may not grow past the middle third (a leak keeps growing; a CI run
+    # of 12 walks went 27 -> 49 open files in its first two thirds, then 51, 51, 48, 49)
+    third = max(1, len(samples) // 3)
+    middle, last = samples[third:len(samples) - third] or samples[:1], samples[len(samples) - third:]
+    assert max(s[0] for s in last) <= max(s[0] for s in middle) * 1.10, samples
+    assert max(s[1] for s in last) <= max(s[1] for s in middle) + 4, samples
     lake = f.store.lake
     for part in (p for p in lake.glob("*/*") if p.is_dir() and not p.parent.name.startswith("_")):
         assert sum(1 for _ in part.glob("*.parquet")) <= COMPACT_AFTER_FILES + 2, part

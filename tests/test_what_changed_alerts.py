@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from tests.test_alerts import AT0, BAD, MINUTES, at_minute, config, http_server, smtp_server  # noqa: F401
+from tests.test_alerts import AT0, BAD, MINUTES, PER_MIN, at_minute, config, http_server, smtp_server  # noqa: F401
 from tests.whatchanged_helpers import write_request_counters
 
 
@@ -17,11 +17,11 @@ def test_firing_alert_links_to_what_changed_with_its_top_items(store, http_serve
     port, mails = smtp_server
     monkeypatch.setenv("TEST_SLACK_URL", url + "/slack/T000/B000/secret-token")
     monkeypatch.setenv("TEST_HOOK_URL", url + "/hook")
-    # errors at 5 % from minute 200: the burn-rate alert fires at minute 212
-    write_request_counters(store, "svc", AT0, MINUTES, 100, BAD)
-    r = run_check(store, config(port), at=at_minute(212))
+    # 80 % errors in minutes 1000..1011 (tests/test_alerts.py): the fast-burn page fires at 1012
+    write_request_counters(store, "svc", AT0, MINUTES, PER_MIN, BAD)
+    r = run_check(store, config(port), at=at_minute(1012))
     alert = r.firing[0]
-    link = "what_changed?" + urlencode({"at": at_minute(212).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    link = "what_changed?" + urlencode({"at": at_minute(1012).strftime("%Y-%m-%dT%H:%M:%SZ"),
                                         "wc_window": "1h", "service": "svc"})
     assert alert["details"]["what_changed_link"] == link
     top = alert["details"]["what_changed"]
@@ -36,8 +36,8 @@ def test_firing_alert_links_to_what_changed_with_its_top_items(store, http_serve
     # the CLI's JSON: the same link on the firing alert
     cfg = tmp_path / "onepane.toml"
     cfg.write_text('[[services]]\nname = "svc"\n[services.slo]\nerror_rate = 0.01\nobjective = 0.99\n'
-                   'period = "8h"\n', encoding="utf-8")
-    p = run_cli("check", "--no-notify", "--at", at_minute(212).isoformat(), "--format", "json",
+                   'period = "1d"\n', encoding="utf-8")
+    p = run_cli("check", "--no-notify", "--at", at_minute(1012).isoformat(), "--format", "json",
                 "--db", store.db_path, "--config", cfg)
     out = json.loads(p.stdout)
     assert out["firing"][0]["details"]["what_changed_link"] == link, p.stderr

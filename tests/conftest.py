@@ -1,10 +1,13 @@
 """Shared fixtures: a real migrated DuckDB store under tmp_path, the shared data folder, the CLI."""
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -35,6 +38,36 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder `name`, made by `build(folder)` once per test run: the first worker of a parallel
+    run (pytest-xdist) builds it under a lock in the run's shared temp folder, the others wait and
+    reuse it. Treat it as read-only: `private_copy` gives a test its own."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                       # popen-gwN/.. is shared by the run's workers
+    folder, done = root / f"built-{name}", root / f"built-{name}.done"
+    with open(root / f"built-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)      # a half-built folder from a failed build
+            build(folder)
+            done.touch()
+    return folder
+
+
+def private_copy(src: Path, dst: Path) -> Path:
+    """Copy a built demo folder: its onepane.toml names its own files by absolute path (rewritten
+    to the copy's) and the store's views embed the lake's path (re-created by `Store.ensure`)."""
+    from metrics.store import Store
+
+    shutil.copytree(src, dst)
+    for cfg in dst.glob("*.toml"):
+        cfg.write_text(cfg.read_text(encoding="utf-8").replace(str(src), str(dst)), encoding="utf-8")
+    for db in dst.glob("*.duckdb"):
+        Store(db).ensure()
+    return dst
+
+
 def cli_env(**extra) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -55,3 +88,24 @@ def run_cli(tmp_path):
                                  f"{proc.stdout}\n{proc.stderr}")
         return proc
     return run
+
+
+# `make test` runs the files on parallel workers (pytest-xdist, `--dist loadfile`: a file's tests and
+# its module fixtures stay on one worker). Files start longest first, so the 3-minute soak and the
+# modules that build a demo store never become the run's tail. Seconds per file from a serial CI
+# run; unlisted files follow in their usual order. A serial run keeps the usual order.
+SLOW_FILES = {
+    "test_soak.py": 195, "test_what_changed_demo.py": 111, "test_governance_demo.py": 83,
+    "test_browser.py": 68, "test_weekly_report.py": 67, "test_browser_dashboard.py": 55,
+    "test_serving.py": 44, "test_telemetry_scale.py": 42, "test_app.py": 38,
+    "test_model_health_collector.py": 37, "test_concurrency.py": 36, "test_weekly_review_page.py": 34,
+    "test_billing.py": 31, "test_what_changed_onset.py": 30, "test_demo.py": 28,
+    "test_ledger_allocation.py": 27, "test_notebooks.py": 26, "test_notebooks_review.py": 25,
+    "test_telemetry_prometheus.py": 25, "test_cli.py": 25,
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: -SLOW_FILES.get(item.path.name, 0))     # stable within a file

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.foundation_helpers import run_demo
+from tests.foundation_helpers import built_demo
 
 WEEK, FROM, TO = "2026-W47", "2026-11-16T00:00:00Z", "2026-11-23T00:00:00Z"
 PREV_FROM = "2026-11-09T00:00:00Z"
@@ -28,9 +28,8 @@ def test_api_docstrings():
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """A private 30-day demo store (this module restates a bill in it, so it is not shared)."""
-    out = tmp_path_factory.mktemp("weekly") / "demo"
-    run = run_demo(out)
+    """A private copy of the 30-day demo store (this module restates a bill in it)."""
+    out, run = built_demo(tmp_path_factory, "weekly")
     assert run.returncode == 0, run.stderr[-3000:]
     return out
 

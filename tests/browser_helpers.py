@@ -28,41 +28,47 @@ def free_port() -> int:
 @contextlib.contextmanager
 def streamlit_server(db_path: Path, config_path: Path | None = None, timeout: float = 60):
     """Serve the dashboard over `db_path`; yields the base URL; stops the server it started."""
-    port = free_port()
     env = dict(os.environ, ONEPANE_DB=str(db_path), PYTHONPATH=str(ROOT))
     env.pop("ONEPANE_CONFIG", None)
     if config_path:
         env["ONEPANE_CONFIG"] = str(config_path)
-    log = open(Path(db_path).with_suffix(".streamlit.log"), "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app.launch", "run", str(ROOT / "app" / "main.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        env=env, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: "
-                                   f"{Path(log.name).read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not become healthy in time")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
+    log_path = Path(db_path).with_suffix(".streamlit.log")
+    for attempt in range(3):      # a free port can be taken between bind and use (parallel workers)
+        port = free_port()
+        log = open(log_path, "w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.launch", "run", str(ROOT / "app" / "main.py"),
+             "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            env=env, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    text = log_path.read_text()
+                    if ("is not available" in text or "already in use" in text) and attempt < 2:
+                        break
+                    raise RuntimeError(f"streamlit exited with {proc.returncode}: {text[-2000:]}")
+                try:
+                    with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("streamlit did not become healthy in time")
+                time.sleep(0.3)
+            if proc.poll() is None:
+                yield url
+                return
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
 
 
 @contextlib.contextmanager

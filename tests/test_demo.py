@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from collectors.demo import generate
-from tests.foundation_helpers import demo_store, run_demo  # noqa: F401 - a fixture
+from tests.foundation_helpers import run_demo
 
 END = "2026-11-25T00:00:00Z"
 
@@ -277,6 +277,15 @@ def test_demo_config_validates_against_installed_collectors(demo):
     for i, src in enumerate(cfg.source):
         if src.type in known:
             source_settings(src, i, cfg.path)
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory):
+    """This module's own 30-day demo build, not a copy of the shared one: the test re-runs
+    `onepane demo` in place and a copy's drift settings name other input paths, so drift windows
+    would be recomputed."""
+    out = tmp_path_factory.mktemp("demo30") / "demo"
+    return out, run_demo(out)
 
 
 @pytest.mark.slow

@@ -33,6 +33,10 @@ after `budget_s` (600 s) however many retries are left. A run is one all-or-noth
 load: if any request still fails, nothing of the run is written, the run log records the error and
 what earlier runs collected stays.
 
+Partial answers: a response with `warnings` (a remote-read or store backend that did not answer)
+keeps none of its points; its range is recorded as `gaps` in the watermark and as `not_fetched` in
+the run log, and the next runs ask for it again (collectors/prometheus_gaps.py).
+
 Incremental: the load's watermark holds the last collected time per query. The next run starts one
 step after it; a gap after downtime is back-filled up to `backfill_limit` (older points are skipped
 and the skipped span is logged). `--from/--to` collect an explicit range (the watermark never moves
@@ -55,6 +59,7 @@ from typing import Callable
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from collectors import prometheus_gaps as gaps
 from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
 from collectors.registry import collector
 from collectors.server_metrics import SERVER_SETS, prometheus_query
@@ -275,12 +280,28 @@ class _Client:
             self.local.c = c
         return c
 
-    def query_range(self, expr: str, a: datetime, b: datetime, step: str) -> list[dict]:
+    def _range(self, expr: str, a: datetime, b: datetime, step: str) -> tuple[list[dict], list[str]]:
+        """The request `custom_query_range` sends, through the same session, keeping the answer's
+        `warnings` (the library returns only `data.result` and drops them)."""
+        from prometheus_api_client import PrometheusApiClientException
+
+        c = self.conn()
+        r = c._session.request(
+            method="GET", url=f"{c.url}/api/v1/query_range", headers=c.headers, auth=c.auth,
+            params={"query": expr, "start": round(a.timestamp()), "end": round(b.timestamp()), "step": step},
+            verify=c._session.verify, cert=c._session.cert, timeout=self.s.timeout_s)
+        if r.status_code != 200:
+            raise PrometheusApiClientException(f"HTTP Status Code {r.status_code} ({r.content!r})")
+        body = r.json()
+        return body["data"]["result"], [str(w) for w in body.get("warnings") or []]
+
+    def query_range(self, expr: str, a: datetime, b: datetime, step: str) -> tuple[list[dict], list[str]]:
+        """(matrix, warnings) of one range query; typed errors for everything else."""
         import requests
         from prometheus_api_client import PrometheusApiClientException
 
         try:
-            return self.conn().custom_query_range(expr, a, b, step)
+            return self._range(expr, a, b, step)
         except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as e:   # not the API's JSON
             raise SourceError(f"{self.s.url} returned a body that is not Prometheus API JSON: "
                               f"{type(e).__name__}: {e}") from None
@@ -375,7 +396,8 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
     if ctx.end is not None and end >= ctx.end:
         end -= timedelta(seconds=step_s)         # half-open [from, to)
-    previous = (ctx.watermark() or {}).get("queries", {})
+    before = ctx.watermark() or {}
+    previous, old_gaps = before.get("queries", {}), before.get("gaps", {})
     limit = parse_duration(settings.backfill_limit)
     plan, skipped, starts = [], {}, {}
     for qid, q in queries_of(settings):
@@ -384,7 +406,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         elif qid in previous:
             start = datetime.fromisoformat(previous[qid]) + timedelta(seconds=step_s)
             if start < now - limit:
-                skipped[qid] = [start.isoformat(), (now - limit).isoformat()]
+                skipped[qid] = [[start.isoformat(), (now - limit).isoformat()]]
                 log.warning("gap not back-filled source=%s query=%s from=%s to=%s (backfill_limit=%s)",
                             ctx.source, q.metric, start, now - limit, settings.backfill_limit)
                 start = now - limit
@@ -393,12 +415,21 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         start = starts[qid] = _align_up(start, step_s)
         for a, b in chunks(start, end, step_s, settings.max_points):
             plan.append((qid, q, a, b))
+        refetch, given_up = gaps.due(old_gaps.get(qid, []), now - limit)   # partial answers of earlier runs
+        if given_up:
+            skipped.setdefault(qid, []).extend(given_up)
+            log.warning("gap not back-filled source=%s query=%s ranges=%s (backfill_limit=%s)",
+                        ctx.source, q.metric, given_up, settings.backfill_limit)
+        for ga, gb in refetch:
+            plan += [(qid, q, a, b) for a, b in chunks(_align_up(ga, step_s), gb, step_s, settings.max_points)]
     if on_total:
         on_total(len(plan))
     client = _Client(settings)
     index = _SeriesIndex()
     frames: list[pl.DataFrame] = []
     last: dict[str, datetime] = {}
+    missing: dict[str, list[tuple[datetime, datetime]]] = {}
+    warned: dict[str, None] = {}                # distinct warning texts, in order
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
         futures = {pool.submit(client.query_range, q.expr, a, b, f"{step_s}s"): (qid, q, a, b)
                    for qid, q, a, b in plan}
@@ -407,8 +438,11 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             for fut in _within(as_completed(futures, timeout=settings.budget_s), deadline,
                                settings, len(futures)):
                 qid, q, a, b = futures[fut]
-                f = _frame(qid, q, fut.result(), index)
-                if f is not None:
+                result, warnings = fut.result()
+                warned.update(dict.fromkeys(warnings))
+                if gaps.data_lost(warnings):     # a partial answer: keep none of it, ask again next run
+                    missing.setdefault(qid, []).append((a, b))
+                elif (f := _frame(qid, q, result, index)) is not None:
                     frames.append(f)
                 last[qid] = max(last.get(qid, b), b)
                 if progress:
@@ -422,13 +456,24 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     for qid, t in last.items():
         if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
             watermark[qid] = t.isoformat()
+    not_fetched = {qid: gaps.merge(r, step_s) for qid, r in sorted(missing.items())}
     with ctx.load() as load:
         if rows is not None and rows.height:
             load.write(rows, scope=f"prometheus/{ctx.source}")
-        load.watermark = {"queries": watermark}
+        load.watermark = {"queries": watermark, **({"gaps": not_fetched} if not_fetched else {})}
         load.details = {"requests": len(plan), "points": 0 if rows is None else rows.height,
                         "step_s": step_s, "gaps_not_backfilled": skipped}
-    return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
+        if warned:
+            load.details["warnings"] = list(warned)[:gaps.MAX_WARNINGS]
+        if not_fetched:
+            load.details["not_fetched"] = not_fetched
+            n = sum(len(r) for r in missing.values())
+            ctx.notes.append(f"partial: {n} of {len(plan)} requests came back with warnings and were "
+                             "not stored; the next run fetches them again")
+            log.warning("partial answer source=%s requests=%d of %d warning=%s", ctx.source, n,
+                        len(plan), next(iter(gaps.data_lost(list(warned))), ""))
+    return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id,
+            "not_fetched": not_fetched}
 
 
 def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,

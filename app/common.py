@@ -62,6 +62,11 @@ def store_options(f: Callable) -> Callable:
     def wrapper(*args, db=None, config_path=None, **kwargs):
         config = load_settings(config_path)
         store = Store(db or config.store.path).ensure()
+        if kwargs.get("as_of") is not None:          # an --as-of answer says what retention took since
+            from metrics.housekeeping import as_of_notes
+
+            for note in as_of_notes(store, kwargs["as_of"]):
+                click.echo(f"note: {note}", err=True)
         return f(*args, store=store, config=config, **kwargs)
     return wrapper
 

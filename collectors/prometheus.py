@@ -373,7 +373,8 @@ class _SeriesIndex:
 
 
 def _frame(qid: str, q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
-    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
+    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such and
+    are stored NULL by `_rows`)."""
     parts = []
     for series in result:
         values = series.get("values") or []
@@ -462,7 +463,8 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             load.write(rows, scope=f"prometheus/{ctx.source}")
         load.watermark = {"queries": watermark, **({"gaps": not_fetched} if not_fetched else {})}
         load.details = {"requests": len(plan), "points": 0 if rows is None else rows.height,
-                        "step_s": step_s, "gaps_not_backfilled": skipped}
+                        "step_s": step_s, "gaps_not_backfilled": skipped,
+                        "null_values": 0 if rows is None else rows["value"].null_count()}
         if warned:
             load.details["warnings"] = list(warned)[:gaps.MAX_WARNINGS]
         if not_fetched:
@@ -479,7 +481,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
 def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,
           settings: PromSettings) -> pl.DataFrame | None:
     """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
-    import), DCGM blanks NULL, and series_start: a counter with no point at its range's first step
+    import), DCGM blanks and non-finite values (NaN, +/-Inf) NULL as in the import, and series_start: a counter with no point at its range's first step
     began inside the range, so its first point counts from zero (DCGM's energy counter, "since
     boot", never does)."""
     if not frames:
@@ -515,7 +517,7 @@ def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, dat
     return df.select(
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
         "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
-        pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
+        pl.when((value.abs() >= SENTINEL_MIN) | ~value.is_finite()).then(None).otherwise(value).alias("value"),
         (pl.col("counter") & (pl.col("t") == pl.col("first_t"))
          & (pl.col("first_t") > pl.col("range_start"))).alias("series_start"),
         pl.lit(ctx.source).cast(pl.Categorical).alias("source"),

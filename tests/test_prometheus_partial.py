@@ -96,3 +96,21 @@ def chunks_of(ranges: list[list[str]]) -> list[tuple[str, str]]:
             out.append((a.isoformat(), e.isoformat()))
             a = e + timedelta(seconds=1)
     return out
+
+
+def test_which_warnings_lose_data_and_which_gaps_are_given_up():
+    """By hand: PromQL's notes about a query keep the points; a recorded gap is asked for again
+    from now minus backfill_limit on, and older parts are given up (logged by the collector)."""
+    from collectors.prometheus_gaps import data_lost, due, merge
+
+    assert data_lost(["PromQL info: metric might not be a counter", "PromQL warning: x"]) == []
+    assert data_lost(["remote_read: connection refused", "PromQL info: y"]) == ["remote_read: connection refused"]
+    t = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    s = timedelta(seconds=1)
+    assert merge([(t + 200 * s, t + 299 * s), (t, t + 99 * s), (t + 100 * s, t + 199 * s),
+                  (t + 400 * s, t + 450 * s)], 1) == [[t.isoformat(), (t + 299 * s).isoformat()],
+                                                      [(t + 400 * s).isoformat(), (t + 450 * s).isoformat()]]
+    gaps = [[t.isoformat(), (t + 99 * s).isoformat()], [(t + 200 * s).isoformat(), (t + 299 * s).isoformat()]]
+    fetch, dropped = due(gaps, t + 250 * s)
+    assert fetch == [(t + 250 * s, t + 299 * s)]
+    assert dropped == [gaps[0], [(t + 200 * s).isoformat(), (t + 250 * s).isoformat()]]

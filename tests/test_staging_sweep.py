@@ -63,3 +63,49 @@ def test_compact_and_the_next_load_remove_only_dead_staging(store, run_cli):
     assert not Path(alive_dir).exists()
     assert not any((store.lake / "_staging").iterdir())
     assert store.query("SELECT count(*) AS n FROM raw_events")["n"][0] == 1
+
+
+CRASH = """
+import os, sys
+from datetime import datetime, timezone
+import polars as pl
+import metrics.lake as lake
+from metrics.store import Store
+lake.write_record = lambda store, rec: os._exit(9)     # dies after moving its files, before its record
+load = lake.Load(Store(sys.argv[1]), "raw_events", collector="t", source="crash")
+load.write(pl.DataFrame({"event_id": [sys.argv[2]], "kind": ["deploy"],
+                         "occurred_at": [datetime(2026, 1, 5, tzinfo=timezone.utc)]}), scope="s")
+print(load.load_id, flush=True)
+load.commit()
+"""
+
+
+def test_files_of_a_crash_between_publish_steps_are_dropped_by_compact_once_old(store, run_cli):
+    """A load killed after its files moved into the partition but before its run-log record: the
+    files are invisible, and `onepane compact` drops them once they are older than any running load
+    could be (an hour by the file system's clock), never a younger one."""
+    from datetime import datetime, timezone
+
+    import polars as pl
+
+    from metrics.lake import Load
+
+    with Load(store, "raw_events", collector="t", source="ok") as load:
+        load.write(pl.DataFrame({"event_id": ["ok"], "kind": ["deploy"],
+                                 "occurred_at": [datetime(2026, 1, 6, tzinfo=timezone.utc)]}), scope="s")
+    ids = []
+    for name in ("orphan-old", "orphan-new"):
+        p = subprocess.run([sys.executable, "-c", CRASH, str(store.db_path), name], cwd=ROOT, env=cli_env(),
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 9, p.stderr
+        ids.append(p.stdout.strip())
+    part = store.lake / "raw_events" / "month=2026-01"
+    files = {i: [f for f in part.glob("*.parquet") if f.name.startswith(i)] for i in ids}
+    assert all(len(v) == 1 for v in files.values())            # published, but no record
+    assert store.query("SELECT list(event_id) AS e FROM raw_events")["e"][0].to_list() == ["ok"]
+    _age(files[ids[0]][0], seconds=2 * 3600)
+    run_cli("compact", "--db", store.db_path, check=True)
+    left = sorted(f.name for f in part.glob("*.parquet"))
+    assert not any(n.startswith(ids[0]) for n in left)           # the old orphan is gone
+    assert any(n.startswith(ids[1]) for n in left)               # a young one may be a load in flight
+    assert store.query("SELECT list(event_id) AS e FROM raw_events")["e"][0].to_list() == ["ok"]

@@ -107,7 +107,7 @@ def collect(names, start, end, service, window, store, config) -> None:
     options = {k: v for k, v in (("service", service), ("window", window)) if v is not None}
     results = run_sources(store, config, list(names) or None, start, end, **options)
     for r in results:
-        status = "ok" if r.ok else f"FAILED: {r.error}"
+        status = ("ok" + (f", {r.note}" if r.note else "")) if r.ok else f"FAILED: {r.error}"
         click.echo(f"{r.source} ({r.collector}): {r.rows} rows, {status}", err=not r.ok)
     if not results:
         click.echo("no sources configured; add [[source]] entries to onepane.toml", err=True)

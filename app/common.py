@@ -62,6 +62,11 @@ def store_options(f: Callable) -> Callable:
     def wrapper(*args, db=None, config_path=None, **kwargs):
         config = load_settings(config_path)
         store = Store(db or config.store.path).ensure()
+        if kwargs.get("as_of") is not None:          # an --as-of answer says what retention took since
+            from metrics.housekeeping import as_of_notes
+
+            for note in as_of_notes(store, kwargs["as_of"]):
+                click.echo(f"note: {note}", err=True)
         return f(*args, store=store, config=config, **kwargs)
     return wrapper
 
@@ -115,13 +120,16 @@ def emit(data: Any, fmt: str = "table") -> None:
         click.echo(to_json(data))
         return
     rows = data.to_dicts() if isinstance(data, pl.DataFrame) else (data if isinstance(data, list) else [data])
-    if fmt == "csv":
+    if fmt == "csv":                  # text cells neutralized like the app's downloads
+        from app.csv_safe import neutralize
+
         buf = io.StringIO()
         if rows:
-            w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-            w.writeheader()
+            w = csv.writer(buf)
+            w.writerow([neutralize(k) for k in rows[0]])
             for r in rows:
-                w.writerow({k: ("" if v is None else _jsonable(v)) for k, v in r.items()})
+                w.writerow(["" if v is None else neutralize(v) if isinstance(v, str) else _jsonable(v)
+                            for v in r.values()])
         click.echo(buf.getvalue(), nl=False)
         return
     if not rows:

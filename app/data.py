@@ -135,6 +135,10 @@ def load_removals(as_of: str | None = None) -> pl.DataFrame:
     return _q("load_removals", as_of=as_of)
 
 
+def retention_expiries(as_of: str | None = None) -> pl.DataFrame:
+    return _q("retention_expiries", as_of=as_of)
+
+
 def freshness(late_after: str = "1d", as_of: str | None = None) -> pl.DataFrame:
     return _q("freshness", late_after, as_of=as_of)
 

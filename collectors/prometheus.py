@@ -33,6 +33,10 @@ after `budget_s` (600 s) however many retries are left. A run is one all-or-noth
 load: if any request still fails, nothing of the run is written, the run log records the error and
 what earlier runs collected stays.
 
+Partial answers: a response with `warnings` (a remote-read or store backend that did not answer)
+keeps none of its points; its range is recorded as `gaps` in the watermark and as `not_fetched` in
+the run log, and the next runs ask for it again (collectors/prometheus_gaps.py).
+
 Incremental: the load's watermark holds the last collected time per query. The next run starts one
 step after it; a gap after downtime is back-filled up to `backfill_limit` (older points are skipped
 and the skipped span is logged). `--from/--to` collect an explicit range (the watermark never moves
@@ -44,8 +48,6 @@ import hashlib
 import json
 import logging
 import math
-import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -55,10 +57,11 @@ from typing import Callable
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from collectors import prometheus_gaps as gaps
 from collectors.openmetrics import GPU_LABELS, SERVICE_LABELS, VERSION_LABELS, gpu_owner
+from collectors.prometheus_http import _Client, _within
 from collectors.registry import collector
 from collectors.server_metrics import SERVER_SETS, prometheus_query
-from metrics.errors import ConfigError, SourceError, SourceUnavailable
 from metrics.redact import strip_url, url_credentials
 from metrics.times import parse_duration
 
@@ -232,109 +235,6 @@ def _align_down(t: datetime, step_s: int) -> datetime:
     return datetime.fromtimestamp(math.floor(t.timestamp() / step_s) * step_s, tz=timezone.utc)
 
 
-class _Client:
-    """prometheus-api-client connections (one per thread) with retry/backoff, auth and TLS."""
-
-    def __init__(self, s: PromSettings):
-        self.s = s
-        self.local = threading.local()
-        headers = {}
-        if s.bearer_token_env:
-            token = os.environ.get(s.bearer_token_env)
-            if not token:
-                raise ConfigError(f"environment variable {s.bearer_token_env} (bearer_token_env) is not set")
-            headers["Authorization"] = f"Bearer {token}"
-        self.headers = headers or None
-        self.auth = None
-        user = os.environ.get(s.basic_user_env) if s.basic_user_env else s.basic_user
-        if user is not None or s.basic_password_env:
-            pw = os.environ.get(s.basic_password_env or "", None)
-            if pw is None:
-                raise ConfigError(f"environment variable {s.basic_password_env} (basic_password_env) is not set")
-            self.auth = (user or "", pw)
-        elif s._url_auth is not None:
-            self.auth = s._url_auth
-
-    def conn(self):
-        c = getattr(self.local, "c", None)
-        if c is None:
-            import requests
-            from prometheus_api_client import PrometheusConnect
-            from urllib3.util.retry import Retry
-
-            session = requests.Session()
-            session.verify = self.s.ca_file if (self.s.tls_verify and self.s.ca_file) else self.s.tls_verify
-            if self.s.client_cert:
-                session.cert = (self.s.client_cert, self.s.client_key) if self.s.client_key else self.s.client_cert
-            retry = Retry(total=self.s.retries, connect=self.s.retries, read=self.s.retries,
-                          status=self.s.retries, backoff_factor=self.s.backoff_s,
-                          status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "POST"),
-                          raise_on_status=False)
-            c = PrometheusConnect(url=self.s.url, headers=self.headers, retry=retry, auth=self.auth,
-                                  session=session, timeout=self.s.timeout_s)
-            self.local.c = c
-        return c
-
-    def query_range(self, expr: str, a: datetime, b: datetime, step: str) -> list[dict]:
-        import requests
-        from prometheus_api_client import PrometheusApiClientException
-
-        try:
-            return self.conn().custom_query_range(expr, a, b, step)
-        except (requests.exceptions.JSONDecodeError, KeyError, TypeError) as e:   # not the API's JSON
-            raise SourceError(f"{self.s.url} returned a body that is not Prometheus API JSON: "
-                              f"{type(e).__name__}: {e}") from None
-        except PrometheusApiClientException as e:
-            msg = str(e)
-            if "HTTP Status Code 5" in msg:
-                raise SourceUnavailable(f"{self.s.url} answered {msg[:160]} after {self.s.retries} retries") from None
-            raise SourceError(f"{self.s.url} rejected query {expr!r}: {msg[:300]}") from None
-        except requests.exceptions.SSLError as e:
-            raise SourceError(f"{self.s.url}: TLS failed ({_ssl_reason(e)}); set ca_file to the server's "
-                              "CA, or tls_verify = false for a test server") from None
-        except requests.exceptions.Timeout:
-            raise SourceUnavailable(f"{self.s.url} timed out after {self.s.timeout_s:g}s "
-                                    f"({self.s.retries} retries)") from None
-        except requests.exceptions.RetryError as e:
-            raise SourceUnavailable(f"{self.s.url} kept failing after {self.s.retries} retries: {e}") from None
-        except requests.exceptions.ConnectionError as e:
-            text = str(e).lower()
-            reason = ("timed out" if "timed out" in text else "connection refused" if "refused" in text
-                      else "host not found" if "name or service" in text or "resolve" in text
-                      else "connection failed")
-            raise SourceUnavailable(f"cannot reach {self.s.url}: {reason} after {self.s.retries} retries "
-                                    f"({type(e).__name__})") from None
-        except requests.exceptions.RequestException as e:
-            raise SourceUnavailable(f"{self.s.url}: {type(e).__name__}: {e}") from None
-
-
-def _within(done, deadline: float, s: PromSettings, total: int):
-    """`as_completed` with the run's budget: past the deadline the run fails as unavailable (the
-    watermark stays, so the next run collects the same range again)."""
-    from concurrent.futures import TimeoutError as FuturesTimeout
-
-    n = 0
-    try:
-        for fut in done:
-            n += 1
-            yield fut
-            if time.monotonic() > deadline and n < total:
-                raise FuturesTimeout()
-    except FuturesTimeout:
-        raise SourceUnavailable(f"{s.url}: gave up after the budget of {s.budget_s:g}s "
-                                f"({n} of {total} requests done); the next run collects this "
-                                "range again") from None
-
-
-def _ssl_reason(e: Exception) -> str:
-    text = str(e)
-    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "WRONG_VERSION_NUMBER", "hostname"):
-        if marker in text:
-            i = text.find(marker)
-            return text[i:i + 80].split("'")[0].split(")")[0]
-    return type(e).__name__
-
-
 class _SeriesIndex:
     """Small integer ids for (metric, labels) so millions of points carry no strings until the end."""
 
@@ -352,7 +252,8 @@ class _SeriesIndex:
 
 
 def _frame(qid: str, q: Query, result: list[dict], index: _SeriesIndex) -> pl.DataFrame | None:
-    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such)."""
+    """Points of one response (a matrix): series id, time, value ("NaN", "+Inf" parse as such and
+    are stored NULL by `_rows`)."""
     parts = []
     for series in result:
         values = series.get("values") or []
@@ -375,7 +276,8 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     end = _align_down(ctx.end or now - parse_duration(settings.lag), step_s)
     if ctx.end is not None and end >= ctx.end:
         end -= timedelta(seconds=step_s)         # half-open [from, to)
-    previous = (ctx.watermark() or {}).get("queries", {})
+    before = ctx.watermark() or {}
+    previous, old_gaps = before.get("queries", {}), before.get("gaps", {})
     limit = parse_duration(settings.backfill_limit)
     plan, skipped, starts = [], {}, {}
     for qid, q in queries_of(settings):
@@ -384,7 +286,7 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         elif qid in previous:
             start = datetime.fromisoformat(previous[qid]) + timedelta(seconds=step_s)
             if start < now - limit:
-                skipped[qid] = [start.isoformat(), (now - limit).isoformat()]
+                skipped[qid] = [[start.isoformat(), (now - limit).isoformat()]]
                 log.warning("gap not back-filled source=%s query=%s from=%s to=%s (backfill_limit=%s)",
                             ctx.source, q.metric, start, now - limit, settings.backfill_limit)
                 start = now - limit
@@ -393,12 +295,21 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
         start = starts[qid] = _align_up(start, step_s)
         for a, b in chunks(start, end, step_s, settings.max_points):
             plan.append((qid, q, a, b))
+        refetch, given_up = gaps.due(old_gaps.get(qid, []), now - limit)   # partial answers of earlier runs
+        if given_up:
+            skipped.setdefault(qid, []).extend(given_up)
+            log.warning("gap not back-filled source=%s query=%s ranges=%s (backfill_limit=%s)",
+                        ctx.source, q.metric, given_up, settings.backfill_limit)
+        for ga, gb in refetch:
+            plan += [(qid, q, a, b) for a, b in chunks(_align_up(ga, step_s), gb, step_s, settings.max_points)]
     if on_total:
         on_total(len(plan))
     client = _Client(settings)
     index = _SeriesIndex()
     frames: list[pl.DataFrame] = []
     last: dict[str, datetime] = {}
+    missing: dict[str, list[tuple[datetime, datetime]]] = {}
+    warned: dict[str, None] = {}                # distinct warning texts, in order
     with ThreadPoolExecutor(max_workers=max(1, settings.max_in_flight)) as pool:
         futures = {pool.submit(client.query_range, q.expr, a, b, f"{step_s}s"): (qid, q, a, b)
                    for qid, q, a, b in plan}
@@ -407,8 +318,11 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
             for fut in _within(as_completed(futures, timeout=settings.budget_s), deadline,
                                settings, len(futures)):
                 qid, q, a, b = futures[fut]
-                f = _frame(qid, q, fut.result(), index)
-                if f is not None:
+                result, warnings = fut.result()
+                warned.update(dict.fromkeys(warnings))
+                if gaps.data_lost(warnings):     # a partial answer: keep none of it, ask again next run
+                    missing.setdefault(qid, []).append((a, b))
+                elif (f := _frame(qid, q, result, index)) is not None:
                     frames.append(f)
                 last[qid] = max(last.get(qid, b), b)
                 if progress:
@@ -422,19 +336,31 @@ def collect(settings: PromSettings, ctx, progress: Callable[[int], None] | None 
     for qid, t in last.items():
         if qid not in watermark or datetime.fromisoformat(watermark[qid]) < t:
             watermark[qid] = t.isoformat()
+    not_fetched = {qid: gaps.merge(r, step_s) for qid, r in sorted(missing.items())}
     with ctx.load() as load:
         if rows is not None and rows.height:
             load.write(rows, scope=f"prometheus/{ctx.source}")
-        load.watermark = {"queries": watermark}
+        load.watermark = {"queries": watermark, **({"gaps": not_fetched} if not_fetched else {})}
         load.details = {"requests": len(plan), "points": 0 if rows is None else rows.height,
-                        "step_s": step_s, "gaps_not_backfilled": skipped}
-    return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id}
+                        "step_s": step_s, "gaps_not_backfilled": skipped,
+                        "null_values": 0 if rows is None else rows["value"].null_count()}
+        if warned:
+            load.details["warnings"] = list(warned)[:gaps.MAX_WARNINGS]
+        if not_fetched:
+            load.details["not_fetched"] = not_fetched
+            n = sum(len(r) for r in missing.values())
+            ctx.notes.append(f"partial: {n} of {len(plan)} requests came back with warnings and were "
+                             "not stored; the next run fetches them again")
+            log.warning("partial answer source=%s requests=%d of %d warning=%s", ctx.source, n,
+                        len(plan), next(iter(gaps.data_lost(list(warned))), ""))
+    return {"requests": len(plan), "rows": 0 if rows is None else rows.height, "load_id": load.load_id,
+            "not_fetched": not_fetched}
 
 
 def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, datetime], ctx,
           settings: PromSettings) -> pl.DataFrame | None:
     """raw_telemetry rows: service/model_version per series (GPU attribution as in the OpenMetrics
-    import), DCGM blanks NULL, and series_start: a counter with no point at its range's first step
+    import), DCGM blanks and non-finite values (NaN, +/-Inf) NULL as in the import, and series_start: a counter with no point at its range's first step
     began inside the range, so its first point counts from zero (DCGM's energy counter, "since
     boot", never does)."""
     if not frames:
@@ -470,7 +396,7 @@ def _rows(frames: list[pl.DataFrame], index: _SeriesIndex, starts: dict[str, dat
     return df.select(
         (pl.col("t") * 1_000_000).round(0).cast(pl.Int64).cast(pl.Datetime("us", "UTC")).alias("sampled_at"),
         "metric", "metric_type", "labels", "labels_hash", "service", "model_version",
-        pl.when(value.abs() >= SENTINEL_MIN, value.is_finite()).then(None).otherwise(value).alias("value"),
+        pl.when((value.abs() >= SENTINEL_MIN) | ~value.is_finite()).then(None).otherwise(value).alias("value"),
         (pl.col("counter") & (pl.col("t") == pl.col("first_t"))
          & (pl.col("first_t") > pl.col("range_start"))).alias("series_start"),
         pl.lit(ctx.source).cast(pl.Categorical).alias("source"),

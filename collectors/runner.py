@@ -41,6 +41,7 @@ class RunContext:
     options: dict[str, Any] = field(default_factory=dict)
     loads: list[Load] = field(default_factory=list)
     now: datetime | None = None          # the collector's "now" (default: metrics.times.utcnow())
+    notes: list[str] = field(default_factory=list)   # said after the run's status (e.g. a partial answer)
 
     def clock(self) -> datetime:
         return self.now or utcnow()
@@ -106,6 +107,7 @@ class SourceResult:
     ok: bool
     rows: int
     error: str | None = None
+    note: str | None = None
 
 
 @contextlib.contextmanager
@@ -145,7 +147,8 @@ def _run_source(store: Store, config: Settings, spec: CollectorSpec, source: str
         log.exception("source failed source=%s", source)
         _record_failure(ctx, f"{type(e).__name__}: {e}")
         return SourceResult(source, spec.name, False, 0, f"{type(e).__name__}: {e}")
-    return SourceResult(source, spec.name, True, sum(ld.rows for ld in ctx.loads if ld.done))
+    return SourceResult(source, spec.name, True, sum(ld.rows for ld in ctx.loads if ld.done),
+                        note="; ".join(ctx.notes) or None)
 
 
 def _record_failure(ctx: RunContext, error: str) -> None:

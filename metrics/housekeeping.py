@@ -167,8 +167,11 @@ def apply_retention(store: Store, retention: dict[str, str], now: datetime | Non
     the table's exclusive lock, and record each expiry in the run log (collector `retention`,
     details: cutoff, partitions, rows). Returns one summary per table that lost data.
 
-    As of a time before an expiry its rows are gone too (retention frees the disk); the run log
-    says when and what, so an as-of answer over an expired range is explained, not silent."""
+    As-of: an expiry is a load record like any other (`onepane loads list` shows it), but it frees
+    the disk, so as of a time before it the expired rows are gone too - while every row still on
+    disk answers as-of exactly as before. The record keeps `expired_before` (the end of the newest
+    dropped partition: the table holds nothing older), and `as_of_notes` states it beside every
+    as-of answer from before the expiry, so that answer is explained, not silently short."""
     now = now or utcnow()
     known = set(store.raw_tables())
     out = []
@@ -196,12 +199,26 @@ def apply_retention(store: Store, retention: dict[str, str], now: datetime | Non
                 os.replace(d, trash / d.name)      # atomic per partition; then freed
             shutil.rmtree(trash, ignore_errors=True)
         parts = [d.name for d in expired]
+        before = max(_part_end(pname, d.name.split("=", 1)[1]) for d in expired)
         with Load(store, table, collector="retention", source="onepane compact") as rec:
             rec.details = {"cutoff": cutoff.isoformat(), "retention": age, "partitions": parts,
-                           "rows": int(rows)}
+                           "rows": int(rows), "expired_before": before.isoformat()}
         log.warning("retention table=%s cutoff=%s partitions=%d rows=%d", table, cutoff, len(parts), rows)
-        out.append({"table": table, "cutoff": cutoff, "partitions": parts, "rows": int(rows)})
+        out.append({"table": table, "cutoff": cutoff, "partitions": parts, "rows": int(rows),
+                    "expired_before": before, "load_id": rec.load_id})
     return out
+
+
+def as_of_notes(store: Store, as_of) -> list[str]:
+    """One sentence per retention expiry committed after `as_of`: what the store knew then but no
+    longer holds (the CLI prints them beside every `--as-of` answer; Data health shows them)."""
+    if as_of is None:
+        return []
+    df = queries.retention_expiries(store, as_of=as_of).filter(pl.col("after_as_of"))
+    return [f"{r['target_table']} rows before {r['expired_before']:%Y-%m-%d %H:%M}Z ({r['expired_rows']} "
+            f"rows, retention {r['retention']}) were expired at {r['expired_at']:%Y-%m-%d %H:%M:%S}Z, after "
+            "this as-of time: the store knew them then, and this answer lacks them"
+            for r in df.iter_rows(named=True)]
 
 
 def _count_rows(files: list[str]) -> int:

@@ -389,11 +389,15 @@ def _exchange(a: Path, b: Path) -> None:
 def compact_partition(store: Store, table: str, folder: Path) -> int:
     """Merge the committed files of one partition folder into one file; returns files merged.
 
-    Rows of failed loads are dropped; files of loads with no record yet (in flight) stay as they are.
+    Rows of failed loads are dropped; files of loads with no record yet (in flight) stay as they
+    are, until they are an hour old: then they are the leftovers of a load that died between
+    publishing its files and its record, and are dropped. A lone file older than that is checked
+    once: dropped if it is such a leftover, else renamed as compacted so it is not checked again.
     """
     with table_lock(store, table, exclusive=True):
         files = sorted(folder.glob("*.parquet"))
-        if len(files) < 2:
+        if not files or (len(files) == 1 and (files[0].name.startswith("c") or
+                                              fs_clock(store.lake) - files[0].stat().st_mtime <= 3600)):
             return 0
         con = duckdb.connect()
         try:
@@ -407,6 +411,8 @@ def compact_partition(store: Store, table: str, folder: Path) -> int:
                     status.get(_load_of(f)) == "failed"
                     or (_load_of(f) not in status and fs_now - f.stat().st_mtime > 3600))]
             if len(keep) < 2 and not drop:
+                if keep == files and not keep[0].name.startswith("c"):     # a lone committed file
+                    os.replace(keep[0], keep[0].with_name("c" + keep[0].name))
                 return 0
             work = store.lake / "_staging" / f"compact-{uuid.uuid4().hex[:8]}"
             new_dir = work / folder.name

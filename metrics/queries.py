@@ -151,6 +151,13 @@ def load_removals(source: Source, as_of: Time = None) -> pl.DataFrame:
     return run(source, "load_removals", as_of=as_of)
 
 
+def retention_expiries(source: Source, as_of: Time = None) -> pl.DataFrame:
+    """Data dropped by `[retention]` at `onepane compact`, every expiry (also those after `as_of`,
+    flagged `after_as_of`): expired_at, target_table, retention, cutoff, expired_before,
+    expired_rows, after_as_of, expiry_load."""
+    return run(source, "retention_expiries", as_of=as_of)
+
+
 def freshness(source: Source, late_after: str | timedelta = "1d", as_of: Time = None) -> pl.DataFrame:
     """Per layer and service: newest_data_at, rows, late_rows (loaded more than `late_after` after
     their data time)."""

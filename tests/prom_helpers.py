@@ -65,8 +65,12 @@ def backfill(om_files: list[Path], tsdb: Path, block_duration: str | None = None
 
 
 class PromServer:
-    def __init__(self, tsdb: Path, workdir: Path):
-        self.tsdb, self.workdir = tsdb, workdir
+    """`remote_read`: a URL this server also reads from (`read_recent: true`), as a Prometheus
+    in front of long-term storage does; when that URL does not answer, every query still succeeds,
+    with the error in the answer's `warnings` (Prometheus' fan-out treats remote read as secondary)."""
+
+    def __init__(self, tsdb: Path, workdir: Path, remote_read: str | None = None):
+        self.tsdb, self.workdir, self.remote_read = tsdb, workdir, remote_read
         self.proc: subprocess.Popen | None = None
         self.port = 0
 
@@ -74,13 +78,18 @@ class PromServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "PromServer":
+    def start(self, same_port: bool = False) -> "PromServer":
+        """Start (or restart after `stop`); `same_port` keeps the URL others were given."""
         prom, _ = binaries()
+        self.tsdb.mkdir(parents=True, exist_ok=True)
         cfg = self.workdir / "prometheus.yml"
-        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n")
+        cfg.write_text("global:\n  scrape_interval: 1m\nscrape_configs: []\n" + (
+            f"remote_read:\n  - url: {self.remote_read}\n    read_recent: true\n    remote_timeout: 5s\n"
+            if self.remote_read else ""))
         last_err = ""
         for _attempt in range(3):                      # a free port can be taken between bind and use
-            self.port = free_port()
+            if not (same_port and self.port):
+                self.port = free_port()
             log = open(self.workdir / "prometheus.log", "w")
             self.proc = subprocess.Popen(
                 [prom, f"--config.file={cfg}", f"--storage.tsdb.path={self.tsdb}",

@@ -38,3 +38,11 @@ def test_cells_after_a_semicolon_and_full_width_signs_are_neutralized():
     got = [r[0] for r in list(csv.reader(io.StringIO(to_csv(df))))[1:]]
     assert got == ["ok;'=HYPERLINK(\"http://x\")", "a; '+1", "'\uff1dSUM(A1)", "'\uff0b1",
                    "'\uff0d1", "'\uff20x", "'  =1", "a;b", "x=y;z"]
+
+
+def test_command_line_csv_is_neutralized_the_same_way(run_cli, tmp_path):
+    """`--format csv` is an export too: a user redirects it to a file and opens it."""
+    r = run_cli("sql", "select '=1+2' as \"=h\", 'a;=cmd()' as b, '\uff0b1' as c, 'ok' as d, -3 as n, "
+                "-1.5::DECIMAL(10,2) as m", "--db", tmp_path / "s.duckdb", "--format", "csv", check=True)
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows == [["'=h", "b", "c", "d", "n", "m"], ["'=1+2", "a;'=cmd()", "'\uff0b1", "ok", "-3", "-1.50"]]

@@ -3,7 +3,8 @@ restatement) at the same instant, round after round, for every file collector.
 
 Before the fix, the content-hash check and the supersede lookup ran before the commit, so three
 simultaneous ingests of one bill left it three times (and an original plus its restatement left
-both). Now both are decided again under the table's commit lock: exactly one copy is visible and
+both). Rounds: 3 workers x 3 rounds x 6 collectors of the same file, 3 x 3 x 6 of a file and its
+restatement, and 3 rounds of three CLI ingests of one bill. Now both are decided again under the table's commit lock: exactly one copy is visible and
 the other processes report "already loaded" (skipped). Expected counts and sums are computed here
 from the files' text with plain Python.
 """
@@ -41,32 +42,35 @@ def kpis_file(d: Path, r: int, v: int = 0) -> tuple[Path, int, Decimal]:
     return p, 5, sum(Decimal(x.rsplit(",", 1)[1]) for x in lines)
 
 
-def events_file(d: Path, r: int) -> tuple[Path, int]:
+def events_file(d: Path, r: int, v: int = 0) -> tuple[Path, int]:
     evs = [{"ts": 1767614400 + 3600 * (10 * r + i), "kind": "deploy", "service": "search",
-            "detail": f"round {r} event {i}"} for i in range(3)]
+            "detail": f"round {r} event {i}" + (f" corrected {v}" if v else ""),
+            "event_id": f"ev-{r}-{i}"} for i in range(3)]
     p = d / "e.jsonl"
     p.write_text("".join(json.dumps(e) + "\n" for e in evs))
     return p, 3
 
 
-def openmetrics_file(d: Path, r: int) -> tuple[Path, int]:
-    lines = [f'race_gauge{{service="svc",round="{r}"}} {i}.5 {1767614400000 + 60000 * i}' for i in range(7)]
+def openmetrics_file(d: Path, r: int, v: int = 0) -> tuple[Path, int]:
+    lines = [f'race_gauge{{service="svc",round="{r}"}} {i + 100 * v}.5 {1767614400000 + 60000 * i}'
+             for i in range(7)]
     p = d / "m.prom"
     p.write_text("# TYPE race_gauge gauge\n" + "\n".join(lines) + "\n")
     return p, 7
 
 
-def requests_file(d: Path, r: int) -> tuple[Path, int]:
-    rows = [f"{r * 100 + i},{1767614400 + i}.25,{1767614400 + i}.75,v1,200,{10 + i},{20 + r}" for i in range(9)]
+def requests_file(d: Path, r: int, v: int = 0) -> tuple[Path, int]:
+    rows = [f"{r * 100 + i},{1767614400 + i}.25,{1767614400 + i}.75,v1,200,{10 + i},{20 + r + 7 * v}"
+            for i in range(9)]
     p = d / "req.csv"
     p.write_text("request_id,arrived_at,finished_at,model_version,status,prompt_tokens,"
                  "completion_tokens\n" + "\n".join(rows) + "\n")
     return p, 9
 
 
-def evidently_file(d: Path, r: int) -> tuple[Path, int]:
+def evidently_file(d: Path, r: int, v: int = 0) -> tuple[Path, int]:
     metrics = [{"metric": "ColumnDriftMetric",
-                "result": {"column_name": f"col{r}_{i}", "drift_score": 0.01 * i, "stattest_name": "ks",
+                "result": {"column_name": f"col{r}_{i}", "drift_score": 0.01 * i + 0.5 * v, "stattest_name": "ks",
                            "stattest_threshold": 0.05, "drift_detected": i < 2, "column_type": "num"}}
                for i in range(4)]
     p = d / "legacy.json"
@@ -147,12 +151,44 @@ def test_parallel_ingests_of_one_file_load_it_once_for_every_collector(tmp_path)
         assert ok == ROUNDS, kind             # one committed load per file, nothing else
 
 
+# A restatement is a second version of the same delivery. Billing and KPIs supersede the earlier
+# file's scopes; the other collectors keep one row per key in their staged view (the newest load
+# wins). Either way, one version is visible whole, never both and never a mix.
+def _restated(kind: str, d: Path, r: int, v: int) -> tuple[Path, tuple]:
+    """The file and its signature (rows, a total), read back from the file's text by hand."""
+    if kind in ("billing", "kpis"):
+        p, rows, total = (billing_file if kind == "billing" else kpis_file)(d, r, v)
+        return p, (rows, total)
+    p, rows = {"events": events_file, "openmetrics": openmetrics_file, "requests": requests_file,
+               "evidently": evidently_file}[kind](d, r, v)
+    text = p.read_text()
+    if kind == "events":
+        total = "|".join(sorted(json.loads(line)["detail"] for line in text.splitlines()))
+    elif kind == "openmetrics":
+        total = sum(Decimal(line.split()[1]) for line in text.splitlines()[1:])
+    elif kind == "requests":
+        total = sum(Decimal(line.rsplit(",", 1)[1]) for line in text.splitlines()[1:])
+    else:
+        total = round(sum(Decimal(str(m["result"]["drift_score"])) for m in json.loads(text)["metrics"]), 9)
+    return p, (rows, total)
+
+
+SIGNATURE = {  # the staged view's rows and total, per collector
+    "billing": "SELECT count(*), sum(BilledCost) FROM focus",
+    "kpis": "SELECT count(*), sum(value) FROM stg_kpis",
+    "events": "SELECT count(*), string_agg(detail, '|' ORDER BY detail) FROM stg_events",
+    "openmetrics": "SELECT count(*), sum(value) FROM stg_telemetry",
+    "requests": "SELECT count(*), sum(completion_tokens) FROM stg_requests",
+    "evidently": "SELECT count(*), round(sum(value), 9) FROM stg_model_health WHERE metric = 'drift_score'",
+}
+
+
 def test_an_original_and_its_restatement_in_parallel_leave_one_visible(tmp_path):
     from metrics.store import Store
 
     rounds, expected = [], {}
     n = 0
-    for kind, make in (("billing", billing_file), ("kpis", kpis_file)):
+    for kind in TABLES:
         for r in range(RESTATE_ROUNDS):
             db = tmp_path / f"{kind}-{r}.duckdb"
             Store(db).ensure()
@@ -160,21 +196,19 @@ def test_an_original_and_its_restatement_in_parallel_leave_one_visible(tmp_path)
             for v in range(2):
                 d = tmp_path / f"{kind}-{r}-{v}"
                 d.mkdir()
-                p, rows, total = make(d, r, v)
+                p, sig = _restated(kind, d, r, v)
                 files.append([kind, str(p)])
-                sums.append((rows, total))
+                sums.append(sig)
+            assert sums[0] != sums[1]
             rounds.append({"round": n, "db": str(db), "files": [files[0], files[1], files[0]]})
             expected[n] = (kind, db, sums)
             n += 1
     results = run_rounds(tmp_path, rounds)
     for n, (kind, db, sums) in expected.items():
         assert all(g["status"] in ("loaded", "skipped") for g in results[n]), results[n]
-        store = Store(db)
-        if kind == "billing":
-            got = store.query("SELECT count(*) AS n, sum(BilledCost) AS t FROM focus").row(0)
-        else:
-            got = store.query("SELECT count(*) AS n, sum(value) AS t FROM stg_kpis").row(0)
-        assert (got[0], Decimal(str(got[1]))) in sums, (kind, got, sums)
+        got = Store(db).query(SIGNATURE[kind]).row(0)
+        total = got[1] if kind == "events" else Decimal(str(got[1]))
+        assert (got[0], total) in sums, (kind, got, sums)
 
 
 def test_three_cli_ingests_of_one_bill_at_once(tmp_path):

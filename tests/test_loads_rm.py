@@ -3,6 +3,7 @@ removal still shows it, the run log audits who and why, and Data health lists it
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -62,3 +63,48 @@ def test_remove_a_bad_load_and_time_travel_before_it(run_cli, tmp_path, monkeypa
     assert not at.exception, [e.value for e in at.exception]
     frames = [d.value for d in at.dataframe if "reason" in d.value.columns]
     assert frames and frames[0]["reason"].tolist() == ["a 9,999,999 line"]
+
+
+def test_a_bad_prometheus_load_with_inf_is_taken_back(store, run_cli, tmp_path):
+    """The report's case: one `+Inf` sample (and a runaway counter) collected from a real Prometheus.
+    The summary no longer fails on it (non-finite values are stored NULL, as the OpenMetrics import
+    does); the bad run is taken back with `loads rm`, and as of before the removal it still shows."""
+    from collectors.prometheus import collect_url
+    from metrics.telemetry import telemetry_summary
+    from tests.prom_helpers import prometheus_from_openmetrics
+    from tests.test_telemetry import config
+
+    t0 = 1767614400
+    values = ["0", "10", "20", "30", "+Inf", "1e12", "40", "50"]          # one sample a minute
+    om = tmp_path / "bad.om"
+    om.write_text("# TYPE inference_requests_total counter\n" + "".join(
+        f'inference_requests_total{{service="svc",model_version="v1",status="200"}} {v} {t0 + 60 * i}\n'
+        for i, v in enumerate(values)) + "# EOF\n")
+
+    def requests(as_of=None):
+        return telemetry_summary(store, config(), "svc", as_of=as_of)["versions"][0]["requests"]
+
+    def at(s):
+        return datetime.fromtimestamp(s, timezone.utc)
+
+    with prometheus_from_openmetrics([om], tmp_path / "prom") as prom:
+        def collect(a, b):
+            r = collect_url(store, config(), prom.url, step="60s", start=at(a), end=at(b), sets=["prometheus_client"])
+            assert r.ok, r.error
+        collect(t0, t0 + 240)                         # 0, 10, 20, 30: 30 requests by hand
+        good = requests()
+        collect(t0 + 240, t0 + 480)                   # +Inf, 1e12, 40, 50
+    assert good == 30
+    bad = requests()                                  # a number, not a failure
+    assert bad > 10 ** 11
+    details = json.loads(store.query("SELECT details FROM _onepane_loads WHERE collector = 'prometheus' "
+                                     "ORDER BY finished_at DESC LIMIT 1")["details"][0])
+    assert details["null_values"] == 1               # the +Inf
+    listed = json.loads(run_cli("loads", "list", "--db", store.db_path, "--format", "json", check=True).stdout)
+    bad_id = listed[0]["load_id"]
+    before = listed[0]["finished_at"]
+    r = run_cli("loads", "rm", bad_id, "--reason", "+Inf and a runaway counter", "--db", store.db_path,
+                check=True)
+    assert f"removed load {bad_id}: 4 rows of raw_telemetry" in r.stdout
+    assert requests() == 30
+    assert requests(as_of=before) == bad

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "data_health.py")
 
 
 def test_retention_drops_old_partitions_and_records_it(store):
@@ -28,20 +32,52 @@ def test_retention_drops_old_partitions_and_records_it(store):
     assert kept[0] == 3 * len(expected_kept) and kept[1] == min(expected_kept)
     rec = store.query("SELECT collector, details FROM _onepane_loads WHERE collector = 'retention'")
     assert rec.height == 1 and '"retention": "400d"' in rec["details"][0]
+    # nothing older than the end of the newest dropped day is left
+    assert out[0]["expired_before"] == max(
+        datetime(t.year, t.month, t.day, tzinfo=timezone.utc) + timedelta(days=1)
+        for t in days if t not in expected_kept)
     assert apply_retention(store, {"telemetry": "400d"}, now=now) == []      # idempotent
 
 
-def test_compact_applies_retention_from_config(run_cli, tmp_path):
+def test_compact_applies_retention_from_config_and_as_of_states_it(run_cli, tmp_path, monkeypatch):
+    """As-of aware: the expiry is a load in the run log; an answer as of before it still gives every
+    row still on disk as the store knew it then, and states (stderr, Data health) what it lacks."""
     (tmp_path / "onepane.toml").write_text('[retention]\nevents = "30d"\n')
     ev = tmp_path / "e.jsonl"
     ev.write_text('{"ts": "2026-01-05T10:00:00Z", "kind": "deploy", "service": "s"}\n'
                   '{"ts": "2026-11-19T10:00:00Z", "kind": "deploy", "service": "s"}\n')
     clock = {"ONEPANE_NOW": "2026-11-20T12:00:00Z"}      # 30 days keep the second event only
     run_cli("ingest", "events", ev, env=clock, check=True)
+    from metrics.housekeeping import as_of_notes, list_loads
+    from metrics.store import Store
+
+    store = Store(tmp_path / "onepane.duckdb")
+    before = list_loads(store)["finished_at"].max()
     r = run_cli("compact", env=clock, check=True)
     assert "retention: raw_events dropped 1 partition(s), 1 rows" in r.stdout
-    left = run_cli("sql", "select count(*) as n from raw_events", "--format", "csv", check=True)
-    assert left.stdout.split()[1] == "1"
+    assert store.query("SELECT count(*) AS n FROM raw_events")["n"][0] == 1
+    # as of before the expiry: the row still on disk answers as it did; the expired one is stated.
+    # raw_events is partitioned by month: 2026-01 ended 2026-02-01, before the cutoff 2026-10-21 12:00
+    out = run_cli("sql", "select count(*) as n from raw_events", "--format", "csv", "--as-of",
+                  before.isoformat(), check=True)
+    assert int(out.stdout.split()[1]) == 1
+    assert out.stderr.startswith("note: raw_events rows before 2026-02-01 00:00Z (1 rows, retention "
+                                 "30d) were expired at ") and "this answer lacks them" in out.stderr
+    expiry = list_loads(store).filter(pl.col("collector") == "retention").row(0, named=True)
+    assert expiry["status"] == "ok" and expiry["target_table"] == "raw_events"
+    assert as_of_notes(store, expiry["finished_at"]) == [] and as_of_notes(store, None) == []
+
+    # Data health lists the expiry, and warns on a page as of before it
+    monkeypatch.setenv("ONEPANE_DB", str(tmp_path / "onepane.duckdb"))
+    monkeypatch.setenv("ONEPANE_CONFIG", str(tmp_path / "onepane.toml"))
+    at = AppTest.from_file(PAGE, default_timeout=90)
+    at.query_params["as_of"] = before.isoformat()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("raw_events before 2026-02-01 00:00Z (1 rows" in w.value for w in at.warning)
+    frames = [d.value for d in at.dataframe if "expired_before" in d.value.columns]
+    assert frames and frames[0]["expired_rows"].tolist() == [1]
+
     bad = tmp_path / "bad.toml"
     bad.write_text('[retention]\nnope = "30d"\n')
     r = run_cli("compact", "--config", bad)

@@ -35,6 +35,10 @@ def _proc_stats(pid: int) -> tuple[int, int]:
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def _lake_files(lake: Path) -> int:
+    return sum(1 for _ in lake.rglob("*.parquet"))
+
+
 def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
     from metrics.lake import COMPACT_AFTER_FILES
 
@@ -57,6 +61,7 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
         errors: list[str] = []
         jobs: list[subprocess.Popen] = []
         samples: list[tuple[int, int]] = []
+        lake_files: list[int] = []
         try:
             for _ in range(300):
                 try:
@@ -98,6 +103,7 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
                     page.reload()
                     wait_for_app(page, 180000)
                     samples.append(_proc_stats(app.pid))
+                    lake_files.append(_lake_files(f.store.lake))
                     cycle += 1
                     if time.monotonic() - start > SOAK_S and cycle >= MIN_CYCLES:
                         break
@@ -106,9 +112,9 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
         finally:
             app.terminate()
             app.wait(20)
-    report = {"seconds": round(time.monotonic() - start), "cycles": cycle, "rss_kb": samples,
-              "errors": errors}
-    (artifacts / "soak.json").write_text(json.dumps(report, indent=1))
+    report = {"seconds": round(time.monotonic() - start), "cycles": cycle,
+              "rss_kb_fds": samples, "lake_parquet_files": lake_files, "errors": errors}
+    (artifacts / f"soak-{int(SOAK_S)}s.json").write_text(json.dumps(report, indent=1))
     print("\nsoak:", report)
     assert errors == [] and cycle >= MIN_CYCLES
     # flat after warm-up: caches, sessions and pooled files fill during the first walks, so the

@@ -3,12 +3,13 @@ annotations, and a CSV download of the data behind every chart (formula injectio
 from __future__ import annotations
 
 import io
-import re
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import polars as pl
 import streamlit as st
+
+from app.csv_safe import FORMULA_START, neutralize  # noqa: F401 - FORMULA_START re-exported
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -20,11 +21,6 @@ def _go():
 
     return go
 
-
-# A spreadsheet treats a cell starting with one of these as a formula (OWASP CSV injection);
-# some also take the full-width forms, and a locale that splits on `;` starts a cell after it.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-_AFTER_SEMICOLON = re.compile(r";(\s*)(?=[=+\-@\t\r\uff1d\uff0b\uff0d\uff20])")
 
 # One colour per service and per model version on every chart: the position of the name in the
 # store's list of services then configured versions (stable for a store), else a hash of the name.
@@ -54,17 +50,6 @@ def color_for(name) -> str:
 
 EVENT_COLORS = {"deploy": "#2b6cb0", "rollback": "#c53030", "config": "#805ad5",
                 "price_change": "#b7791f", "incident": "#e53e3e"}
-
-
-def neutralize(value):
-    """Prefix a text cell that a spreadsheet would run as a formula with a quote."""
-    if not isinstance(value, str):
-        return value
-    if ";" in value:                 # `a;=cmd()` read with `;` as separator: quote that cell too
-        value = _AFTER_SEMICOLON.sub(r";\1'", value)
-    if value.lstrip(" ").startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def to_csv(df: pl.DataFrame) -> str:

@@ -81,3 +81,21 @@ if removals.height:
     charts.download(removals, "load_removals")
 else:
     st.caption("No load was removed (`onepane loads rm LOAD_ID --reason TEXT` takes one back).")
+
+st.subheader("Expired by retention")
+expiries = data.retention_expiries(f.as_of)
+later = expiries.filter(pl.col("after_as_of"))
+if later.height:
+    st.warning("As of this time the store still held rows that `[retention]` has dropped since: "
+               + "; ".join(f"{r['target_table']} before {r['expired_before']:%Y-%m-%d %H:%M}Z "
+                           f"({r['expired_rows']:,} rows, expired {r['expired_at']:%Y-%m-%d})"
+                           for r in later.iter_rows(named=True))
+               + ". Answers on these pages lack them.")
+if expiries.height:
+    st.dataframe(expiries.drop("after_as_of"), hide_index=True, key="expiries", column_config={
+        "expired_at": st.column_config.DatetimeColumn("Expired (UTC)"),
+        "expired_before": st.column_config.DatetimeColumn("Nothing older than (UTC)"),
+    })
+    charts.download(expiries, "retention_expiries")
+else:
+    st.caption("Nothing was expired (`[retention]` in onepane.toml, applied by `onepane compact`).")

@@ -131,7 +131,8 @@ def test_unit_economics_what_if_slider(served, chrome, artifacts):
     assert after["Predictions per day"][1] == pytest.approx(preds * 1.05)          # +5 % traffic
     today_cost, cost = after["Daily cost"]
     assert today_cost == before["Daily cost"][0]
-    assert today_cost < cost <= today_cost * 1.05 + 1e-9          # only the variable part grows
+    assert today_cost <= cost <= today_cost * 1.05 + 1e-9, after      # only the variable part grows
+    assert after["Improved actions per day"][1] == pytest.approx(before["Improved actions per day"][0] * 1.05)
     assert after["Cost per prediction"][1] == pytest.approx(cost / (preds * 1.05), rel=1e-9)
     assert_clean(page, errors)
 

@@ -9,7 +9,9 @@
    onepane / hand-written <= 1.25 -- and, for information, the same hand-written query on
    raw_focus (what stg_cost's restatement dedup and services join cost) and straight over the
    Parquet files (what load visibility and supersession cost as well). All open a fresh
-   connection per run, as the app does on a cache miss; the variants run interleaved, best of 5.
+   connection per run, as the app does on a cache miss. Each run of each variant is a fresh
+   process, the variants alternate, and all must give the same answer (rows and money sums)
+   before a ratio is printed (benchmarks/sides.py); best of --runs (default 3).
 3. A warm re-render's cached query (app.data with st.cache_data; median of 200 calls). Target <= 5 ms.
 4. App import time in a fresh interpreter (app.data, app.components, metrics.queries, streamlit)
    against `import streamlit` alone; and whether evidently got imported. Target <= 1.5 s.
@@ -33,6 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
+from decimal import Decimal  # noqa: E402
+
+import sides  # noqa: E402
 
 from metrics import queries  # noqa: E402
 from metrics.lake import Load  # noqa: E402
@@ -77,17 +82,6 @@ def build(db: Path, rows: int) -> Store:
     return store
 
 
-def interleaved_best(fns: dict, runs: int = 5) -> dict:
-    """Run the variants in turn `runs` times (so machine load hits all alike); best time of each."""
-    times = {k: [] for k in fns}
-    for _ in range(runs):
-        for k, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
-    return {k: min(v) for k, v in times.items()}
-
-
 def hand(store: Store, sql: str, params: list, src: str):
     def run():
         if src == "files":
@@ -97,8 +91,9 @@ def hand(store: Store, sql: str, params: list, src: str):
         else:
             con = store.connect()
             table = src
-        con.execute(sql.replace("{files}", table), params).fetchall()
+        rows = con.execute(sql.replace("{files}", table), params).fetchall()
         con.close()
+        return rows
     return run
 
 
@@ -139,6 +134,30 @@ PANELS = {
 }
 
 
+# the same answer from every variant: row count and the money columns' sums (onepane's frame columns
+# and the hand-written query's positions)
+ANSWER = {"cost_daily": (["effective_cost", "billed_cost"], [3, 4]),
+          "service_month": (["month_to_date"], [2]),
+          "cost_invoiced": (["invoiced", "estimated"], [3, 4])}
+
+
+def _money(x) -> str:
+    return f"{Decimal(str(x or 0)).quantize(Decimal('1e-9'))}"
+
+
+def panel_side(a):
+    """One variant of one panel (`--side PANEL/VARIANT`), timed in a fresh process."""
+    name, variant = a.side.split("/")
+    store = Store(Path(a.db))
+    ours, sql, params = PANELS[name]
+    cols, pos = ANSWER[name]
+    if variant == "onepane":
+        return (lambda: ours(store)), lambda df: [df.height] + [_money(sum(x for x in df[c].to_list() if x is not None))
+                                                                for c in cols]
+    return hand(store, sql, params, variant), lambda rows: [len(rows)] + [
+        _money(sum(r[i] for r in rows if r[i] is not None)) for i in pos]
+
+
 def cached_query_ms(db: Path) -> float:
     os.environ["ONEPANE_DB"] = str(db)
     import logging
@@ -169,21 +188,26 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--db", default=str(Path(tempfile.gettempdir()) / f"onepane-bench-app-{os.getpid()}.duckdb"))
+    sides.add_arguments(ap)
     a = ap.parse_args()
+    if a.side:
+        return sides.child({f"{p}/{v}": panel_side for p in PANELS
+                            for v in ("onepane", "stg_cost", "raw_focus", "files")}, a)
     t = time.perf_counter()
     store = build(Path(a.db), a.rows)
     out: dict = {"rows": a.rows, "build_s": round(time.perf_counter() - t, 1), "panels": {}}
     for name, (ours, sql, params) in PANELS.items():
-        variants = {"onepane": lambda: ours(store), "stg_cost": hand(store, sql, params, "stg_cost"),
-                    "raw_focus": hand(store, sql, params, "raw_focus")}
+        variants = ["onepane", "stg_cost", "raw_focus"]
         if "stg_" not in sql:          # a plain connection has no views for the other layers
-            variants["files"] = hand(store, sql, params, "files")
-        t = interleaved_best(variants)
+            variants.append("files")
+        res = sides.compare(__file__, [f"{name}/{v}" for v in variants], ["--db", a.db], runs=a.runs)
+        t = {v: res["sides"][f"{name}/{v}"]["best_s"] for v in variants}
         out["panels"][name] = {"onepane_s": round(t["onepane"], 3),
                                "hand_written_stg_cost_s": round(t["stg_cost"], 3),
                                "ratio": round(t["onepane"] / t["stg_cost"], 3),
                                "hand_written_raw_focus_s": round(t["raw_focus"], 3),
-                               "parquet_files_s": round(t["files"], 3) if "files" in t else None}
+                               "parquet_files_s": round(t["files"], 3) if "files" in t else None,
+                               "answer": res["answer"]}
     out["cached_query_ms"] = round(cached_query_ms(Path(a.db)), 3)
     app_code = ("import app.data, app.components.charts, app.components.filters, metrics.queries; "
                 "import sys; assert 'evidently' not in sys.modules")

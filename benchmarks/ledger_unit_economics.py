@@ -1,11 +1,15 @@
 """Benchmark: the ledger's SQL (counter increases with resets, cost joins, ratios) against the
 same computation in pandas on the same rows. Reports a ratio, not an absolute time.
 
-    nice .venv/bin/python benchmarks/ledger_unit_economics.py [--days 30] [--step-s 60]
+    nice .venv/bin/python benchmarks/ledger_unit_economics.py [--days 30] [--step-s 60] [--runs 3]
+Each side runs as a fresh process over the same store, the sides alternate, and both must return
+the same answer (rows, predictions in all and per service) before the ratio is printed
+(benchmarks/sides.py).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
@@ -19,6 +23,8 @@ from metrics.config import parse_settings
 from metrics.lake import Load
 from metrics.ledger import unit_economics
 from metrics.store import Store
+
+import sides
 
 
 def build(store: Store, days: int, step_s: int, seed: int = 0):
@@ -76,31 +82,58 @@ def pandas_ledger(tel: pd.DataFrame, cost: pd.DataFrame) -> pd.DataFrame:
     return m
 
 
+def _store(a):
+    from metrics.store import Store
+
+    return Store(Path(a.db))
+
+
+def onepane(a):
+    from metrics.config import parse_settings
+
+    store = _store(a)
+    cfg = parse_settings({"services": [{"name": f"svc{s}"} for s in range(4)]})
+
+    def finish(df):
+        per = df.group_by("service").agg(pl.col("predictions").sum()).to_dicts()
+        return {"rows": df.height, "predictions": round(float(df["predictions"].sum()), 6),
+                "per_service": {r["service"]: round(float(r["predictions"]), 6) for r in per}}
+    return (lambda: unit_economics(store, cfg)), finish
+
+
+def pandas_side(a):
+    store = _store(a)
+
+    def finish(ref):
+        per = ref.groupby("service")["inc"].sum().to_dict()
+        return {"rows": len(ref), "predictions": round(float(ref["inc"].sum()), 6),
+                "per_service": {k: round(float(v), 6) for k, v in per.items()}}
+    return (lambda: pandas_from_lake(store)), finish
+
+
+SIDES = {"onepane": onepane, "pandas": pandas_side}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--step-s", type=int, default=60)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--db", default=None)
+    sides.add_arguments(ap)
     a = ap.parse_args()
+    if a.side:
+        return sides.child(SIDES, a)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "b.duckdb").ensure()
         tel, cost = build(store, a.days, a.step_s)
-        cfg = parse_settings({"services": [{"name": f"svc{s}"} for s in range(4)]})
-        t_sql, t_pd = [], []
-        for _ in range(a.repeat):
-            t0 = time.perf_counter()
-            ours = unit_economics(store, cfg)
-            t_sql.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            ref = pandas_from_lake(store)
-            t_pd.append(time.perf_counter() - t0)
-        # same answer, or the timing means nothing
-        assert ours.height == len(ref)
-        assert abs(float(ours["predictions"].sum()) - float(ref["inc"].sum())) < 1e-6
-        print(f"rows={len(tel):,} telemetry samples, {len(cost):,} cost lines")
-        print(f"ledger SQL (from Parquet, incl. connect + view setup): best {min(t_sql):.3f}s")
-        print(f"pandas from the same Parquet files:                   best {min(t_pd):.3f}s")
-        print(f"ratio ledger/pandas = {min(t_sql) / min(t_pd):.2f}")
+        # same answer on both sides (rows, predictions per service), or the timing means nothing
+        res = sides.compare(__file__, list(SIDES), ["--db", str(store.db_path)], runs=a.runs)
+        print(f"rows={len(tel):,} telemetry samples, {len(cost):,} cost lines; answers equal: "
+              f"{res['answer']['predictions']:,.0f} predictions")
+        print(f"ledger SQL (from Parquet, incl. connect + view setup): best {res['sides']['onepane']['best_s']:.3f}s")
+        print(f"pandas from the same Parquet files:                   best {res['sides']['pandas']['best_s']:.3f}s")
+        print(f"ratio ledger/pandas = {sides.ratio(res, 'onepane', 'pandas'):.2f}")
+        print(json.dumps(res))
 
 
 if __name__ == "__main__":

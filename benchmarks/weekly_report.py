@@ -7,7 +7,8 @@ Baseline: the same public-API calls the app's pages make for that week, run one 
 service, what changed over 7 days per service, budgets with the month-end forecast, SLOs, cost
 anomalies, freshness, model health and the daily unit cost per service). The pack: `build_report`
 (the same calls plus sentences, plotly charts and the self-contained HTML). Both run on fresh
-connections, interleaved, `--repeat` times; the best of each is reported.
+processes (one per run), alternating, `--runs` times; the best of each is reported, once both sides
+gave the same answer (the service budgets' month-end forecasts; benchmarks/sides.py).
 """
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,14 +24,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from metrics.api import Onepane  # noqa: E402
 from metrics.review import build_report  # noqa: E402
 
+import sides  # noqa: E402
 
-def page_queries(op: Onepane, week) -> None:
+
+def page_queries(op: Onepane, week) -> list:
     at = week.end
     prev = week.previous()
     for w in (week, prev):
         op.unit_economics(w.start, w.end)
         op.token_economics(w.start, w.end)
-    op.budgets(at)
+    budgets = op.budgets(at)
     op.slos(at)
     op.cost_anomalies(week.start - timedelta(days=35), week.end)
     op.freshness()
@@ -41,6 +43,33 @@ def page_queries(op: Onepane, week) -> None:
         op.model_health(s, prev.start, week.end)
         op.daily_unit_cost(prev.start, week.end, [s])
         op.decisions(service=s, since=week.start)
+    return [b for b in budgets if b["level"] == "service"]
+
+
+def _answer(budgets: list) -> list:
+    """Both sides' service budgets: name, month and forecast to the cent."""
+    return sorted([b["name"], b["month"], f"{float(b['forecast']):.2f}"] for b in budgets)
+
+
+def _open(a):
+    config = a.config or str(Path(a.db).parent / "onepane.toml")
+    now = datetime.fromisoformat(a.now)
+    op = Onepane(a.db, config, as_of=now)
+    return op, (op.week(a.week) if a.week else op.week()), now
+
+
+def pages_side(a):
+    op, week, _ = _open(a)
+    return (lambda: page_queries(op, week)), _answer
+
+
+def pack_side(a):
+    op, week, now = _open(a)
+    return (lambda: build_report(op, week, generated_at=now)), lambda r: _answer(
+        [b for s in r[0]["services"] for b in s["budgets"]])
+
+
+SIDES = {"pages": pages_side, "pack": pack_side}
 
 
 def main() -> None:
@@ -48,23 +77,19 @@ def main() -> None:
     ap.add_argument("--db", required=True)
     ap.add_argument("--config", default=None)
     ap.add_argument("--week", default=None)
-    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--now", default=None, help="the clock both sides use (default: now)")
+    sides.add_arguments(ap)
     a = ap.parse_args()
-    config = a.config or str(Path(a.db).parent / "onepane.toml")
-    now = datetime.now(timezone.utc)
-    op = Onepane(a.db, config, as_of=now)
-    week = op.week(a.week) if a.week else op.week()
-    base, pack = [], []
-    for _ in range(a.repeat):
-        t = time.perf_counter()
-        page_queries(op, week)
-        base.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        _, html = build_report(op, week, generated_at=now)
-        pack.append(time.perf_counter() - t)
-    out = {"week": week.label, "page_queries_s": round(min(base), 2), "pack_s": round(min(pack), 2),
-           "ratio": round(min(pack) / min(base), 2), "html_bytes": len(html),
-           "load_average": round(os.getloadavg()[0], 1), "repeat": a.repeat}
+    if a.side:
+        return sides.child(SIDES, a)
+    now = a.now or datetime.now(timezone.utc).isoformat()
+    argv = ["--db", a.db, "--now", now] + (["--config", a.config] if a.config else []) + (
+        ["--week", a.week] if a.week else [])
+    res = sides.compare(__file__, list(SIDES), argv, runs=a.runs)
+    base, pack = res["sides"]["pages"]["best_s"], res["sides"]["pack"]["best_s"]
+    out = {"page_queries_s": round(base, 2), "pack_s": round(pack, 2), "ratio": round(pack / base, 2),
+           "answer_budgets": len(res["answer"]), "load_average": round(os.getloadavg()[0], 1),
+           "runs": a.runs}
     print(json.dumps(out))
 
 

@@ -4,10 +4,9 @@ Rules (each alert has a de-duplication key = rule + subject):
   slo_burn           multi-window multi-burn-rate on request-based latency/error-rate SLOs: pages at
                      14.4× (1h & 5m) and 6× (6h & 30m), tickets at 3× (1d & 2h) and 1× (3d & 6h)
                      (metrics.analysis.slo)
-  slo_freshness      newest data of a service older than its SLO `freshness`
-  slo_drift_share    newest model-health window's drift_share above the SLO
-  slo_accuracy       newest accuracy below the SLO's accuracy_min
-  slo_cost_per_prediction  last full day's cost / requests above the SLO
+  slo_freshness, slo_drift_share, slo_accuracy, slo_cost_per_prediction
+                     the same burn arithmetic over their own events (freshness minutes, model-health
+                     windows, cost days; metrics.analysis.slo_events): one ticket per SLO when a pair fires
   budget_forecast    month-end forecast (central value) above a service/team budget, with the
                      probability of the overrun (metrics.analysis.budgets)
   cost_day_over_day, cost_week_over_week   daily-cost deltas beyond [alerts] thresholds
@@ -40,7 +39,7 @@ from metrics.analysis.wc_evidence import annotate_alerts
 from metrics.config import Settings
 from metrics.errors import ConfigError
 from metrics.store import Store
-from metrics.times import parse_duration, utcnow
+from metrics.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -123,46 +122,39 @@ def evaluate(store: Store, config: Settings, at: datetime) -> list[dict[str, Any
 
 
 def _model_and_freshness(store: Store, config: Settings, at: datetime, con) -> list[dict[str, Any]]:
+    """Model-quality, freshness and cost SLOs: one ticket per SLO when a window pair burns at least
+    its factor (metrics.analysis.slo_events), naming the fastest pair that fires."""
+    from metrics.analysis.slo import budget_text
+    from metrics.analysis.slo_events import evaluate_event_slos
+
     out = []
-    for svc in config.services:
-        slo = svc.slo
-        if slo is None:
+    for r in evaluate_event_slos(store, config, at, con=con):
+        svc, kind = r["service"], r["slo"]
+        if r.get("no_data"):
+            out.append(_alert(f"slo_{kind}", svc, "ticket", f"{svc}: no data (SLO freshness {r['threshold']}).",
+                              newest_at=None, limit=r["threshold"]))
             continue
-        if slo.freshness:
-            limit = parse_duration(slo.freshness)
-            newest = store.query(sql("newest_data"), {"service": svc.name, "at": at}, con=con)
-            last = newest["newest_at"][0] if newest.height else None
-            if last is None or at - last > limit:
-                age = "no data" if last is None else f"newest data is {at - last} old"
-                out.append(_alert("slo_freshness", svc.name, "ticket",
-                                  f"{svc.name}: {age} (SLO freshness {slo.freshness}).",
-                                  newest_at=last, limit=slo.freshness))
-        if slo.drift_share is not None or slo.accuracy_min is not None:
-            mh = store.query(sql("latest_model_health"), {"service": svc.name, "at": at}, con=con)
-            vals = {r["metric"]: r for r in mh.to_dicts()}
-            d = vals.get("drift_share")
-            if slo.drift_share is not None and d and d["value"] > slo.drift_share:
-                out.append(_alert("slo_drift_share", svc.name, "ticket",
-                                  f"{svc.name}: {d['value'] * 100:.0f}% of features drifted in the window "
-                                  f"starting {d['window_start']:%Y-%m-%d %H:%M}Z (SLO {slo.drift_share * 100:.0f}%).",
-                                  value=d["value"], window_start=d["window_start"]))
-            a = vals.get("accuracy")
-            if slo.accuracy_min is not None and a and a["value"] < slo.accuracy_min:
-                out.append(_alert("slo_accuracy", svc.name, "ticket",
-                                  f"{svc.name}: accuracy {a['value']:.3f} in the window starting "
-                                  f"{a['window_start']:%Y-%m-%d %H:%M}Z is below {slo.accuracy_min}.",
-                                  value=a["value"], window_start=a["window_start"]))
-        if slo.cost_per_prediction is not None:
-            day1 = at.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-            cpp = store.query(sql("cost_per_prediction"), {"service": svc.name, "start": day1 - timedelta(days=1),
-                                                           "end": day1}, con=con)
-            if cpp.height and cpp["requests"][0] and cpp["cost"][0] is not None:
-                value = Decimal(cpp["cost"][0]) / Decimal(int(cpp["requests"][0]))
-                if value > slo.cost_per_prediction:
-                    out.append(_alert("slo_cost_per_prediction", svc.name, "ticket",
-                                      f"{svc.name}: cost per prediction {value:.6f} {cpp['currency'][0]} "
-                                      f"yesterday is above {slo.cost_per_prediction}.",
-                                      value=value, requests=int(cpp["requests"][0]), cost=cpp["cost"][0]))
+        w = next((w for w in r["burn"] if w["firing"]), None)
+        if w is None:
+            continue
+        lt = r["latest"]
+        if kind == "drift_share":
+            newest = (f"{lt['value'] * 100:.0f}% of features drifted in the window starting "
+                      f"{lt['window_start']:%Y-%m-%d %H:%M}Z")
+        elif kind == "accuracy":
+            newest = f"accuracy {lt['value']:.3f} in the window starting {lt['window_start']:%Y-%m-%d %H:%M}Z"
+        elif kind == "freshness":
+            newest = f"newest data is {lt['age']} old"
+        else:
+            newest = f"cost per prediction {lt['value']:.6f} {lt['currency']} on {lt['day']}"
+        out.append(_alert(
+            f"slo_{kind}", svc, "ticket",
+            f"{svc} {kind} SLO ({r['description']}) burning its budget {w['burn_long']:.1f}× over {w['long']} "
+            f"and {w['burn_short']:.1f}× over {w['short']} (ticket at {w['factor']:g}×); {newest}; "
+            f"{budget_text(r)}.",
+            burn_long=w["burn_long"], burn_short=w["burn_short"], factor=w["factor"], window=f"{w['long']}-{w['short']}",
+            objective=r["objective"], events=r["events"], bad_events=r["bad_events"],
+            budget_remaining=r["budget_remaining"], observed_share=r["observed_share"], **lt))
     return out
 
 

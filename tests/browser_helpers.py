@@ -86,14 +86,29 @@ def browser():
             b.close()
 
 
-def wait_for_app(page, timeout_ms: int = 30000) -> None:
-    """Wait until the script run finished: the app is idle and the main block is rendered."""
+# The app is idle when Streamlit's root says so (`data-test-script-state` = notRunning, connected)
+# and no status widget shows a run; the state must hold for `quiet` ms counted from the call, so a
+# rerun that the last action started (it announces itself within that time) is waited for too.
+_IDLE = """(quiet) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (!app) return false;
+    const state = (app.getAttribute('data-test-script-state') || '') + '/'
+                + (app.getAttribute('data-test-connection-state') || '');
+    const w = document.querySelector('[data-testid="stStatusWidget"]');
+    const busy = !!(w && w.innerText.match(/Running|Connecting|Stop/));
+    const now = performance.now();
+    if (window.__onepaneState !== state + busy) { window.__onepaneState = state + busy; window.__onepaneSince = now; }
+    return state.startsWith('notRunning/') && state.endsWith('CONNECTED') && !busy
+        && now - window.__onepaneSince >= quiet;
+}"""
+
+
+def wait_for_app(page, timeout_ms: int = 30000, quiet_ms: int = 700) -> None:
+    """Wait until the script run finished: the main block is rendered and the app has been idle
+    (script not running, connected, no status widget) for `quiet_ms` since this call."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
-    page.wait_for_timeout(700)           # a rerun announces itself (status widget) within this
-    page.wait_for_function(
-        """() => { const s = document.querySelector('[data-testid="stStatusWidget"]');
-                   return !s || !s.innerText.match(/Running|Connecting|Stop/); }""", timeout=timeout_ms)
-    page.wait_for_timeout(500)
+    page.evaluate("() => { window.__onepaneState = null; }")
+    page.wait_for_function(_IDLE, arg=quiet_ms, timeout=timeout_ms)
 
 
 def screenshots(db_path: Path, config_path: Path | None, out: Path,

@@ -177,30 +177,3 @@ webhook_url_env = "TEST_HOOK_URL"
     assert p3.returncode == 0, p3.stdout + p3.stderr
     assert "nothing fires" in p3.stdout and "resolved: slo_burn" in p3.stdout
     assert len(received) == 2 and received[1][1]["alerts"][0]["status"] == "resolved"
-
-
-def test_model_quality_and_freshness_rules(store):
-    from metrics.alerts import evaluate
-    from tests.whatchanged_helpers import write_rows
-
-    t0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
-    rows = []
-    for d, (share, acc) in enumerate([(0.1, 0.93), (0.1, 0.92), (0.45, 0.81)]):
-        w0 = t0.replace(day=1 + d)
-        w1 = t0.replace(day=2 + d)
-        rows += [{"window_start": w0, "window_end": w1, "service": "fraud", "metric": "drift_share",
-                  "value": share}, {"window_start": w0, "window_end": w1, "service": "fraud",
-                                    "metric": "accuracy", "value": acc}]
-    write_rows(store, "raw_model_health", rows)
-    cfg = parse_settings({"services": [{"name": "fraud", "slo": {
-        "drift_share": 0.3, "accuracy_min": 0.85, "freshness": "6h"}}]})
-    # on Oct 4 06:00 the newest window (Oct 3) drifted and is below the accuracy floor; data is 6 h old
-    got = {a["rule"]: a for a in evaluate(store, cfg, datetime(2026, 10, 4, 6, tzinfo=timezone.utc))}
-    assert set(got) == {"slo_drift_share", "slo_accuracy"}
-    assert "45% of features drifted" in got["slo_drift_share"]["summary"]
-    assert got["slo_accuracy"]["details"]["value"] == pytest.approx(0.81)
-    # two hours later the newest data (window end Oct 4 00:00) is 8 h old: freshness fires too
-    later = {a["rule"] for a in evaluate(store, cfg, datetime(2026, 10, 4, 8, tzinfo=timezone.utc))}
-    assert later == {"slo_drift_share", "slo_accuracy", "slo_freshness"}
-    # on Oct 3 00:00 only the quiet windows of Oct 1 and 2 are complete and fresh: nothing fires
-    assert evaluate(store, cfg, datetime(2026, 10, 3, 0, tzinfo=timezone.utc)) == []

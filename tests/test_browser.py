@@ -111,6 +111,8 @@ def test_unit_economics_what_if_slider(served, chrome, artifacts):
     page.get_by_text("Marginal cost of lift and what-if").first.wait_for(timeout=30000)
     page.get_by_text("Lift of ranker-v2 over ranker-v1", exact=False).first.wait_for(timeout=30000)
     page.screenshot(path=str(artifacts / "screenshots" / "unit_economics.png"), full_page=True)
+    before = whatif_table(page)
+    assert before["Predictions per day"][0] == before["Predictions per day"][1] > 0   # no change yet
     # control: traffic slider with the keyboard (+1 % per arrow), then the scenario table changes
     slider = page.get_by_role("slider").nth(2)
     slider.focus()
@@ -119,7 +121,28 @@ def test_unit_economics_what_if_slider(served, chrome, artifacts):
     wait_for_app(page)
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stSliderThumbValue"]')]
                                      .some(e => e.innerText.trim() === '5')""", timeout=30000)
+    preds = before["Predictions per day"][0]
+    page.wait_for_function(f"""() => {{ const t = [...document.querySelectorAll('[data-testid="stDataFrame"] table')]
+        .find(t => t.innerText.includes('Predictions per day'));
+        const r = t && [...t.querySelectorAll('tr')].find(r => r.innerText.startsWith('Predictions per day'));
+        return r && Math.abs(parseFloat(r.querySelectorAll('td')[2].innerText) - {preds * 1.05}) < 1e-6; }}""",
+                           timeout=60000)
+    after = whatif_table(page)
+    assert after["Predictions per day"][1] == pytest.approx(preds * 1.05)          # +5 % traffic
+    today_cost, cost = after["Daily cost"]
+    assert today_cost == before["Daily cost"][0]
+    assert today_cost <= cost <= today_cost * 1.05 + 1e-9, after      # only the variable part grows
+    assert after["Improved actions per day"][1] == pytest.approx(before["Improved actions per day"][0] * 1.05)
+    assert after["Cost per prediction"][1] == pytest.approx(cost / (preds * 1.05), rel=1e-9)
     assert_clean(page, errors)
+
+
+def whatif_table(page) -> dict[str, tuple[float, float]]:
+    """The what-if grid's cells (measure -> today, scenario), from its accessible table."""
+    rows = page.evaluate("""() => { const t = [...document.querySelectorAll('[data-testid="stDataFrame"] table')]
+        .find(t => t.innerText.includes('Predictions per day'));
+        return [...t.querySelectorAll('tbody tr')].map(r => [...r.querySelectorAll('td')].map(c => c.innerText)); }""")
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows if r[1] and r[2]}
 
 
 def test_costs_allocate_by_team(served, chrome, artifacts):

@@ -107,7 +107,10 @@ def test_month_table_fits_at_1280_px(served, chrome):
     page = open_page(chrome, served + "/", errors, width=1280)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=120000)
-    page.wait_for_timeout(1000)
+    # laid out: the grid's scroller exists and has its width (no fixed sleep)
+    grid.locator(".dvn-scroller").first.wait_for(timeout=120000)
+    page.wait_for_function("""() => { const s = document.querySelector('[data-testid="stDataFrame"] .dvn-scroller');
+                                       return s && s.clientWidth > 0 && s.scrollWidth > 0; }""", timeout=120000)
     scroll = grid.evaluate("""e => { const s = e.querySelector('.dvn-scroller') || e;
                                      return [s.scrollWidth, s.clientWidth]; }""")
     assert scroll[0] <= scroll[1] + 2, scroll

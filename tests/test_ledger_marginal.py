@@ -114,8 +114,12 @@ def test_what_if_uses_the_history(ab_store):
     assert r["today"]["daily_cost"] == pytest.approx(sum(day_cost) / n)
     assert r["today"]["predictions"] == pytest.approx(sum(day_preds) / n)
     b = r["baseline"]
-    # the fitted line reproduces average cost at average traffic (least squares passes the mean)
-    assert b["fixed_cost"] + b["variable_cost_per_prediction"] * sum(day_preds) / n == pytest.approx(sum(day_cost) / n)
+    # the fixed + variable line by least squares over the plan's own days, here in plain Python
+    mx, my = sum(day_preds) / n, sum(day_cost) / n
+    slope = (sum((x - mx) * (y - my) for x, y in zip(day_preds, day_cost))
+             / sum((x - mx) ** 2 for x in day_preds))
+    assert b["variable_cost_per_prediction"] == pytest.approx(slope, rel=1e-9)
+    assert b["fixed_cost"] == pytest.approx(my - slope * mx, rel=1e-9)
     base_rate = sum(p[1] for p in PLAN) / sum(p[0] for p in PLAN)
     assert b["baseline_rate"] == pytest.approx(base_rate)
     s = r["scenario"]

@@ -27,10 +27,10 @@ Time-slice SLOs (`mode = "time_slice"`, only when configured): one-minute slices
 events; a slice is bad when its error rate is above `error_rate` or more than 5 % of its requests are
 slower than `latency_p95_s`; `objective` is the share of good slices ("99 % of minutes good").
 
-Event SLOs (`objective` is the share of good events; metrics.analysis.slo_events): model-quality
-windows (bad: drift_share above the SLO, accuracy below `accuracy_min`), freshness hours (bad: at the
-end of the hour the newest data is older than `freshness`) and cost days (bad: the day's cost per
-prediction above `cost_per_prediction`) use the same arithmetic over the period.
+Event SLOs (metrics.analysis.slo_events; `objective` is the share of good events): model-quality
+windows (bad: drift_share above the SLO, accuracy below `accuracy_min`), freshness minutes (bad: at
+the end of the minute the newest data is older than `freshness`) and cost days (bad: the day's cost
+per prediction above `cost_per_prediction`) use the same arithmetic and window pairs, as tickets.
 """
 from __future__ import annotations
 

@@ -30,9 +30,12 @@ from metrics.errors import InputError
 from metrics.lake import OWNER
 
 CHUNK_BYTES = 16 << 20
+MEMORY_LIMIT = "600MB"          # DuckDB's share while writing the load (it spills to the scratch folder)
 _NUM = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-# name{labels} value [timestamp], single spaces; the labels are checked per series by `_head`
-SAMPLE = rf"^(?<h>[a-zA-Z_:][a-zA-Z0-9_:]*(?:\{{.*\}})?) (?<v>{_NUM}|NaN|[+-]?Inf)(?: (?<ts>{_NUM}))?$"
+VALUE = rf"^(?:{_NUM}|NaN|[+-]?Inf)$"
+TIME = rf"^{_NUM}$"
+DAY_US = 86_400_000_000
+BOM = b"\xef\xbb\xbf"
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -57,6 +60,8 @@ class StreamReader:
         self.max_us: int | None = None
         self.maybe_duplicates = False        # a series' timestamps did not strictly increase
         self.slow_chunks = 0
+        self.days: set[int] = set()          # UTC days (since 1970) the samples fall on
+        self.chunk_days = 0                  # sum over chunks of the days each holds
         scratch.mkdir(parents=True, exist_ok=True)
         self._owner = open(scratch / OWNER, "a+")        # the staging sweep leaves a held folder alone
         fcntl.flock(self._owner, fcntl.LOCK_EX)
@@ -95,21 +100,30 @@ class StreamReader:
             raise InputError(f"not UTF-8 text (byte {offset + e.start})", file=self.file) from None
 
     def _chunk(self, data: bytes, offset: int) -> None:
+        first = self.n_lines + 1
+        s = _lines_frame(data) if b"\r" not in data and not (offset == 0 and data.startswith(BOM)) else None
+        lines: list[str] | None = None
+        if s is None:
+            lines = self._lines(data, offset)
+            self.n_lines += len(lines)
+        else:
+            self.n_lines += s.len()
+        try:
+            if s is None or not self._fast(s, first):
+                self._slow(lines if lines is not None else self._lines(data, offset), first)
+        except InputError:
+            for rest, at in self._blocks(offset + len(data)):   # reading the whole text first
+                self._decode(rest, at)                          # reported bad UTF-8 before anything
+            raise
+
+    def _lines(self, data: bytes, offset: int) -> list[str]:
         text = self._decode(data, offset)
         if "\r" in text:                      # universal newlines, as reading the file as text does
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
         if lines[-1] == "":
             lines.pop()
-        first = self.n_lines + 1
-        self.n_lines += len(lines)
-        try:
-            if not self._fast(lines, first):
-                self._slow(lines, first)
-        except InputError:
-            for rest, at in self._blocks(offset + len(data)):   # reading the whole text first
-                self._decode(rest, at)                          # reported bad UTF-8 before anything
-            raise
+        return lines
 
     def _slow(self, lines: list[str], first: int) -> None:
         """The line parser, from the state the chunk started with."""
@@ -123,7 +137,7 @@ class StreamReader:
                                      "value": pl.Series(p.value, dtype=pl.Float64)}))
         p.sid, p.sampled_at, p.value = [], [], []
 
-    def _fast(self, lines: list[str], first: int) -> bool:
+    def _fast(self, lines: pl.Series, first: int) -> bool:
         """The vectorised path; False (state untouched) when the chunk needs the line parser."""
         p = self.p
         snap = (dict(p.types), len(p.series), dict(p.cache), p.sentinels, self.eof_line)
@@ -140,23 +154,22 @@ class StreamReader:
             del p.series[snap[1]:]
         return ok
 
-    def _fast_chunk(self, lines: list[str], first: int) -> bool:
+    def _fast_chunk(self, s: pl.Series, first: int) -> bool:
         p = self.p
-        s = pl.Series("line", lines, dtype=pl.String)
-        kind = pl.DataFrame([s]).select(
-            pl.col("line").str.starts_with("#").alias("meta"), (pl.col("line").str.len_bytes() == 0).alias("empty"))
+        kind = pl.DataFrame([s]).select(pl.col("line").str.starts_with("#").fill_null(False).alias("meta"),
+                                        (pl.col("line").str.len_bytes() == 0).fill_null(True).alias("empty"))
         is_meta, empty = kind["meta"], kind["empty"]
         sample_rows = (~is_meta & ~empty).arg_true()
         if self.eof_line is not None:
             return not (~empty).any()
-        ex = s.gather(sample_rows).str.extract_groups(SAMPLE).struct.unnest()
-        if ex["h"].null_count():
+        rows = _split(s.gather(sample_rows))
+        if rows is None:
             return False
-        rows = pl.DataFrame({"row": sample_rows, "h": ex["h"], "v": ex["v"], "ts": ex["ts"]})
+        rows = rows.with_columns(row=sample_rows)
         # walk the `#` lines in order; a TYPE that changes a family's type ends a segment
         start = 0
-        for i in is_meta.arg_true().to_list():
-            line = lines[i]
+        meta_rows = is_meta.arg_true()
+        for i, line in zip(meta_rows.to_list(), s.gather(meta_rows).to_list()):
             if line.strip() == "# EOF":
                 self.eof_line = first + i
                 if not empty.slice(i + 1).all():
@@ -234,8 +247,11 @@ class StreamReader:
         self.t0 = min(self.t0, float(g["t_min"].min()))
         top = int(g["us_max"].max())
         self.max_us = top if self.max_us is None else max(self.max_us, top)
+        days = (df["us"] // DAY_US).unique().to_list()
+        self.days.update(days)
+        self.chunk_days += len(days)
         out = self.scratch / f"{len(self.files):05d}.chunk"
-        df.write_parquet(out, compression="lz4", statistics=False)
+        df.write_parquet(out, compression="lz4")   # min/max statistics: a day's write skips the rest
         self.files.append(out)
 
     # ---- writing --------------------------------------------------------------------------------
@@ -248,7 +264,7 @@ class StreamReader:
         kid = [keys.setdefault(k, len(keys)) for k in zip(m["metric"].to_list(), m["labels"].to_list())]
         m = m.with_columns(pl.Series("first_t", self.first_t[m["sid"].to_numpy().astype(np.int64)]),
                            pl.Series("kid", kid, dtype=pl.Int64), pl.lit(self.t0, pl.Float64).alias("t0"))
-        con = duckdb.connect(config={"memory_limit": "512MB", "temp_directory": str(self.scratch / "tmp"),
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(self.scratch / "tmp"),
                                      "preserve_insertion_order": False})
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -268,7 +284,12 @@ class StreamReader:
             sids = m["sid"].to_numpy().astype(np.int64)
             fan_in = len(keys) < m.height
             if not (self.maybe_duplicates or fan_in):
-                rows = load.write_query(con, joined, cols, scope)
+                if self.chunk_days > len(self.files) + len(self.days):    # not in time order
+                    rows = load.write_query(con, joined, cols, scope)
+                else:                      # one partition per query: DuckDB need not partition rows
+                    rows = sum(load.write_query(con, f"{joined} WHERE c.us >= {d * DAY_US} AND c.us < {(d + 1) * DAY_US}",
+                                                cols, scope, partition=(EPOCH + timedelta(days=d)).strftime("%Y-%m-%d"))
+                               for d in sorted(self.days))
                 unattributed = int(self.count[sids[m["service"].is_null().to_numpy()]].sum())
                 return {"rows": rows, "unattributed": unattributed, "non_finite": int(self.nonfinite[sids].sum()),
                         "duplicates": 0, "conflicting": 0, "max_us": self.max_us}
@@ -294,6 +315,38 @@ class StreamReader:
     def cleanup(self) -> None:
         shutil.rmtree(self.scratch, ignore_errors=True)
         self._owner.close()
+
+
+def _lines_frame(data: bytes) -> pl.Series | None:
+    """The chunk's lines as a polars column (an empty line is null), read by polars' CSV reader
+    with a separator that a valid line never holds; None when that reading is not one row per
+    line (a control character, bad UTF-8): the chunk is then split in Python."""
+    try:
+        s = pl.read_csv(data, has_header=False, separator="\x01", quote_char=None, new_columns=["line"],
+                        schema={"line": pl.String})["line"]
+    except (pl.exceptions.PolarsError, UnicodeDecodeError):
+        return None
+    return s if s.len() == data.count(b"\n") + (not data.endswith(b"\n")) else None
+
+
+def _split(lines: pl.Series) -> pl.DataFrame | None:
+    """`name{labels} value [timestamp]` with single spaces -> h (name and labels), v, ts; None when a
+    line has another shape. The head ends at the first `} ` (a label value holding one makes the
+    head fail `_head` later); value and timestamp must be plain numbers, so the head is the text up
+    to the line's last `}`, as the line parser takes it."""
+    line = pl.col("line")
+    j = pl.when(line.str.contains("{", literal=True)).then(line.str.find("} ", literal=True) + 1) \
+        .otherwise(line.str.find(" ", literal=True))
+    df = pl.DataFrame({"line": lines}).with_columns(j.alias("j"))
+    if df["j"].null_count():
+        return None
+    df = df.select(line.str.slice(0, pl.col("j")).alias("h"),
+                   line.str.slice(pl.col("j") + 1).str.splitn(" ", 2).alias("rest"))
+    df = df.select("h", pl.col("rest").struct.field("field_0").alias("v"),
+                   pl.col("rest").struct.field("field_1").alias("ts"))
+    ok = df.select(pl.col("v").str.contains(VALUE).all()
+                   & (pl.col("ts").str.contains(TIME) | pl.col("ts").is_null()).all()).item()
+    return df if ok else None
 
 
 def _lit(s: str) -> str:

@@ -151,8 +151,10 @@ class Load:
             self._mem.unregister("_frame")
 
     def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
-                    scope: str | None = None) -> int:
-        """Write the result of `sql` run on `con` (its output columns named in `columns`)."""
+                    scope: str | None = None, partition: str | None = None) -> int:
+        """Write the result of `sql` run on `con` (its output columns named in `columns`).
+        `partition`: the caller knows every row belongs to this one partition (the value the
+        table's partition expression gives them), so the rows are written without partitioning."""
         if self._owner is None:
             self.staging.mkdir(parents=True, exist_ok=True)
             self._owner = open(self.staging / OWNER, "a+")
@@ -160,10 +162,16 @@ class Load:
         out = self.staging / str(self._n)
         self._n += 1
         select = self._select(columns, scope)
-        q = (f"COPY (SELECT *, {self.part_expr} AS \"{self.part_name}\" FROM "
-             f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
-             f"(FORMAT parquet, PARTITION_BY (\"{self.part_name}\"), "
-             f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")
+        if partition is not None:
+            folder = out / f"{self.part_name}={partition}"
+            folder.mkdir(parents=True)
+            q = (f"COPY (SELECT {select} FROM ({sql}) src) TO "
+                 f"{_sql_literal(str(folder / f'{self.load_id}-{self._n}-0.parquet'))} (FORMAT parquet)")
+        else:
+            q = (f"COPY (SELECT *, {self.part_expr} AS \"{self.part_name}\" FROM "
+                 f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
+                 f"(FORMAT parquet, PARTITION_BY (\"{self.part_name}\"), "
+                 f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")
         n = con.execute(q).fetchone()[0]
         self.rows += n
         if "_scope" in columns:

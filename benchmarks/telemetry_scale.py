@@ -224,6 +224,7 @@ def main() -> None:
     ap.add_argument("--dir", default="/tmp/onepane-telemetry-scale")
     ap.add_argument("--no-ingest", action="store_true", help="measure the reads only")
     ap.add_argument("--repeat", type=int, default=3, help="runs per read path (best of)")
+    ap.add_argument("--no-old", action="store_true", help="skip the pre-issue-15 reads (minutes at 10M)")
     ap.add_argument("--one")
     ap.add_argument("--db")
     ap.add_argument("--data", default="")
@@ -251,6 +252,8 @@ def main() -> None:
              ("service_page_day", "baseline_day"), ("service_page_day_old", "baseline_day")]
     base_runs = {}
     for ours, base in pairs:
+        if a.no_old and ours.endswith("_old"):
+            continue
         if base not in base_runs:
             base_runs[base] = run_one(base, db, repeat=a.repeat)
         rows[ours] = (run_one(ours, db, repeat=a.repeat), base_runs[base])

@@ -203,7 +203,8 @@ class StreamReader:
         if df["created"].any():
             return False
         raw = pl.col("v").cast(pl.Float64)
-        sentinel = ((raw >= SENTINEL_MIN) & (raw != float("inf")) & raw.is_not_nan()) | (pl.col("dcgm") & raw.is_in(list(DCGM_SENTINELS)))
+        sentinel = (((raw >= SENTINEL_MIN) & (raw != float("inf")) & raw.is_not_nan())   # polars: NaN > all
+                    | (pl.col("dcgm") & raw.is_in(list(DCGM_SENTINELS))))
         t = pl.col("ts").cast(pl.Float64)
         if not self.om:
             t = pl.when(pl.col("ts").str.contains(r"[.eE]")).then(t).otherwise(t / 1000.0)
@@ -287,9 +288,9 @@ class StreamReader:
                 if self.chunk_days > len(self.files) + len(self.days):    # not in time order
                     rows = load.write_query(con, joined, cols, scope)
                 else:                      # one partition per query: DuckDB need not partition rows
-                    rows = sum(load.write_query(con, f"{joined} WHERE c.us >= {d * DAY_US} AND c.us < {(d + 1) * DAY_US}",
-                                                cols, scope, partition=(EPOCH + timedelta(days=d)).strftime("%Y-%m-%d"))
-                               for d in sorted(self.days))
+                    rows = sum(load.write_query(
+                        con, f"{joined} WHERE c.us >= {d * DAY_US} AND c.us < {(d + 1) * DAY_US}", cols, scope,
+                        partition=(EPOCH + timedelta(days=d)).strftime("%Y-%m-%d")) for d in sorted(self.days))
                 unattributed = int(self.count[sids[m["service"].is_null().to_numpy()]].sum())
                 return {"rows": rows, "unattributed": unattributed, "non_finite": int(self.nonfinite[sids].sum()),
                         "duplicates": 0, "conflicting": 0, "max_us": self.max_us}

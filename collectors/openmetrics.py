@@ -1,6 +1,7 @@
 """OpenMetrics / Prometheus text exposition files -> raw_telemetry (`onepane ingest openmetrics FILE`).
 
-Our own parser (collectors/openmetrics_parse.py), because files exported for backfill carry
+Our own parser (collectors/openmetrics_parse.py; files are read streamed and vectorised by
+collectors/openmetrics_stream.py, which falls back to it line by line), because files exported for backfill carry
 timestamps on every sample (and prometheus_client's parser rejects timestamped histograms and
 negative bucket bounds). It reads:
 

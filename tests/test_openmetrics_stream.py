@@ -164,3 +164,39 @@ def test_bad_utf8_after_a_bad_line_is_reported_first(store, tmp_path, monkeypatc
     path.write_bytes(head + b"z 1 1790000090\n" * 10 + b"\xff\n# EOF\n")
     with pytest.raises(InputError, match=rf"not UTF-8 text \(byte {len(head) + 150}\)"):
         ingest_openmetrics(store, path, service="svc")
+
+
+def test_type_lines_inside_a_chunk_split_it_where_the_line_parser_changes_its_mind(store, tmp_path, monkeypatch):
+    # `lat_bucket` first seen untyped (its own family), then typed: a new series seen after the TYPE
+    # line belongs to family `lat`; `q_total` is a gauge at first (may be negative), then a counter
+    text = ('lat_bucket{service="a",le="1"} 1 1790000000\n'
+            'q_total{service="a"} -1 1790000000\n'
+            "# TYPE lat histogram\n# HELP lat Latency.\n"
+            'lat_bucket{service="a",le="1"} 2 1790000015\n'
+            'lat_bucket{service="a",le="+Inf"} 3 1790000015\n'
+            "# TYPE q gauge\n"
+            'q_total{service="a"} -2 1790000015\n'
+            "# TYPE q counter\n"
+            'q_total{service="a"} 2 1790000030\n# EOF\n')
+    path = tmp_path / "types.om"
+    path.write_text(text)
+    seen = []
+    real = oms.StreamReader._slow
+    monkeypatch.setattr(oms.StreamReader, "_slow", lambda self, ls, first: (seen.append(first), real(self, ls, first)))
+    frame, details = oracle(path)
+    out = ingest_openmetrics(store, path, service="svc")
+    same(frame, stored(store))
+    assert {k: out[k] for k in details} == details
+    assert seen == []
+    types = dict(store.query("SELECT labels, any_value(metric_type) t FROM raw_telemetry "
+                             "WHERE metric = 'lat_bucket' GROUP BY 1").iter_rows())
+    assert types == {'{"le":"1","service":"a"}': "unknown", '{"le":"+Inf","service":"a"}': "histogram"}
+    # a series first seen after `# TYPE q counter` is a counter: negative is refused (the first
+    # q_total series kept the family it had when first seen, so its -1 and -2 were fine)
+    bad = text.replace('q_total{service="a"} 2 1790000030', 'q_total{service="b"} -2 1790000030')
+    path.write_text(bad)
+    with pytest.raises(InputError) as want:
+        parse(bad, str(path), True)
+    with pytest.raises(InputError) as got:
+        ingest_openmetrics(store, path, service="svc")
+    assert str(got.value) == str(want.value) and "line 10" in str(got.value)

@@ -1,6 +1,7 @@
 """OpenMetrics / Prometheus text exposition files -> raw_telemetry (`onepane ingest openmetrics FILE`).
 
-Our own parser (collectors/openmetrics_parse.py), because files exported for backfill carry
+Our own parser (collectors/openmetrics_parse.py; files are read streamed and vectorised by
+collectors/openmetrics_stream.py, which falls back to it line by line), because files exported for backfill carry
 timestamps on every sample (and prometheus_client's parser rejects timestamped histograms and
 negative bucket bounds). It reads:
 
@@ -38,6 +39,7 @@ from collectors.openmetrics_parse import (  # noqa: F401 - the parser's names, r
     DCGM_SENTINELS, MAX_TIME, MIN_TIME, SENTINEL_MIN, SUFFIXES, TYPES, Parsed, Series, _created_key,
     family_of, is_openmetrics, parse)
 from collectors.registry import collector
+from collectors.openmetrics_stream import StreamReader
 from collectors.runner import source_files
 from collectors.server_metrics import canonical, triton_version
 from metrics.errors import InputError
@@ -79,17 +81,11 @@ def gpu_owner(labels: dict, config) -> str | None:
     return None
 
 
-def to_frame(p: Parsed, source: str, config=None, service: str | None = None,
-             stats: dict | None = None, model_version: str | None = None) -> pl.DataFrame:
-    """Typed raw_telemetry rows: server metric names mapped to canonical series
-    (collectors/server_metrics.py), labels as sorted JSON, service/model_version, GPU attribution,
-    series_start. Per-series work is done once per series, per-sample work in polars. A mapped
-    server series with no model label (TGI) gets `model_version`, else "default".
-
-    Non-finite values (NaN, +/-Inf, overflowing numbers like 1e400) are stored as NULL and counted
-    (`stats["non_finite_values"]`); two samples of one series at one instant keep the one written
-    later in the file (`stats["duplicate_samples"]` counts the dropped ones, and
-    `conflicting_duplicates` those whose value differed)."""
+def series_meta(p: Parsed, config=None, service: str | None = None,
+                model_version: str | None = None) -> tuple[pl.DataFrame, int]:
+    """One row per stored series target (a server series may map to several canonical ones):
+    sid, metric, metric_type, labels, labels_hash, service, model_version, counts_from_zero,
+    created, divide; and how many server series were mapped."""
     known = {_first(s.labels, SERVICE_LABELS) for s in p.series} - {None, ""}
     only = next(iter(known)) if len(known) == 1 else service
     meta: dict[str, list] = {k: [] for k in ("sid", "metric", "metric_type", "labels", "labels_hash", "service",
@@ -126,11 +122,25 @@ def to_frame(p: Parsed, source: str, config=None, service: str | None = None,
                                             and not s.dcgm)         # DCGM counters run since boot
             meta["created"].append(created)
             meta["divide"].append(divide)
-    m = pl.DataFrame(meta, schema={"sid": pl.UInt32, "metric": pl.Categorical, "metric_type": pl.Categorical,
-                                   "labels": pl.Categorical, "labels_hash": pl.Categorical,
-                                   "service": pl.Categorical, "model_version": pl.Categorical,
-                                   "counts_from_zero": pl.Boolean, "created": pl.Float64,
-                                   "divide": pl.Float64})
+    schema = {"sid": pl.UInt32, "metric": pl.Categorical, "metric_type": pl.Categorical,
+              "labels": pl.Categorical, "labels_hash": pl.Categorical, "service": pl.Categorical,
+              "model_version": pl.Categorical, "counts_from_zero": pl.Boolean, "created": pl.Float64,
+              "divide": pl.Float64}
+    return pl.DataFrame(meta, schema=schema), mapped
+
+
+def to_frame(p: Parsed, source: str, config=None, service: str | None = None,
+             stats: dict | None = None, model_version: str | None = None) -> pl.DataFrame:
+    """Typed raw_telemetry rows: server metric names mapped to canonical series
+    (collectors/server_metrics.py), labels as sorted JSON, service/model_version, GPU attribution,
+    series_start. Per-series work is done once per series, per-sample work in polars. A mapped
+    server series with no model label (TGI) gets `model_version`, else "default".
+
+    Non-finite values (NaN, +/-Inf, overflowing numbers like 1e400) are stored as NULL and counted
+    (`stats["non_finite_values"]`); two samples of one series at one instant keep the one written
+    later in the file (`stats["duplicate_samples"]` counts the dropped ones, and
+    `conflicting_duplicates` those whose value differed)."""
+    m, mapped = series_meta(p, config, service, model_version)
     df = pl.DataFrame({"sid": pl.Series(p.sid, dtype=pl.UInt32),
                        "t": pl.Series(p.sampled_at, dtype=pl.Float64),
                        "value": pl.Series(p.value, dtype=pl.Float64)}).with_row_index("line_order")
@@ -178,12 +188,9 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
         raise InputError("file not found", file=str(path))
     now = now or utcnow()
     max_time = now.timestamp() + 366 * 86400
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+    head, tail = _peek(path)
     digest = file_hash(path)
-    if not _has_timestamps(text):
+    if not _has_timestamps(head):
         if default_time is None:
             default_time = os.path.getmtime(path)
         if not MIN_TIME <= default_time <= max_time:
@@ -198,25 +205,62 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
     load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
             Load(store, "raw_telemetry", collector="openmetrics", source=src, source_file=str(path),
                  content_hash=digest))
-    with load:
-        parsed = parse(text, str(path), is_openmetrics(path, text[:4096] + text[-64:]), default_time, max_time)
-        stats: dict = {}
-        frame = to_frame(parsed, src, config, service, stats, model_version)
-        load.write(frame, scope=f"openmetrics/{digest[:16]}")
-        load.details = {"samples": frame.height, "exemplars_dropped": parsed.exemplars,
-                        "dcgm_blank_values": parsed.sentinels, "created_series": len(parsed.created),
-                        "unattributed_rows": int(frame["service"].null_count()),
-                        "non_finite_values": stats["non_finite_values"],
-                        "non_finite_rule": "NaN/+Inf/-Inf/overflowing values stored as NULL",
-                        "server_series_mapped": stats["mapped_series"],
-                        "duplicate_samples": stats["duplicate_samples"],
-                        "conflicting_duplicates": stats["conflicting_duplicates"],
-                        "duplicate_rule": "same series and timestamp twice in the file: the later line wins; "
-                                          "across loads the newest load wins"}
-        load.watermark = {"max_sampled_at": frame["sampled_at"].max()} if frame.height else None
+    scratch = store.lake / "_staging" / f"{load.load_id}-parse"
+    reader = StreamReader(path, str(path), is_openmetrics(path, head[:4096] + tail), default_time, max_time,
+                          scratch)
+    try:
+        with load:
+            parsed = reader.read().p
+            m, mapped = series_meta(parsed, config, service, model_version)
+            scope = f"openmetrics/{digest[:16]}"
+            if reader.files:
+                w = reader.write(load, m, src, scope)
+            else:                                  # no sample at all: nothing to join
+                stats: dict = {}
+                frame = to_frame(parsed, src, config, service, stats, model_version)
+                load.write(frame, scope=scope)
+                w = {"rows": frame.height, "unattributed": 0, "non_finite": 0, "duplicates": 0,
+                     "conflicting": 0, "max_us": None}
+            load.details = {"samples": w["rows"], "exemplars_dropped": parsed.exemplars,
+                            "dcgm_blank_values": parsed.sentinels, "created_series": len(parsed.created),
+                            "unattributed_rows": w["unattributed"],
+                            "non_finite_values": w["non_finite"],
+                            "non_finite_rule": "NaN/+Inf/-Inf/overflowing values stored as NULL",
+                            "server_series_mapped": mapped,
+                            "duplicate_samples": w["duplicates"],
+                            "conflicting_duplicates": w["conflicting"],
+                            "duplicate_rule": "same series and timestamp twice in the file: the later line wins; "
+                                              "across loads the newest load wins"}
+            hi = reader.max_sampled_at(w["max_us"])
+            load.watermark = {"max_sampled_at": hi} if hi is not None else None
+    finally:
+        reader.cleanup()
     if load.status == "duplicate":             # the same content was committed meanwhile
         return {"load_id": load.duplicate_of, "rows": 0, "skipped": True}
-    return {"load_id": load.load_id, "rows": frame.height, "skipped": False, **load.details}
+    return {"load_id": load.load_id, "rows": w["rows"], "skipped": False, **load.details}
+
+
+def _peek(path: Path) -> tuple[str, str]:
+    """The file's first 200 lines (at least 64 KiB) and last 64 characters, as text (what the format is, whether its
+    samples carry timestamps); bad UTF-8 near the start is refused here, as reading it would."""
+    with open(path, "rb") as fh:
+        data = fh.read(1 << 16)
+        while data.count(b"\n") < 200 and len(data) < 1 << 26:
+            more = fh.read(1 << 16)
+            if not more:
+                break
+            data += more
+        fh.seek(max(0, path.stat().st_size - 256))
+        end = fh.read()
+    try:
+        head = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(data) - 4:
+            raise InputError(f"not UTF-8 text (byte {e.start})", file=str(path)) from None
+        head = data[:e.start].decode("utf-8")
+    head = head.replace("\r\n", "\n").replace("\r", "\n")
+    tail = end.decode("utf-8", errors="ignore").replace("\r\n", "\n").replace("\r", "\n")[-64:]
+    return head, tail
 
 
 def _has_timestamps(text: str) -> bool:

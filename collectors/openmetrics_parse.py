@@ -95,8 +95,24 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    eof_line = None
-    for i, raw in enumerate(lines, start=1):
+    eof_line = feed(out, lines, 1, file, om, default_time, max_time, None)
+    finish(eof_line, om, len(lines), file)
+    return out
+
+
+def finish(eof_line: int | None, om: bool, n_lines: int, file: str) -> None:
+    """After the last line: an OpenMetrics file must have ended with `# EOF`."""
+    if om and eof_line is None:
+        raise InputError("file is truncated: an OpenMetrics file must end with '# EOF'",
+                         file=file, line=n_lines + 1, column="line")
+
+
+def feed(out: Parsed, lines: list[str], first: int, file: str, om: bool, default_time: float | None,
+         max_time: float | None, eof_line: int | None) -> int | None:
+    """Parse `lines` (the first is line `first` of the file) into `out`, line by line; returns the
+    line of `# EOF` once seen. The streamed reader (collectors/openmetrics_stream.py) calls this
+    for the chunks its vectorised path does not take, so both read every line alike."""
+    for i, raw in enumerate(lines, start=first):
         line = raw.rstrip("\r")
         if eof_line is not None:
             if line.strip():
@@ -108,18 +124,20 @@ def parse(text: str, file: str = "<text>", openmetrics: bool | None = None,
             if line.strip() == "# EOF":
                 eof_line = i
                 continue
-            m = _META.match(line)
-            if m and m.group(1) == "TYPE":
-                typ = (m.group(3) or "").strip()
-                if typ not in TYPES:
-                    raise InputError(f"unknown metric type {typ!r}", file=file, line=i, column="type")
-                out.types[m.group(2)] = typ
+            meta(out, line, i, file)
             continue
         _sample(line, i, file, om, default_time, out, max_time)
-    if om and eof_line is None:
-        raise InputError("file is truncated: an OpenMetrics file must end with '# EOF'",
-                         file=file, line=len(lines) + 1, column="line")
-    return out
+    return eof_line
+
+
+def meta(out: Parsed, line: str, i: int, file: str) -> None:
+    """A `#` line other than `# EOF`: a TYPE line records its family's type; others are comments."""
+    m = _META.match(line)
+    if m and m.group(1) == "TYPE":
+        typ = (m.group(3) or "").strip()
+        if typ not in TYPES:
+            raise InputError(f"unknown metric type {typ!r}", file=file, line=i, column="type")
+        out.types[m.group(2)] = typ
 
 
 def _head(line: str, i: int, file: str) -> tuple[str, dict[str, str], int]:

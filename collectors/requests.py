@@ -184,7 +184,7 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
                  source_file=str(path), content_hash=digest))
     with load:
         frame = read_requests(path, service, source)
-        load.write(frame, scope=f"requests/{digest[:16]}")
+        load.write_days(frame, "arrived_at", scope=f"requests/{digest[:16]}")
         load.details = {"requests": frame.height,
                         "fallbacks": int(frame["fallback"].sum() or 0),
                         "abstained": int(frame["abstained"].sum() or 0)}

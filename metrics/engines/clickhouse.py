@@ -54,10 +54,14 @@ class ChdbEngine:
         self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
         self._create_views()
 
-    def _exec(self, sql: str):
+    def _exec(self, sql: str, retry: bool = True):
         try:
             return self.session.query(sql, "ArrowTable")
         except Exception as e:   # chdb raises its own error type
+            # chdb 4.x: the statement after a failed one can fail reading the result's Arrow
+            # metadata (the previous error's buffer); it runs when simply sent again
+            if retry and "metadata too long" in str(e):
+                return self._exec(sql, retry=False)
             raise OnepaneError(f"clickhouse: {str(e).strip().splitlines()[0][:300]}") from None
 
     def _values(self) -> dict:

@@ -62,6 +62,9 @@ def store_options(f: Callable) -> Callable:
     def wrapper(*args, db=None, config_path=None, **kwargs):
         config = load_settings(config_path)
         store = Store(db or config.store.path).ensure()
+        if config.storage.engine != "duckdb":          # [storage] engine: where page queries run
+            from metrics.engines.layer import attach
+            attach(store, config)
         return f(*args, store=store, config=config, **kwargs)
     return wrapper
 

@@ -117,6 +117,15 @@ _INFINITY = {"infinity": datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
              "-infinity": datetime(1900, 1, 1, tzinfo=timezone.utc)}
 
 
+def _similar_to(node: exp.Expression) -> exp.Expression:
+    """x SIMILAR TO 'p' (DuckDB: the regular expression matches the whole string) -> match()."""
+    if isinstance(node, exp.SimilarTo):
+        pattern = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression.copy(),
+                                          exp.Literal.string(")$")])
+        return exp.Anonymous(this="match", expressions=[node.this.copy(), pattern])
+    return node
+
+
 def _cast(node: exp.Cast) -> exp.Expression | None:
     """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity)
     and a cast of an interval to INTERVAL (a no-op)."""
@@ -253,6 +262,7 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
             raise NotPortable("UNION ... BY NAME has no ClickHouse form; list the columns")
     tree = tree.transform(lambda n: _values_pass(n, values))
     tree = tree.transform(_function_pass)
+    tree = tree.transform(_similar_to)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
                           and not isinstance(n, exp.TryCast) else n)
     tree = _counts_signed(tree)

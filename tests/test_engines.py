@@ -228,3 +228,27 @@ def test_edge_fixture_under_a_non_utc_host_timezone_equals_hand_computed_days(ed
     for engine in ("duckdb", "clickhouse"):
         assert [[d, s, c, str(Decimal(x).normalize())] for d, s, c, x in got[engine]] == \
                [[d, s, c, str(Decimal(x).normalize())] for d, s, c, x in want], engine
+
+
+def test_storage_engine_clickhouse_sends_page_queries_to_chdb(edge_store):
+    from metrics.config import parse_settings
+    from metrics.engines.layer import ClickHouseQueries, attach
+    from metrics.errors import ConfigError
+
+    store, _ = edge_store
+    settings = parse_settings({"storage": {"engine": "clickhouse", "timezone": "UTC"}})
+    on_ch = attach(Store(store.db_path), settings)
+    assert isinstance(on_ch.engine, ClickHouseQueries)
+    try:
+        got = daily(queries.cost_daily(on_ch, PARAMS["start"], PARAMS["end"]))
+        assert on_ch.engine._engines                       # the query ran on a chdb engine
+    finally:
+        on_ch.engine.close()
+    assert got == expected_daily(RESTATED)
+    assert attach(Store(store.db_path), parse_settings({})).engine is None      # duckdb by default
+    with pytest.raises(ConfigError) as e:
+        parse_settings({"storage": {"timezone": "Europe/Paris"}})
+    assert e.value.key == "storage.timezone"
+    with pytest.raises(ConfigError) as e:
+        parse_settings({"storage": {"engine": "clickhouse", "clickhouse": {"password": "x"}}})
+    assert e.value.key == "storage.clickhouse.password"   # secrets are named by variable, never stored

@@ -36,7 +36,7 @@ SELECT 'acct-1' AS billing_account_id,
        CASE WHEN i % 11 = 0 THEN NULL ELSE ([{svc}])[(i % 5) + 1] END AS x_service,
        CASE WHEN i % 11 = 0 THEN NULL ELSE 'team-' || (i % 5) END AS x_team,
        CASE WHEN i % 11 = 0 THEN NULL ELSE 'v' || (i % 2) END AS x_model_version,
-       CASE WHEN i % 11 = 0 THEN '' ELSE '{{"service": "' || ([{svc}])[(i % 5) + 1] || '"}}' END AS tags,
+       CASE WHEN i % 11 = 0 THEN NULL ELSE '{{"service": "' || ([{svc}])[(i % 5) + 1] || '"}}' END AS tags,
        'gen' AS x_source, FALSE AS x_invoice_expected,
        TIMESTAMPTZ '{month}-01 00:00:00+00' + INTERVAL 1 MONTH AS x_finalizes_at
 FROM range({n}) t(i)"""

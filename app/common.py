@@ -67,6 +67,9 @@ def store_options(f: Callable) -> Callable:
 
             for note in as_of_notes(store, kwargs["as_of"]):
                 click.echo(f"note: {note}", err=True)
+        if config.storage.engine != "duckdb":          # [storage] engine: where page queries run
+            from metrics.engines.layer import attach
+            attach(store, config)
         return f(*args, store=store, config=config, **kwargs)
     return wrapper
 

@@ -43,7 +43,11 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    return Store(path)
+    s = Store(path)
+    if settings().storage.engine != "duckdb":          # [storage] engine = "clickhouse"
+        from metrics.engines.layer import attach
+        attach(s, settings())
+    return s
 
 
 def store() -> Store:

@@ -202,6 +202,23 @@ class Store(_Model):
     path: str = DEFAULT_DB
 
 
+class ClickHouse(_Model):
+    """`[storage.clickhouse]`: a server to run the metric SQL on (none: chdb in-process)."""
+    url: str | None = None                  # http(s)://host:8123 ; None = chdb over the store's lake
+    database: str = "onepane"
+    user: str = "default"
+    password_env: str | None = None         # name of the environment variable holding the password
+    cluster: str | None = None              # ON CLUSTER name for the DDL (None: a single server)
+    min_version: str = "24.8"               # refuse older servers (window functions, file(), Variant)
+
+
+class Storage(_Model):
+    """`[storage]`: the engine the metric and page queries run on; the time zone is UTC on all."""
+    engine: Literal["duckdb", "clickhouse"] = "duckdb"
+    timezone: Literal["UTC"] = "UTC"
+    clickhouse: ClickHouse = Field(default_factory=ClickHouse)
+
+
 class Source(BaseModel):
     """A `[[source]]` entry; its own collector validates the remaining keys."""
     model_config = ConfigDict(extra="allow")
@@ -212,6 +229,7 @@ class Source(BaseModel):
 
 class Settings(_Model):
     store: Store = Field(default_factory=Store)
+    storage: Storage = Field(default_factory=Storage)
     services: list[Service] = Field(default_factory=list)
     teams: list[Team] = Field(default_factory=list)
     source: list[Source] = Field(default_factory=list)

@@ -61,8 +61,10 @@ def run(source: Source, name: str, params: dict | None = None, as_of: Time = Non
     """Run query file `name` on a Store (a fresh read-only connection) or on an open connection."""
     sql = _drop_unused(sql_text(name), params or {})
     code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    used = set(re.findall(r"\$([a-z_]+)", code))
+    used = set(re.findall(r"\$([a-z_0-9]+)", code))
     params = {k: v for k, v in (params or {}).items() if k in used}
+    if isinstance(source, Store) and source.engine is not None:   # [storage] engine = "clickhouse"
+        return source.engine.query(sql, params, as_of=as_of)
     if isinstance(source, Store):
         return source.query(sql, params, as_of=as_of)
     cur = source.cursor()

@@ -95,6 +95,7 @@ class Store:
     def __init__(self, db_path: str | os.PathLike = "onepane.duckdb"):
         self.db_path = Path(db_path).absolute()
         self.lake = lake_path_for(self.db_path)
+        self.engine = None      # metrics.engines.layer.attach: page/metric queries run on ClickHouse
 
     # ---- schema -------------------------------------------------------------------------
     def _fingerprint(self) -> str:

@@ -163,3 +163,92 @@ def test_compare_is_clean_on_the_edge_fixture_under_a_non_utc_host_timezone(edge
 def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
     assert [r[0] for r in duckdb.sql(sql).fetchall()] == want
     assert [r["k"] for r in ch(chdb_session, to_clickhouse(sql))] == want
+
+
+@pytest.mark.parametrize("sql, want", [
+    # side-by-side unnests are zipped (DuckDB), not multiplied (ClickHouse's arrayJoin)
+    ("SELECT k, unnest(['a', 'b']) AS m, unnest([k * 10, k * 20]) AS v FROM (SELECT 1 AS k) ORDER BY v",
+     [(1, "a", 10), (1, "b", 20)]),
+    # a count in one UNION branch and a BIGINT in the other find a type (DuckDB's count is signed)
+    ("SELECT count(*) AS n FROM (SELECT 1) UNION ALL SELECT CAST(-1 AS BIGINT) ORDER BY n", [(-1,), (1,)]),
+    # a bare name in HAVING is the SELECT alias, a name inside an aggregate is the column
+    ("SELECT g, CASE WHEN x = 'x' THEN NULL ELSE 1 END AS x, sum(i) AS s FROM "
+     "(SELECT 'a' AS g, 'x' AS x, 1 AS i UNION ALL SELECT 'a', 'y', 2) t GROUP BY ALL HAVING x IS NOT NULL",
+     [("a", 1, 2)]),
+    # SIMILAR TO matches the whole string
+    ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
+     [("GB", False), ("GPU hours", True)]),
+])
+def test_rewrites_keep_duckdb_semantics(chdb_session, sql, want):
+    assert [tuple(r) for r in duckdb.sql(sql).fetchall()] == want
+    got = [tuple(r.values()) for r in ch(chdb_session, to_clickhouse(sql))]
+    assert [tuple(bool(v) if isinstance(w, bool) else v for v, w in zip(r, want[0])) for r in got] == want
+
+
+def test_demo_compare_is_all_equal(demo_store):
+    """Every staged view, page query and analysis query of the 30-day demo on both engines."""
+    from metrics.engines.compare import TOLERANCE, compare
+
+    out, run = demo_store
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = compare(Store(out / "onepane.duckdb"))
+    assert [r for r in rows if r["status"] != "ok"] == []
+    assert len(rows) >= 120 and max(r["max_rel_diff"] for r in rows) <= TOLERANCE
+    assert {r["query"] for r in rows} >= {"queries/service_technical[search-ranker]", "queries/freshness",
+                                          "queries/freshness_history", "analysis/wc_span[search-ranker]",
+                                          "analysis/wc_telemetry[search-ranker]"}
+
+
+_EDGE_SCRIPT = """
+import json, sys
+from datetime import datetime, timezone
+from metrics import queries
+from metrics.engines.clickhouse import ChdbEngine
+from metrics.store import Store
+store = Store(sys.argv[1])
+p = {"start": datetime(2026, 9, 1, tzinfo=timezone.utc), "end": datetime(2026, 10, 1, tzinfo=timezone.utc), "services": []}
+sql = queries._drop_unused(queries.sql_text("cost_daily"), p)
+e = ChdbEngine(store)
+out = {}
+for name, frame in (("duckdb", queries.cost_daily(store, p["start"], p["end"])), ("clickhouse", e.query(sql, p))):
+    out[name] = sorted([r["day"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"), r["service"], r["billing_currency"],
+                        str(r["effective_cost"])] for r in frame.iter_rows(named=True))
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("tz", ["Pacific/Chatham", "America/St_Johns"])   # +13:45 and -03:30 in September
+def test_edge_fixture_under_a_non_utc_host_timezone_equals_hand_computed_days(edge_store, tz):
+    store, _ = edge_store
+    r = subprocess.run([sys.executable, "-c", _EDGE_SCRIPT, str(store.db_path)], cwd=ROOT,
+                       env=dict(cli_env(), TZ=tz), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    want = sorted([f"{day} 00:00", svc, cur, str(cost)] for (day, svc, cur), cost in expected_daily(RESTATED).items())
+    for engine in ("duckdb", "clickhouse"):
+        assert [[d, s, c, str(Decimal(x).normalize())] for d, s, c, x in got[engine]] == \
+               [[d, s, c, str(Decimal(x).normalize())] for d, s, c, x in want], engine
+
+
+def test_storage_engine_clickhouse_sends_page_queries_to_chdb(edge_store):
+    from metrics.config import parse_settings
+    from metrics.engines.layer import ClickHouseQueries, attach
+    from metrics.errors import ConfigError
+
+    store, _ = edge_store
+    settings = parse_settings({"storage": {"engine": "clickhouse", "timezone": "UTC"}})
+    on_ch = attach(Store(store.db_path), settings)
+    assert isinstance(on_ch.engine, ClickHouseQueries)
+    try:
+        got = daily(queries.cost_daily(on_ch, PARAMS["start"], PARAMS["end"]))
+        assert on_ch.engine._engines                       # the query ran on a chdb engine
+    finally:
+        on_ch.engine.close()
+    assert got == expected_daily(RESTATED)
+    assert attach(Store(store.db_path), parse_settings({})).engine is None      # duckdb by default
+    with pytest.raises(ConfigError) as e:
+        parse_settings({"storage": {"timezone": "Europe/Paris"}})
+    assert e.value.key == "storage.timezone"
+    with pytest.raises(ConfigError) as e:
+        parse_settings({"storage": {"engine": "clickhouse", "clickhouse": {"password": "x"}}})
+    assert e.value.key == "storage.clickhouse.password"   # secrets are named by variable, never stored

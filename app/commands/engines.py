@@ -37,6 +37,39 @@ def compare_cmd(as_of, fmt, store, config) -> None:
         sys.exit(1)
 
 
+@engines.command("ddl")
+@store_options
+def ddl_cmd(store, config) -> None:
+    """Print the ClickHouse tables of this store (MergeTree by month, ordered by the page keys,
+    TTL from [retention], ON CLUSTER from [storage.clickhouse] cluster)."""
+    from metrics.engines.ddl import ddl
+
+    ch = config.storage.clickhouse
+    for stmt in ddl(store, ch.database, config.retention, ch.cluster):
+        click.echo(stmt + ";\n")
+
+
+@engines.command("load")
+@click.option("--month", "months", multiple=True, help="Only this month (YYYYMM); repeatable.")
+@store_options
+def load_cmd(months, store, config) -> None:
+    """Create the ClickHouse tables on the [storage.clickhouse] server and load the lake into them,
+    a month at a time (staging table, REPLACE PARTITION): re-running never double-counts."""
+    from metrics.engines.ddl import ddl, load
+    from metrics.engines.layer import server_session
+    from metrics.errors import ConfigError
+
+    ch = config.storage.clickhouse
+    if not ch.url:
+        raise ConfigError("no server to load into: set [storage.clickhouse] url "
+                          "(without one, chdb reads the lake in place)", key="storage.clickhouse.url")
+    session = server_session(ch)
+    for stmt in ddl(store, ch.database, config.retention, ch.cluster):
+        session.execute(stmt)
+    for table, n in load(session, store, ch.database, months=list(months) or None).items():
+        click.echo(f"{table}: {n} rows")
+
+
 @click.group("metrics")
 def metrics_group() -> None:
     """Check the metric definitions."""

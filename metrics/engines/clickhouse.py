@@ -39,25 +39,36 @@ def _q(s: str) -> str:
 class ChdbEngine:
     """One chdb session holding the store's views for one as-of time."""
 
-    def __init__(self, store: Store, as_of: datetime | str | None = None, now: datetime | None = None):
-        try:
-            from chdb import session
-        except ImportError:
-            raise OnepaneError("the ClickHouse engine needs chdb: pip install 'onepane[clickhouse]'") from None
+    def __init__(self, store: Store, as_of: datetime | str | None = None, now: datetime | None = None,
+                 session=None, database: str | None = None):
+        """`session`: an open chdb session (default: a new in-memory one). `database`: read the
+        raw rows from the MergeTree tables `database.lake_<table>` (metrics/engines/ddl.py)
+        instead of the lake's Parquet files."""
+        if session is None:
+            try:
+                from chdb import session as chdb_session
+            except ImportError:
+                raise OnepaneError("the ClickHouse engine needs chdb: pip install 'onepane[clickhouse]'") from None
+            session = chdb_session.Session()
         self.store = store
+        self.database = database
         self.as_of = parse_time(as_of) if as_of is not None else None
         self.now = now or utcnow()
-        self.session = session.Session()
+        self.session = session
         self.views: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
         self._exec("SET session_timezone = 'UTC'")
         self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
         self._create_views()
 
-    def _exec(self, sql: str):
+    def _exec(self, sql: str, retry: bool = True):
         try:
             return self.session.query(sql, "ArrowTable")
         except Exception as e:   # chdb raises its own error type
+            # chdb 4.x: the statement after a failed one can fail reading the result's Arrow
+            # metadata (the previous error's buffer); it runs when simply sent again
+            if retry and "metadata too long" in str(e):
+                return self._exec(sql, retry=False)
             raise OnepaneError(f"clickhouse: {str(e).strip().splitlines()[0][:300]}") from None
 
     def _values(self) -> dict:
@@ -66,6 +77,8 @@ class ChdbEngine:
     def _parquet(self, table: str) -> str:
         """The table's Parquet files with the typed structure of its schema template, so nothing
         is inferred per query and a file that lacks an all-NULL column reads it as NULL."""
+        if self.database:
+            return f"`{self.database}`.`lake_{table}`"
         glob = str(self.store.lake / table / "**" / "*.parquet")
         cols = ", ".join(f"`{name}` {ch_type(t)}" for name, t in self.store.columns(table))
         return f"file({_q(glob)}, Parquet, {_q(cols)})"

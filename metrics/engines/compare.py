@@ -41,7 +41,8 @@ def _params(rng: tuple, service: str | None) -> dict:
             "bucket_s": 3600, "threshold_s": None, "action": None, "denominator": None,
             "metrics": [], "gpus": [], "own_unlabelled": True, "gap_start": None, "gap_end": None,
             "b0": start, "b1": start + (end - start) / 2, "a0": start + (end - start) / 2, "a1": end,
-            "at": end, "a": start, "b": end}
+            "at": end, "a": start, "b": end, "from": start - timedelta(days=1), "gpu_match": "(?i)gpu",
+            "source": None, "since": None}
 
 
 def _key(v):
@@ -89,6 +90,18 @@ def max_rel_diff(a: pl.DataFrame, b: pl.DataFrame) -> float:
     return worst
 
 
+_WINDOW = re.compile(r"\b(FROM|JOIN)\s+_window\b", re.I)
+
+
+def _with_window(sql: str) -> str:
+    """Queries over the telemetry summary's temporary table `_window` read it as a subquery
+    (the same telemetry_window.sql that metrics/telemetry.py materialises)."""
+    if not _WINDOW.search(sql):
+        return sql
+    window = "\n".join(line.split("--", 1)[0] for line in queries.sql_text("telemetry_window").splitlines())
+    return _WINDOW.sub(lambda m: f"{m.group(1)} ({window.strip().rstrip(';')}) AS _window", sql)
+
+
 def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
     """(name, DuckDB SQL, params) for every staged/public view and query file."""
     out = []
@@ -102,7 +115,7 @@ def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
     rng = _data_range(store)
     for folder, text in (("queries", queries.sql_text), ("analysis", signals.sql)):
         for p in sorted((SQL_DIR / folder).glob("*.sql")):
-            sql = text(p.stem)
+            sql = _with_window(text(p.stem).strip().rstrip(";"))
             uses_service = "$service" in re.sub(r"--.*", "", sql).replace("$services", "")
             for svc in (services if uses_service else [None]):
                 name = f"{folder}/{p.stem}" + (f"[{svc}]" if svc else "")
@@ -110,17 +123,20 @@ def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
     return out
 
 
-def compare(store: Store, as_of=None, progress=None) -> list[dict]:
+def compare(store: Store, as_of=None, progress=None, only: str | None = None) -> list[dict]:
+    """`only`: run just the queries whose name contains this text."""
     engine = ChdbEngine(store, as_of=as_of)
     rows = []
     try:
         for name, sql, params in _cases(store):
+            if only and only not in name:
+                continue
             row = {"query": name, "duckdb_rows": None, "clickhouse_rows": None, "max_rel_diff": None,
                    "status": "ok", "error": None}
             try:
                 used = queries._drop_unused(sql, params or {})
                 code = "\n".join(line.split("--", 1)[0] for line in used.splitlines())
-                need = set(re.findall(r"\$([a-z_]+)", code))
+                need = set(re.findall(r"\$([a-z_0-9]+)", code))
                 p = {k: v for k, v in (params or {}).items() if k in need}
                 d = store.query(used, p or None, as_of=as_of)
                 row["duckdb_rows"] = d.height

@@ -117,6 +117,15 @@ _INFINITY = {"infinity": datetime(2299, 12, 31, 23, 59, 59, tzinfo=timezone.utc)
              "-infinity": datetime(1900, 1, 1, tzinfo=timezone.utc)}
 
 
+def _similar_to(node: exp.Expression) -> exp.Expression:
+    """x SIMILAR TO 'p' (DuckDB: the regular expression matches the whole string) -> match()."""
+    if isinstance(node, exp.SimilarTo):
+        pattern = exp.Concat(expressions=[exp.Literal.string("^(?:"), node.expression.copy(),
+                                          exp.Literal.string(")$")])
+        return exp.Anonymous(this="match", expressions=[node.this.copy(), pattern])
+    return node
+
+
 def _cast(node: exp.Cast) -> exp.Expression | None:
     """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity)
     and a cast of an interval to INTERVAL (a no-op)."""
@@ -181,13 +190,64 @@ def _unshadow(select: exp.Select) -> None:
     parts = [e.this for e in select.expressions if isinstance(e, exp.Alias)]
     parts += [e for e in select.expressions if not isinstance(e, exp.Alias)]
     parts += [select.args[k] for k in ("where", "group", "having") if select.args.get(k)]
+    having = select.args.get("having")
     for part in parts:
         for col in list(part.find_all(exp.Column)):
             if col.table or col.name not in aliases or col.find_ancestor(exp.Select) is not select:
                 continue
+            if part is having and not col.find_ancestor(exp.AggFunc):
+                continue                              # DuckDB: a bare name in HAVING is the alias
             if isinstance(col.parent, exp.Alias) and col.parent.alias == col.name:
                 continue                              # `x AS x`: nothing shadows
             col.set("table", exp.to_identifier(name))
+
+
+def _zip_unnests(select: exp.Select, counter: list[int]) -> None:
+    """DuckDB runs several unnest() of one SELECT list side by side (one row per position);
+    ClickHouse's arrayJoin() of each would multiply them. Zip the arrays into one arrayJoin of
+    tuples and take each column from it."""
+    explodes = [e for e in select.expressions
+                if isinstance(e.unalias(), exp.Explode) and not isinstance(e.unalias(), exp.Posexplode)]
+    if len(explodes) < 2:
+        return
+    counter[0] += 1
+    name = f"_unnest{counter[0]}"
+    arrays = [e.unalias().this.copy() for e in explodes]
+    new = []
+    k = 0
+    for e in select.expressions:
+        if e in explodes:
+            k += 1
+            if k == 1:
+                src = _ch(f"arrayJoin(arrayZip({', '.join(f'{{a{i}}}' for i in range(len(arrays)))})) AS {name}",
+                          **{f"a{i}": a for i, a in enumerate(arrays)})
+            else:
+                src = exp.column(name)
+            col = exp.Anonymous(this="tupleElement", expressions=[src, exp.Literal.number(k)])
+            new.append(exp.alias_(col, e.alias) if isinstance(e, exp.Alias) else col)
+        else:
+            new.append(e)
+    select.set("expressions", new)
+
+
+def _counts_signed(tree: exp.Expression) -> exp.Expression:
+    """count() is BIGINT (signed) in DuckDB, UInt64 in ClickHouse: cast it, so that a count in one
+    branch of a UNION and a BIGINT in another find a common type, as in DuckDB."""
+    for node in list(tree.find_all(exp.Count)):
+        top = node
+        while isinstance(top.parent, (exp.Filter, exp.Window)) and top.parent.this is top:
+            top = top.parent
+        if isinstance(top.parent, exp.Cast):
+            continue
+        top.replace(exp.Cast(this=top.copy(), to=exp.DataType.build("BIGINT")))
+    return tree
+
+
+def _name_subqueries(tree: exp.Expression) -> None:
+    """A FROM (subquery) without an alias gets one, so that _unshadow can qualify with it."""
+    for i, sub in enumerate(tree.find_all(exp.Subquery)):
+        if not sub.alias and isinstance(sub.parent, exp.From):
+            sub.set("alias", exp.TableAlias(this=exp.to_identifier(f"_src{i}")))
 
 
 def to_clickhouse(sql: str, values: dict | None = None) -> str:
@@ -202,10 +262,15 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
             raise NotPortable("UNION ... BY NAME has no ClickHouse form; list the columns")
     tree = tree.transform(lambda n: _values_pass(n, values))
     tree = tree.transform(_function_pass)
+    tree = tree.transform(_similar_to)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
                           and not isinstance(n, exp.TryCast) else n)
-    for select in tree.find_all(exp.Select):
+    tree = _counts_signed(tree)
+    _name_subqueries(tree)
+    counter = [0]
+    for select in list(tree.find_all(exp.Select)):
         _unshadow(select)
+        _zip_unnests(select, counter)
     for select in tree.find_all(exp.Select):      # `b.minute` is named `b.minute` in ClickHouse
         select.set("expressions", [exp.alias_(e, e.name) if isinstance(e, exp.Column) and e.table
                                    and not isinstance(e.this, exp.Star) else e

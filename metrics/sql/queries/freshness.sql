@@ -23,7 +23,7 @@ WITH rows AS (
 SELECT layer, coalesce(service, '(none)') AS service,
        max(data_at) AS newest_data_at,
        count(*) AS rows,
-       count(*) FILTER (WHERE _loaded_at - data_at > $late_after::INTERVAL
+       count(*) FILTER (WHERE _loaded_at > data_at + $late_after::INTERVAL
                           AND data_at >= l.source_first_at) AS late_rows
 FROM rows r
 LEFT JOIN loads l ON l.load_id = r._load_id

@@ -1,0 +1,115 @@
+"""Benchmark: the page queries on DuckDB and on ClickHouse's engine in-process (chdb), as ratios.
+
+    nice .venv/bin/python benchmarks/engines.py [--line-items 2000000] [--requests 200000] [--rounds 3]
+
+1. Builds a store of generated FOCUS line items (tests/engines_lake.py: four months, five
+   services and an untagged share, two currencies, a restated month) and request-log rows,
+   through the real loader (metrics.lake.Load).
+2. Each side runs in a fresh Python process (`--side duckdb|chdb`), the sides alternating for
+   `--rounds` rounds; a process times every page query once cold (the chdb view set-up is timed
+   apart) and then best of 3 warm, and writes each result to Parquet: the answers of every run
+   are checked equal to the first DuckDB run's within 1e-9 relative (metrics.engines.compare).
+3. Prints one JSON object: per query, best seconds per engine and chdb / DuckDB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PAGE_QUERIES = ["cost_daily", "cost_invoiced", "unit_cost_daily", "requests_daily", "service_cost",
+                "service_month", "data_range", "services_known"]
+
+
+def _params(store):
+    from metrics.engines.compare import _data_range, _params as page_params
+
+    return page_params(_data_range(store), "ranker")
+
+
+def side(db: str, which: str, out_dir: str) -> dict:
+    import re
+
+    from metrics import queries
+    from metrics.engines.clickhouse import ChdbEngine
+    from metrics.store import Store
+
+    store = Store(db)
+    p = _params(store)
+    t0 = time.perf_counter()
+    engine = ChdbEngine(store) if which == "chdb" else None
+    setup = time.perf_counter() - t0
+    out = {"setup_s": setup, "queries": {}}
+    for name in PAGE_QUERIES:
+        sql = queries._drop_unused(queries.sql_text(name), p)
+        code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+        pp = {k: v for k, v in p.items() if k in set(re.findall(r"\$([a-z_0-9]+)", code))}
+        times, frame = [], None
+        for _ in range(4):                       # the first is cold; the best of the others counts
+            t = time.perf_counter()
+            frame = engine.query(sql, pp) if engine else store.query(sql, pp or None)
+            times.append(time.perf_counter() - t)
+        path = Path(out_dir) / f"{which}-{time.time_ns()}-{name}.parquet"
+        frame.write_parquet(path)
+        out["queries"][name] = {"cold_s": times[0], "best_s": min(times[1:]), "rows": frame.height,
+                                "result": str(path)}
+    if engine:
+        engine.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--line-items", type=int, default=2_000_000)
+    ap.add_argument("--requests", type=int, default=200_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--db", default=None, help="reuse a store built by an earlier run")
+    ap.add_argument("--side", choices=["duckdb", "chdb"], default=None)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    if a.side:
+        print(json.dumps(side(a.db, a.side, a.out)))
+        return
+    import polars as pl
+
+    from metrics.engines.compare import TOLERANCE, max_rel_diff
+
+    out_dir = tempfile.mkdtemp(prefix="onepane-engines-results-")
+    if a.db:
+        db = a.db
+    else:
+        from tests.engines_lake import build
+
+        folder = Path(tempfile.mkdtemp(prefix="onepane-engines-"))
+        t = time.perf_counter()
+        db = str(build(folder, a.line_items, a.requests).db_path)
+        print(f"built {a.line_items} line items in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    runs: dict[str, list[dict]] = {"duckdb": [], "chdb": []}
+    for _ in range(a.rounds):
+        for which in ("duckdb", "chdb"):
+            r = subprocess.run([sys.executable, __file__, "--db", db, "--side", which, "--out", out_dir],
+                               capture_output=True, text=True, check=True)
+            runs[which].append(json.loads(r.stdout))
+    table = {}
+    for name in PAGE_QUERIES:
+        d = min(x["queries"][name]["best_s"] for x in runs["duckdb"])
+        c = min(x["queries"][name]["best_s"] for x in runs["chdb"])
+        first = pl.read_parquet(runs["duckdb"][0]["queries"][name]["result"])
+        diff = max(max_rel_diff(first, pl.read_parquet(x["queries"][name]["result"]))
+                   for x in runs["duckdb"] + runs["chdb"])
+        table[name] = {"duckdb_s": round(d, 4), "chdb_s": round(c, 4), "chdb_over_duckdb": round(c / d, 2),
+                       "rows": runs["duckdb"][0]["queries"][name]["rows"], "max_rel_diff": diff, "equal": diff <= TOLERANCE}
+    print(json.dumps({"line_items": a.line_items, "requests": a.requests, "rounds": a.rounds,
+                      "chdb_view_setup_s": round(min(x["setup_s"] for x in runs["chdb"]), 3),
+                      "queries": table}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

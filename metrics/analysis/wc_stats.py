@@ -21,6 +21,7 @@ ONSET_MIN_AFTER = 3    # buckets with a value after a change point before it can
 ONSET_D_SCALE = 4.0    # after-onset shifts need |d| ≥ max(D_MIN, ONSET_D_SCALE / √(buckets after))
 IDLE_SHARE_MIN = 0.25  # name idle GPU time when at least this share of C is idle
 EXPLAINED_KEEP = 0.5   # share of its strength a symptom keeps once a cause explains it
+LIKELY = 0.5           # an item explaining at least half of what shifted: the page labels it "likely"
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
 WEEK = 7 * DAY

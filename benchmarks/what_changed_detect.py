@@ -10,7 +10,8 @@ often the planted cause is the top item (and its score). False alarms: in the de
 what-changed at 10:00 and 22:00 UTC of every other day from the period's second day (at most
 --quiet-per-period instants per period) per window, for each service and without a service, counting
 answers whose top item scores ≥ LIKELY (what the page labels "likely"), ≥ 0.25, and answers with any
-item. Prints Markdown tables for the README; --json writes every answer's top item.
+item. Prints Markdown tables for the README; --json writes every answer's top item, and
+`--report FILE` prints the tables of such a file again.
 """
 from __future__ import annotations
 
@@ -68,7 +69,6 @@ def main() -> None:
             return None
         return items[0] if items else None
 
-    hits: dict[tuple[str, str, int], bool] = {}
     rows = []
     cases = [(inc["id"], inc["service"], parse_time(inc["start"]), inc["cause"], store, config)
              for inc in truth["incidents"]]
@@ -90,18 +90,9 @@ def main() -> None:
                 timings.append(time.perf_counter() - t1)
                 got = (top["layer"], top["kind"], top["subject"]) if top else None
                 ok = got == (cause["layer"], cause["kind"], cause["subject"])
-                hits[(cid, wname, d)] = ok
                 rows.append((cid, wname, d, ok, got, top and top["score"]))
                 print("case", cid, wname, d, ok, got, top and top["score"], f"{timings[-1]:.1f}s",
                       file=sys.stderr, flush=True)
-    print("\n### Time to detect: cause on top (✓) by window and minutes after onset\n")
-    print("| incident | " + " | ".join(f"{w} +{d}m" for w in WINDOWS for d in DELAYS) + " |")
-    print("|---|" + "---|" * (len(WINDOWS) * len(DELAYS)))
-    for cid, *_ in cases:
-        print(f"| {cid} | " + " | ".join("✓" if hits[(cid, w, d)] else "·" for w in WINDOWS for d in DELAYS) + " |")
-    print("| **on top** | " + " | ".join(f"{sum(hits[(c[0], w, d)] for c in cases)}/{len(cases)}"
-                                        for w in WINDOWS for d in DELAYS) + " |")
-    quiet = defaultdict(lambda: [0, 0, 0, 0])
     answers = []
     for q in truth["quiet_periods"]:
         start, end = parse_time(q["start"]), parse_time(q["end"])
@@ -113,28 +104,12 @@ def main() -> None:
                     t1 = time.perf_counter()
                     top = top_of(store, svc, t, window, config)
                     (timings if svc else every).append(time.perf_counter() - t1)
-                    c = quiet[(wname, svc is None)]
-                    c[0] += 1
-                    c[1] += bool(top and top["score"] >= LIKELY)
-                    c[2] += bool(top and top["score"] >= 0.25)
-                    c[3] += top is not None
                     got = top and (top["layer"], top["kind"], top["subject"], top["service"], top["score"])
                     answers.append((t.isoformat(), wname, svc, got))
                     print("quiet", t.isoformat(), wname, svc, got, file=sys.stderr, flush=True)
             t += timedelta(hours=12) if t.hour == 10 else timedelta(days=2, hours=-12)
             k += 1
-    print("\n### False alarms in the quiet periods\n")
-    print(f"| window | asked for | answers | top item score ≥ {LIKELY} (\"likely\") | ≥ 0.25 | any item |")
-    print("|---|---|---|---|---|---|")
-    for wname in WINDOWS:
-        for every_svc in (False, True):
-            n, likely, quarter, anyi = quiet[(wname, every_svc)]
-            print(f"| {wname} | {'all services' if every_svc else 'each service'} | {n} | "
-                  f"{likely} ({likely / max(n, 1):.0%}) | {quarter} ({quarter / max(n, 1):.0%}) | "
-                  f"{anyi} ({anyi / max(n, 1):.0%}) |")
-    scores = sorted(r[5] for r in rows if r[3])
-    if scores:
-        print(f"\nscore of the cause when on top: min {scores[0]:.2f}, median {scores[len(scores) // 2]:.2f}")
+    report(rows, answers, [c[0] for c in cases], LIKELY)
     if args.json:
         Path(args.json).write_text(json.dumps({"detect": rows, "quiet": answers}, default=str, indent=1))
     if every:
@@ -149,5 +124,45 @@ def main() -> None:
     tmp.cleanup()
 
 
+def report(rows: list, answers: list, ids: list[str], likely: float) -> None:
+    """Markdown tables: time to detect (✓ the cause on top and likely, ○ on top below "likely",
+    · not on top) and false alarms in the quiet periods."""
+    hit = {(r[0], r[1], r[2]): (r[3], r[5]) for r in rows}
+    cells = [(w, d) for w in WINDOWS for d in DELAYS]
+    print("\n### Time to detect: the cause on top (✓ likely, ○ below \"likely\") by window and minutes after onset\n")
+    print("| incident | " + " | ".join(f"{w} +{d}m" for w, d in cells) + " |")
+    print("|---|" + "---|" * len(cells))
+    mark = lambda ok, score: ("✓" if score >= likely else "○") if ok else "·"  # noqa: E731
+    for cid in ids:
+        print(f"| {cid} | " + " | ".join(mark(*hit[(cid, w, d)]) for w, d in cells) + " |")
+    print("| **on top** | " + " | ".join(f"{sum(hit[(c, w, d)][0] for c in ids)}/{len(ids)}" for w, d in cells) + " |")
+    print("| **on top, likely** | " + " | ".join(
+        f"{sum(hit[(c, w, d)][0] and hit[(c, w, d)][1] >= likely for c in ids)}/{len(ids)}" for w, d in cells) + " |")
+    quiet = defaultdict(lambda: [0, 0, 0, 0])
+    for _, wname, svc, got in answers:
+        c = quiet[(wname, svc is None)]
+        score = got[4] if got else None
+        c[0] += 1
+        c[1] += bool(got and score >= likely)
+        c[2] += bool(got and score >= 0.25)
+        c[3] += bool(got)
+    print("\n### False alarms in the quiet periods\n")
+    print(f"| window | asked for | answers | top item ≥ {likely} (\"likely\": false alarm) | ≥ 0.25 | any item |")
+    print("|---|---|---|---|---|---|")
+    for wname in WINDOWS:
+        for every_svc in (False, True):
+            n, lk, quarter, anyi = quiet[(wname, every_svc)]
+            if n:
+                print(f"| {wname} | {'all services' if every_svc else 'each service'} | {n} | "
+                      f"{lk} ({lk / n:.0%}) | {quarter} ({quarter / n:.0%}) | {anyi} ({anyi / n:.0%}) |")
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--report"]:          # re-print the tables of a saved --json run
+        from metrics.analysis.wc_stats import LIKELY
+
+        saved = json.loads(Path(sys.argv[2]).read_text())
+        ids = list(dict.fromkeys(r[0] for r in saved["detect"]))
+        report(saved["detect"], saved["quiet"], ids, LIKELY)
+    else:
+        main()

@@ -14,7 +14,7 @@ Ranking method
    cost, null rates. Buckets are min(w / 40, span of data in R / 30), rounded up to a whole
    multiple of the inputs' sampling interval and never below 5 s (a 10-minute window over
    15-second scrapes gets 15-second buckets; hourly scrapes never alias into uneven buckets).
-2. Each signal's change point over [T − 3w, T) comes first (ruptures, binary segmentation, l2).
+2. Each signal's change point over [T − 3w, T) comes first (binary segmentation, l2, one breakpoint).
    When it lies inside C, the buckets after it are compared with the window-length before it (or
    the same hours a day/week earlier): a late shift counts once it has ≥ 3 buckets with a value
    after its onset and |d| ≥ max(1, 4/√n) for n such buckets (wc_stats.onset_shift). Otherwise C

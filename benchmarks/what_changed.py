@@ -1,13 +1,15 @@
 """Benchmark: `what_changed` over 30 days × 3 services, as a ratio to plain DuckDB and pandas.
 
-    nice .venv/bin/python benchmarks/what_changed.py [--db DEMO.duckdb --service S --at T]
+    nice .venv/bin/python benchmarks/what_changed.py [--db DEMO.duckdb --config onepane.toml --service S --at T] [--cli]
 
 Without --db it builds a store of 30 days × 3 services of one-minute telemetry (requests by status,
 a 6-bucket latency histogram, GPU utilisation: ~3.4 M rows), ten-minute KPIs, daily costs and a
 handful of events. Baselines read the same range and compute the same per-bucket aggregates
 (requests, errors, histogram counts, GPU utilisation) with one DuckDB query, and with pandas over the
 rows DuckDB hands it. The target is ≤ 2 s for the whole answer for one service, ≤ 5 s for
-every service at once (no --service).
+every service at once (no --service). With --cli it also times the command itself, `onepane
+what-changed --at T --window W [--service S] --format json` in a fresh process (imports included),
+once per window: what on-call waits for.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import hashlib
 import json
 import logging
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -112,9 +115,17 @@ def main() -> None:
     ap.add_argument("--at")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--keep", help="build the synthetic store at this path and keep it")
+    ap.add_argument("--config", help="onepane.toml of the store (the demo's), passed to what_changed")
+    ap.add_argument("--cli", action="store_true", help="also time the onepane command in a fresh process")
     args = ap.parse_args()
-    from metrics.analysis.what_changed import what_changed
+    from metrics.analysis.what_changed import what_changed as wc
+    from metrics.config import load_settings
     from metrics.times import parse_time
+
+    cfg = load_settings(args.config) if args.config else None
+
+    def what_changed(store, service, at, window):
+        return wc(store, service, at, window, config=cfg)
 
     tmp = None
     if args.db:
@@ -130,7 +141,7 @@ def main() -> None:
     rows = store.query("SELECT count(*) AS n FROM raw_telemetry")["n"][0]
     print(f"store: {rows:,} telemetry rows, service {args.service}, at {at.isoformat()}")
     print(f"{'window':>7} {'what_changed s':>15} {'duckdb s':>9} {'pandas s':>9} {'vs duckdb':>10} {'vs pandas':>10} items")
-    for window in (timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
+    for window in (timedelta(minutes=10), timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
         items = what_changed(store, args.service, at, window)
         ours = timed(lambda: what_changed(store, args.service, at, window), args.repeat)
         params = {"origin": (at - 3 * window).timestamp(), "step": 3 * window.total_seconds() / 30,
@@ -152,7 +163,18 @@ def main() -> None:
         top = f"{items[0]['layer']}/{items[0]['kind']}/{items[0]['subject']}" if items else "-"
         every = timed(lambda: what_changed(store, None, at, window), args.repeat)
         print(f"{str(window):>7} {ours:15.3f} {duck:9.3f} {pand:9.3f} {ours / duck:10.2f} {ours / pand:10.2f} "
-              f"{len(items)} (top: {top}); all services (target ≤ 5 s): {every:.3f} s")
+              f"{len(items)} (top: {top}); all services (target ≤ 5 s): {every:.3f} s", flush=True)
+        if args.cli:
+            for svc in (args.service, None):
+                cmd = [sys.executable, "-m", "app", "what-changed", "--at", at.isoformat(), "--window",
+                       f"{int(window.total_seconds())}s", "--format", "json", "--db", str(store.db_path)]
+                cmd += ["--config", args.config] if args.config else []
+                cmd += ["--service", svc] if svc else []
+                t0 = time.perf_counter()
+                p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+                took = time.perf_counter() - t0
+                n = len(json.loads(p.stdout)) if p.returncode == 0 else p.stderr.strip()[-200:]
+                print(f"{'':>7} cli {svc or 'all services'}: {took:.2f} s ({n} items)", flush=True)
     if tmp:
         tmp.cleanup()
 

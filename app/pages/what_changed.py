@@ -8,6 +8,7 @@ import streamlit as st
 
 from app import data
 from app.components import charts, filters, wc_charts
+from metrics.analysis.wc_stats import LIKELY  # an item explaining at least half of what shifted
 
 f = filters.current()
 st.title("What changed")
@@ -91,8 +92,9 @@ with st.expander("Copy as incident note"):
 for rank, item in enumerate(items, start=1):
     with st.container(border=True):
         where = f" · {item['service']}" if service is None else ""
+        likely = " · **likely**" if item["score"] >= LIKELY else ""
         st.markdown(f"**{rank}. {item['layer']} · {item['kind']} · {item['subject']}**{where} — "
-                    f"score {item['score']:.2f}")
+                    f"score {item['score']:.2f}{likely}")
         st.write(item["summary"])
         wc_charts.item_chart(item["chart"], key=str(rank))
         ev = item.get("evidence") or {}

@@ -5,11 +5,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import polars as pl
+
 from metrics.analysis import signals as S
 from metrics.analysis.signals import dt, ts
 from metrics.analysis.wc_items import _iso
 from metrics.analysis.wc_stats import EXPLAINED_KEEP
-from metrics.analysis.what_changed import _explain, _ranked
+from metrics.analysis.wc_read import LOOKBACK_S, reading
+from metrics.analysis.what_changed import _explain, _ranked, read_range
 from metrics.config import Settings
 from metrics.errors import OnepaneError
 from metrics.store import Store
@@ -31,17 +34,23 @@ def across_services(store: Store, at: datetime, window: timedelta, baseline: tim
     level unlike the reference's, from an older change) counts half here: changes seen starting in
     the window rank first."""
     T, w = ts(at), window.total_seconds()
-    with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)})["service"].to_list()
+    R = read_range(at, window, baseline)
     per: list[dict[str, Any]] = []
     grand = 0.0
-    for svc in with_data:
-        try:
-            items, total = _explain(store, svc, at, window, baseline, config, as_of)
-        except OnepaneError as e:
-            log.info("what_changed service=%s skipped=%s", svc, e)
-            continue
-        grand += total if items else 0.0
-        per += items
+    # one connection narrowed to the read range for every service (metrics.analysis.wc_read)
+    with reading(store, as_of, R[0] - LOOKBACK_S, R[1]) as con:
+        with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)},
+                                con=con)["service"].to_list()
+        spans = store.query(S.sql("wc_span"), {"service": None, "start": dt(R[0]), "end": dt(R[1])}, con=con)
+        for svc in with_data:
+            try:
+                items, total = _explain(store, svc, at, window, baseline, config, as_of, con=con,
+                                        span=spans.filter(pl.col("service") == svc))
+            except OnepaneError as e:
+                log.info("what_changed service=%s skipped=%s", svc, e)
+                continue
+            grand += total if items else 0.0
+            per += items
     if not with_data:
         raise OnepaneError(f"no data for any service in [{dt(T - 3 * w):%Y-%m-%dT%H:%M:%SZ}, "
                            f"{at:%Y-%m-%dT%H:%M:%SZ}); check --at")

@@ -13,6 +13,7 @@ import numpy as np
 
 from metrics.analysis.signals import Frame, Series
 from metrics.analysis.wc_items import _iso
+from metrics.analysis.wc_stats import LIKELY
 
 TOP_ALERT_ITEMS = 3
 
@@ -72,7 +73,7 @@ def incident_note(items: list[dict], at: datetime, window: timedelta, service: s
     for it in items[:top] if top else items:
         svc = f" · {it['service']}" if it.get("service") and not service else ""
         lines.append(f"{it['rank']}. **{it['layer']} · {it['kind']} · {it['subject']}**{svc} "
-                     f"(score {it['score']:.2f}): {it['summary']}")
+                     f"(score {it['score']:.2f}{', likely' if it['score'] >= LIKELY else ''}): {it['summary']}")
         ev = it.get("evidence") or {}
         if ev.get("explained_by"):
             lines.append(f"   - explained by {ev['explained_by']}")

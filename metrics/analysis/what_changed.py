@@ -14,7 +14,7 @@ Ranking method
    cost, null rates. Buckets are min(w / 40, span of data in R / 30), rounded up to a whole
    multiple of the inputs' sampling interval and never below 5 s (a 10-minute window over
    15-second scrapes gets 15-second buckets; hourly scrapes never alias into uneven buckets).
-2. Each signal's change point over [T − 3w, T) comes first (ruptures, binary segmentation, l2).
+2. Each signal's change point over [T − 3w, T) comes first (binary segmentation, l2, one breakpoint).
    When it lies inside C, the buckets after it are compared with the window-length before it (or
    the same hours a day/week earlier): a late shift counts once it has ≥ 3 buckets with a value
    after its onset and |d| ≥ max(1, 4/√n) for n such buckets (wc_stats.onset_shift). Otherwise C
@@ -59,6 +59,7 @@ import numpy as np
 from metrics.analysis import signals as S
 from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, dt, ts
 from metrics.analysis.wc_evidence import chart_data
+from metrics.analysis.wc_read import LOOKBACK_S, narrow
 from metrics.analysis.wc_items import (_cost_items, _cost_shift, _dur, _event_item, _event_subject,
                                        _gpu_price_per_s, _idle_item, _iso, _shift_item)
 from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_MIN_S, N_BUCKETS,
@@ -93,9 +94,20 @@ def what_changed(store: Store, service: str | None = None, at: datetime | None =
     return _ranked(items)
 
 
+def read_range(at: datetime, window: timedelta, baseline: timedelta | None) -> tuple[float, float]:
+    """R: [T − 3w, T), extended back to the reference (the same hours a week/day or --baseline earlier)."""
+    T, w = ts(at), window.total_seconds()
+    shifts = ([baseline.total_seconds()] if baseline else
+              [WEEK, DAY] if w < DAY else [WEEK] if w < WEEK else [])
+    return min([T - 3 * w] + [T - w - x for x in shifts]), T
+
+
 def _explain(store: Store, service: str, at: datetime, window: timedelta, baseline: timedelta | None,
-             config: Settings | None, as_of: datetime | None) -> tuple[list[dict[str, Any]], float]:
-    """Unranked items of one service, and the total strength of what shifted there."""
+             config: Settings | None, as_of: datetime | None, con=None, span=None
+             ) -> tuple[list[dict[str, Any]], float]:
+    """Unranked items of one service, and the total strength of what shifted there. `con`: a
+    connection narrowed to the read range (wc_read.reading), by default one is opened here; `span`:
+    this service's rows of wc_span over the read range, by default read here."""
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
@@ -105,11 +117,16 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
     # weekly and daily cycles; the first one the store has data for is used
     shifts = ([baseline.total_seconds()] if baseline else
               [WEEK, DAY] if w < DAY else [WEEK] if w < WEEK else [])
-    R = (min([T - 3 * w] + [C[0] - x for x in shifts]), T)
-    con = store.connect(as_of)
+    R = read_range(at, window, baseline)
+    own = con is None
+    if own:
+        con = store.connect(as_of)
     try:
-        span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
-                           con=con)
+        if own:
+            narrow(con, store, R[0] - LOOKBACK_S, R[1])
+        if span is None:
+            span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
+                               con=con)
         firsts = [x.timestamp() for x in span["first_at"].drop_nulls().to_list()]
         lasts = [x.timestamp() for x in span["last_at"].drop_nulls().to_list()]
         lo = max(R[0], min(firsts)) if firsts else R[0]
@@ -144,7 +161,8 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
         # bills come per day (or longer): comparing part-days would compare missing lines
         cost_items = _cost_items(store, service, C, P, con) if w >= DAY else []
     finally:
-        con.close()
+        if own:
+            con.close()
     if not series and not cost_items and not any(e["service"] == service for e in events):
         raise OnepaneError(f"no data for service {service!r} in [{dt(R[0]):%Y-%m-%dT%H:%M:%SZ}, "
                            f"{at:%Y-%m-%dT%H:%M:%SZ}); check the service name and --at")

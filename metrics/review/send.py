@@ -18,8 +18,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from metrics.config import Settings
-from metrics.errors import ConfigError, StoreBusy
+from metrics.errors import StoreBusy
 from metrics.review import sentences as S
+from metrics.routing import env_value, team_channels
 from metrics.store import Store
 
 log = logging.getLogger(__name__)
@@ -92,26 +93,17 @@ def _mail(config: Settings, to: list[str], subject: str, text: str, html_path: P
         smtp.send_message(msg)
 
 
-def _env_url(name: str | None, what: str) -> str | None:
-    if not name:
-        return None
-    v = os.environ.get(name)
-    if not v:
-        raise ConfigError(f"environment variable {name} (for {what}) is not set", key=what)
-    return v
-
-
 def routes(config: Settings, pack: dict) -> list[dict]:
     """(recipient, services, webhooks, mail_to) per team with a channel, then the company."""
     out = []
-    for t in config.teams:
-        services = [s["service"] for s in pack["services"] if s["team"] == t.name]
-        hooks = [u for u in (_env_url(t.webhook_url_env, f"teams.{t.name}.webhook_url_env"), t.webhook_url) if u]
-        if services and (hooks or t.mail_to):
-            out.append({"to": f"team {t.name}", "services": services, "webhooks": hooks, "mail_to": t.mail_to})
+    for t in team_channels(config).values():
+        services = [s["service"] for s in pack["services"] if s["team"] == t.team]
+        if services:
+            out.append({"to": t.name, "services": services, "webhooks": list(t.webhooks),
+                        "mail_to": list(t.mail_to)})
     al = config.alerts
-    hooks = [u for u in (_env_url(al.slack_webhook_env, "alerts.slack_webhook_env"),
-                         _env_url(al.webhook_url_env, "alerts.webhook_url_env") or al.webhook_url) if u]
+    hooks = [u for u in (env_value(al.slack_webhook_env, "alerts.slack_webhook_env"),
+                         env_value(al.webhook_url_env, "alerts.webhook_url_env") or al.webhook_url) if u]
     if hooks or al.mail_to:
         out.append({"to": "company", "services": None, "webhooks": hooks, "mail_to": al.mail_to})
     return out

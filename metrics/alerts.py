@@ -259,6 +259,18 @@ def _public(a: dict) -> dict:
 
 # ---- the check ---------------------------------------------------------------------------------
 def run_check(store: Store, config: Settings, at: datetime | None = None, notify: bool = True) -> CheckResult:
+    """Evaluate, notify and record. A notifying check holds the `check` run lock (metrics.locks):
+    a second one started while it runs (cron and a systemd timer) is refused with StoreBusy instead
+    of sending the same alerts again."""
+    if notify:
+        from metrics.locks import run_lock
+
+        with run_lock(store, "check"):
+            return _run_check(store, config, at, notify)
+    return _run_check(store, config, at, notify)
+
+
+def _run_check(store: Store, config: Settings, at: datetime | None, notify: bool) -> CheckResult:
     at = at or utcnow()
     firing = evaluate(store, config, at)
     firing = annotate_alerts(store, config, firing, at)      # link + top 3 of what changed

@@ -120,3 +120,16 @@ def test_owner_of_each_rule_subject():
     ]] == ["search", "search", "search", "search", "search", "risk", "search", "search",
            None, None, "unassigned", None]
 
+
+
+def test_a_second_check_while_one_runs_is_refused(store):
+    from metrics.alerts import run_check
+    from metrics.errors import StoreBusy
+    from metrics.locks import run_lock
+
+    cfg = parse_settings({"services": [{"name": "svc"}]})
+    with run_lock(store, "check"):
+        with pytest.raises(StoreBusy, match="check"):
+            run_check(store, cfg, at=at_minute(10))
+        assert run_check(store, cfg, at=at_minute(10), notify=False).firing == []   # --no-notify reads only
+    assert run_check(store, cfg, at=at_minute(10)).firing == []                      # released

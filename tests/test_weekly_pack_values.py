@@ -1,0 +1,60 @@
+"""The pack's numbers beyond unit economics, against the hand-countable store (tests/app_helpers.py):
+budgets and the over-budget agenda item, decisions of the week only, late rows
+after a one-go backfill. Week 2026-W45 = Nov 2..8; its end, Nov 9 00:00, is when it is evaluated."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from tests import app_helpers as fx
+
+UTC = timezone.utc
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory):
+    from metrics.api import Onepane
+    from metrics.config import load_settings
+    from metrics.decisions import add_decision
+    from metrics.review.pack import build_pack
+
+    f = fx.build(tmp_path_factory.mktemp("packvalues"))
+    add_decision(f.store, service="ranker", text="ship ranker-v2", kind="approve", by="ana",
+                 at=datetime(2026, 11, 4, 10, tzinfo=UTC))
+    add_decision(f.store, service="ranker", text="older: before the week", kind="review", by="bo",
+                 at=datetime(2026, 11, 1, 23, 59, tzinfo=UTC))
+    from metrics.times import utcnow
+
+    # as of after the loads (they are stamped with the clock); the week is evaluated at its end
+    op = Onepane(f.store, load_settings(f.config_path), as_of=utcnow())
+    return build_pack(op, "2026-W45", ["ranker", "assistant"])
+
+
+def _svc(pack, name):
+    return next(s for s in pack["services"] if s["service"] == name)
+
+
+def test_week_cost_and_budgets_by_hand(pack):
+    ranker, assistant = _svc(pack, "ranker"), _svc(pack, "assistant")
+    usd = {u["currency"]: u for u in ranker["unit_economics"]}["USD"]
+    assert Decimal(str(usd["cost"])) == fx.RANKER_DAILY * 7                 # 73.50
+    assert Decimal(str(usd["cost_change"] + 1)).quantize(Decimal("0.0001")) == 1   # W44 cost the same
+    assert Decimal(str({x["currency"]: x for x in ranker["budgets"]}["USD"]["budget"])) == 400
+    a = {x["currency"]: x for x in assistant["budgets"]}["USD"]
+    # 4.25 a day keeps the month near 30 × 4.25 = 127.50, over its 100: an agenda item; ranker's
+    # 30 × 10.50 = 315 stays under 400: none
+    assert float(a["forecast"]) == pytest.approx(float(fx.ASSISTANT_DAILY) * 30, rel=0.05)
+    assert [x["kind"] for x in assistant["agenda"] if x["kind"] == "budget"] == ["budget"]
+    assert not [x for x in ranker["agenda"] if x["kind"] == "budget"]
+
+
+def test_only_the_weeks_decisions_are_listed(pack):
+    got = [(d["service"], d["kind"], d["text"], d["decided_by"]) for d in pack["company"]["decisions"]]
+    assert got == [("ranker", "approve", "ship ranker-v2", "ana")]
+
+
+def test_a_one_go_backfill_has_no_late_rows(pack):
+    rows = [r for s in pack["services"] for r in s["freshness"]]
+    assert rows and all(r["late_rows"] == 0 for r in rows)

@@ -1,5 +1,5 @@
 """The pack's numbers beyond unit economics, against the hand-countable store (tests/app_helpers.py):
-budgets and the over-budget agenda item, decisions of the week only, late rows
+budgets with the month to date at the week's end and the over-budget agenda item, decisions of the week only, late rows
 after a one-go backfill. Week 2026-W45 = Nov 2..8; its end, Nov 9 00:00, is when it is evaluated."""
 from __future__ import annotations
 
@@ -41,8 +41,11 @@ def test_week_cost_and_budgets_by_hand(pack):
     usd = {u["currency"]: u for u in ranker["unit_economics"]}["USD"]
     assert Decimal(str(usd["cost"])) == fx.RANKER_DAILY * 7                 # 73.50
     assert Decimal(str(usd["cost_change"] + 1)).quantize(Decimal("0.0001")) == 1   # W44 cost the same
-    assert Decimal(str({x["currency"]: x for x in ranker["budgets"]}["USD"]["budget"])) == 400
+    b = {x["currency"]: x for x in ranker["budgets"]}["USD"]
+    # November 1..8 by the week's end (the store holds Nov 9 and 10 too: not known at Nov 9 00:00)
+    assert Decimal(str(b["month_to_date"])) == fx.RANKER_DAILY * 8 and Decimal(str(b["budget"])) == 400
     a = {x["currency"]: x for x in assistant["budgets"]}["USD"]
+    assert Decimal(str(a["month_to_date"])) == fx.ASSISTANT_DAILY * 8
     # 4.25 a day keeps the month near 30 × 4.25 = 127.50, over its 100: an agenda item; ranker's
     # 30 × 10.50 = 315 stays under 400: none
     assert float(a["forecast"]) == pytest.approx(float(fx.ASSISTANT_DAILY) * 30, rel=0.05)

@@ -61,3 +61,21 @@ def test_only_the_weeks_decisions_are_listed(pack):
 def test_a_one_go_backfill_has_no_late_rows(pack):
     rows = [r for s in pack["services"] for r in s["freshness"]]
     assert rows and all(r["late_rows"] == 0 for r in rows)
+
+
+def test_slo_and_forecast_by_hand(pack):
+    """ranker's counter: +250 ok and +5 errors every 6 hours from Oct 25 00:00. By the week's end
+    (Nov 9 00:00) 14.75 days = 59 intervals were counted; its SLO allows 1 % errors."""
+    ranker = _svc(pack, "ranker")
+    slo, = [s for s in ranker["slos"] if s["slo"] == "error_rate"]
+    intervals = int(14.75 * fx.SAMPLES_PER_DAY)
+    per = fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL
+    assert slo["events"] == intervals * per and slo["bad_events"] == intervals * fx.ERR_PER_INTERVAL
+    burn = fx.ERR_PER_INTERVAL / per / 0.01                          # 1.96× everywhere
+    assert slo["burn_observed"] == pytest.approx(burn)
+    # only the slowest window's factor (1×) is below 1.96: one ticket fires, no page
+    assert [(w["long"], w["firing"]) for w in slo["burn"]] == [
+        ("1h", False), ("6h", False), ("1d", False), ("3d", True)]
+    # flat 10.50 a day: 8 days spent + 22 days left of November
+    b = {x["currency"]: x for x in ranker["budgets"]}["USD"]
+    assert Decimal(str(b["forecast"])) == fx.RANKER_DAILY * 30 and b["status"] == "ok"

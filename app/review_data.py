@@ -71,3 +71,28 @@ def recent_decisions(service: str | None = None, since=None):
     from metrics.decisions import list_decisions
 
     return list_decisions(data.store(), service=service, since=since)
+
+
+@st.cache_data(ttl=data.TTL, show_spinner=False, max_entries=50)
+def _service_decisions(db: str, data_version: float, service: str, start: datetime, end: datetime,
+                       as_of: str | None):
+    import polars as pl
+
+    from metrics.decisions import list_decisions
+
+    df = list_decisions(data.store(), service=service, since=start, until=end, as_of=as_of)
+    return df.select(
+        pl.col("decided_at").alias("occurred_at"), pl.lit("decision").alias("kind"), "service",
+        pl.lit(None, pl.Utf8).alias("model_version"),
+        (pl.col("kind") + pl.lit(" by ") + pl.col("decided_by").fill_null("unknown") + pl.lit(": ")
+         + pl.col("text")).alias("detail"),
+        pl.lit("decision").alias("source"), pl.col("decision_id").alias("event_id"),
+        (pl.lit("decision: ") + pl.when(pl.col("text").str.len_chars() > 40)
+         .then(pl.col("text").str.slice(0, 39) + pl.lit("…")).otherwise(pl.col("text"))).alias("label"))
+
+
+def service_decisions(service: str, start: datetime, end: datetime, as_of: str | None = None):
+    """Decisions recorded on `service` with decided_at in [start, end), shaped like change events
+    (occurred_at, kind="decision", service, detail "<kind> by <author>: <text>", label) so every
+    chart of the Service page draws them as annotations."""
+    return _service_decisions(data.db_path(), data.version(), service, start, end, as_of)

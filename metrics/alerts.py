@@ -12,12 +12,15 @@ Rules (each alert has a de-duplication key = rule + subject):
   cost_day_over_day, cost_week_over_week   daily-cost deltas beyond [alerts] thresholds
   cost_anomaly       the last full day is a cost anomaly (metrics.analysis.anomalies)
 
-Notifications go to a Slack-compatible webhook ({"text": ...}), a generic JSON webhook and SMTP
+Notifications are routed like the weekly digest (metrics.routing): an alert about a service goes
+to its owning team's channel ([[services]] team -> [[teams]] webhook_url(_env), a Slack-compatible
+webhook, and mail_to), and company-level alerts (and those of teams without a channel) go to the
+[alerts] channels: a Slack-compatible webhook ({"text": ...}), a generic JSON webhook and SMTP
 email, each only when configured; URLs and SMTP credentials come from the environment variables
-named in [alerts]. State lives in `raw_alert_state` (one Parquet row per state change): an alert
+named in [alerts] / [[teams]]. State lives in `raw_alert_state` (one Parquet row per state change): an alert
 that was already firing and notified is not sent again; one that stops firing sends a "resolved"
-message. A change is recorded only when every configured channel accepted it, so a failed delivery
-is retried by the next check.
+message. A change is recorded only when every channel of its route accepted it, so a failed delivery
+is retried by the next check (and only on the route that failed).
 """
 from __future__ import annotations
 
@@ -218,23 +221,27 @@ def channels(config: Settings) -> list[tuple[str, Any]]:
                              + [{"status": "resolved", **_public(a)} for a in resolved]})
         out.append(("webhook", send_hook))
     if al.mail_to:
-        user = _env(al.smtp_user_env, "alerts.smtp_user_env")
-        password = _env(al.smtp_password_env, "alerts.smtp_password_env")
-
-        def send_mail(new, resolved, at):
-            msg = EmailMessage()
-            msg["Subject"] = f"[onepane] {len(new)} firing, {len(resolved)} resolved"
-            msg["From"] = al.mail_from
-            msg["To"] = ", ".join(al.mail_to)
-            msg.set_content(f"onepane check at {at:%Y-%m-%d %H:%M}Z\n\n"
-                            + "\n".join([_line("firing", a) for a in new]
-                                        + [_line("resolved", a) for a in resolved]) + "\n")
-            with smtplib.SMTP(al.smtp_host, al.smtp_port, timeout=TIMEOUT_S) as smtp:
-                if user and password:
-                    smtp.login(user, password)
-                smtp.send_message(msg)
-        out.append(("email", send_mail))
+        _env(al.smtp_user_env, "alerts.smtp_user_env")          # a named but unset secret fails early
+        _env(al.smtp_password_env, "alerts.smtp_password_env")
+        out.append(("email", lambda new, resolved, at: _send_mail(config, al.mail_to, "", new, resolved, at)))
     return out
+
+
+def _send_mail(config: Settings, to: list[str], prefix: str, new, resolved, at) -> None:
+    al = config.alerts
+    user = _env(al.smtp_user_env, "alerts.smtp_user_env")
+    password = _env(al.smtp_password_env, "alerts.smtp_password_env")
+    msg = EmailMessage()
+    msg["Subject"] = f"[onepane] {prefix}{len(new)} firing, {len(resolved)} resolved"
+    msg["From"] = al.mail_from
+    msg["To"] = ", ".join(to)
+    msg.set_content(f"onepane check at {at:%Y-%m-%d %H:%M}Z\n\n"
+                    + "\n".join([_line("firing", a) for a in new]
+                                + [_line("resolved", a) for a in resolved]) + "\n")
+    with smtplib.SMTP(al.smtp_host, al.smtp_port, timeout=TIMEOUT_S) as smtp:
+        if user and password:
+            smtp.login(user, password)
+        smtp.send_message(msg)
 
 
 def _public(a: dict) -> dict:
@@ -244,6 +251,18 @@ def _public(a: dict) -> dict:
 
 # ---- the check ---------------------------------------------------------------------------------
 def run_check(store: Store, config: Settings, at: datetime | None = None, notify: bool = True) -> CheckResult:
+    """Evaluate, notify and record. A notifying check holds the `check` run lock (metrics.locks):
+    a second one started while it runs (cron and a systemd timer) is refused with StoreBusy instead
+    of sending the same alerts again."""
+    if notify:
+        from metrics.locks import run_lock
+
+        with run_lock(store, "check"):
+            return _run_check(store, config, at, notify)
+    return _run_check(store, config, at, notify)
+
+
+def _run_check(store: Store, config: Settings, at: datetime | None, notify: bool) -> CheckResult:
     at = at or utcnow()
     firing = evaluate(store, config, at)
     firing = annotate_alerts(store, config, firing, at)      # link + top 3 of what changed
@@ -258,22 +277,60 @@ def run_check(store: Store, config: Settings, at: datetime | None = None, notify
                       new=[_public(a) for a in new])
     if not notify or not (new or resolved):
         return res
-    ok = True
-    for name, send in channels(config):
-        try:
-            send(new, resolved, at)
-            res.sent.append(name)
-        except (OSError, smtplib.SMTPException) as e:
-            ok = False
-            res.errors.append(f"{name}: {e}")
-            log.warning("alert delivery failed channel=%s error=%s", name, e)
-    if ok:
-        notified = json.dumps(res.sent)
-        rows = [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "firing",
-                 "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
-                 "details": json.dumps(a["details"], default=str)} for a in new]
-        rows += [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "resolved",
-                  "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
-                  "details": "{}"} for a in resolved]
-        _record(store, rows)
+    for _route, sends, new_r, resolved_r in _routed(config, new, resolved):
+        sent, ok = [], True
+        for name, send in sends:
+            try:
+                send(new_r, resolved_r, at)
+                sent.append(name)
+            except (OSError, smtplib.SMTPException) as e:
+                ok = False
+                res.errors.append(f"{name}: {e}")
+                log.warning("alert delivery failed channel=%s error=%s", name, e)
+        res.sent += sent
+        if ok:          # recorded per route: a route that failed is retried by the next check
+            _record(store, _state_rows(new_r, resolved_r, at, json.dumps(sent)))
     return res
+
+
+def _state_rows(new: list[dict], resolved: list[dict], at: datetime, notified: str) -> list[dict]:
+    rows = [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "firing",
+             "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
+             "details": json.dumps(a["details"], default=str)} for a in new]
+    rows += [{"alert_key": a["key"], "rule": a["rule"], "subject": a["subject"], "status": "resolved",
+              "severity": a["severity"], "summary": a["summary"], "changed_at": at, "notified": notified,
+              "details": "{}"} for a in resolved]
+    return rows
+
+
+def _routed(config: Settings, new: list[dict], resolved: list[dict]):
+    """(route, channels, new, resolved) per route with something to say: each owning team that has
+    a channel in [[teams]] gets its alerts, the company channels ([alerts]) get the rest
+    (metrics.routing)."""
+    from metrics.routing import alert_owner, team_channels
+
+    teams = team_channels(config)
+    groups: dict[str | None, tuple[list, list]] = {}
+    for i, alerts in enumerate((new, resolved)):
+        for a in alerts:
+            owner = alert_owner(config, a["rule"], a["subject"])
+            groups.setdefault(owner if owner in teams else None, ([], []))[i].append(a)
+    out = []
+    for owner, (n, r) in sorted(groups.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
+        sends = channels(config) if owner is None else _team_sends(config, teams[owner])
+        out.append((owner or "company", sends, n, r))
+    return out
+
+
+def _team_sends(config: Settings, team) -> list[tuple[str, Any]]:
+    """A team's channel: its Slack-compatible webhooks and its mail (through the [alerts] SMTP)."""
+    out: list[tuple[str, Any]] = []
+    for i, url in enumerate(team.webhooks):
+        def send_hook(new, resolved, at, url=url):
+            text = "\n".join([_line("firing", a) for a in new] + [_line("resolved", a) for a in resolved])
+            _post_json(url, {"text": f"onepane check at {at:%Y-%m-%d %H:%M}Z for {team.name}\n{text}"})
+        out.append((f"{team.name}: webhook" + (f" {i + 1}" if i else ""), send_hook))
+    if team.mail_to:
+        out.append((f"{team.name}: email", lambda new, resolved, at: _send_mail(
+            config, list(team.mail_to), f"{team.name}: ", new, resolved, at)))
+    return out

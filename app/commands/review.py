@@ -29,9 +29,11 @@ def register(cli: click.Group, ingest: click.Group) -> None:
                   help="Build from what the store knew at this time (default: now, stated in the "
                        "pack); the same --as-of gives the same pack.")
     @click.option("--send", is_flag=True, help="Also send the digest through the configured alert "
-                  "channels, routed to each service's team.")
+                  "channels, routed to each service's team; never twice to a channel, and without "
+                  "--week a missed week is caught up once.")
+    @click.option("--resend", is_flag=True, help="With --send: send even to channels that already had it.")
     @store_options
-    def weekly(week, services, out, pdf, as_of, send, store, config) -> None:
+    def weekly(week, services, out, pdf, as_of, send, resend, store, config) -> None:
         """One self-contained HTML pack per week: unit economics, what moved, budgets, SLOs, model
         health, freshness, anomalies, decisions and the agenda, per service and for the company."""
         from metrics.api import Onepane
@@ -40,6 +42,13 @@ def register(cli: click.Group, ingest: click.Group) -> None:
 
         now = utcnow()                          # the one clock read: pins as_of and the stamp
         op = Onepane(store, config, as_of=as_of or now)
+        if send:
+            from metrics.review.catchup import send_weekly
+
+            for line in send_weekly(op, config, store, week=week, services=list(services) or None,
+                                    out=out, pdf=pdf, now=now, resend=resend):
+                click.echo(line)
+            return
         t0 = time.perf_counter()
         pack, html = build_report(op, week, list(services) or None, generated_at=now)
         write_atomic(out, html)
@@ -50,11 +59,6 @@ def register(cli: click.Group, ingest: click.Group) -> None:
 
             html_to_pdf(out, pdf)
             click.echo(f"pdf -> {pdf}")
-        if send:
-            from metrics.review.send import send_digest
-
-            for line in send_digest(pack, out, config, store):
-                click.echo(line)
 
     @cli.command("exporter")
     @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")

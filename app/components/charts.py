@@ -49,7 +49,7 @@ def color_for(name) -> str:
 
 
 EVENT_COLORS = {"deploy": "#2b6cb0", "rollback": "#c53030", "config": "#805ad5",
-                "price_change": "#b7791f", "incident": "#e53e3e"}
+                "price_change": "#b7791f", "incident": "#e53e3e", "decision": "#2f855a"}
 
 
 def to_csv(df: pl.DataFrame) -> str:
@@ -142,7 +142,8 @@ def add_events(fig: go.Figure, events: pl.DataFrame | None, label: bool = True,
                                  name=text, showlegend=False, yaxis="y",
                                  hovertemplate=f"{text}<br>{e.get('detail') or ''}<br>%{{x}}<extra></extra>"))
         if label:
-            fig.add_annotation(x=e["occurred_at"], y=1, yref="paper", text=e["kind"], showarrow=False,
+            fig.add_annotation(x=e["occurred_at"], y=1, yref="paper", text=e.get("label") or e["kind"],
+                               showarrow=False,
                                font=dict(size=10, color=color), yanchor="top", xanchor="left",
                                yshift=-11 * (n % 3))      # inside the plot; neighbours do not overprint
     return fig
@@ -258,7 +259,7 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
             # inside the top panel's plot area, below its subplot title
             fig.add_annotation(x=e["occurred_at"], y=1, xref="x", yref="y domain", showarrow=False,
                                yanchor="top", xanchor="left",
-                               text=f"{e['kind']} {e.get('model_version') or ''}".strip(),
+                               text=e.get("label") or f"{e['kind']} {e.get('model_version') or ''}".strip(),
                                font=dict(size=10, color=c), yshift=-11 * (n % 3))
     return fig
 

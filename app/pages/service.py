@@ -1,5 +1,5 @@
 """Service: the technical, model and business dashboards of one service, plus its cost, on one
-shared time axis; change events drawn across every panel; split by model version; optional
+shared time axis; change events and the review's decisions drawn across every panel; split by model version; optional
 week-over-week overlay. The tab and both toggles live in the URL (`tab`, `split`, `wow`), so a
 link (e.g. from What changed: filters.service_link) opens the view it names."""
 from datetime import datetime, time, timezone
@@ -7,7 +7,7 @@ from datetime import datetime, time, timezone
 import polars as pl
 import streamlit as st
 
-from app import data, health
+from app import data, health, review_data
 from app.components import charts, filters
 
 f = filters.current()
@@ -42,9 +42,12 @@ if cfg:
 start = datetime.combine(f.start, time(), tzinfo=timezone.utc)
 end = datetime.combine(f.end, time(), tzinfo=timezone.utc)
 events = data.events(start, end, (service,), f.as_of)
+decisions = review_data.service_decisions(service, start, end, f.as_of)
+if decisions.height:            # drawn on every chart like change events, labelled with their text
+    events = pl.concat([events, decisions], how="diagonal_relaxed").sort("occurred_at")
 if events.height:
-    with st.expander(f"{events.height} change event(s) in this window", expanded=False):
-        st.dataframe(events, hide_index=True, key="svc_events")
+    with st.expander(f"{events.height} change event(s) and decision(s) in this window", expanded=False):
+        st.dataframe(events.drop("label", strict=False), hide_index=True, key="svc_events")
 
 tech_tab, model_tab, biz_tab, cost_tab = st.tabs(["Technical", "Model", "Business", "Cost"], key="tab",
                                                  bind="query-params")

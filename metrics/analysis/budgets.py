@@ -74,14 +74,18 @@ def month_end_forecasts(store: Store, config: Settings, at: datetime, con=None,
     budgets |= {("team", t.name): t.budget for t in config.teams if t.budget}
     targets = {(lv, n, b.currency) for (lv, n), b in budgets.items()}
     if services and df.height:
-        month = df.filter(pl.col("day") >= m0).select("service", "currency").unique()
+        month = df.filter((pl.col("day") >= m0) & (pl.col("day") < at)).select("service", "currency").unique()
         targets |= {("service", s, c) for s, c in month.iter_rows() if s is not None}
     out = []
     for level, name, currency in sorted(targets):
         d = df.filter((pl.col(level) == name) & (pl.col("currency") == currency))
-        in_month = d.filter((pl.col("day") >= m0) & (pl.col("day") < m1))
+        # spent by `at`: the days begun before it (today's so far included); later days are not
+        # known at `at`, so a past `at` (the weekly pack's week end) never sees later spend, nor a
+        # future-dated charge
+        in_month = d.filter((pl.col("day") >= m0) & (pl.col("day") < at))
         mtd = sum(in_month["cost"].to_list(), Decimal(0))
-        today_spent = float(sum(d.filter(pl.col("day") == today)["cost"].to_list(), Decimal(0)))
+        today_spent = float(sum(d.filter((pl.col("day") == today) & (pl.col("day") < at))["cost"].to_list(),
+                                Decimal(0)))
         y = _series(d, hist0, today)
         steps = (m1 - today).days
         fc = forecast_sum(y, steps)

@@ -2,13 +2,12 @@
 ([[teams]] webhook_url(_env) / mail_to, teams from [[services]] team), and the company digest to the
 [alerts] channels (Slack-compatible webhook with the headline table; mail with the HTML attached).
 
-Overlapping runs are refused: the digest holds an exclusive, non-blocking lock file in the store's
-lake (`_locks/digest.lock`), so a cron line and a systemd timer firing together send once.
+Each delivery is one (route, channel); metrics.review.catchup logs every attempt in the store, holds
+the digest's run lock (`_locks/digest.lock` in the store's lake: a cron line and a systemd timer
+firing together send once) and catches a missed week up once.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -18,30 +17,14 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from metrics.config import Settings
-from metrics.errors import ConfigError, StoreBusy
+from metrics.locks import run_lock  # noqa: F401 - the digest's lock, named here since round 1
 from metrics.review import sentences as S
+from metrics.routing import env_value, team_channels
 from metrics.store import Store
 
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 10
-
-
-@contextlib.contextmanager
-def run_lock(store: Store, name: str):
-    """An exclusive lock named `name` for the store; raises StoreBusy if another run holds it."""
-    folder = store.lake / "_locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{name}.lock", "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StoreBusy(f"another `{name}` run holds {folder / (name + '.lock')}; "
-                            "it was not started twice") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def headline_rows(pack: dict, services: list[str] | None = None) -> list[dict]:
@@ -92,55 +75,57 @@ def _mail(config: Settings, to: list[str], subject: str, text: str, html_path: P
         smtp.send_message(msg)
 
 
-def _env_url(name: str | None, what: str) -> str | None:
-    if not name:
-        return None
-    v = os.environ.get(name)
-    if not v:
-        raise ConfigError(f"environment variable {name} (for {what}) is not set", key=what)
-    return v
-
-
 def routes(config: Settings, pack: dict) -> list[dict]:
     """(recipient, services, webhooks, mail_to) per team with a channel, then the company."""
     out = []
-    for t in config.teams:
-        services = [s["service"] for s in pack["services"] if s["team"] == t.name]
-        hooks = [u for u in (_env_url(t.webhook_url_env, f"teams.{t.name}.webhook_url_env"), t.webhook_url) if u]
-        if services and (hooks or t.mail_to):
-            out.append({"to": f"team {t.name}", "services": services, "webhooks": hooks, "mail_to": t.mail_to})
+    for t in team_channels(config).values():
+        services = [s["service"] for s in pack["services"] if s["team"] == t.team]
+        if services:
+            out.append({"to": t.name, "services": services, "webhooks": list(t.webhooks),
+                        "mail_to": list(t.mail_to)})
     al = config.alerts
-    hooks = [u for u in (_env_url(al.slack_webhook_env, "alerts.slack_webhook_env"),
-                         _env_url(al.webhook_url_env, "alerts.webhook_url_env") or al.webhook_url) if u]
+    hooks = [u for u in (env_value(al.slack_webhook_env, "alerts.slack_webhook_env"),
+                         env_value(al.webhook_url_env, "alerts.webhook_url_env") or al.webhook_url) if u]
     if hooks or al.mail_to:
         out.append({"to": "company", "services": None, "webhooks": hooks, "mail_to": al.mail_to})
     return out
 
 
-def send_digest(pack: dict, html_path: str | Path, config: Settings, store: Store | None = None) -> list[str]:
-    """Deliver the digest on every route; returns one line per delivery. A failed channel is
-    reported and the others still get theirs; raises OSError at the end if any failed."""
+def channel_keys(route: dict) -> list[tuple[str, str]]:
+    """(route, channel) of each delivery of a route, as the digest log names them (no URLs)."""
+    keys = [(route["to"], f"webhook {i + 1}") for i in range(len(route["webhooks"]))]
+    return keys + ([(route["to"], "mail")] if route["mail_to"] else [])
+
+
+def send_digest(pack: dict, html_path: str | Path, config: Settings, store: Store | None = None, *,
+                only: set[tuple[str, str]] | None = None, record=None) -> list[str]:
+    """Deliver the digest on every route (or only the (route, channel) pairs in `only`); returns
+    one line per delivery and calls `record(route, channel, status, detail)` after each attempt.
+    A failed channel is reported and the others still get theirs; raises OSError at the end if any
+    failed. Callers that may overlap hold `run_lock(store, "digest")` (metrics.review.catchup)."""
     html_path = Path(html_path)
     week = pack["week"].label
-    lock = run_lock(store, "digest") if store is not None else contextlib.nullcontext()
     lines, failed = [], []
-    with lock:
-        for r in routes(config, pack):
-            title = f"onepane weekly review {week} for {r['to']}"
-            text = headline_text(pack, r["services"], title)
-            for url in r["webhooks"]:
-                try:
-                    _post(url, {"text": text, "week": week, "to": r["to"],
-                                "headline": headline_rows(pack, r["services"])})
-                    lines.append(f"sent {r['to']}: webhook")
-                except OSError as e:
-                    failed.append(f"{r['to']} webhook: {e}")
-            if r["mail_to"]:
-                try:
+    for r in routes(config, pack):
+        title = f"onepane weekly review {week} for {r['to']}"
+        text = headline_text(pack, r["services"], title)
+        for (to, channel), target in zip(channel_keys(r), [*r["webhooks"], *(["mail"] if r["mail_to"] else [])]):
+            if only is not None and (to, channel) not in only:
+                continue
+            try:
+                if channel == "mail":
                     _mail(config, r["mail_to"], title, text, html_path)
-                    lines.append(f"sent {r['to']}: mail to {', '.join(r['mail_to'])}")
-                except (OSError, smtplib.SMTPException) as e:
-                    failed.append(f"{r['to']} mail: {e}")
+                    lines.append(f"sent {to}: mail to {', '.join(r['mail_to'])}")
+                else:
+                    _post(target, {"text": text, "week": week, "to": to,
+                                   "headline": headline_rows(pack, r["services"])})
+                    lines.append(f"sent {to}: webhook")
+                status, detail = "sent", None
+            except (OSError, smtplib.SMTPException) as e:
+                failed.append(f"{to} {channel}: {e}")
+                status, detail = "failed", str(e)
+            if record is not None:
+                record(to, channel, status, detail)
     for f in failed:
         log.warning("digest delivery failed %s", f)
     if failed:

@@ -1,7 +1,8 @@
 """Budgets: month-end spend forecast with an interval per service and team, and cost-delta checks.
 
 `month_end_forecasts` is the one month-end forecast: the Overview, the Costs page and the budget
-alert all show its value. Month-end = month-to-date effective cost (exact) + the forecast of the
+alert all show its value. Month-end = month-to-date effective cost (exact, through the day of `at`:
+a view pinned to a past day neither counts nor double-counts the days after it) + the forecast of the
 remaining days (today's rest included) from the daily series of the complete days of the month and
 up to 28 days before it, by the ETS model picked on the series' own history (metrics.analysis.forecast:
 level, trend, damped trend, weekly, damped trend + weekly), with an 80 % interval.
@@ -74,12 +75,13 @@ def month_end_forecasts(store: Store, config: Settings, at: datetime, con=None,
     budgets |= {("team", t.name): t.budget for t in config.teams if t.budget}
     targets = {(lv, n, b.currency) for (lv, n), b in budgets.items()}
     if services and df.height:
-        month = df.filter(pl.col("day") >= m0).select("service", "currency").unique()
+        month = df.filter((pl.col("day") >= m0) & (pl.col("day") <= today)).select("service", "currency").unique()
         targets |= {("service", s, c) for s, c in month.iter_rows() if s is not None}
     out = []
     for level, name, currency in sorted(targets):
         d = df.filter((pl.col(level) == name) & (pl.col("currency") == currency))
-        in_month = d.filter((pl.col("day") >= m0) & (pl.col("day") < m1))
+        # month-to-date as of `at`: days after it (a past `at`, amortized charges) are forecast, not counted
+        in_month = d.filter((pl.col("day") >= m0) & (pl.col("day") <= today))
         mtd = sum(in_month["cost"].to_list(), Decimal(0))
         today_spent = float(sum(d.filter(pl.col("day") == today)["cost"].to_list(), Decimal(0)))
         y = _series(d, hist0, today)

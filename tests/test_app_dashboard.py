@@ -296,3 +296,19 @@ def test_no_chart_has_a_none_legend_a_nameless_bucket_or_another_services_events
                 assert not [a for a in lay.get("annotations", []) if a.get("text") == "deploy"]
     assert seen >= 8 and charts_of["fraud"] >= 1
     assert by_service["ranker"] >= 1 and by_service["fraud"] == 0       # the check can see a deploy
+
+
+def test_a_version_that_stops_and_returns_has_a_gap_not_a_line_across():
+    """A bad deploy and its rollback: v3 serves hours 0-1 and 4-5, v4 hours 2-3. v3's line breaks
+    over hours 2-3 (no value there) instead of a straight line across them; v4's ends where it stopped."""
+    from app.components import charts
+
+    t = [datetime(2026, 9, 23, h, tzinfo=timezone.utc) for h in range(6)]
+    served = {"v3": [0, 1, 4, 5], "v4": [2, 3]}
+    df = pl.DataFrame([{"bucket_at": t[h], "model_version": v, "metric": "requests", "value": 100.0 + h}
+                       for v, hours in served.items() for h in hours])
+    fig = charts.panels(df, [("requests", "Throughput (predictions per hour)", 1)], "T", t[0], t[-1])
+    lines = {tr.name: tr for tr in fig.data}
+    assert list(lines["v3"].x) == t and list(lines["v3"].y) == [100.0, 101.0, None, None, 104.0, 105.0]
+    assert lines["v3"].connectgaps is not True
+    assert list(lines["v4"].x) == t[2:4] and list(lines["v4"].y) == [102.0, 103.0]

@@ -159,6 +159,10 @@ def test_a_reload_restores_the_service_view(served, chrome, artifacts):
     assert page.locator('[data-testid="stCheckbox"]').filter(has_text="Week-over-week").locator(
         "input").first.is_checked()
     assert page.url == url
+    # red is kept for "bad": the selected service's tag (Streamlit's accent colour) is the palette's blue
+    r, g, b = rgb(background(page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]')
+                              .get_by_text("ranker", exact=True).first))
+    assert b > r + 50, (r, g, b)
     assert not [e for e in errors if e.startswith("pageerror")], errors
 
 

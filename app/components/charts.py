@@ -247,12 +247,16 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
     for i, (metric, y_title, scale) in enumerate(present, start=1):
         part = df.filter(pl.col(key) == metric)
         top = 0.0
+        xs = sorted(set(part[x].to_list()))         # the panel's buckets: an arm missing one has a gap
         for arm in sorted(set(part[color].to_list())):
             line = part.filter(pl.col(color) == arm).sort(x)
-            ys = [None if v is None else v * scale for v in line[value].to_list()]
+            at = dict(zip(line[x].to_list(), line[value].to_list()))
+            first, last = line[x].min(), line[x].max()
+            span = [t for t in xs if first <= t <= last]   # no line across buckets the arm did not serve
+            ys = [None if at.get(t) is None else at[t] * scale for t in span]
             top = max([top, *(v for v in ys if v is not None)])
             fig.add_trace(go.Scatter(
-                x=line[x].to_list(), y=ys,
+                x=span, y=ys,
                 name=arm, legendgroup=arm, showlegend=arm not in shown, mode="lines",
                 line=dict(color=color_for(base(arm)), dash=dash(arm)),
                 hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)

@@ -16,13 +16,13 @@ from pathlib import Path
 from tests.browser_helpers import ROOT, browser, streamlit_server, wait_for_app
 
 OUT = ROOT / "docs" / "screenshots"
-# name -> (URL path and query, what must be on the page before the shot)
+# name -> (URL path and query, what must be on the page before the shot, viewport height)
 SHOTS = {
-    "overview": ("/", "This month ("),
+    "overview": ("/", "This month (", 1900),
     "service": ("/service?service=support-assistant&from=2026-09-21&to=2026-09-27&window=7",
-                "Technical health of support-assistant"),
-    "unit_economics": ("/unit_economics?service=search-ranker", "Experiment window:"),
-    "dates": ("/?from=2026-10-26&to=2026-11-01", "Showing 2026-10-26 to 2026-11-01 (UTC days)."),
+                "Technical health of support-assistant", 1300),
+    "unit_economics": ("/unit_economics?service=search-ranker", "Experiment window:", 1100),
+    "pinned_day": ("/?service=search-ranker&window=7&to=2026-11-18", "× ending 2026-11-18", 1000),
 }
 
 
@@ -37,15 +37,16 @@ def small_png(raw: bytes, path: Path, colours: int = 128) -> None:
 
 
 def take(store: Path, config: Path | None, now: str, out: Path = OUT, shots: dict = SHOTS,
-         width: int = 1280, height: int = 1000) -> list[Path]:
+         width: int = 1280) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     old = os.environ.get("ONEPANE_NOW")
     os.environ["ONEPANE_NOW"] = now                     # the server inherits the pinned clock
     saved = []
     try:
         with streamlit_server(store, config, timeout=120) as url, browser() as b:
-            page = b.new_page(viewport={"width": width, "height": height})
-            for name, (path, ready) in shots.items():
+            page = b.new_page(viewport={"width": width, "height": 1000})
+            for name, (path, ready, height) in shots.items():
+                page.set_viewport_size({"width": width, "height": height})
                 page.goto(url + path)
                 wait_for_app(page, timeout_ms=300000)      # the first run computes every cached query
                 page.get_by_text(ready, exact=False).first.wait_for(timeout=300000)

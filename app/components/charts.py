@@ -115,6 +115,23 @@ def badge(state: str, text: str | None = None) -> str:
     return f":{color}-badge[{text or word}]"
 
 
+TEXT = "_text"    # suffix of a column holding what a cell shows (see with_text)
+
+
+def with_text(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
+              currency: str = "billing_currency") -> pl.DataFrame:
+    """Add `<col>_text` beside each listed column: money with separators and its row's currency,
+    percentages, counts, and "—" for a missing value. Show these (the data grid draws a missing
+    number as "None" whatever a Styler says); the numbers stay in the frame for downloads and tests."""
+    cur = df[currency].to_list() if currency in df.columns else [None] * df.height
+    out = [pl.Series(c + TEXT, [money(v, k) for v, k in zip(df[c].to_list(), cur)], pl.Utf8) for c in money_cols]
+    out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:.1%}" for v in df[c].to_list()], pl.Utf8)
+            for c in percent]
+    out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:,.0f}" for v in df[c].to_list()], pl.Utf8)
+            for c in counts]
+    return df.with_columns(out)
+
+
 def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
            currency: str = "billing_currency", over_one: str | None = None):
     """A pandas Styler for st.dataframe: money with thousands separators and its row's currency,
@@ -132,8 +149,10 @@ def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = ()
     sty = sty.format(lambda v: f"{v:.1%}", subset=list(percent), na_rep=NONE)
     sty = sty.format(lambda v: f"{v:,.0f}", subset=list(counts), na_rep=NONE)
     if over_one:
-        sty = sty.map(lambda v: f"background-color: {BAD}; color: white" if v is not None and v == v and v > 1
-                      else "", subset=[over_one])
+        red = [v is not None and v == v and v > 1 for v in view[over_one].tolist()]
+        for col in [over_one] + ([over_one + TEXT] if over_one + TEXT in view.columns else []):
+            sty = sty.apply(lambda c: [f"background-color: {BAD}; color: white" if r else "" for r in red],
+                            subset=[col], axis=0)
     return sty
 
 

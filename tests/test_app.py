@@ -101,8 +101,8 @@ def test_overview_cost_per_prediction_per_service(app_env):
     # untagged cost is a row of its own, named in words and with no "open service" link: its
     # Details link opens the Costs page, where unallocated cost is a line of its own
     unallocated = table.loc[("__unallocated__", "USD")]
-    assert unallocated["shown"] == "unallocated (untagged)"
-    assert unallocated["open"].startswith("costs?") and unallocated["open"].endswith("#allocation")
+    assert unallocated["shown"] == "untagged cost"
+    assert unallocated["open"].startswith("costs?") and unallocated["open"].endswith("#costs")
 
 
 def test_overview_money_is_readable(app_env):

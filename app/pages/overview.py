@@ -33,7 +33,7 @@ def service_link(service: str) -> str:
     """The Details link: the Service page; untagged cost has no service page, so it opens Costs
     (where unallocated cost is a line of its own). The fragment names the link (LinkColumn's regex)."""
     if service == UNALLOCATED:
-        return filters.page_url("costs", f) + "#allocation"
+        return filters.page_url("costs", f) + "#costs"
     return filters.page_url("service", f, service=[service]) + "#open"
 
 
@@ -134,7 +134,7 @@ if month.height:
         (pl.col("cost_per_prediction").cast(pl.Float64) * 1000).alias("cost_per_1k_predictions"),
         (pl.col("cost_per_prediction") / pl.col("prev_cost_per_prediction") - 1).alias("cost_per_prediction_change"),
         pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"),
-        pl.col("service").replace({UNALLOCATED: "unallocated (untagged)"}).alias("shown"),
+        pl.col("service").replace({UNALLOCATED: "untagged cost"}).alias("shown"),
     ).select("service", "shown", "billing_currency", "month_to_date", "budget", "forecast",
              "forecast_vs_budget", "requests", "cost_per_1k_predictions", "cost_per_prediction_change", "open")
     kinds = dict(money_cols=["month_to_date", "budget", "forecast", "cost_per_1k_predictions"],
@@ -145,20 +145,20 @@ if month.height:
     st.dataframe(styled, hide_index=True, key="overview_services", column_order=[
         "shown", "month_to_date" + T, "budget" + T, "forecast" + T, "forecast_vs_budget" + T, "requests" + T,
         "cost_per_1k_predictions" + T, "cost_per_prediction_change" + T, "open"], column_config={
-        "shown": st.column_config.TextColumn("Service", width="small"),
+        "shown": st.column_config.TextColumn("Service", width=135),    # names fit at 1280 px
         "month_to_date" + T: st.column_config.TextColumn("Month to date"),
         "budget" + T: st.column_config.TextColumn("Budget"),
         "forecast" + T: st.column_config.TextColumn(
             "Forecast", help="Month-to-date cost + the forecast of the remaining days (metrics.analysis."
                              "budgets.month_end_forecasts; the same value as the Costs page)."),
-        "forecast_vs_budget" + T: st.column_config.TextColumn("Fcst / budget", width="small",
+        "forecast_vs_budget" + T: st.column_config.TextColumn("% budget", width="small",
                                                               help="Red: forecast over the monthly budget."),
         "requests" + T: st.column_config.TextColumn("Predictions", width="small"),
         "cost_per_1k_predictions" + T: st.column_config.TextColumn("Per 1k predictions"),
         "cost_per_prediction_change" + T: st.column_config.TextColumn(
-            "vs last month", width="small", help="Cost per prediction against last month."),
+            "vs last mo.", width="small", help="Cost per prediction against last month."),
         "open": st.column_config.LinkColumn("Details", display_text=r"#(\w+)$", width="small",
-                                            help="open: the service's page; allocation: the Costs page "
+                                            help="open: the service's page; costs: the Costs page "
                                                  "(untagged cost has no service)."),
     })
     charts.download(table.drop("open", "shown"), "cost_this_month")

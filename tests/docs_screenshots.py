@@ -21,7 +21,7 @@ SHOTS = {
     "overview": ("/", "This month (", 1900),
     "service": ("/service?service=support-assistant&from=2026-09-21&to=2026-09-27&window=7",
                 "Technical health of support-assistant", 1300),
-    "unit_economics": ("/unit_economics?service=search-ranker", "Experiment window:", 1100),
+    "unit_economics": ("/unit_economics?service=search-ranker", "Marginal cost per bp", 1500),
     "pinned_day": ("/?service=search-ranker&window=7&to=2026-11-18", "× ending 2026-11-18", 1000),
 }
 
@@ -50,6 +50,7 @@ def take(store: Path, config: Path | None, now: str, out: Path = OUT, shots: dic
                 page.goto(url + path)
                 wait_for_app(page, timeout_ms=300000)      # the first run computes every cached query
                 page.get_by_text(ready, exact=False).first.wait_for(timeout=300000)
+                wait_for_app(page, timeout_ms=300000)      # the rest of the page has run too
                 page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
                     .every(c => c.querySelector('.main-svg'))""", timeout=120000)   # charts drawn
                 target = out / f"{name}.png"

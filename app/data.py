@@ -119,8 +119,10 @@ def unit_cost_daily(start, end, services: tuple[str, ...] = (), as_of: str | Non
     return _q("unit_cost_daily", start, end, services, as_of=as_of)
 
 
-def service_month(month_of, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
-    return _q("service_month", month_of, services, as_of=as_of)
+def service_month(month_of, services: tuple[str, ...] = (), as_of: str | None = None,
+                  through=None) -> pl.DataFrame:
+    """The month of `month_of`; with `through` (a day) the month so far ends on that day."""
+    return _q("service_month", month_of, services, through, as_of=as_of)
 
 
 def events(start, end, services: tuple[str, ...] = (), as_of: str | None = None) -> pl.DataFrame:
@@ -279,8 +281,9 @@ def month_forecasts(at: datetime):
 
 def service_month_forecast(month_of, at: datetime, services: tuple[str, ...] = (),
                            as_of: str | None = None) -> pl.DataFrame:
-    """service_month with its `forecast` column replaced by `month_forecasts(at)` (Float64)."""
-    month = service_month(month_of, services, as_of)
+    """The month so far through `month_of` (a day: later days are left out, as when a link pins
+    the last day shown) with its `forecast` column replaced by `month_forecasts(at)` (Float64)."""
+    month = service_month(month_of, services, as_of, month_of)
     fc = month_forecasts(at)
     fc = pl.DataFrame([{"service": r["name"], "billing_currency": r["currency"], "forecast_": float(r["forecast"])}
                        for r in ([] if isinstance(fc, Unavailable) else fc) if r["level"] == "service"],
@@ -292,9 +295,11 @@ def service_month_forecast(month_of, at: datetime, services: tuple[str, ...] = (
 
 
 def forecast_time(end, as_of_time: datetime | None = None) -> datetime:
-    """The instant month-end forecasts are made at: the as-of time, else the end of the window's last day."""
+    """The instant month-end forecasts are made at: the end of the window's last day, or the as-of
+    time when that is earlier (the store knew nothing later)."""
     from datetime import time as _time
-    return as_of_time or datetime.combine(end, _time(), tzinfo=timezone.utc) - timedelta(seconds=1)
+    last = datetime.combine(end, _time(), tzinfo=timezone.utc) - timedelta(seconds=1)
+    return min(as_of_time, last) if as_of_time else last
 
 
 def drift_heatmap(service: str | None, start, end, as_of: str | None = None):

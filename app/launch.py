@@ -36,6 +36,17 @@ def _check(argv: list[str]) -> None:
         sys.exit(1)
 
 
+# Streamlit's default accent is red; here red means "bad" (a breach, over budget), so selected
+# services, toggles and tabs use the palette's blue unless the caller sets a theme colour.
+PRIMARY = "--theme.primaryColor=#2b6cb0"
+
+
+def _with_theme(argv: list[str]) -> list[str]:
+    return argv if any(a.startswith("--theme.primaryColor") for a in argv) else [*argv, PRIMARY]
+
+
 if __name__ == "__main__":
     _check(sys.argv[1:])
+    if sys.argv[1:2] == ["run"]:
+        sys.argv = _with_theme(sys.argv)
     main(prog_name="streamlit")

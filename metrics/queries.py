@@ -126,12 +126,14 @@ def month_bounds(t: Time) -> tuple[datetime, datetime, datetime]:
 
 
 def service_month(source: Source, month_of: Time, services: Iterable[str] | None = None,
-                  as_of: Time = None) -> pl.DataFrame:
+                  through: Time = None, as_of: Time = None) -> pl.DataFrame:
     """Per service and currency for the month containing `month_of`: month_to_date, last_cost_day,
     days_elapsed, days_in_month, forecast, budget (same currency only), requests,
-    cost_per_prediction, prev_cost_per_prediction (the month before)."""
+    cost_per_prediction, prev_cost_per_prediction (the month before). With `through` (a day), the
+    month so far ends with that day: cost and requests of later days are left out."""
     prev, start, end = month_bounds(month_of)
-    return run(source, "service_month", {"start": prev, "month_start": start, "end": end,
+    cut = end if through is None else max(start, min(end, _ts(through) + timedelta(days=1)))
+    return run(source, "service_month", {"start": prev, "month_start": start, "end": cut, "month_end": end,
                                          "services": _services(services)}, as_of)
 
 

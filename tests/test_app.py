@@ -97,34 +97,39 @@ def test_overview_cost_per_prediction_per_service(app_env):
     assert float(ranker["cost_per_prediction_change"]) == pytest.approx(
         (float(fx.RANKER_DAILY * 10) / nov) / prev - 1)
     assert float(ranker["forecast_vs_budget"]) == pytest.approx(float(fx.RANKER_DAILY) * 30 / 400)
-    assert "service?service=ranker" in ranker["open"]
-    # untagged cost is a row of its own, named in words and with no "open service" link
+    assert "service?service=ranker" in ranker["open"] and ranker["open"].endswith("#open")
+    # untagged cost is a row of its own, named in words and with no "open service" link: its
+    # Details link opens the Costs page, where unallocated cost is a line of its own
     unallocated = table.loc[("__unallocated__", "USD")]
-    assert unallocated["shown"] == "unallocated (untagged)" and unallocated["open"] is None
+    assert unallocated["shown"] == "untagged cost"
+    assert unallocated["open"].startswith("costs?") and unallocated["open"].endswith("#costs")
 
 
 def test_overview_money_is_readable(app_env):
-    """Cells show thousands separators and the row's currency, "—" for a missing number, and the
-    forecast / budget cell is red where the forecast is over budget (assistant: 4.25 x 30 > 100)."""
-    import pyarrow as pa
-
+    """The cells shown (the `_text` columns in the grid's column order) have thousands separators and
+    the row's currency, "—" for a missing number (never "None": the grid draws a missing number so,
+    whatever a Styler says), and the forecast / budget cell is red where the forecast is over budget
+    (assistant: 4.25 x 30 > 100)."""
     at = run_page()
     frame = next(d for d in at.dataframe if "billing_currency" in d.value.columns)
-    shown = pa.ipc.open_stream(frame.proto.arrow_data.styler.display_values).read_pandas()
-    data = frame.value
+    data = frame.value.data if hasattr(frame.value, "data") else frame.value
+    order = list(frame.proto.column_order)
+    assert order[0] == "shown" and order[-1] == "open" and all(c.endswith("_text") for c in order[1:-1])
+    shown = data[order]
     row = {s: i for i, s in enumerate(zip(data["service"], data["billing_currency"]))}
     by_day = ranker_requests_by_day()
     nov = sum(v for d, v in by_day.items() if d.month == 11)
     ranker = shown.iloc[row[("ranker", "USD")]]
-    assert ranker["month_to_date"] == f"{fx.RANKER_DAILY * 10:,.2f} USD"
-    assert ranker["requests"] == f"{nov:,.0f}"
-    assert ranker["cost_per_1k_predictions"] == f"{1000 * float(fx.RANKER_DAILY * 10) / nov:,.2f} USD"
+    assert ranker["month_to_date_text"] == f"{fx.RANKER_DAILY * 10:,.2f} USD"
+    assert ranker["requests_text"] == f"{nov:,.0f}"
+    assert ranker["cost_per_1k_predictions_text"] == f"{1000 * float(fx.RANKER_DAILY * 10) / nov:,.2f} USD"
     eur = shown.iloc[row[("assistant", "EUR")]]
-    assert eur["budget"] == "—" and eur["forecast_vs_budget"] == "—"
-    assert "None" not in shown.drop(columns=["open"]).to_string()      # an empty link cell shows nothing
+    assert eur["budget_text"] == "—" and eur["forecast_vs_budget_text"] == "—"
+    assert shown.notna().all().all(), shown                 # no missing cell: the grid would say None
+    assert "None" not in shown.to_string()
     styles = frame.proto.arrow_data.styler.styles
     over = row[("assistant", "USD")]                   # 127.50 forecast against 100 budget
-    col = list(data.columns).index("forecast_vs_budget")
+    col = list(data.columns).index("forecast_vs_budget_text")
     assert re.search(rf"#T_\w+_row{over}_col{col}\s*{{[^}}]*background-color: #c53030", styles), styles
     ok = row[("ranker", "USD")]
     assert not re.search(rf"#T_\w+_row{ok}_col{col}\s*{{[^}}]*background-color", styles)

@@ -9,6 +9,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -240,3 +241,74 @@ def test_drift_heatmap_colour_scale_is_anchored_to_the_threshold(app_env):
     assert cut == pytest.approx(0.1 / top, abs=1e-5)
     assert all(c in ("#ffffff", "#fefcbf") for p, c in stops if p < cut - 1e-5)
     assert re.search(r"threshold 0\.1", heat["colorbar"]["title"]["text"])
+
+
+# ---- lights that tell the truth -------------------------------------------------------------
+def test_a_stale_kpi_feed_greys_the_business_light_whatever_its_last_funnel_said():
+    """The issue's case: fraud-detector's business light read "ok" with its KPI feed 161 h stale.
+    Each light follows its own layer's feed: a stale KPI feed makes the business light "stale"
+    while fresh telemetry keeps the technical verdict; a layer without rows says "no data"."""
+    from app import health
+
+    ref = datetime(2026, 11, 12, 12, tzinfo=timezone.utc)
+    fresh = pl.DataFrame({
+        "layer": ["kpis", "telemetry", "requests", "model_health"],
+        "service": ["fraud-detector"] * 4,
+        "newest_data_at": [ref - timedelta(hours=161), ref - timedelta(hours=2),
+                           ref - timedelta(hours=50), ref - timedelta(hours=30)],
+        "rows": [10, 10, 10, 0], "late_rows": [0, 0, 0, 0]})
+    status = health.freshness_status(fresh, {"fraud-detector": "1d"}, ref)
+    assert status.filter(pl.col("layer") == "kpis")["age_hours"].item() == 161
+    row = health.lights(pl.DataFrame([{
+        "service": "fraud-detector", "error_rate": 0.001, "slo_error_rate": 0.01, "drift_share": 0.1,
+        "slo_drift_share": 0.5, "drift_status": "ok", "funnel_rate": 0.031, "funnel_prev_rate": 0.030}]),
+        status).row(0, named=True)
+    assert row["business"] == "stale" and row["business_age_hours"] == 161    # +3 % funnel, yet stale
+    assert row["technical"] == "ok" and row["technical_age_hours"] == 2       # the fresher feed wins
+    assert row["model"] == "no data"                                          # no rows at all
+
+
+def test_no_chart_has_a_none_legend_a_nameless_bucket_or_another_services_events(app_env):
+    """Every chart of every page over the fixture (all services, then ranker and fraud on the
+    Service page): no legend entry reads None/null/nan, no axis or title says "per bucket" without
+    its size, and the deploy of ranker is drawn on no chart of fraud (which has no events)."""
+    seen, by_service, charts_of = 0, {}, {}
+    for page, query in ((None, {}), ("service.py", {"service": "ranker", "wow": "true"}),
+                        ("service.py", {"service": "fraud"}), ("costs.py", {}),
+                        ("unit_economics.py", {"service": "ranker"}),
+                        ("model_health.py", {"service": "ranker"})):
+        for spec in specs(run_page(page, **query)):
+            seen += 1
+            lay = spec["layout"]
+            names = [t.get("name") for t in spec["data"] if t.get("showlegend", True) is not False
+                     and t.get("name") is not None]
+            assert not {"None", "null", "nan", "NaN"} & set(names), (page, lay["title"]["text"], names)
+            texts = [lay["title"]["text"]] + [a.get("text", "") for a in lay.get("annotations", [])] + [
+                (lay[k].get("title") or {}).get("text") or "" for k in lay if k.startswith(("xaxis", "yaxis"))]
+            assert not [t for t in texts if "per bucket" in t], texts
+            dotted = [s for s in lay.get("shapes", []) if s.get("type") == "line"
+                      and s.get("line", {}).get("dash") == "dot"]
+            if page == "service.py":
+                by_service[query["service"]] = by_service.get(query["service"], 0) + len(dotted)
+                charts_of[query["service"]] = charts_of.get(query["service"], 0) + 1
+            if query.get("service") == "fraud":
+                assert not dotted, lay["title"]["text"]
+                assert not [a for a in lay.get("annotations", []) if a.get("text") == "deploy"]
+    assert seen >= 8 and charts_of["fraud"] >= 1
+    assert by_service["ranker"] >= 1 and by_service["fraud"] == 0       # the check can see a deploy
+
+
+def test_a_version_that_stops_and_returns_has_a_gap_not_a_line_across():
+    """A bad deploy and its rollback: v3 serves hours 0-1 and 4-5, v4 hours 2-3. v3's line breaks
+    over hours 2-3 (no value there) instead of a straight line across them; v4's ends where it stopped."""
+    from app.components import charts
+
+    t = [datetime(2026, 9, 23, h, tzinfo=timezone.utc) for h in range(6)]
+    served = {"v3": [0, 1, 4, 5], "v4": [2, 3]}
+    df = pl.DataFrame([{"bucket_at": t[h], "model_version": v, "metric": "requests", "value": 100.0 + h}
+                       for v, hours in served.items() for h in hours])
+    fig = charts.panels(df, [("requests", "Throughput (predictions per hour)", 1)], "T", t[0], t[-1])
+    lines = {tr.name: tr for tr in fig.data}
+    assert list(lines["v3"].x) == t and list(lines["v3"].y) == [100.0, 101.0, None, None, 104.0, 105.0]
+    assert lines["v3"].connectgaps is not True
+    assert list(lines["v4"].x) == t[2:4] and list(lines["v4"].y) == [102.0, 103.0]

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests import app_helpers as fx
 from tests.browser_helpers import browser, streamlit_server, wait_for_app
@@ -61,7 +63,7 @@ def wait_for_chart(page, title: str) -> None:
 def legend_colours(page, title: str) -> dict[str, str]:
     """Legend name -> the colour of its swatch (fill of a bar, stroke of a line), from the SVG."""
     return page.evaluate(f"""(t) => Object.fromEntries([...({FIND})(t).querySelectorAll('.legend .traces')]
-        .map(e => {{ const p = e.querySelector('.legendpoints path');
+        .map(e => {{ const p = e.querySelector('.legendpoints path') || e.querySelector('.legendlines path');
                      const s = p ? getComputedStyle(p) : null;
                      const c = s ? (s.fill && s.fill !== 'none' ? s.fill : s.stroke) : '';
                      return [e.querySelector('.legendtext').textContent, c]; }}))""", title)
@@ -107,13 +109,15 @@ def test_month_table_fits_at_1280_px(served, chrome):
     page = open_page(chrome, served + "/", errors, width=1280)
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for(timeout=120000)
-    # laid out: the grid's scroller exists and has its width (no fixed sleep)
-    grid.locator(".dvn-scroller").first.wait_for(timeout=120000)
-    page.wait_for_function("""() => { const s = document.querySelector('[data-testid="stDataFrame"] .dvn-scroller');
-                                       return s && s.clientWidth > 0 && s.scrollWidth > 0; }""", timeout=120000)
-    scroll = grid.evaluate("""e => { const s = e.querySelector('.dvn-scroller') || e;
-                                     return [s.scrollWidth, s.clientWidth]; }""")
-    assert scroll[0] <= scroll[1] + 2, scroll
+    fits = """e => { const s = e.querySelector('.dvn-scroller');
+                     return s && s.clientWidth > 0 ? [s.scrollWidth, s.clientWidth] : null; }"""
+    try:       # the grid sizes its columns after it is attached: wait until it is laid out and fits
+        page.wait_for_function(f"(e) => {{ const r = ({fits})(e); return r && r[0] <= r[1] + 2; }}",
+                               arg=grid.element_handle(), timeout=15000)
+    except PlaywrightTimeout:
+        pass
+    scroll = grid.evaluate(fits)
+    assert scroll and scroll[0] <= scroll[1] + 2, scroll
     assert_clean(page, errors)
 
 
@@ -136,6 +140,12 @@ def test_a_reload_restores_the_service_view(served, chrome, artifacts):
     page.get_by_text("Technical health of ranker").first.wait_for(timeout=120000)
     page.get_by_text("Week-over-week overlay").click()
     wait_for_app(page, timeout_ms=120000)
+    # with the week before drawn (dotted), a version keeps its colour
+    page.wait_for_function(f"(t) => {{ const c = ({FIND})(t); return c && c.textContent.includes('(week before)'); }}",
+                           arg="Technical health of ranker", timeout=120000)
+    tech = legend_colours(page, "Technical health of ranker")
+    assert tech["ranker-v2"] == tech["ranker-v2 (week before)"] and tech["ranker-v2"], tech
+    assert "None" not in tech and tech["ranker-v1"] != tech["ranker-v2"], tech
     page.get_by_role("tab", name="Model").click()
     wait_for_app(page, timeout_ms=120000)
     page.wait_for_function("() => location.search.includes('tab=Model') && location.search.includes('wow=')",
@@ -149,6 +159,10 @@ def test_a_reload_restores_the_service_view(served, chrome, artifacts):
     assert page.locator('[data-testid="stCheckbox"]').filter(has_text="Week-over-week").locator(
         "input").first.is_checked()
     assert page.url == url
+    # red is kept for "bad": the selected service's tag (Streamlit's accent colour) is the palette's blue
+    r, g, b = rgb(background(page.locator('[data-testid="stSidebar"] [data-testid="stMultiSelect"]')
+                              .get_by_text("ranker", exact=True).first))
+    assert b > r + 50, (r, g, b)
     assert not [e for e in errors if e.startswith("pageerror")], errors
 
 
@@ -196,4 +210,31 @@ def test_what_changed_link_opens_the_service_page_in_this_tab(served, chrome):
     page.get_by_text("Technical health of ranker").first.wait_for(timeout=120000)
     assert len(page.context.pages) == pages_before
     assert "from=2026-10-31" in page.url and "to=2026-11-06" in page.url
+    assert_clean(page, errors)
+
+
+def test_marginal_cost_does_not_move_with_the_sidebar_window(served, chrome):
+    """Unit economics at 30 days, then "last 7 days" picked in the sidebar: the marginal cost per bp
+    and the lift are the experiment's own (its window named), so both read the same."""
+    errors: list[str] = []
+    page = open_page(chrome, served + "/?service=ranker&window=30", errors, nav="Unit economics")
+    metric = page.locator('[data-testid="stMetric"]')
+    marginal = metric.filter(has_text="Marginal cost per bp").locator('[data-testid="stMetricValue"]')
+    lift = metric.filter(has_text="Lift of ranker-v2 over ranker-v1").locator('[data-testid="stMetricValue"]')
+    marginal.wait_for(timeout=120000)
+    before = (marginal.inner_text(), lift.inner_text())
+    page.get_by_text("Experiment window:", exact=False).first.wait_for(timeout=120000)
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').filter(
+        has_text="Days to show").click()
+    page.get_by_role("option", name="last 7 days").click()
+    last = fx.LAST_DAY.date()
+    page.get_by_text(f"Showing {last - timedelta(days=6):%Y-%m-%d} to {last:%Y-%m-%d} (UTC days).").wait_for(
+        timeout=120000)
+    wait_for_app(page, timeout_ms=120000)
+    assert "window=7" in page.url
+    marginal.wait_for(timeout=120000)
+    assert (marginal.inner_text(), lift.inner_text()) == before
+    rate = {v: c / fx.IMPRESSIONS_PER_DAY for v, c in fx.CLICKS_PER_DAY.items()}
+    assert before[1] == f"{(rate['ranker-v2'] - rate['ranker-v1']) * 10_000:,.1f} bp", before
+    assert re.fullmatch(r"-?[\d,]+\.\d{4} USD", before[0]), before
     assert_clean(page, errors)

@@ -74,3 +74,33 @@ def test_unit_economics_one_lift_and_marginal_cost_independent_of_the_window(app
         seen.append((m["Marginal cost per bp (USD per day)"], whatif.loc["Marginal cost per bp", "today"]))
         assert any("Experiment window:" in c.value for c in at.caption)
     assert seen[0] == seen[1]
+
+
+def test_a_pinned_mid_month_day_ends_this_month_there(app_env):
+    """A link pins to=2026-11-05 while the store has November up to the 10th: "this month" is
+    November 1..5 (month-to-date as of the pinned day) and the forecast is made from that day, on
+    both pages. By hand: 5 days of each daily cost; the flat series forecast is 30 of those days
+    (the days after the 5th must be neither counted nor counted twice)."""
+    daily = {"ranker": float(fx.RANKER_DAILY), "assistant": float(fx.ASSISTANT_DAILY)}
+    at = run_page("overview.py", to="2026-11-05")
+    assert any(s.value == "This month (November 2026, through 2026-11-05)" for s in at.subheader)
+    over = frame(at, "overview_services")
+    over = over[over["billing_currency"] == "USD"].set_index("service")
+    m = {x.label: x.value for x in at.metric}
+    usd_total = 5 * float(fx.RANKER_DAILY + fx.ASSISTANT_DAILY + fx.UNALLOCATED_DAILY)
+    assert m["Cost this month (USD)"] == f"{usd_total:,.2f} USD"
+    costs = frame(run_page("costs.py", to="2026-11-05"), "budgets")
+    costs = costs[(costs["level"] == "service") & (costs["currency"] == "USD")].set_index("name")
+    for service, per_day in daily.items():
+        assert float(over.loc[service, "month_to_date"]) == pytest.approx(5 * per_day)
+        assert costs.loc[service, "month_to_date"] == pytest.approx(5 * per_day)
+        assert over.loc[service, "forecast"] == pytest.approx(30 * per_day)
+        assert costs.loc[service, "forecast"] == pytest.approx(30 * per_day)
+    # the EUR line of 2026-11-05 is on the pinned day itself: counted
+    eur = frame(at, "overview_services")
+    eur = eur[eur["billing_currency"] == "EUR"].set_index("service")
+    assert float(eur.loc["assistant", "month_to_date"]) == pytest.approx(float(fx.EUR_LINE))
+    # and the predictions of the month so far: ranker's counter (255 per 6 h) over 5 days, less the
+    # first sample of the ranker-v2 series (2026-11-03 12:00: a new series has no increase yet)
+    assert float(over.loc["ranker", "requests"]) == (5 * fx.SAMPLES_PER_DAY - 1) * (
+        fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL)

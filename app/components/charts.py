@@ -100,6 +100,23 @@ def badge(state: str, text: str | None = None) -> str:
     return f":{color}-badge[{text or word}]"
 
 
+TEXT = "_text"    # suffix of a column holding what a cell shows (see with_text)
+
+
+def with_text(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
+              currency: str = "billing_currency") -> pl.DataFrame:
+    """Add `<col>_text` beside each listed column: money with separators and its row's currency,
+    percentages, counts, and "—" for a missing value. Show these (the data grid draws a missing
+    number as "None" whatever a Styler says); the numbers stay in the frame for downloads and tests."""
+    cur = df[currency].to_list() if currency in df.columns else [None] * df.height
+    out = [pl.Series(c + TEXT, [money(v, k) for v, k in zip(df[c].to_list(), cur)], pl.Utf8) for c in money_cols]
+    out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:.1%}" for v in df[c].to_list()], pl.Utf8)
+            for c in percent]
+    out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:,.0f}" for v in df[c].to_list()], pl.Utf8)
+            for c in counts]
+    return df.with_columns(out)
+
+
 def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
            currency: str = "billing_currency", over_one: str | None = None):
     """A pandas Styler for st.dataframe: money with thousands separators and its row's currency,
@@ -117,8 +134,10 @@ def styled(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = ()
     sty = sty.format(lambda v: f"{v:.1%}", subset=list(percent), na_rep=NONE)
     sty = sty.format(lambda v: f"{v:,.0f}", subset=list(counts), na_rep=NONE)
     if over_one:
-        sty = sty.map(lambda v: f"background-color: {BAD}; color: white" if v is not None and v == v and v > 1
-                      else "", subset=[over_one])
+        red = [v is not None and v == v and v > 1 for v in view[over_one].tolist()]
+        for col in [over_one] + ([over_one + TEXT] if over_one + TEXT in view.columns else []):
+            sty = sty.apply(lambda c: [f"background-color: {BAD}; color: white" if r else "" for r in red],
+                            subset=[col], axis=0)
     return sty
 
 
@@ -233,12 +252,16 @@ def panels(df: pl.DataFrame, rows: list[tuple[str, str, float]], title: str, sta
     for i, (metric, y_title, scale) in enumerate(present, start=1):
         part = df.filter(pl.col(key) == metric)
         top = 0.0
+        xs = sorted(set(part[x].to_list()))         # the panel's buckets: an arm missing one has a gap
         for arm in sorted(set(part[color].to_list())):
             line = part.filter(pl.col(color) == arm).sort(x)
-            ys = [None if v is None else v * scale for v in line[value].to_list()]
+            at = dict(zip(line[x].to_list(), line[value].to_list()))
+            first, last = line[x].min(), line[x].max()
+            span = [t for t in xs if first <= t <= last]   # no line across buckets the arm did not serve
+            ys = [None if at.get(t) is None else at[t] * scale for t in span]
             top = max([top, *(v for v in ys if v is not None)])
             fig.add_trace(go.Scatter(
-                x=line[x].to_list(), y=ys,
+                x=span, y=ys,
                 name=arm, legendgroup=arm, showlegend=arm not in shown, mode="lines",
                 line=dict(color=color_for(base(arm)), dash=dash(arm)),
                 hovertemplate=f"{arm}: %{{y:,.4g}}<extra>{y_title}</extra>"), row=i, col=1)

@@ -29,8 +29,12 @@ month = data.service_month_forecast(last_day, data.forecast_time(f.end, f.as_of_
 events = data.events(f.start, f.end, f.services, f.as_of)
 
 
-def service_link(service: str) -> str | None:
-    return None if service == UNALLOCATED else filters.page_url("service", f, service=[service])
+def service_link(service: str) -> str:
+    """The Details link: the Service page; untagged cost has no service page, so it opens Costs
+    (where unallocated cost is a line of its own). The fragment names the link (LinkColumn's regex)."""
+    if service == UNALLOCATED:
+        return filters.page_url("costs", f) + "#costs"
+    return filters.page_url("service", f, service=[service]) + "#open"
 
 
 UNALLOCATED = "__unallocated__"
@@ -63,7 +67,7 @@ if lights.height:
     table = ["| Service | Technical | Model | Business |", "|---|---|---|---|"]
     for r in lights.iter_rows(named=True):
         table.append("| " + " | ".join((
-            f"[{r['service']}]({service_link(r['service'])})",
+            f"[{r['service']}]({filters.page_url('service', f, service=[r['service']])})",
             _cell(r["technical"], f"errors {_pct(r['error_rate'])} (SLO {_pct(r['error_rate_slo'])})",
                   r["technical_age_hours"]),
             _cell(r["model"], f"drift share {r['drift_share']:.2f} (SLO {r['drift_share_slo']:.2f})"
@@ -130,28 +134,32 @@ if month.height:
         (pl.col("cost_per_prediction").cast(pl.Float64) * 1000).alias("cost_per_1k_predictions"),
         (pl.col("cost_per_prediction") / pl.col("prev_cost_per_prediction") - 1).alias("cost_per_prediction_change"),
         pl.col("service").map_elements(service_link, return_dtype=pl.Utf8).alias("open"),
-        pl.col("service").replace({UNALLOCATED: "unallocated (untagged)"}).alias("shown"),
+        pl.col("service").replace({UNALLOCATED: "untagged cost"}).alias("shown"),
     ).select("service", "shown", "billing_currency", "month_to_date", "budget", "forecast",
              "forecast_vs_budget", "requests", "cost_per_1k_predictions", "cost_per_prediction_change", "open")
-    styled = charts.styled(table, money_cols=["month_to_date", "budget", "forecast", "cost_per_1k_predictions"],
-                           percent=["forecast_vs_budget", "cost_per_prediction_change"], counts=["requests"],
-                           over_one="forecast_vs_budget")
+    kinds = dict(money_cols=["month_to_date", "budget", "forecast", "cost_per_1k_predictions"],
+                 percent=["forecast_vs_budget", "cost_per_prediction_change"], counts=["requests"])
+    shown = charts.with_text(table, **kinds)
+    styled = charts.styled(shown, **kinds, over_one="forecast_vs_budget")
+    T = charts.TEXT
     st.dataframe(styled, hide_index=True, key="overview_services", column_order=[
-        "shown", "month_to_date", "budget", "forecast", "forecast_vs_budget", "requests",
-        "cost_per_1k_predictions", "cost_per_prediction_change", "open"], column_config={
-        "shown": st.column_config.TextColumn("Service", width="small"),
-        "month_to_date": st.column_config.TextColumn("Month to date"),
-        "budget": st.column_config.TextColumn("Budget"),
-        "forecast": st.column_config.TextColumn(
+        "shown", "month_to_date" + T, "budget" + T, "forecast" + T, "forecast_vs_budget" + T, "requests" + T,
+        "cost_per_1k_predictions" + T, "cost_per_prediction_change" + T, "open"], column_config={
+        "shown": st.column_config.TextColumn("Service", width=130),    # names fit at 1280 px
+        "month_to_date" + T: st.column_config.TextColumn("Month to date"),
+        "budget" + T: st.column_config.TextColumn("Budget"),
+        "forecast" + T: st.column_config.TextColumn(
             "Forecast", help="Month-to-date cost + the forecast of the remaining days (metrics.analysis."
                              "budgets.month_end_forecasts; the same value as the Costs page)."),
-        "forecast_vs_budget": st.column_config.TextColumn("Fcst / budget", width="small",
-                                                          help="Red: forecast over the monthly budget."),
-        "requests": st.column_config.TextColumn("Predictions", width="small"),
-        "cost_per_1k_predictions": st.column_config.TextColumn("Per 1k predictions"),
-        "cost_per_prediction_change": st.column_config.TextColumn("vs last month", width="small",
-                                                                  help="Cost per prediction against last month."),
-        "open": st.column_config.LinkColumn("Details", display_text="open", width="small"),
+        "forecast_vs_budget" + T: st.column_config.TextColumn("% budget", width="small",
+                                                              help="Red: forecast over the monthly budget."),
+        "requests" + T: st.column_config.TextColumn("Predictions", width="small"),
+        "cost_per_1k_predictions" + T: st.column_config.TextColumn("Per 1k predictions"),
+        "cost_per_prediction_change" + T: st.column_config.TextColumn(
+            "vs last mo.", width="small", help="Cost per prediction against last month."),
+        "open": st.column_config.LinkColumn("Details", display_text=r"#(\w+)$", width=60,
+                                            help="open: the service's page; costs: the Costs page "
+                                                 "(untagged cost has no service)."),
     })
     charts.download(table.drop("open", "shown"), "cost_this_month")
 else:

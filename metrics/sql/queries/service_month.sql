@@ -1,7 +1,8 @@
 -- name: service_month
 -- grain: service, billing_currency (one calendar month)
 -- inputs: stg_cost, stg_telemetry, stg_requests (via requests_daily), stg_services
--- params: $month_start; $start (the month before it), $end (end of the month, exclusive);
+-- params: $month_start; $start (the month before it), $end (the first day left out: the end of the
+--         month, or the day after a pinned last day, for month-to-date as of that day); $month_end;
 --         $services (VARCHAR[]; empty = all: the `-- when: services` line is dropped). requests_daily.sql is inlined.
 -- Cost this month against the configured monthly budget, a straight-line forecast to month end
 -- (month-to-date / days up to the newest cost day of any service * days in month, so a one-off
@@ -34,9 +35,9 @@ SELECT c.service, c.billing_currency,
        c.month_to_date,
        c.last_cost_day,
        date_diff('day', $month_start::TIMESTAMPTZ, c.last_cost_day) + 1 AS days_elapsed,
-       date_diff('day', $month_start::TIMESTAMPTZ, $end::TIMESTAMPTZ) AS days_in_month,
+       date_diff('day', $month_start::TIMESTAMPTZ, $month_end::TIMESTAMPTZ) AS days_in_month,
        c.month_to_date / (date_diff('day', $month_start::TIMESTAMPTZ, c.last_cost_day) + 1)
-           * date_diff('day', $month_start::TIMESTAMPTZ, $end::TIMESTAMPTZ) AS forecast,
+           * date_diff('day', $month_start::TIMESTAMPTZ, $month_end::TIMESTAMPTZ) AS forecast,
        CASE WHEN b.budget_currency = c.billing_currency THEN b.budget END AS budget,
        r.requests,
        c.month_to_date / nullif(r.requests, 0)     AS cost_per_prediction,

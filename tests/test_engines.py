@@ -220,3 +220,21 @@ def test_storage_engine_clickhouse_sends_page_queries_to_chdb(edge_store):
     with pytest.raises(ConfigError) as e:
         parse_settings({"storage": {"engine": "clickhouse", "clickhouse": {"password": "x"}}})
     assert e.value.key == "storage.clickhouse.password"   # secrets are named by variable, never stored
+
+
+_EDGE_SCRIPT = """
+import json, sys
+from datetime import datetime, timezone
+from metrics import queries
+from metrics.engines.clickhouse import ChdbEngine
+from metrics.store import Store
+store = Store(sys.argv[1])
+p = {"start": datetime(2026, 9, 1, tzinfo=timezone.utc), "end": datetime(2026, 10, 1, tzinfo=timezone.utc), "services": []}
+sql = queries._drop_unused(queries.sql_text("cost_daily"), p)
+e = ChdbEngine(store)
+out = {}
+for name, frame in (("duckdb", queries.cost_daily(store, p["start"], p["end"])), ("clickhouse", e.query(sql, p))):
+    out[name] = sorted([r["day"].astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M"), r["service"], r["billing_currency"],
+                        str(r["effective_cost"])] for r in frame.iter_rows(named=True))
+print(json.dumps(out))
+"""

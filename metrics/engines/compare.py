@@ -35,9 +35,10 @@ def _params(rng: tuple, service: str | None) -> dict:
     start = (r["a"][0] or datetime(2000, 1, 1, tzinfo=timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
     end = (r["b"][0] or start) + timedelta(days=1)
     month = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month_end = (month + timedelta(days=32)).replace(day=1)
     return {"start": start, "end": end, "services": [], "service": service, "model_version": None,
             "bucket": "day", "split": True, "late_after": timedelta(days=1), "window_start": start,
-            "month_start": month, "prev": start - (end - start), "origin": start.timestamp(),
+            "month_start": month, "month_end": month_end, "prev": start - (end - start), "origin": start.timestamp(),
             "bucket_s": 3600, "threshold_s": None, "action": None, "denominator": None,
             "metrics": [], "gpus": [], "own_unlabelled": True, "gap_start": None, "gap_end": None,
             "b0": start, "b1": start + (end - start) / 2, "a0": start + (end - start) / 2, "a1": end,

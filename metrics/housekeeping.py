@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import json
 import logging
 import os
 import shutil
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import polars as pl
 
 from metrics import queries
 from metrics.errors import OnepaneError
+from metrics import lake
 from metrics.lake import Load, table_lock
 from metrics.store import Store, check_ident, lake_path_for
 from metrics.times import parse_duration, utcnow
@@ -165,7 +166,14 @@ def _part_end(name: str, value: str) -> datetime | None:
 def apply_retention(store: Store, retention: dict[str, str], now: datetime | None = None) -> list[dict]:
     """Drop whole partitions older than each table's retention (by the data's own time), under
     the table's exclusive lock, and record each expiry in the run log (collector `retention`,
-    details: cutoff, partitions, rows). Returns one summary per table that lost data.
+    details: cutoff, partitions, files, rows). Returns one summary per table that lost data.
+
+    Recorded before anything is removed: the run-log record is the commit point, written first
+    (under the lock, so nothing lands in those partitions meanwhile) and listing the files it
+    expires; only then are the partitions moved to `_staging/expired-<load id>` and freed. A crash
+    before the record removes nothing; a crash after it leaves a recorded expiry whose files are
+    still there, and the next `apply_retention` finishes it (`_finish_expiries`) without a second
+    record. So no expiry is ever unrecorded, nor recorded twice.
 
     As-of: an expiry is a load record like any other (`onepane loads list` shows it), but it frees
     the disk, so as of a time before it the expired rows are gone too - while every row still on
@@ -183,30 +191,70 @@ def apply_retention(store: Store, retention: dict[str, str], now: datetime | Non
         cutoff = now - parse_duration(age)
         spec = store.query("SELECT partition_name FROM _onepane_tables WHERE table_name = ?", [table])
         pname = spec["partition_name"][0] if spec.height else "part"
-        expired = []
         with table_lock(store, table, exclusive=True):
-            for d in sorted((store.lake / table).glob(f"{pname}=*")):
-                end = _part_end(pname, d.name.split("=", 1)[1])
-                if d.is_dir() and end is not None and end <= cutoff:
-                    expired.append(d)
+            _finish_expiries(store, table)
+            expired = [d for d in sorted((store.lake / table).glob(f"{pname}=*"))
+                       if d.is_dir() and (end := _part_end(pname, d.name.split("=", 1)[1])) is not None
+                       and end <= cutoff]
             if not expired:
                 continue
-            files = [str(f) for d in expired for f in d.glob("*.parquet")]
-            rows = _count_rows(files)
-            trash = store.lake / "_staging" / f"expired-{uuid.uuid4().hex[:8]}"
-            trash.mkdir(parents=True)
-            for d in expired:
-                os.replace(d, trash / d.name)      # atomic per partition; then freed
-            shutil.rmtree(trash, ignore_errors=True)
-        parts = [d.name for d in expired]
-        before = max(_part_end(pname, d.name.split("=", 1)[1]) for d in expired)
-        with Load(store, table, collector="retention", source="onepane compact") as rec:
-            rec.details = {"cutoff": cutoff.isoformat(), "retention": age, "partitions": parts,
-                           "rows": int(rows), "expired_before": before.isoformat()}
+            files = sorted(f.relative_to(store.lake / table).as_posix()
+                           for d in expired for f in d.glob("*.parquet"))
+            rows = _count_rows([str(store.lake / table / f) for f in files])
+            parts = [d.name for d in expired]
+            before = max(_part_end(pname, d.name.split("=", 1)[1]) for d in expired)
+            load_id = lake.new_load_id()
+            at = datetime.now(timezone.utc)
+            lake.write_record(store, {                  # the commit point: before any removal
+                "load_id": load_id, "collector": RETENTION, "source": "onepane compact",
+                "target_table": table, "started_at": at, "finished_at": at, "status": "ok",
+                "rows": 0, "supersedes": [],
+                "details": json.dumps({"cutoff": cutoff.isoformat(), "retention": age,
+                                       "partitions": parts, "files": files, "rows": int(rows),
+                                       "expired_before": before.isoformat()})})
+            _free(store, load_id, expired)
         log.warning("retention table=%s cutoff=%s partitions=%d rows=%d", table, cutoff, len(parts), rows)
         out.append({"table": table, "cutoff": cutoff, "partitions": parts, "rows": int(rows),
-                    "expired_before": before, "load_id": rec.load_id})
+                    "expired_before": before, "load_id": load_id})
     return out
+
+
+RETENTION = "retention"
+
+
+def _free(store: Store, load_id: str, dirs: list[Path]) -> None:
+    """Remove the partitions of a recorded expiry: each moved aside atomically, then deleted."""
+    trash = store.lake / "_staging" / f"expired-{load_id}"
+    trash.mkdir(parents=True, exist_ok=True)
+    for d in dirs:
+        os.replace(d, trash / d.name)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _finish_expiries(store: Store, table: str) -> list[str]:
+    """Complete the expiries of `table` that were recorded but not (fully) carried out, i.e. the
+    process died between the record and the removal: remove the files the record lists that are
+    still there (files loaded later into the same partition are not the record's; a later expiry
+    records them) and its trash folder. Call under the table's exclusive lock. Returns the ids."""
+    recs = store.query("SELECT load_id, details FROM _onepane_loads WHERE status = 'ok' "
+                       "AND collector = ? AND target_table = ? ORDER BY load_id", [RETENTION, table])
+    finished = []
+    for load_id, details in recs.iter_rows():
+        files = json.loads(details or "{}").get("files") or []   # older records: removed before written
+        left = [store.lake / table / f for f in files if (store.lake / table / f).exists()]
+        trash = store.lake / "_staging" / f"expired-{load_id}"
+        if not left and not trash.exists():
+            continue
+        for f in left:
+            f.unlink(missing_ok=True)
+        for d in {f.parent for f in left}:
+            with contextlib.suppress(OSError):      # not empty: files that are not the record's
+                d.rmdir()
+        shutil.rmtree(trash, ignore_errors=True)
+        log.warning("retention finished the interrupted expiry load=%s table=%s files=%d",
+                    load_id, table, len(left))
+        finished.append(load_id)
+    return finished
 
 
 def as_of_notes(store: Store, as_of) -> list[str]:

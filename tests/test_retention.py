@@ -2,11 +2,17 @@
 (by the data's own time) are dropped, newer ones kept, and the expiry is in the run log."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import polars as pl
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, cli_env
 
 PAGE = str(Path(__file__).resolve().parents[1] / "app" / "pages" / "data_health.py")
 
@@ -82,3 +88,96 @@ def test_compact_applies_retention_from_config_and_as_of_states_it(run_cli, tmp_
     bad.write_text('[retention]\nnope = "30d"\n')
     r = run_cli("compact", "--config", bad)
     assert r.returncode == 1 and "[retention] nope: no such table" in r.stderr
+
+
+CRASH = """
+import os, sys, types
+from datetime import datetime, timezone
+import metrics.housekeeping as hk
+import metrics.lake as lake
+from metrics.store import Store
+
+def die(*a, **k):
+    os._exit(9)
+
+point = sys.argv[2]
+if point == "at-record":          # dies writing the run-log record (any code that writes it)
+    lake.write_record = die
+elif point == "after-record":     # the record is published, nothing removed yet
+    hk._free = die
+elif point == "after-move":       # partitions moved aside, not yet deleted
+    hk.shutil = types.SimpleNamespace(rmtree=die)
+hk.apply_retention(Store(sys.argv[1]), {"telemetry": "400d"},
+                   now=datetime(2026, 11, 20, 12, tzinfo=timezone.utc))
+"""
+
+
+@pytest.mark.parametrize("point", ["at-record", "after-record", "after-move"])
+def test_a_crash_inside_an_expiry_never_leaves_it_unrecorded_nor_recorded_twice(store, point):
+    """A real process running the expiry is killed (os._exit) at each step: whatever is gone from
+    disk is covered by a committed expiry record, and the next run completes the work with exactly
+    one record in all."""
+    from metrics.housekeeping import apply_retention
+    from metrics.lake import Load
+
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    days = [now - timedelta(days=d) for d in (500, 450, 401, 399, 10)]    # 3 days end before the cutoff
+    for i, t in enumerate(days):
+        with Load(store, "raw_telemetry", collector="t", source="t") as load:
+            load.write(pl.DataFrame({"sampled_at": [t] * 2, "metric": ["m"] * 2, "labels": ["{}"] * 2,
+                                     "labels_hash": ["a", "b"], "value": [1.0, 2.0]}), scope=f"s{i}")
+    lake = store.lake / "raw_telemetry"
+    old_dirs = [lake / f"day={t:%Y-%m-%d}" for t in days[:3]]
+    assert all(d.is_dir() for d in old_dirs)
+
+    def records():
+        return store.query("SELECT load_id, details FROM _onepane_loads WHERE collector = 'retention'")
+
+    p = subprocess.run([sys.executable, "-c", CRASH, str(store.db_path), point], cwd=ROOT, env=cli_env(),
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 9, p.stderr
+    on_disk = [d for d in old_dirs if any(d.glob("*.parquet"))]
+    if point == "at-record":
+        assert records().height == 0 and on_disk == old_dirs     # not recorded: nothing removed
+        assert store.query("SELECT count(*) AS n FROM raw_telemetry")["n"][0] == 10
+    else:
+        assert records().height == 1                              # recorded before anything went
+        listed = json.loads(records()["details"][0])["files"]
+        assert len(listed) == 3 and all(f.split("/")[0] in {d.name for d in old_dirs} for f in listed)
+        assert on_disk == (old_dirs if point == "after-record" else [])
+
+    out = apply_retention(store, {"telemetry": "400d"}, now=now)            # the next compact
+    assert len(out) == (1 if point == "at-record" else 0)
+    rec = records()
+    assert rec.height == 1 and json.loads(rec["details"][0])["rows"] == 6
+    assert not any(d.exists() for d in old_dirs)
+    assert not list((store.lake / "_staging").glob("expired-*"))
+    kept = store.query("SELECT count(*) AS n, min(sampled_at) AS t FROM raw_telemetry").row(0)
+    assert kept == (4, days[3])
+    assert apply_retention(store, {"telemetry": "400d"}, now=now) == [] and records().height == 1
+
+
+def test_finishing_an_expiry_keeps_files_loaded_later_into_its_partition(store):
+    """After a crash between record and removal, a load lands in an expired day: finishing the
+    expiry removes only the files its record lists; the newcomer is expired by a record of its own."""
+    from metrics.housekeeping import apply_retention
+    from metrics.lake import Load
+
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    old = now - timedelta(days=500)
+
+    def load(value):
+        with Load(store, "raw_telemetry", collector="t", source="t") as ld:
+            ld.write(pl.DataFrame({"sampled_at": [old], "metric": ["m"], "labels": ["{}"],
+                                   "labels_hash": [str(value)], "value": [value]}), scope=str(value))
+    load(1.0)
+    p = subprocess.run([sys.executable, "-c", CRASH, str(store.db_path), "after-record"], cwd=ROOT,
+                       env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert p.returncode == 9, p.stderr
+    load(2.0)
+    assert store.query("SELECT sum(value) AS v FROM raw_telemetry")["v"][0] == 3.0
+    out = apply_retention(store, {"telemetry": "400d"}, now=now)
+    assert [r["rows"] for r in out] == [1]                   # the newcomer, in a second record
+    rec = store.query("SELECT details FROM _onepane_loads WHERE collector = 'retention' ORDER BY load_id")
+    assert [json.loads(d)["rows"] for d in rec["details"]] == [1, 1]
+    assert store.query("SELECT count(*) AS n FROM raw_telemetry")["n"][0] == 0

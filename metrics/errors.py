@@ -56,3 +56,17 @@ class StoreBusy(OnepaneError):
 
 class QueryRefused(OnepaneError):
     """User SQL (`onepane sql`) that is not one read-only SELECT over the store, or that failed."""
+
+
+class DeliveryError(OnepaneError):
+    """A digest or alert that some channels refused. `.failures` is a list of (route, channel,
+    reason); `.delivered` the lines of what did go out (those were delivered and recorded)."""
+
+    def __init__(self, failures: list[tuple[str, str, str]], delivered: list[str] | None = None):
+        self.failures, self.delivered = list(failures), list(delivered or [])
+        named = "; ".join(f"{route} {channel}: {reason}" for route, channel, reason in self.failures)
+        ok = len([x for x in self.delivered if x.startswith("sent ")])
+        super().__init__(" ".join(
+            f"delivery failed on {len(self.failures)} channel(s): {named}. {ok} other delivery(ies) "
+            "went out and are recorded; the next run with --send retries only the failed channel(s)"
+            .splitlines()))

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests import app_helpers as fx
-from tests.test_weekly_send import http_server  # noqa: F401
+from tests.delivery_helpers import free_port, http_server  # noqa: F401
 
 UTC = timezone.utc
 
@@ -47,7 +47,7 @@ def sent(posts) -> list[tuple[str, str]]:
 
 
 def test_missed_week_is_caught_up_once_and_never_sent_twice(setup, monkeypatch):
-    from metrics.errors import StoreBusy
+    from metrics.errors import DeliveryError, StoreBusy
     from metrics.locks import run_lock
 
     store, config, url, posts, tmp = setup
@@ -64,8 +64,10 @@ def test_missed_week_is_caught_up_once_and_never_sent_twice(setup, monkeypatch):
 
     # Monday 11-16 was missed (machine off); the run of Tuesday 11-24 owes W46 and W47, oldest first.
     # search's webhook is down for it: the company gets both weeks, search none.
-    monkeypatch.setenv("TEST_SEARCH_HOOK", "http://127.0.0.1:9/refused")
-    with pytest.raises(OSError, match="team search webhook 1"):
+    closed = free_port()
+    monkeypatch.setenv("TEST_SEARCH_HOOK", f"http://127.0.0.1:{closed}/refused")
+    with pytest.raises(DeliveryError, match=f"2026-W46 team search webhook 1: webhook host 127.0.0.1:{closed}: "
+                       r"\[Errno 111\] Connection refused; 2026-W47 team search webhook 1"):
         run(store, config, datetime(2026, 11, 24, 6, 15, tzinfo=UTC), out)
     assert sent(posts)[2:] == [("/company", "2026-W46"), ("/company", "2026-W47")]
     assert "Weekly review 2026-W46" in (tmp / "reviews" / "latest-2026-W46.html").read_text()

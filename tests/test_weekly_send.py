@@ -3,61 +3,13 @@ through a real local HTTP server (Slack-compatible webhook) and a real SMTP serv
 from __future__ import annotations
 
 import email
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from tests import app_helpers as fx
+from tests.delivery_helpers import free_port, http_server, smtp_server  # noqa: F401
 
 WEEK = "2026-W45"
-
-
-@pytest.fixture
-def http_server():
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"path": self.path, "body": json.loads(body)})
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    srv = HTTPServer(("127.0.0.1", 0), Handler)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}", received
-    srv.shutdown()
-    srv.server_close()
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    class Handler:
-        def __init__(self):
-            self.messages = []
-
-        async def handle_DATA(self, server, session, envelope):
-            self.messages.append((list(envelope.rcpt_tos), envelope.content))
-            return "250 OK"
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Handler()
-    ctl = Controller(handler, hostname="127.0.0.1", port=port)
-    ctl.start()
-    yield port, handler.messages
-    ctl.stop()
 
 
 def test_digest_goes_to_each_team_and_the_company(tmp_path, http_server, smtp_server, run_cli):
@@ -112,3 +64,67 @@ def test_overlapping_digest_runs_are_refused(store):
                 pass
     with run_lock(store, "digest"):        # released: the next run goes ahead
         pass
+
+
+def test_refused_deliveries_end_in_one_typed_error_naming_each_channel(tmp_path, http_server, smtp_server,
+                                                                       run_cli):
+    """An SMTP server refusing a recipient (550), a webhook answering 500 and a closed port: the
+    other channels are still delivered and recorded, the run exits 1 with one `error:` line naming
+    every refused route and channel (no traceback), and the next run retries only the refused ones."""
+    hooks, box = http_server, smtp_server
+    closed = free_port()
+    f = fx.build(tmp_path)
+    cfg = tmp_path / "send.toml"
+    cfg.write_text(fx.CONFIG + f"""
+[[teams]]
+name = "search"
+webhook_url = "{hooks.url}/search"
+
+[[teams]]
+name = "support"
+webhook_url = "{hooks.url}/support"
+
+[[teams]]
+name = "risk"
+mail_to = ["risk@example.test"]
+
+[alerts]
+webhook_url = "http://127.0.0.1:{closed}/company"
+smtp_host = "127.0.0.1"
+smtp_port = {box.port}
+mail_from = "onepane@example.test"
+mail_to = ["leads@example.test"]
+""")
+    hooks.status["/support"] = 500
+    box.refuse.add("risk@example.test")
+    args = ("report", "weekly", "--week", WEEK, "--send", "--out", tmp_path / "review.html",
+            "--db", f.store.db_path, "--config", cfg)
+    r = run_cli(*args)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    err = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert len(err) == 1, r.stderr
+    assert err[0].startswith("error: delivery failed on 3 channel(s): ")
+    assert (f"{WEEK} team support webhook 1: webhook host 127.0.0.1:{hooks.url.rsplit(':', 1)[1]}: "
+            "HTTP 500 Internal Server Error") in err[0]
+    assert (f"{WEEK} team risk mail: SMTP 127.0.0.1:{box.port}: risk@example.test refused "
+            "(550 5.1.1 mailbox unavailable)") in err[0]
+    assert f"{WEEK} company webhook 1: webhook host 127.0.0.1:{closed}: [Errno 111] Connection refused" in err[0]
+    assert "2 other delivery(ies) went out" in err[0]
+    assert "sent team search: webhook" in r.stdout and "sent company: mail to leads@example.test" in r.stdout
+    assert [p["path"] for p in hooks.received] == ["/search"]
+    assert [rcpt for rcpt, _ in box.messages] == [["leads@example.test"]]
+    log = f.store.query("SELECT route, channel, status, detail FROM raw_digest_log ORDER BY route, channel")
+    assert [tuple(x[:3]) for x in log.iter_rows()] == [
+        ("company", "mail", "sent"), ("company", "webhook 1", "failed"), ("team risk", "mail", "failed"),
+        ("team search", "webhook 1", "sent"), ("team support", "webhook 1", "failed")]
+    assert all(d and "refused" in d or "HTTP 500" in d for _, _, s, d in log.iter_rows() if s == "failed")
+
+    # support and risk are back, the company webhook is still down: only the refused ones are tried
+    hooks.status.clear()
+    box.refuse.clear()
+    r = run_cli(*args)
+    assert r.returncode == 1 and "error: delivery failed on 1 channel(s): " \
+        f"{WEEK} company webhook 1: webhook host 127.0.0.1:{closed}" in r.stderr
+    assert "sent team support: webhook" in r.stdout and "sent team risk: mail to risk@example.test" in r.stdout
+    assert [p["path"] for p in hooks.received] == ["/search", "/support"]
+    assert [rcpt for rcpt, _ in box.messages] == [["leads@example.test"], ["risk@example.test"]]

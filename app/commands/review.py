@@ -43,10 +43,17 @@ def register(cli: click.Group, ingest: click.Group) -> None:
         now = utcnow()                          # the one clock read: pins as_of and the stamp
         op = Onepane(store, config, as_of=as_of or now)
         if send:
+            from metrics.errors import DeliveryError
             from metrics.review.catchup import send_weekly
 
-            for line in send_weekly(op, config, store, week=week, services=list(services) or None,
-                                    out=out, pdf=pdf, now=now, resend=resend):
+            try:
+                lines = send_weekly(op, config, store, week=week, services=list(services) or None,
+                                    out=out, pdf=pdf, now=now, resend=resend)
+            except DeliveryError as e:      # what went out is printed, then the one-line error
+                for line in e.delivered:
+                    click.echo(line)
+                raise
+            for line in lines:
                 click.echo(line)
             return
         t0 = time.perf_counter()

@@ -22,6 +22,7 @@ import polars as pl
 
 from metrics.api import Onepane, Week, iso_week
 from metrics.config import Settings
+from metrics.errors import DeliveryError
 from metrics.lake import Load
 from metrics.locks import run_lock
 from metrics.review.send import channel_keys, routes, send_digest
@@ -85,10 +86,11 @@ def out_path(out: str | Path, week: Week, newest: bool) -> Path:
 def send_weekly(op: Onepane, config: Settings, store: Store, *, week: str | None, services: list[str] | None,
                 out: str | Path, pdf: str | Path | None, now: datetime, resend: bool = False) -> list[str]:
     """Build and send the digest(s) this run owes; returns the lines to print. Raises StoreBusy
-    when another run holds the lock, OSError (after every week was tried) if a delivery failed."""
+    when another run holds the lock; DeliveryError (after every week and channel was tried, each
+    attempt recorded) naming each refused week, route and channel, with the lines that went out."""
     from metrics.review import build_report, write_atomic
 
-    lines, errors = [], []
+    lines, failures = [], []
     with run_lock(store, "digest"):
         state = log_state(store)
         # a named week goes to every channel that has not had it; a catch-up retries old weeks only where they failed
@@ -111,10 +113,11 @@ def send_weekly(op: Onepane, config: Settings, store: Store, *, week: str | None
             try:
                 lines += send_digest(pack, path, config, store, only=todo,
                                      record=lambda r, c, s, d, w=w: record(store, w.label, r, c, s, now, d))
-            except OSError as e:
-                errors.append(str(e))
+            except DeliveryError as e:
+                lines += e.delivered
+                failures += [(f"{w.label} {r}", c, d) for r, c, d in e.failures]
         if not weeks:
             lines.append("nothing to send: the last full week was already sent")
-    if errors:
-        raise OSError("; ".join(errors))
+    if failures:
+        raise DeliveryError(failures, lines)
     return lines

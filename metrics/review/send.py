@@ -12,11 +12,14 @@ import json
 import logging
 import os
 import smtplib
+import urllib.error
+import urllib.parse
 import urllib.request
 from email.message import EmailMessage
 from pathlib import Path
 
 from metrics.config import Settings
+from metrics.errors import DeliveryError
 from metrics.locks import run_lock  # noqa: F401 - the digest's lock, named here since round 1
 from metrics.review import sentences as S
 from metrics.routing import env_value, team_channels
@@ -61,6 +64,30 @@ def _post(url: str, payload: dict) -> None:
             raise OSError(f"HTTP {r.status}")
 
 
+def _where(target: str, config: Settings) -> str:
+    """Where a channel delivers, without secrets: a webhook's host (its path may hold a token),
+    the SMTP server of mail."""
+    if target == "mail":
+        return f"SMTP {config.alerts.smtp_host}:{config.alerts.smtp_port}"
+    host = urllib.parse.urlsplit(target).hostname or "?"
+    port = urllib.parse.urlsplit(target).port
+    return f"webhook host {host}" + (f":{port}" if port else "")
+
+
+def _reason(e: Exception) -> str:
+    """One line: why a channel refused (no URL, no traceback)."""
+    if isinstance(e, urllib.error.HTTPError):
+        return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, urllib.error.URLError):
+        e = e.reason if isinstance(e.reason, Exception) else OSError(str(e.reason))
+    if isinstance(e, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{rcpt} refused ({code} {msg.decode(errors='replace')})"
+                         for rcpt, (code, msg) in e.recipients.items())
+    if isinstance(e, smtplib.SMTPResponseException):
+        return f"{e.smtp_code} {e.smtp_error.decode(errors='replace') if isinstance(e.smtp_error, bytes) else e.smtp_error}"
+    return " ".join(str(e).split()) or type(e).__name__
+
+
 def _mail(config: Settings, to: list[str], subject: str, text: str, html_path: Path) -> None:
     al = config.alerts
     msg = EmailMessage()
@@ -101,8 +128,10 @@ def send_digest(pack: dict, html_path: str | Path, config: Settings, store: Stor
                 only: set[tuple[str, str]] | None = None, record=None) -> list[str]:
     """Deliver the digest on every route (or only the (route, channel) pairs in `only`); returns
     one line per delivery and calls `record(route, channel, status, detail)` after each attempt.
-    A failed channel is reported and the others still get theirs; raises OSError at the end if any
-    failed. Callers that may overlap hold `run_lock(store, "digest")` (metrics.review.catchup)."""
+    A refused channel (HTTP error, connection refused, SMTP refusal) is recorded and the others
+    still get theirs; then DeliveryError names every refused (route, channel, where, why), with the
+    lines of what went out. Callers that may overlap hold `run_lock(store, "digest")`
+    (metrics.review.catchup)."""
     html_path = Path(html_path)
     week = pack["week"].label
     lines, failed = [], []
@@ -121,13 +150,13 @@ def send_digest(pack: dict, html_path: str | Path, config: Settings, store: Stor
                                    "headline": headline_rows(pack, r["services"])})
                     lines.append(f"sent {to}: webhook")
                 status, detail = "sent", None
-            except (OSError, smtplib.SMTPException) as e:
-                failed.append(f"{to} {channel}: {e}")
-                status, detail = "failed", str(e)
+            except (OSError, ValueError, smtplib.SMTPException) as e:   # ValueError: a malformed URL
+                detail = f"{_where(target, config)}: {_reason(e)}"
+                failed.append((to, channel, detail))
+                status = "failed"
+                log.warning("digest delivery failed route=%s channel=%s %s", to, channel, detail)
             if record is not None:
                 record(to, channel, status, detail)
-    for f in failed:
-        log.warning("digest delivery failed %s", f)
     if failed:
-        raise OSError("digest delivery failed: " + "; ".join(failed))
+        raise DeliveryError(failed, lines)
     return lines

@@ -4,6 +4,7 @@ decision numbers that do not move with the sidebar window. Expected values come 
 constants (tests/app_helpers.py)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def run_page(page: str, **query) -> AppTest:
 def frame(at: AppTest, key: str):
     """The dataframe whose columns identify it (AppTest does not expose element keys)."""
     cols = {"overview_services": {"forecast_vs_budget", "requests"}, "budgets": {"p_over_budget"},
-            "ue_whatif": {"measure", "today"}}[key]
+            "ue_whatif": {"measure", "today"}, "ue_ledger": {"model_version", "predictions_text"}}[key]
     for d in at.dataframe:
         v = d.value
         v = v.data if hasattr(v, "data") and not hasattr(v, "columns") else v   # a Styler
@@ -84,6 +85,11 @@ def test_a_pinned_mid_month_day_ends_this_month_there(app_env):
     daily = {"ranker": float(fx.RANKER_DAILY), "assistant": float(fx.ASSISTANT_DAILY)}
     at = run_page("overview.py", to="2026-11-05")
     assert any(s.value == "This month (November 2026, through 2026-11-05)" for s in at.subheader)
+    # the weekly-review link: the last full ISO week up to Thursday 2026-11-05 is W44 (Oct 26 - Nov 1),
+    # and the link keeps the pinned day
+    link = [x.value for x in at.markdown if x.value.startswith("[Weekly review")]
+    assert len(link) == 1 and link[0].startswith("[Weekly review of the last full week to 2026-11-05: 2026-W44 →](")
+    assert "weekly_review?" in link[0] and "to=2026-11-05" in link[0] and "week=2026-W44" in link[0]
     over = frame(at, "overview_services")
     over = over[over["billing_currency"] == "USD"].set_index("service")
     m = {x.label: x.value for x in at.metric}
@@ -104,3 +110,24 @@ def test_a_pinned_mid_month_day_ends_this_month_there(app_env):
     # first sample of the ranker-v2 series (2026-11-03 12:00: a new series has no increase yet)
     assert float(over.loc["ranker", "requests"]) == (5 * fx.SAMPLES_PER_DAY - 1) * (
         fx.OK_PER_INTERVAL + fx.ERR_PER_INTERVAL)
+
+
+def test_unit_economics_ledger_has_thousands_separators_and_currency(app_env):
+    """The ledger is read as text: counts with thousands separators, money with its currency and
+    "—" for a missing ratio; each text read back (commas dropped) is the number kept for download."""
+    at = run_page("unit_economics.py", service="ranker", window="30")
+    led = frame(at, "ue_ledger")
+    assert len(led) >= 2
+    big = 0
+    for r in led.to_dict("records"):
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*", r["predictions_text"]), r["predictions_text"]
+        assert int(r["predictions_text"].replace(",", "")) == round(r["predictions"])
+        big += r["predictions"] >= 1000
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2} USD", r["cost_text"]), r["cost_text"]
+        assert float(r["cost_text"][:-4].replace(",", "")) == pytest.approx(float(r["cost"]), abs=0.005)
+        per_1k = r["cost_per_1k_predictions_text"]
+        assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{4} USD", per_1k), per_1k
+    assert big >= 1                               # a count that needs a separator is shown with one
+    # all ranker cost lands on its versions: 10.50 a day for the fixture's 17 days
+    total = sum(float(t[:-4].replace(",", "")) for t in led["cost_text"])
+    assert total == pytest.approx(float(fx.RANKER_DAILY) * fx.DAYS)

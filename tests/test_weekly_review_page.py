@@ -62,7 +62,9 @@ def test_page_shows_the_latest_week_and_records_a_decision(app_env):
 def test_overview_links_to_the_latest_week(app_env):
     at = AppTest.from_file(MAIN, default_timeout=120).run()
     assert not at.exception
-    assert any(f"weekly_review?week={LATEST}" in m.value for m in at.markdown)
+    link = [m.value for m in at.markdown if m.value.startswith("[Weekly review")]
+    assert len(link) == 1 and link[0].startswith(f"[Weekly review of the last full week: {LATEST} →](weekly_review?")
+    assert f"week={LATEST}" in link[0] and "to=" not in link[0]      # nothing pinned: none carried
 
 
 @pytest.mark.browser

@@ -104,12 +104,15 @@ TEXT = "_text"    # suffix of a column holding what a cell shows (see with_text)
 
 
 def with_text(df: pl.DataFrame, money_cols: list[str] = (), percent: list[str] = (), counts: list[str] = (),
-              currency: str = "billing_currency") -> pl.DataFrame:
+              currency: str = "billing_currency", digits: dict[str, int] | None = None) -> pl.DataFrame:
     """Add `<col>_text` beside each listed column: money with separators and its row's currency,
     percentages, counts, and "—" for a missing value. Show these (the data grid draws a missing
-    number as "None" whatever a Styler says); the numbers stay in the frame for downloads and tests."""
+    number as "None" whatever a Styler says); the numbers stay in the frame for downloads and tests.
+    `digits` adds money columns with more decimals than 2 (e.g. {"cost_per_1k_predictions": 4})."""
     cur = df[currency].to_list() if currency in df.columns else [None] * df.height
-    out = [pl.Series(c + TEXT, [money(v, k) for v, k in zip(df[c].to_list(), cur)], pl.Utf8) for c in money_cols]
+    places = {**{c: 2 for c in money_cols}, **(digits or {})}
+    out = [pl.Series(c + TEXT, [money(v, k, d) for v, k in zip(df[c].to_list(), cur)], pl.Utf8)
+           for c, d in places.items()]
     out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:.1%}" for v in df[c].to_list()], pl.Utf8)
             for c in percent]
     out += [pl.Series(c + TEXT, [NONE if v is None or v != v else f"{v:,.0f}" for v in df[c].to_list()], pl.Utf8)

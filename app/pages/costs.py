@@ -53,7 +53,16 @@ else:
 # ---- budgets -----------------------------------------------------------------------------
 st.subheader("Budgets and forecasts")
 budgets = data.month_forecasts(data.forecast_time(f.end, f.as_of_time))
-budgets = [] if isinstance(budgets, data.Unavailable) else [b for b in budgets if b["budget"] is not None]
+budgets = [] if isinstance(budgets, data.Unavailable) else budgets
+# the month-end forecast of each service shown, as text (the Overview's "Forecast for the month")
+shown = [b for b in budgets if b["level"] == "service" and (not f.services or b["name"] in f.services)]
+for i in range(0, len(shown), 3):
+    for col, b in zip(st.columns(3), shown[i:i + 3]):
+        col.metric(f"Forecast for the month: {b['name']} ({b['currency']})",
+                   charts.money(b["forecast"], b["currency"]),
+                   help="Month-to-date cost + the forecast of the remaining days; the same value as the "
+                        "Overview's forecast for this service.")
+budgets = [b for b in budgets if b["budget"] is not None]
 if not budgets:
     st.info("No budgets configured: add `budget = { monthly = 1000, currency = \"USD\" }` to a "
             "`[[services]]` or `[[teams]]` entry in onepane.toml.")

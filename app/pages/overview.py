@@ -11,8 +11,10 @@ from app.components import charts, filters, governance
 
 f = filters.current()
 st.title("Overview")
-st.markdown("[Weekly review of the latest week: {0} →](weekly_review?week={0})".format(
-    review_data.weeks(data.data_end(f.as_of), 1)[0]))
+# the last full week up to the last day shown (a pinned day too); the link keeps the page's state
+_week = review_data.weeks(datetime.combine(f.end, time(), tzinfo=timezone.utc), 1)[0]
+st.markdown(f"[Weekly review of the last full week{f' to {f.last_day:%Y-%m-%d}' if f.pinned else ''}: "
+            f"{_week} →]({filters.page_url('weekly_review', f, week=_week)})")
 rows = data.layer_rows(f.as_of)
 if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
     if not filters.as_of_empty("cost or traffic data", f):
@@ -153,7 +155,7 @@ if month.height:
                              "budgets.month_end_forecasts; the same value as the Costs page)."),
         "forecast_vs_budget" + T: st.column_config.TextColumn("% budget", width="small",
                                                               help="Red: forecast over the monthly budget."),
-        "requests" + T: st.column_config.TextColumn("Predictions", width="small"),
+        "requests" + T: st.column_config.TextColumn("Predictions"),     # sized to fit 225,269,639
         "cost_per_1k_predictions" + T: st.column_config.TextColumn("Per 1k predictions"),
         "cost_per_prediction_change" + T: st.column_config.TextColumn(
             "vs last mo.", width="small", help="Cost per prediction against last month."),

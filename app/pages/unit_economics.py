@@ -39,13 +39,24 @@ per_version = (ledger.group_by("service", "model_version", "currency").agg(
 st.subheader("Ledger per service and version")
 st.caption(f"{f.start} to {f.end} (UTC days, end exclusive). Cost is effective (amortised) cost; "
            "a row with no version holds cost that is not tagged with one.")
-st.dataframe(per_version, hide_index=True, key="ue_ledger", column_config={
-    "cost": st.column_config.NumberColumn("Cost", format="%.2f"),
-    "predictions": st.column_config.NumberColumn("Predictions", format="%d"),
-    "cost_per_prediction": st.column_config.NumberColumn("Cost / prediction", format="%.6f"),
-    "cost_per_1k_predictions": st.column_config.NumberColumn("Cost / 1k predictions", format="%.4f"),
-    "cost_per_improved_action": st.column_config.NumberColumn("Cost / improved action", format="%.4f"),
-    "kpi_rate": st.column_config.NumberColumn("KPI rate", format="percent"),
+# shown as text: thousands separators, the row's currency, "—" for a missing value (numbers kept
+# in the frame for the download)
+T = charts.TEXT
+ledger_view = charts.with_text(per_version, money_cols=["cost"], counts=["predictions", "improved_actions"],
+                               percent=["kpi_rate"], currency="currency", digits={
+                                   "cost_per_1k_predictions": 4, "cost_per_improved_action": 4})
+st.dataframe(ledger_view, hide_index=True, key="ue_ledger", column_order=[
+    "service", "model_version", "cost" + T, "predictions" + T, "cost_per_1k_predictions" + T,
+    "improved_actions" + T, "cost_per_improved_action" + T, "kpi_rate" + T, "days"], column_config={
+    "service": st.column_config.TextColumn("Service"),
+    "model_version": st.column_config.TextColumn("Version"),
+    "cost" + T: st.column_config.TextColumn("Cost"),
+    "predictions" + T: st.column_config.TextColumn("Predictions"),
+    "cost_per_1k_predictions" + T: st.column_config.TextColumn("Cost / 1k predictions"),
+    "improved_actions" + T: st.column_config.TextColumn("Improved actions"),
+    "cost_per_improved_action" + T: st.column_config.TextColumn("Cost / improved action"),
+    "kpi_rate" + T: st.column_config.TextColumn("KPI rate"),
+    "days": st.column_config.NumberColumn("Days"),
 })
 charts.download(per_version, "unit_economics")
 

@@ -238,3 +238,32 @@ def test_marginal_cost_does_not_move_with_the_sidebar_window(served, chrome):
     assert before[1] == f"{(rate['ranker-v2'] - rate['ranker-v1']) * 10_000:,.1f} bp", before
     assert re.fullmatch(r"-?[\d,]+\.\d{4} USD", before[0]), before
     assert_clean(page, errors)
+
+
+def _metric_text(page, label: str) -> str:
+    value = page.locator('[data-testid="stMetric"]').filter(has_text=label).locator(
+        '[data-testid="stMetricValue"]').first
+    value.wait_for(timeout=120000)
+    return value.inner_text()
+
+
+def test_one_forecast_as_read_on_the_overview_and_the_costs_page(served, chrome):
+    """The month-end forecast as a user reads it (the pages' metric text, not the canvas grid), for
+    one service on the Overview and on the Costs page. ranker's bill is flat at 10.50 a day, so its
+    November forecast is 30 × 10.50 by hand; assistant's reads the same on both pages."""
+    errors: list[str] = []
+    read = {}
+    for service in ("ranker", "assistant"):
+        page = open_page(chrome, served + f"/?service={service}", errors)
+        over = _metric_text(page, "Forecast for the month (USD)")
+        page.goto(served + f"/costs?service={service}")
+        wait_for_app(page, timeout_ms=120000)
+        costs = _metric_text(page, f"Forecast for the month: {service} (USD)")
+        labels = [t for t in page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
+                  if t.startswith("Forecast for the month: ")]
+        assert labels and all(t.startswith(f"Forecast for the month: {service} (") for t in labels), labels
+        read[service] = (over, costs)
+        assert_clean(page, errors)
+        page.close()
+    assert read["ranker"] == (f"{float(fx.RANKER_DAILY) * 30:,.2f} USD",) * 2, read
+    assert read["assistant"][0] == read["assistant"][1] and read["assistant"][0].endswith(" USD"), read

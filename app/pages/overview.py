@@ -147,7 +147,7 @@ if month.height:
     st.dataframe(styled, hide_index=True, key="overview_services", column_order=[
         "shown", "month_to_date" + T, "budget" + T, "forecast" + T, "forecast_vs_budget" + T, "requests" + T,
         "cost_per_1k_predictions" + T, "cost_per_prediction_change" + T, "open"], column_config={
-        "shown": st.column_config.TextColumn("Service", width=130),    # names fit at 1280 px
+        "shown": st.column_config.TextColumn("Service", width=120),    # names fit at 1280 px
         "month_to_date" + T: st.column_config.TextColumn("Month to date"),
         "budget" + T: st.column_config.TextColumn("Budget"),
         "forecast" + T: st.column_config.TextColumn(
@@ -159,7 +159,7 @@ if month.height:
         "cost_per_1k_predictions" + T: st.column_config.TextColumn("Per 1k predictions"),
         "cost_per_prediction_change" + T: st.column_config.TextColumn(
             "vs last mo.", width="small", help="Cost per prediction against last month."),
-        "open": st.column_config.LinkColumn("Details", display_text=r"#(\w+)$", width=60,
+        "open": st.column_config.LinkColumn("Details", display_text=r"#(\w+)$", width=52,
                                             help="open: the service's page; costs: the Costs page "
                                                  "(untagged cost has no service)."),
     })

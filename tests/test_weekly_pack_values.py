@@ -79,3 +79,30 @@ def test_slo_and_forecast_by_hand(pack):
     # flat 10.50 a day: 8 days spent + 22 days left of November
     b = {x["currency"]: x for x in ranker["budgets"]}["USD"]
     assert Decimal(str(b["forecast"])) == fx.RANKER_DAILY * 30 and b["status"] == "ok"
+
+
+def test_model_health_change_and_running_experiment_by_hand(pack):
+    """ranker's drift share is 0.1 a day before the deploy (2026-11-03 12:00) and 0.6 from Nov 4
+    (daily windows); W45 is Nov 2..8. Its experiment: ranker-v1 alone Oct 25..Nov 2 (9 days),
+    ranker-v2 Nov 3..10 (8 days), 10,000 impressions a day, 300 and 330 clicks."""
+    from math import sqrt
+    from statistics import NormalDist
+
+    ranker = _svc(pack, "ranker")
+    mh = {m["metric"]: m for m in ranker["model_health"]}
+    assert mh["drift_share"]["value"] == pytest.approx((2 * 0.1 + 5 * 0.6) / 7)
+    assert mh["drift_share"]["previous"] == pytest.approx(0.1)
+    assert mh["drift_share"]["breaches"] == 5                 # the five drifted days of the week
+    exp = ranker["experiment"]
+    pa, pb = 300 / 10_000, 330 / 10_000
+    na, nb = 9 * fx.IMPRESSIONS_PER_DAY, 8 * fx.IMPRESSIONS_PER_DAY
+    half = NormalDist().inv_cdf(0.975) * sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb) * 10_000
+    assert (exp["arm_a"]["days"], exp["arm_b"]["days"]) == (9, 8)
+    assert exp["lift_bp"] == pytest.approx(30.0)
+    assert exp["lift_ci_bp"] == pytest.approx([30.0 - half, 30.0 + half])
+    assert exp["arm_a"]["daily_cost"] == pytest.approx(float(fx.RANKER_DAILY))   # v1 alone all day
+    assert exp["marginal_cost_per_bp"] == pytest.approx((exp["arm_b"]["daily_cost"] - float(fx.RANKER_DAILY)) / 30.0)
+    lo, hi = exp["marginal_cost_per_bp_ci"]
+    assert lo <= exp["marginal_cost_per_bp"] <= hi
+    assert [x for x in ranker["unit_economics"] if x["currency"] == "USD"][0]["cost"] == pytest.approx(
+        7 * float(fx.RANKER_DAILY))

@@ -54,6 +54,9 @@ def what_moved(op: Onepane, service: str, week: Week) -> list[dict]:
     return [_plain({**i, "service": service}) for i in items[:TOP_CHANGES]]
 
 
+BREACH = ["fail", "failed", "drifted"]      # a window's status that breaches its threshold
+
+
 def model_health_changes(op: Onepane, service: str, week: Week) -> list[dict]:
     """Mean of each model-health metric (drift share, quality, calibration, fairness) in the week
     against the week before; only metrics present in both weeks."""
@@ -72,7 +75,7 @@ def model_health_changes(op: Onepane, service: str, week: Week) -> list[dict]:
             c, b = float(cur.mean()), float(bef.mean())
             out.append({"metric": metric, "value": c, "previous": b, "change": c - b,
                         "breaches": int(g.filter((pl.col("window_start") >= week.start)
-                                                 & (pl.col("status") == "fail")).height)
+                                                 & pl.col("status").str.to_lowercase().is_in(BREACH)).height)
                         if "status" in g.columns else 0})
     return sorted(out, key=lambda r: (-abs(r["change"] / r["previous"]) if r["previous"] else -abs(r["change"]),
                                       r["metric"]))

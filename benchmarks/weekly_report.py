@@ -88,7 +88,8 @@ def main() -> None:
             info |= {k: v for k, v in got.items() if k in ("week", "html_bytes")}
     base, pack = min(times["baseline"]), min(times["pack"])
     out = {**info, "page_queries_s": round(base, 2), "pack_s": round(pack, 2), "ratio": round(pack / base, 2),
-           "load_average": round(os.getloadavg()[0], 1), "repeat": a.repeat, "fresh_process_per_side": True}
+           "load_average": round(os.getloadavg()[0], 1), "repeat": a.repeat, "fresh_process_per_side": True,
+           "runs_s": {k: [round(x, 2) for x in v] for k, v in times.items()}}
     print(json.dumps(out))
 
 

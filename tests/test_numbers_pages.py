@@ -131,3 +131,14 @@ def test_unit_economics_ledger_has_thousands_separators_and_currency(app_env):
     # all ranker cost lands on its versions: 10.50 a day for the fixture's 17 days
     total = sum(float(t[:-4].replace(",", "")) for t in led["cost_text"])
     assert total == pytest.approx(float(fx.RANKER_DAILY) * fx.DAYS)
+
+
+def test_time_travel_before_the_loads_says_they_came_later_and_where_the_data_is(app_env):
+    """Time travel is what the store knew then: as of a time before any load, the Overview does not
+    say "no data yet" but that it was loaded later, where today's data starts and ends (the
+    fixture's days, by hand), and how to show those days instead."""
+    at = run_page("overview.py", as_of="2026-01-01T00:00:00Z")
+    info = " ".join(i.value for i in at.info)
+    assert "The store held no cost or traffic data as of 2026-01-01T00:00:00Z:** it was loaded later." in info
+    assert f"Today it has data from {fx.FIRST_DAY:%Y-%m-%d} to {fx.LAST_DAY:%Y-%m-%d}." in info
+    assert "Days to show" in info and not at.dataframe

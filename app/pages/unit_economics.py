@@ -47,7 +47,7 @@ ledger_view = charts.with_text(per_version, money_cols=["cost"], counts=["predic
                                    "cost_per_1k_predictions": 4, "cost_per_improved_action": 4})
 st.dataframe(ledger_view, hide_index=True, key="ue_ledger", column_order=[
     "service", "model_version", "cost" + T, "predictions" + T, "cost_per_1k_predictions" + T,
-    "improved_actions" + T, "cost_per_improved_action" + T, "kpi_rate" + T, "days"], column_config={
+    "improved_actions" + T, "cost_per_improved_action" + T, "kpi_rate" + T], column_config={
     "service": st.column_config.TextColumn("Service"),
     "model_version": st.column_config.TextColumn("Version"),
     "cost" + T: st.column_config.TextColumn("Cost"),
@@ -56,8 +56,7 @@ st.dataframe(ledger_view, hide_index=True, key="ue_ledger", column_order=[
     "improved_actions" + T: st.column_config.TextColumn("Improved actions"),
     "cost_per_improved_action" + T: st.column_config.TextColumn("Cost / improved action"),
     "kpi_rate" + T: st.column_config.TextColumn("KPI rate"),
-    "days": st.column_config.NumberColumn("Days"),
-})
+})                                  # days and cost per prediction: in the download (fits at 1280 px)
 charts.download(per_version, "unit_economics")
 
 daily = ledger.drop_nulls("cost_per_prediction").with_columns(

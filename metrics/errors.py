@@ -59,7 +59,7 @@ class QueryRefused(OnepaneError):
 
 
 class DeliveryError(OnepaneError):
-    """A digest or alert that some channels refused. `.failures` is a list of (route, channel,
+    """A digest that some channels refused. `.failures` is a list of (route, channel,
     reason); `.delivered` the lines of what did go out (those were delivered and recorded)."""
 
     def __init__(self, failures: list[tuple[str, str, str]], delivered: list[str] | None = None):

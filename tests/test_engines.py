@@ -175,6 +175,16 @@ def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
     ("SELECT g, CASE WHEN x = 'x' THEN NULL ELSE 1 END AS x, sum(i) AS s FROM "
      "(SELECT 'a' AS g, 'x' AS x, 1 AS i UNION ALL SELECT 'a', 'y', 2) t GROUP BY ALL HAVING x IS NOT NULL",
      [("a", 1, 2)]),
+    # a missing JSON key and a JSON null are NULL (ClickHouse's JSONExtractString gives ''), so a
+    # COALESCE over two keys reaches the second one; a number is its JSON text
+    ("SELECT l, json_extract_string(l, '$.status') AS s, coalesce(json_extract_string(l, '$.status'), "
+     "l->>'$.code') AS c FROM (SELECT '{\"code\": \"503\"}' AS l UNION ALL SELECT '{\"status\": null, "
+     "\"code\": \"500\"}' UNION ALL SELECT '{\"status\": \"ok\"}' UNION ALL SELECT '{\"status\": 5}') ORDER BY l",
+     [('{"code": "503"}', None, "503"), ('{"status": "ok"}', "ok", "ok"), ('{"status": 5}', "5", "5"),
+      ('{"status": null, "code": "500"}', None, "500")]),
+    # text cast to JSON is kept as written (ClickHouse's JSON type would write `{"b":1,"a":1.5}`)
+    ("SELECT t::JSON AS j FROM (SELECT '{\"b\": 1,  \"a\": 1.50}' AS t UNION ALL SELECT NULL) ORDER BY j",
+     [('{"b": 1,  "a": 1.50}',), (None,)]),
     # SIMILAR TO matches the whole string
     ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
      [("GB", False), ("GPU hours", True)]),

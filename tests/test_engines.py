@@ -185,6 +185,12 @@ def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
     # text cast to JSON is kept as written (ClickHouse's JSON type would write `{"b":1,"a":1.5}`)
     ("SELECT t::JSON AS j FROM (SELECT '{\"b\": 1,  \"a\": 1.50}' AS t UNION ALL SELECT NULL) ORDER BY j",
      [('{"b": 1,  "a": 1.50}',), (None,)]),
+    # casts to DECIMAL round half away from zero (ClickHouse alone would cut: 2.67, -2.67, ...678)
+    ("SELECT CAST(v AS DECIMAL(10,2)) AS d FROM (SELECT '2.675' AS v UNION ALL SELECT '-2.675' "
+     "UNION ALL SELECT '2.665' UNION ALL SELECT '0.004') ORDER BY d",
+     [(Decimal("-2.68"),), (Decimal("0.00"),), (Decimal("2.67"),), (Decimal("2.68"),)]),
+    ("SELECT TRY_CAST(v AS DECIMAL(38,18)) AS d FROM (SELECT '100.1234567890123456785' AS v "
+     "UNION ALL SELECT 'n/a') ORDER BY d NULLS LAST", [(Decimal("100.123456789012345679"),), (None,)]),
     # SIMILAR TO matches the whole string
     ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
      [("GB", False), ("GPU hours", True)]),

@@ -126,6 +126,22 @@ def _similar_to(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _decimal_cast(node: exp.Cast) -> exp.Expression:
+    """CAST(x AS DECIMAL(p, s)): DuckDB rounds half away from zero to s decimals, ClickHouse
+    truncates. Cutting x to s + 1 decimals first (exact for text and decimals) and then rounding
+    (ClickHouse's round() of a Decimal is half away from zero) gives DuckDB's digits. TRY_CAST
+    stays a TRY_CAST inside (ClickHouse's Nullable cast gives NULL for text that is no number)."""
+    params = [p.this.name if isinstance(p.this, exp.Expression) else str(p.this)
+              for p in node.to.expressions]
+    precision, scale = (int(params[0]), int(params[1])) if len(params) == 2 else \
+        ((int(params[0]), 0) if params else (18, 3))            # DuckDB's DECIMAL = DECIMAL(18,3)
+    wide = node.__class__(this=node.this.copy(), to=exp.DataType.build(f"DECIMAL(76, {scale + 1})"))
+    out = node.__class__(this=exp.Anonymous(this="round", expressions=[wide, exp.Literal.number(scale)]),
+                         to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+    wide.meta["ch_decimal"] = out.meta["ch_decimal"] = True
+    return out
+
+
 def _cast(node: exp.Cast) -> exp.Expression | None:
     """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity),
     a cast of an interval to INTERVAL (a no-op), and text to JSON: DuckDB's JSON is the text
@@ -133,6 +149,8 @@ def _cast(node: exp.Cast) -> exp.Expression | None:
     JSON type parses and writes it again (`{"a": 1}` -> `{"a":1}`); keep the text, refuse non-JSON."""
     to = node.to
     inner = node.this
+    if to.this == exp.DataType.Type.DECIMAL and not node.meta.get("ch_decimal"):
+        return _decimal_cast(node)
     if to.this == exp.DataType.Type.JSON:
         return _ch("if({x} IS NULL OR isValidJSON({x}), {x}, toString(throwIf(1, 'value is not valid JSON')))",
                    x=inner)
@@ -305,7 +323,7 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
     tree = tree.transform(_similar_to)
     tree = tree.transform(_json_extract_string)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
-                          and not isinstance(n, exp.TryCast) else n)
+                          and (not isinstance(n, exp.TryCast) or n.to.this == exp.DataType.Type.DECIMAL) else n)
     tree = _counts_signed(tree)
     _name_subqueries(tree)
     counter = [0]

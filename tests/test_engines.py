@@ -88,13 +88,20 @@ ROWS_SEP = [  # (cost, currency, day, tags)
     ("7.25", "USD", "03", ""),                                   # untagged: __unallocated__
     ("1.1", "USD", "03", '{"service": "brand-new"}'),            # a service onepane.toml does not know
 ]
-RESTATED = [("0.5", "USD", "01", '{"service": "ranker"}'), ("5.5", "EUR", "01", '{"service": "assistant"}')]
+RESTATED = [("0.5", "USD", "01", '{"service": "ranker"}'), ("5.5", "EUR", "01", '{"service": "assistant"}'),
+            ("0.25", "USD", "02", '{"service": "ranker"}'),          # a day ranker served nothing
+            ("3.3", "USD", "02", '{"team": "search"}')]               # tags without the service key
+BUDGET = "100.1234567890123456785"       # 19 decimals: DECIMAL(38,18) rounds the last 5 up
+# inference_requests_total of ranker (v1) per series label and (day of Sep 2026, hour) -> counter value.
+# The 503 series has a `code` label and no `status` key (the error count reads the second key).
+COUNTER = {"200": [((1, 0), 0), ((1, 12), 40), ((1, 23), 100), ((2, 12), 100), ((2, 23), 100), ((3, 12), 130)],
+           "503": [((1, 0), 0), ((1, 12), 4), ((2, 12), 4), ((3, 12), 6)]}
 
 
 def expected_daily(rows):
     out: dict[tuple, Decimal] = {}
     for cost, cur, day, tags in rows:
-        svc = json.loads(tags)["service"] if tags else "__unallocated__"
+        svc = json.loads(tags).get("service", "__unallocated__") if tags else "__unallocated__"
         key = (f"2026-09-{day}", svc, cur)
         out[key] = out.get(key, Decimal(0)) + Decimal(cost)
     return out
@@ -109,8 +116,22 @@ def daily(frame):
 def edge_store(tmp_path_factory):
     from collectors.billing.ingest import ingest_file
 
+    from collectors.openmetrics import ingest_openmetrics
+    from collectors.runner import publish_services
+    from metrics.config import parse_settings
+
     d = tmp_path_factory.mktemp("edge")
     store = Store(d / "edge.duckdb").ensure()
+    publish_services(store, parse_settings({"services": [
+        {"name": "ranker", "team": "search", "budget": {"monthly": BUDGET, "currency": "USD"}},
+        {"name": "assistant", "team": "chat"}]}))
+    lines = ["# TYPE inference_requests counter"]
+    for code, points in COUNTER.items():
+        lines += [f'inference_requests_total{{model_version="v1",code="{code}"}} {v} '
+                  f"{datetime(2026, 9, day, hour, tzinfo=timezone.utc).timestamp():.0f}"
+                  for (day, hour), v in points]
+    (d / "ranker.om").write_text("\n".join(lines + ["# EOF", ""]), encoding="utf-8")
+    ingest_openmetrics(store, d / "ranker.om", service="ranker", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
     first = write_csv(d / "sep.csv", [focus_row(c, currency=cur, day=day, tags=t) for c, cur, day, t in ROWS_SEP])
     ingest_file(store, first)
     cut = store.query("SELECT max(finished_at) t FROM _onepane_loads")["t"][0]
@@ -141,6 +162,62 @@ def test_edge_fixture_equals_hand_computed_values_on_both_engines(edge_store, wh
     assert duck == want
     assert got == want
     assert empty.height == 0
+
+
+def test_zero_traffic_day_missing_json_keys_empty_window_and_decimal_rounding_on_both_engines(edge_store):
+    """Hand-written values (from COUNTER, RESTATED and BUDGET above) for the queries where the two
+    engines' NULL/0/'' and rounding rules differ, each run through `queries.run` on DuckDB and on
+    the ClickHouse engine layer."""
+    from metrics.config import parse_settings
+    from metrics.engines.layer import attach
+
+    store, _ = edge_store
+    on_ch = attach(Store(store.db_path), parse_settings({"storage": {"engine": "clickhouse"}}))
+    sep = {**PARAMS, "month_start": PARAMS["start"], "month_end": PARAMS["end"],
+           "start": datetime(2026, 8, 1, tzinfo=timezone.utc)}
+    later = {**PARAMS, "start": datetime(2027, 1, 1, tzinfo=timezone.utc), "end": datetime(2027, 2, 1, tzinfo=timezone.utc)}
+    day = lambda n: f"2026-09-0{n}"                                              # noqa: E731
+    # the counter's increase per day: day 2 is flat (zero traffic), 503s are found by `code`
+    want_requests = {(day(1), "ranker", "v1"): (100.0 + 4, 4.0), (day(2), "ranker", "v1"): (0.0, 0.0),
+                     (day(3), "ranker", "v1"): (30.0 + 2, 2.0)}
+    # cost per prediction: NULL on the zero-traffic day and where nothing was measured, never 0 or inf
+    want_unit = {(day(1), "ranker", "USD"): (Decimal("0.5"), 104.0, Decimal("0.5") / 104),
+                 (day(1), "assistant", "EUR"): (Decimal("5.5"), None, None),
+                 (day(2), "ranker", "USD"): (Decimal("0.25"), 0.0, None),
+                 (day(2), "__unallocated__", "USD"): (Decimal("3.3"), None, None)}
+    # the untagged-service line keeps its team from the tags; the others get the configured team
+    want_teams = {("__unallocated__", "search"): Decimal("3.3"), ("ranker", "search"): Decimal("0.75"),
+                  ("assistant", "chat"): Decimal("5.5")}
+    want_budget = {("ranker", "USD"): (Decimal("100.123456789012345679"), Decimal("0.75"), 136.0),
+                   ("assistant", "EUR"): (None, Decimal("5.5"), None),
+                   ("__unallocated__", "USD"): (None, Decimal("3.3"), None)}
+    teams_sql = "SELECT x_service, x_team, sum(effective_cost) AS cost FROM stg_cost GROUP BY ALL"
+    empty_sql = ("SELECT sum(effective_cost) AS cost, count(*) AS n, avg(pricing_quantity) AS q FROM stg_cost "
+                 "WHERE charge_period_start >= $start")
+    try:
+        for src in (store, on_ch):
+            rq = queries.run(src, "requests_daily", PARAMS)
+            assert {(r["day"].strftime("%Y-%m-%d"), r["service"], r["model_version"]): (r["requests"], r["errors"])
+                    for r in rq.iter_rows(named=True)} == want_requests, src.engine
+            assert set(rq["measured_by"]) == {"telemetry"}
+            unit = {(r["day"].strftime("%Y-%m-%d"), r["service"], r["billing_currency"]):
+                    (Decimal(str(r["effective_cost"])), r["requests"], r["cost_per_prediction"])
+                    for r in queries.run(src, "unit_cost_daily", PARAMS).iter_rows(named=True)}
+            assert unit.keys() == want_unit.keys(), src.engine
+            for k, (cost, req, cpp) in want_unit.items():
+                assert unit[k][:2] == (cost, req), (k, src.engine)
+                assert (unit[k][2] is None) if cpp is None else unit[k][2] == pytest.approx(float(cpp), rel=1e-12)
+            got = (src.engine.query(teams_sql) if src.engine else src.query(teams_sql)).iter_rows(named=True)
+            assert {(r["x_service"], r["x_team"]): Decimal(str(r["cost"])) for r in got} == want_teams
+            month = {(r["service"], r["billing_currency"]): (r["budget"], Decimal(str(r["month_to_date"])), r["requests"])
+                     for r in queries.run(src, "service_month", sep).iter_rows(named=True)}
+            assert month == want_budget, src.engine
+            assert queries.run(src, "unit_cost_daily", later).height == 0
+            assert queries.run(src, "requests_daily", later).height == 0
+            empty = (src.engine.query(empty_sql, later) if src.engine else src.query(empty_sql, {"start": later["start"]}))
+            assert empty.row(0) == (None, 0, None), src.engine           # an empty sum is NULL, not 0
+    finally:
+        on_ch.engine.close()
 
 
 def test_compare_is_clean_on_the_edge_fixture_under_a_non_utc_host_timezone(edge_store):

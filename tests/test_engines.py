@@ -369,10 +369,10 @@ def test_telemetry_and_request_logs_pushed_as_arrow_batches_into_mergetree(edge_
     from chdb import session
 
     from metrics.engines.arrow_insert import push_load
-    from metrics.engines.ddl import ddl
+    from metrics.engines.ddl import ChdbExecutor, ddl, load
     from tests.engines_lake import SERVICES, build, requests_sql
 
-    store, _ = edge_store
+    store, cut = edge_store
     gen = build(tmp_path / "gen", 0, requests=3_000)
     s = session.Session(str(tmp_path / "chdb"))
     try:
@@ -413,6 +413,13 @@ def test_telemetry_and_request_logs_pushed_as_arrow_batches_into_mergetree(edge_
                 got[(r["day"].strftime("%Y-%m-%d"), r["service"], "n")] += int(r["requests"])
                 got[(r["day"].strftime("%Y-%m-%d"), r["service"], "e")] += int(r["errors"])
             assert +got == +want
+        # the whole edge store through the monthly loader: --as-of reads the MergeTree tables as
+        # the lake (the run log's finish times gate them), before and after the restatement
+        load(ChdbExecutor(s), store, "edge")
+        for as_of, rows in ((cut, ROWS_SEP), (None, RESTATED)):
+            e = ChdbEngine(store, as_of=as_of, session=s, database="edge")
+            assert daily(e.query(queries._drop_unused(queries.sql_text("cost_daily"), PARAMS), PARAMS)) == \
+                expected_daily(rows)
         # retention: 30 days on the same rows (from 2026) drops them all when the TTL runs
         for stmt in ddl(gen, "short", retention={"requests": "30d"}):
             s.query(stmt)

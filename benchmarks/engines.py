@@ -1,10 +1,13 @@
 """Benchmark: the page queries on DuckDB and on ClickHouse's engine in-process (chdb), as ratios.
 
-    nice .venv/bin/python benchmarks/engines.py [--line-items 2000000] [--requests 200000] [--rounds 3]
+    nice .venv/bin/python benchmarks/engines.py [--line-items 2000000] [--requests 200000]
+        [--samples 0] [--rounds 3]
 
 1. Builds a store of generated FOCUS line items (tests/engines_lake.py: four months, five
    services and an untagged share, two currencies, a restated month) and request-log rows,
-   through the real loader (metrics.lake.Load).
+   through the real loader (metrics.lake.Load); with `--samples`, telemetry samples too (request
+   counters per status code with resets and a gauge, every 15 s), and the telemetry reads below
+   are timed as well (requests_daily then reads the counters: stg_telemetry_delta).
 2. Each side runs in a fresh Python process (`--side duckdb|chdb`), the sides alternating for
    `--rounds` rounds; a process times every page query once cold (the chdb view set-up is timed
    apart) and then best of 3 warm, and writes each result to Parquet: the answers of every run
@@ -26,6 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 PAGE_QUERIES = ["cost_daily", "cost_invoiced", "unit_cost_daily", "requests_daily", "service_cost",
                 "service_month", "data_range", "services_known"]
+TELEMETRY_QUERIES = ["service_technical", "telemetry_versions", "telemetry_window_older", "freshness"]
+
+
+def _names(samples: bool) -> list[str]:
+    return PAGE_QUERIES + (TELEMETRY_QUERIES if samples else [])
 
 
 def _params(store):
@@ -34,11 +42,12 @@ def _params(store):
     return page_params(_data_range(store), "ranker")
 
 
-def side(db: str, which: str, out_dir: str) -> dict:
+def side(db: str, which: str, out_dir: str, samples: bool = False) -> dict:
     import re
 
     from metrics import queries
     from metrics.engines.clickhouse import ChdbEngine
+    from metrics.engines.compare import _with_window
     from metrics.store import Store
 
     store = Store(db)
@@ -47,8 +56,8 @@ def side(db: str, which: str, out_dir: str) -> dict:
     engine = ChdbEngine(store) if which == "chdb" else None
     setup = time.perf_counter() - t0
     out = {"setup_s": setup, "queries": {}}
-    for name in PAGE_QUERIES:
-        sql = queries._drop_unused(queries.sql_text(name), p)
+    for name in _names(samples):
+        sql = _with_window(queries._drop_unused(queries.sql_text(name), p))   # `_window` as a subquery
         code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
         pp = {k: v for k, v in p.items() if k in set(re.findall(r"\$([a-z_0-9]+)", code))}
         times, frame = [], None
@@ -69,13 +78,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--line-items", type=int, default=2_000_000)
     ap.add_argument("--requests", type=int, default=200_000)
+    ap.add_argument("--samples", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--db", default=None, help="reuse a store built by an earlier run")
     ap.add_argument("--side", choices=["duckdb", "chdb"], default=None)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     if a.side:
-        print(json.dumps(side(a.db, a.side, a.out)))
+        print(json.dumps(side(a.db, a.side, a.out, a.samples > 0)))
         return
     import polars as pl
 
@@ -89,16 +99,17 @@ def main() -> None:
 
         folder = Path(tempfile.mkdtemp(prefix="onepane-engines-"))
         t = time.perf_counter()
-        db = str(build(folder, a.line_items, a.requests).db_path)
+        db = str(build(folder, a.line_items, a.requests, a.samples).db_path)
         print(f"built {a.line_items} line items in {time.perf_counter() - t:.1f} s", file=sys.stderr)
     runs: dict[str, list[dict]] = {"duckdb": [], "chdb": []}
     for _ in range(a.rounds):
         for which in ("duckdb", "chdb"):
-            r = subprocess.run([sys.executable, __file__, "--db", db, "--side", which, "--out", out_dir],
+            r = subprocess.run([sys.executable, __file__, "--db", db, "--side", which, "--out", out_dir,
+                                "--samples", str(a.samples)],
                                capture_output=True, text=True, check=True)
             runs[which].append(json.loads(r.stdout))
     table = {}
-    for name in PAGE_QUERIES:
+    for name in _names(a.samples > 0):
         d = min(x["queries"][name]["best_s"] for x in runs["duckdb"])
         c = min(x["queries"][name]["best_s"] for x in runs["chdb"])
         first = pl.read_parquet(runs["duckdb"][0]["queries"][name]["result"])
@@ -106,7 +117,7 @@ def main() -> None:
                    for x in runs["duckdb"] + runs["chdb"])
         table[name] = {"duckdb_s": round(d, 4), "chdb_s": round(c, 4), "chdb_over_duckdb": round(c / d, 2),
                        "rows": runs["duckdb"][0]["queries"][name]["rows"], "max_rel_diff": diff, "equal": diff <= TOLERANCE}
-    print(json.dumps({"line_items": a.line_items, "requests": a.requests, "rounds": a.rounds,
+    print(json.dumps({"line_items": a.line_items, "requests": a.requests, "samples": a.samples, "rounds": a.rounds,
                       "chdb_view_setup_s": round(min(x["setup_s"] for x in runs["chdb"]), 3),
                       "queries": table}, indent=1))
 

@@ -54,9 +54,29 @@ SELECT 'r' || i AS request_id,
 FROM range({n}) t(i)"""
 
 
-def build(folder: Path, line_items: int, requests: int = 100_000) -> Store:
+def telemetry_sql(n: int) -> str:
+    """n samples: per service and model version a request counter per status code (cumulative,
+    reset every 50,000 samples) and a GPU utilisation gauge, every 15 s from the first month on."""
+    svc = ", ".join(f"'{s}'" for s in SERVICES)
+    series = len(SERVICES) * 2 * 3
+    return f"""
+SELECT TIMESTAMPTZ '{MONTHS[0]}-01 00:00:00+00' + to_seconds((i // {series}) * 15) AS sampled_at,
+       CASE WHEN i % 3 = 2 THEN 'gpu_utilization' ELSE 'inference_requests_total' END AS metric,
+       CASE WHEN i % 3 = 2 THEN '{{"gpu": "g' || (i % {series}) || '"}}'
+            ELSE '{{"code": "' || CASE WHEN i % 3 = 0 THEN '200' ELSE '503' END || '"}}' END AS labels,
+       'h' || (i % {series}) AS labels_hash,
+       ([{svc}])[(i // 6) % 5 + 1] AS service, 'v' || ((i // 3) % 2) AS model_version,
+       CASE WHEN i % 3 = 2 THEN ((i * 7) % 100) / 100.0
+            ELSE (((i // {series}) % 50000) * (1 + i % 3))::DOUBLE END AS value,
+       'gen' AS source,
+       CASE WHEN i % 3 = 2 THEN 'gauge' ELSE 'counter' END AS metric_type, FALSE AS series_start
+FROM range({n}) t(i)"""
+
+
+def build(folder: Path, line_items: int, requests: int = 100_000, samples: int = 0) -> Store:
     """A store under `folder` with `line_items` line items spread evenly over MONTHS, a restated
-    RESTATED (its second delivery has different amounts and half the rows) and request logs."""
+    RESTATED (its second delivery has different amounts and half the rows), request logs and
+    `samples` telemetry samples."""
     store = Store(folder / "gen.duckdb").ensure()
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -75,6 +95,11 @@ def build(folder: Path, line_items: int, requests: int = 100_000) -> Store:
         if requests:
             sql = requests_sql(requests)
             with Load(store, "raw_requests", collector="requests", source="gen") as load:
+                cols = [d[0] for d in con.execute(f"DESCRIBE {sql}").fetchall()]
+                load.write_query(con, sql, cols, scope="gen")
+        if samples:
+            sql = telemetry_sql(samples)
+            with Load(store, "raw_telemetry", collector="openmetrics", source="gen") as load:
                 cols = [d[0] for d in con.execute(f"DESCRIBE {sql}").fetchall()]
                 load.write_query(con, sql, cols, scope="gen")
     finally:

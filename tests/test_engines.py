@@ -88,13 +88,20 @@ ROWS_SEP = [  # (cost, currency, day, tags)
     ("7.25", "USD", "03", ""),                                   # untagged: __unallocated__
     ("1.1", "USD", "03", '{"service": "brand-new"}'),            # a service onepane.toml does not know
 ]
-RESTATED = [("0.5", "USD", "01", '{"service": "ranker"}'), ("5.5", "EUR", "01", '{"service": "assistant"}')]
+RESTATED = [("0.5", "USD", "01", '{"service": "ranker"}'), ("5.5", "EUR", "01", '{"service": "assistant"}'),
+            ("0.25", "USD", "02", '{"service": "ranker"}'),          # a day ranker served nothing
+            ("3.3", "USD", "02", '{"team": "search"}')]               # tags without the service key
+BUDGET = "100.1234567890123456785"       # 19 decimals: DECIMAL(38,18) rounds the last 5 up
+# inference_requests_total of ranker (v1) per series label and (day of Sep 2026, hour) -> counter value.
+# The 503 series has a `code` label and no `status` key (the error count reads the second key).
+COUNTER = {"200": [((1, 0), 0), ((1, 12), 40), ((1, 23), 100), ((2, 12), 100), ((2, 23), 100), ((3, 12), 130)],
+           "503": [((1, 0), 0), ((1, 12), 4), ((2, 12), 4), ((3, 12), 6)]}
 
 
 def expected_daily(rows):
     out: dict[tuple, Decimal] = {}
     for cost, cur, day, tags in rows:
-        svc = json.loads(tags)["service"] if tags else "__unallocated__"
+        svc = json.loads(tags).get("service", "__unallocated__") if tags else "__unallocated__"
         key = (f"2026-09-{day}", svc, cur)
         out[key] = out.get(key, Decimal(0)) + Decimal(cost)
     return out
@@ -109,8 +116,22 @@ def daily(frame):
 def edge_store(tmp_path_factory):
     from collectors.billing.ingest import ingest_file
 
+    from collectors.openmetrics import ingest_openmetrics
+    from collectors.runner import publish_services
+    from metrics.config import parse_settings
+
     d = tmp_path_factory.mktemp("edge")
     store = Store(d / "edge.duckdb").ensure()
+    publish_services(store, parse_settings({"services": [
+        {"name": "ranker", "team": "search", "budget": {"monthly": BUDGET, "currency": "USD"}},
+        {"name": "assistant", "team": "chat"}]}))
+    lines = ["# TYPE inference_requests counter"]
+    for code, points in COUNTER.items():
+        lines += [f'inference_requests_total{{model_version="v1",code="{code}"}} {v} '
+                  f"{datetime(2026, 9, day, hour, tzinfo=timezone.utc).timestamp():.0f}"
+                  for (day, hour), v in points]
+    (d / "ranker.om").write_text("\n".join(lines + ["# EOF", ""]), encoding="utf-8")
+    ingest_openmetrics(store, d / "ranker.om", service="ranker", now=datetime(2026, 10, 1, tzinfo=timezone.utc))
     first = write_csv(d / "sep.csv", [focus_row(c, currency=cur, day=day, tags=t) for c, cur, day, t in ROWS_SEP])
     ingest_file(store, first)
     cut = store.query("SELECT max(finished_at) t FROM _onepane_loads")["t"][0]
@@ -141,6 +162,62 @@ def test_edge_fixture_equals_hand_computed_values_on_both_engines(edge_store, wh
     assert duck == want
     assert got == want
     assert empty.height == 0
+
+
+def test_zero_traffic_day_missing_json_keys_empty_window_and_decimal_rounding_on_both_engines(edge_store):
+    """Hand-written values (from COUNTER, RESTATED and BUDGET above) for the queries where the two
+    engines' NULL/0/'' and rounding rules differ, each run through `queries.run` on DuckDB and on
+    the ClickHouse engine layer."""
+    from metrics.config import parse_settings
+    from metrics.engines.layer import attach
+
+    store, _ = edge_store
+    on_ch = attach(Store(store.db_path), parse_settings({"storage": {"engine": "clickhouse"}}))
+    sep = {**PARAMS, "month_start": PARAMS["start"], "month_end": PARAMS["end"],
+           "start": datetime(2026, 8, 1, tzinfo=timezone.utc)}
+    later = {**PARAMS, "start": datetime(2027, 1, 1, tzinfo=timezone.utc), "end": datetime(2027, 2, 1, tzinfo=timezone.utc)}
+    day = lambda n: f"2026-09-0{n}"                                              # noqa: E731
+    # the counter's increase per day: day 2 is flat (zero traffic), 503s are found by `code`
+    want_requests = {(day(1), "ranker", "v1"): (100.0 + 4, 4.0), (day(2), "ranker", "v1"): (0.0, 0.0),
+                     (day(3), "ranker", "v1"): (30.0 + 2, 2.0)}
+    # cost per prediction: NULL on the zero-traffic day and where nothing was measured, never 0 or inf
+    want_unit = {(day(1), "ranker", "USD"): (Decimal("0.5"), 104.0, Decimal("0.5") / 104),
+                 (day(1), "assistant", "EUR"): (Decimal("5.5"), None, None),
+                 (day(2), "ranker", "USD"): (Decimal("0.25"), 0.0, None),
+                 (day(2), "__unallocated__", "USD"): (Decimal("3.3"), None, None)}
+    # the untagged-service line keeps its team from the tags; the others get the configured team
+    want_teams = {("__unallocated__", "search"): Decimal("3.3"), ("ranker", "search"): Decimal("0.75"),
+                  ("assistant", "chat"): Decimal("5.5")}
+    want_budget = {("ranker", "USD"): (Decimal("100.123456789012345679"), Decimal("0.75"), 136.0),
+                   ("assistant", "EUR"): (None, Decimal("5.5"), None),
+                   ("__unallocated__", "USD"): (None, Decimal("3.3"), None)}
+    teams_sql = "SELECT x_service, x_team, sum(effective_cost) AS cost FROM stg_cost GROUP BY ALL"
+    empty_sql = ("SELECT sum(effective_cost) AS cost, count(*) AS n, avg(pricing_quantity) AS q FROM stg_cost "
+                 "WHERE charge_period_start >= $start")
+    try:
+        for src in (store, on_ch):
+            rq = queries.run(src, "requests_daily", PARAMS)
+            assert {(r["day"].strftime("%Y-%m-%d"), r["service"], r["model_version"]): (r["requests"], r["errors"])
+                    for r in rq.iter_rows(named=True)} == want_requests, src.engine
+            assert set(rq["measured_by"]) == {"telemetry"}
+            unit = {(r["day"].strftime("%Y-%m-%d"), r["service"], r["billing_currency"]):
+                    (Decimal(str(r["effective_cost"])), r["requests"], r["cost_per_prediction"])
+                    for r in queries.run(src, "unit_cost_daily", PARAMS).iter_rows(named=True)}
+            assert unit.keys() == want_unit.keys(), src.engine
+            for k, (cost, req, cpp) in want_unit.items():
+                assert unit[k][:2] == (cost, req), (k, src.engine)
+                assert (unit[k][2] is None) if cpp is None else unit[k][2] == pytest.approx(float(cpp), rel=1e-12)
+            got = (src.engine.query(teams_sql) if src.engine else src.query(teams_sql)).iter_rows(named=True)
+            assert {(r["x_service"], r["x_team"]): Decimal(str(r["cost"])) for r in got} == want_teams
+            month = {(r["service"], r["billing_currency"]): (r["budget"], Decimal(str(r["month_to_date"])), r["requests"])
+                     for r in queries.run(src, "service_month", sep).iter_rows(named=True)}
+            assert month == want_budget, src.engine
+            assert queries.run(src, "unit_cost_daily", later).height == 0
+            assert queries.run(src, "requests_daily", later).height == 0
+            empty = (src.engine.query(empty_sql, later) if src.engine else src.query(empty_sql, {"start": later["start"]}))
+            assert empty.row(0) == (None, 0, None), src.engine           # an empty sum is NULL, not 0
+    finally:
+        on_ch.engine.close()
 
 
 def test_compare_is_clean_on_the_edge_fixture_under_a_non_utc_host_timezone(edge_store):
@@ -175,6 +252,22 @@ def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
     ("SELECT g, CASE WHEN x = 'x' THEN NULL ELSE 1 END AS x, sum(i) AS s FROM "
      "(SELECT 'a' AS g, 'x' AS x, 1 AS i UNION ALL SELECT 'a', 'y', 2) t GROUP BY ALL HAVING x IS NOT NULL",
      [("a", 1, 2)]),
+    # a missing JSON key and a JSON null are NULL (ClickHouse's JSONExtractString gives ''), so a
+    # COALESCE over two keys reaches the second one; a number is its JSON text
+    ("SELECT l, json_extract_string(l, '$.status') AS s, coalesce(json_extract_string(l, '$.status'), "
+     "l->>'$.code') AS c FROM (SELECT '{\"code\": \"503\"}' AS l UNION ALL SELECT '{\"status\": null, "
+     "\"code\": \"500\"}' UNION ALL SELECT '{\"status\": \"ok\"}' UNION ALL SELECT '{\"status\": 5}') ORDER BY l",
+     [('{"code": "503"}', None, "503"), ('{"status": "ok"}', "ok", "ok"), ('{"status": 5}', "5", "5"),
+      ('{"status": null, "code": "500"}', None, "500")]),
+    # text cast to JSON is kept as written (ClickHouse's JSON type would write `{"b":1,"a":1.5}`)
+    ("SELECT t::JSON AS j FROM (SELECT '{\"b\": 1,  \"a\": 1.50}' AS t UNION ALL SELECT NULL) ORDER BY j",
+     [('{"b": 1,  "a": 1.50}',), (None,)]),
+    # casts to DECIMAL round half away from zero (ClickHouse alone would cut: 2.67, -2.67, ...678)
+    ("SELECT CAST(v AS DECIMAL(10,2)) AS d FROM (SELECT '2.675' AS v UNION ALL SELECT '-2.675' "
+     "UNION ALL SELECT '2.665' UNION ALL SELECT '0.004') ORDER BY d",
+     [(Decimal("-2.68"),), (Decimal("0.00"),), (Decimal("2.67"),), (Decimal("2.68"),)]),
+    ("SELECT TRY_CAST(v AS DECIMAL(38,18)) AS d FROM (SELECT '100.1234567890123456785' AS v "
+     "UNION ALL SELECT 'n/a') ORDER BY d NULLS LAST", [(Decimal("100.123456789012345679"),), (None,)]),
     # SIMILAR TO matches the whole string
     ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
      [("GB", False), ("GPU hours", True)]),
@@ -238,3 +331,100 @@ for name, frame in (("duckdb", queries.cost_daily(store, p["start"], p["end"])),
                         str(r["effective_cost"])] for r in frame.iter_rows(named=True))
 print(json.dumps(out))
 """
+
+
+def test_column_wise_comparison_agrees_with_the_row_by_row_one():
+    """compare's polars path (large frames) finds what the row-by-row path finds: rows in another
+    order, float noise, NaN and NULL, times in two zones, a Bool read as UInt8, and a changed cell."""
+    import polars as pl
+
+    from metrics.engines.compare import max_rel_diff
+
+    n = 300
+    t0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    a = pl.DataFrame({"k": [f"s{i % 7}" for i in range(n)], "x": [i * 0.1 if i % 11 else None for i in range(n)],
+                      "y": [float("nan") if i % 13 == 0 else 1.0 / (i + 1) for i in range(n)],
+                      "d": [Decimal(i) / 8 for i in range(n)], "b": [i % 2 == 0 for i in range(n)],
+                      "t": [t0.replace(hour=i % 24, day=1 + i % 28) for i in range(n)]})
+    b = a.reverse().with_columns(pl.col("y") * (1 + 1e-13), pl.col("b").cast(pl.UInt8),
+                                 pl.col("d").cast(pl.Float64),
+                                 pl.col("t").dt.convert_time_zone("Asia/Kolkata"))
+    slow, fast = max_rel_diff(a, b, fast_from=10**9), max_rel_diff(a, b, fast_from=0)
+    assert 0 < slow <= 2e-13 and fast == pytest.approx(slow, rel=0.5)
+    for changed in (pl.col("x") + pl.when(pl.int_range(pl.len()) == 5).then(1e-6).otherwise(0.0),
+                    pl.when(pl.int_range(pl.len()) == 5).then(pl.lit("zz")).otherwise(pl.col("k")).alias("k"),
+                    pl.when(pl.int_range(pl.len()) == 5).then(None).otherwise(pl.col("x")).alias("x"),
+                    pl.col("t") + pl.when(pl.int_range(pl.len()) == 5).then(pl.duration(seconds=1)).otherwise(pl.duration())):
+        c = b.with_columns(changed)
+        assert max_rel_diff(a, c, fast_from=10**9) > 1e-9 and max_rel_diff(a, c, fast_from=0) > 1e-9
+
+
+def test_telemetry_and_request_logs_pushed_as_arrow_batches_into_mergetree(edge_store, tmp_path):
+    """Committed loads sent to the MergeTree tables (ordered by service, metric, series, time; TTL)
+    in Arrow batches through chdb: the counter increase read there equals the hand-written days,
+    request-log counts equal a plain-Python count, re-pushes never double, and the TTL drops rows
+    older than the retention."""
+    from collections import Counter
+
+    from chdb import session
+
+    from metrics.engines.arrow_insert import push_load
+    from metrics.engines.ddl import ChdbExecutor, ddl, load
+    from tests.engines_lake import SERVICES, build, requests_sql
+
+    store, cut = edge_store
+    gen = build(tmp_path / "gen", 0, requests=3_000)
+    s = session.Session()      # in memory: chdb allows one path per process
+    try:
+        for src, db in ((store, "edge"), (gen, "gen")):
+            for stmt in ddl(src, db, retention={"telemetry": "3650d", "requests": "3650d"}):
+                s.query(stmt)
+        assert "ORDER BY (service, metric, labels_hash, sampled_at)" in "".join(ddl(store, "x"))
+        loads = lambda st, t: st.query("SELECT load_id FROM _onepane_loads WHERE target_table = ? AND status = 'ok'",  # noqa: E731
+                                       [t])["load_id"].to_list()
+        (telemetry,) = loads(store, "raw_telemetry")
+        assert push_load(s, store, telemetry, "edge", batch_rows=3) == sum(len(v) for v in COUNTER.values())
+        assert push_load(s, store, telemetry, "edge") == 0                    # already there
+        (requests,) = loads(gen, "raw_requests")
+        assert push_load(s, gen, requests, "gen", batch_rows=1000) == 3_000
+        # a push that stopped before its run-log row: the rows are sent again, not added twice
+        s.query(f"ALTER TABLE gen.lake__onepane_loads DELETE WHERE load_id = '{requests}' SETTINGS mutations_sync = 2")
+        assert push_load(s, gen, requests, "gen", batch_rows=700) == 3_000
+
+        edge = ChdbEngine(store, session=s, database="edge")
+        got = edge.query(queries._drop_unused(queries.sql_text("requests_daily"), PARAMS), PARAMS)
+        assert {(r["day"].strftime("%Y-%m-%d"), r["service"]): (r["requests"], r["errors"])
+                for r in got.iter_rows(named=True)} == {("2026-09-01", "ranker"): (104.0, 4.0),
+                                                         ("2026-09-02", "ranker"): (0.0, 0.0),
+                                                         ("2026-09-03", "ranker"): (32.0, 2.0)}
+        want = Counter()                                  # requests_sql's rows, counted in Python
+        for i in range(3_000):
+            day = datetime.fromtimestamp(datetime(2026, 5, 1, tzinfo=timezone.utc).timestamp()
+                                         + i * 97 % (120 * 86400), timezone.utc).strftime("%Y-%m-%d")
+            want[(day, SERVICES[i % 5], "n")] += 1
+            want[(day, SERVICES[i % 5], "e")] += i % 53 == 0
+        assert "i % 53 = 0 THEN '500'" in requests_sql(1)
+        p = {"start": datetime(2026, 5, 1, tzinfo=timezone.utc), "end": datetime(2026, 9, 1, tzinfo=timezone.utc),
+             "services": []}
+        sql = queries._drop_unused(queries.sql_text("requests_daily"), p)
+        for frame in (ChdbEngine(gen, session=s, database="gen").query(sql, p), queries.run(gen, "requests_daily", p)):
+            got = Counter()
+            for r in frame.iter_rows(named=True):
+                got[(r["day"].strftime("%Y-%m-%d"), r["service"], "n")] += int(r["requests"])
+                got[(r["day"].strftime("%Y-%m-%d"), r["service"], "e")] += int(r["errors"])
+            assert +got == +want
+        # the whole edge store through the monthly loader: --as-of reads the MergeTree tables as
+        # the lake (the run log's finish times gate them), before and after the restatement
+        load(ChdbExecutor(s), store, "edge")
+        for as_of, rows in ((cut, ROWS_SEP), (None, RESTATED)):
+            e = ChdbEngine(store, as_of=as_of, session=s, database="edge")
+            assert daily(e.query(queries._drop_unused(queries.sql_text("cost_daily"), PARAMS), PARAMS)) == \
+                expected_daily(rows)
+        # retention: 30 days on the same rows (from 2026) drops them all when the TTL runs
+        for stmt in ddl(gen, "short", retention={"requests": "30d"}):
+            s.query(stmt)
+        assert push_load(s, gen, requests, "short") == 3_000
+        s.query("OPTIMIZE TABLE short.lake_raw_requests FINAL")
+        assert s.query("SELECT count() AS n FROM short.lake_raw_requests", "ArrowTable").to_pylist() == [{"n": 0}]
+    finally:
+        s.close()

@@ -1,4 +1,6 @@
-from tests.test_engines import *  # noqa: F401,F403
+"""The 30-day demo company on DuckDB and on ClickHouse's engine (chdb): every query equal."""
+from metrics.store import Store
+from tests.foundation_helpers import demo_store  # noqa: F401 - fixture
 
 
 def test_demo_compare_is_all_equal(demo_store):

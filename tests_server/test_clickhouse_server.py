@@ -60,3 +60,35 @@ def test_ddl_load_and_queries_on_a_server_equal_duckdb(server):
     assert got.height == want.height > 0
     assert [Decimal(str(x)) for x in got["effective_cost"]] == [Decimal(str(x)) for x in want["effective_cost"]]
     assert len(MONTHS) == 4
+
+
+@pytest.mark.parametrize("client", ["http", "clickhouse-connect"])
+def test_request_logs_pushed_as_arrow_batches_equal_duckdb(server, client):
+    """push_load over the server's HTTP interface (FORMAT ArrowStream) and over clickhouse-connect
+    (`client.insert_arrow`; needs `pip install clickhouse-connect`): rows sent once, counts equal."""
+    from metrics.engines.arrow_insert import push_load
+
+    store, ch = server
+    s = server_session(ch)
+    db = f"{ch.database}_arrow_{client.replace('-', '_')}"
+    for stmt in ddl(store, db, retention={"requests": "3650d"}):
+        s.execute(stmt)
+    if client == "http":
+        sink = s
+    else:
+        import clickhouse_connect
+        from urllib.parse import urlparse
+
+        u = urlparse(URL)
+        sink = clickhouse_connect.get_client(host=u.hostname, port=u.port or 8123, username=ch.user,
+                                             password=os.environ["ONEPANE_CLICKHOUSE_PASSWORD"])
+    try:
+        (load_id,) = store.query("SELECT load_id FROM _onepane_loads WHERE target_table = 'raw_requests' "
+                                 "AND status = 'ok'")["load_id"].to_list()
+        assert push_load(sink, store, load_id, db, batch_rows=5_000) == 20_000
+        assert push_load(sink, store, load_id, db) == 0
+        count = "SELECT service, count(*) AS n FROM raw_requests GROUP BY 1 ORDER BY 1"
+        engine = ChdbEngine(store, session=s, database=db)
+        assert engine.query(count).to_dicts() == store.query(count).to_dicts()
+    finally:
+        s.execute(f"DROP DATABASE IF EXISTS `{db}`")

@@ -71,6 +71,15 @@ class HttpSession:
             self._post(f.read_bytes(), query=f"INSERT INTO {table} FORMAT Parquet",
                        input_format_parquet_allow_missing_columns=1)
 
+    def insert_arrow(self, table: str, batch) -> None:
+        """One pyarrow Table as `INSERT ... FORMAT ArrowStream` (what clickhouse-connect sends)."""
+        import pyarrow as pa
+
+        buf = pa.BufferOutputStream()
+        with pa.ipc.new_stream(buf, batch.schema) as w:
+            w.write_table(batch)
+        self._post(buf.getvalue().to_pybytes(), query=f"INSERT INTO {table} FORMAT ArrowStream")
+
     def close(self) -> None:
         pass
 

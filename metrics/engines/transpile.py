@@ -126,11 +126,34 @@ def _similar_to(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _decimal_cast(node: exp.Cast) -> exp.Expression:
+    """CAST(x AS DECIMAL(p, s)): DuckDB rounds half away from zero to s decimals, ClickHouse
+    truncates. Cutting x to s + 1 decimals first (exact for text and decimals) and then rounding
+    (ClickHouse's round() of a Decimal is half away from zero) gives DuckDB's digits. TRY_CAST
+    stays a TRY_CAST inside (ClickHouse's Nullable cast gives NULL for text that is no number)."""
+    params = [p.this.name if isinstance(p.this, exp.Expression) else str(p.this)
+              for p in node.to.expressions]
+    precision, scale = (int(params[0]), int(params[1])) if len(params) == 2 else \
+        ((int(params[0]), 0) if params else (18, 3))            # DuckDB's DECIMAL = DECIMAL(18,3)
+    wide = node.__class__(this=node.this.copy(), to=exp.DataType.build(f"DECIMAL(76, {scale + 1})"))
+    out = node.__class__(this=exp.Anonymous(this="round", expressions=[wide, exp.Literal.number(scale)]),
+                         to=exp.DataType.build(f"DECIMAL({precision}, {scale})"))
+    wide.meta["ch_decimal"] = out.meta["ch_decimal"] = True
+    return out
+
+
 def _cast(node: exp.Cast) -> exp.Expression | None:
-    """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity)
-    and a cast of an interval to INTERVAL (a no-op)."""
+    """Casts whose ClickHouse form SQLGlot gets wrong: timestamps (microseconds, UTC, infinity),
+    a cast of an interval to INTERVAL (a no-op), and text to JSON: DuckDB's JSON is the text
+    itself, checked and kept as written (spaces, key order, number spelling), while ClickHouse's
+    JSON type parses and writes it again (`{"a": 1}` -> `{"a":1}`); keep the text, refuse non-JSON."""
     to = node.to
     inner = node.this
+    if to.this == exp.DataType.Type.DECIMAL and not node.meta.get("ch_decimal"):
+        return _decimal_cast(node)
+    if to.this == exp.DataType.Type.JSON:
+        return _ch("if({x} IS NULL OR isValidJSON({x}), {x}, toString(throwIf(1, 'value is not valid JSON')))",
+                   x=inner)
     if to.this in _TIMESTAMPS:
         if isinstance(inner, exp.Literal) and inner.is_string and inner.this.lower() in _INFINITY:
             return literal(_INFINITY[inner.this.lower()])
@@ -139,6 +162,41 @@ def _cast(node: exp.Cast) -> exp.Expression | None:
     if to.this == exp.DataType.Type.INTERVAL and isinstance(inner, exp.Interval):
         return inner.copy()
     return None
+
+
+def _json_keys(path: exp.Expression) -> list[exp.Expression]:
+    """A DuckDB JSON path as ClickHouse's key arguments: `'$.a.b'` -> 'a', 'b' (array positions
+    1-based), and the one dynamic form the SQL uses, `'$."' || expr || '"'` -> expr."""
+    if isinstance(path, exp.JSONPath):
+        keys: list[exp.Expression] = []
+        for part in path.expressions:
+            if isinstance(part, exp.JSONPathRoot):
+                continue
+            if isinstance(part, exp.JSONPathKey) and isinstance(part.this, str):
+                keys.append(exp.Literal.string(part.this))
+            elif isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int):
+                keys.append(exp.Literal.number(part.this + 1))
+            else:
+                raise NotPortable(f"JSON path {path.sql('duckdb')} has no ClickHouse form")
+        return keys
+    if (isinstance(path, exp.DPipe) and isinstance(path.this, exp.DPipe)
+            and path.this.this.is_string and path.this.this.this == '$."'
+            and path.expression.is_string and path.expression.this == '"'):
+        return [path.this.expression.copy()]
+    raise NotPortable(f"JSON path {path.sql('duckdb')} has no ClickHouse form")
+
+
+def _json_extract_string(node: exp.Expression) -> exp.Expression:
+    """json_extract_string(j, path) / j->>path: DuckDB gives NULL for a missing key and for a JSON
+    null, ClickHouse's JSONExtractString '' for both (so a COALESCE over two keys never reached
+    the second); JSONType is 'Null' in exactly those two cases."""
+    if not isinstance(node, exp.JSONExtractScalar):
+        return node
+    args = [node.this.copy(), *_json_keys(node.expression)]
+    typ = exp.Anonymous(this="JSONType", expressions=[a.copy() for a in args])
+    return exp.If(this=exp.EQ(this=exp.Anonymous(this="toString", expressions=[typ]),
+                              expression=exp.Literal.string("Null")),
+                  true=exp.Null(), false=exp.Anonymous(this="JSONExtractString", expressions=args))
 
 
 def _fname(node: exp.Expression) -> str:
@@ -263,8 +321,9 @@ def to_clickhouse(sql: str, values: dict | None = None) -> str:
     tree = tree.transform(lambda n: _values_pass(n, values))
     tree = tree.transform(_function_pass)
     tree = tree.transform(_similar_to)
+    tree = tree.transform(_json_extract_string)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
-                          and not isinstance(n, exp.TryCast) else n)
+                          and (not isinstance(n, exp.TryCast) or n.to.this == exp.DataType.Type.DECIMAL) else n)
     tree = _counts_signed(tree)
     _name_subqueries(tree)
     counter = [0]

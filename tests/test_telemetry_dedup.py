@@ -15,6 +15,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tests.foundation_helpers import demo_store  # noqa: F401 - a fixture
+
 OLD_STG_TELEMETRY = """
 SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.service, t.model_version,
        s.team, t.value, t.metric_type, t.series_start, t.source, t._load_id

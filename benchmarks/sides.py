@@ -48,8 +48,21 @@ def child(sides: dict[str, Callable[[Any], Any]], args: Any) -> None:
         answer = finish(result)
     else:
         raise SystemExit(f"side {args.side} must return (work, finish)")
-    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "answer": answer}, default=str, sort_keys=True),
-          flush=True)
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "vmhwm_mib": _vmhwm_mib(), "answer": answer},
+                     default=str, sort_keys=True), flush=True)
+
+
+def _vmhwm_mib() -> float | None:
+    """This process's peak RSS. Unlike wait4's ru_maxrss, VmHWM starts afresh at exec: ru_maxrss
+    keeps the parent's size at the fork, so a big parent (one that built the store) would floor
+    every side's figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _run(script: str, side: str, argv: list[str]) -> dict[str, Any]:
@@ -65,7 +78,7 @@ def _run(script: str, side: str, argv: list[str]) -> dict[str, Any]:
         raise SystemExit(f"side {side} failed with exit code {code}")
     last = json.loads(out.strip().splitlines()[-1])
     return {"seconds": last["seconds"], "cpu_s": last.get("cpu_s"), "answer": last["answer"], "wall_s": wall,
-            "peak_rss_mib": usage.ru_maxrss / 1024}
+            "peak_rss_mib": last.get("vmhwm_mib") or usage.ru_maxrss / 1024}
 
 
 def compare(script: str, sides: list[str], argv: list[str], runs: int = 3) -> dict[str, Any]:

@@ -9,6 +9,9 @@
 CREATE OR REPLACE VIEW stg_requests AS
 SELECT r.* EXCLUDE (_scope, _loaded_at), s.team
 FROM raw_requests r
-ANTI JOIN _dedup_raw_requests d
-    ON d.service IS NOT DISTINCT FROM r.service AND d.request_id = r.request_id AND d._loser = r._load_id
-LEFT JOIN stg_services s ON s.service = r.service;
+-- the joined sides use their own column names, so r.* keeps plain names on every engine
+ANTI JOIN (SELECT service AS hidden_service, request_id AS hidden_request_id, _loser
+           FROM _dedup_raw_requests) d
+    ON d.hidden_service IS NOT DISTINCT FROM r.service AND d.hidden_request_id = r.request_id
+   AND d._loser = r._load_id
+LEFT JOIN (SELECT service AS team_service, team FROM stg_services) s ON s.team_service = r.service;

@@ -42,13 +42,27 @@ def child(sides: dict[str, Callable[[Any], Any]], args: Any) -> None:
     out = fn(args)
     if isinstance(out, tuple) and len(out) == 2 and callable(out[0]):
         work, finish = out
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = work()
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         answer = finish(result)
     else:
         raise SystemExit(f"side {args.side} must return (work, finish)")
-    print(json.dumps({"seconds": seconds, "answer": answer}, default=str, sort_keys=True), flush=True)
+    print(json.dumps({"seconds": seconds, "cpu_s": cpu, "vmhwm_mib": _vmhwm_mib(), "answer": answer},
+                     default=str, sort_keys=True), flush=True)
+
+
+def _vmhwm_mib() -> float | None:
+    """This process's peak RSS. Unlike wait4's ru_maxrss, VmHWM starts afresh at exec: ru_maxrss
+    keeps the parent's size at the fork, so a big parent (one that built the store) would floor
+    every side's figure."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 def _run(script: str, side: str, argv: list[str]) -> dict[str, Any]:
@@ -63,8 +77,8 @@ def _run(script: str, side: str, argv: list[str]) -> dict[str, Any]:
     if code != 0:
         raise SystemExit(f"side {side} failed with exit code {code}")
     last = json.loads(out.strip().splitlines()[-1])
-    return {"seconds": last["seconds"], "answer": last["answer"], "wall_s": wall,
-            "peak_rss_mib": usage.ru_maxrss / 1024}
+    return {"seconds": last["seconds"], "cpu_s": last.get("cpu_s"), "answer": last["answer"], "wall_s": wall,
+            "peak_rss_mib": last.get("vmhwm_mib") or usage.ru_maxrss / 1024}
 
 
 def compare(script: str, sides: list[str], argv: list[str], runs: int = 3) -> dict[str, Any]:
@@ -80,6 +94,7 @@ def compare(script: str, sides: list[str], argv: list[str], runs: int = 3) -> di
     return {"runs": runs, "order": "alternating", "answer": got[sides[0]][0]["answer"],
             "sides": {s: {"best_s": min(x["seconds"] for x in got[s]),
                           "median_s": statistics.median(x["seconds"] for x in got[s]),
+                          "best_cpu_s": min(x["cpu_s"] for x in got[s]),   # CPU of this process's work
                           "peak_rss_mib": max(x["peak_rss_mib"] for x in got[s])} for s in sides}}
 
 

@@ -5,45 +5,39 @@
 1. Generates OpenMetrics scrape files (6 services x 29 series, a scrape every 15 s: ~1M samples
    per day; --samples picks the number of days) and a request log (1M rows), and ingests them
    through the real collectors (`ingest openmetrics`, `ingest requests`).
-2. Measures each read path of issue 15 over one service:
-     summary_last_hour      metrics.telemetry.telemetry_summary over the last hour
+2. Measures each read path of issue 15 over one service, each against the fastest plain DuckDB
+   query giving the same answer straight from the Parquet files, service and time filters first:
+     stg_telemetry_day      one service's day of stg_telemetry (count, sum), also with the
+                            pre-round-3 windowed view (`old_view`) for comparison
+     summary_last_hour      metrics.telemetry.telemetry_summary over the last hour (requests per version)
      summary_whole_range    the same over all stored data
      service_page_day       metrics/sql/queries/service_technical.sql over the last day
-   each against the fastest plain DuckDB query giving the same request counts straight from the
-   Parquet files with the service and time filters first (`baseline_*`).
-3. Ingests against DuckDB doing the same parsing: the OpenMetrics text split with read_csv and
-   regexp into Parquet; the request log read_csv -> Parquet.
-Every measurement runs in its own process (peak RSS is that process's VmHWM); reads best of 3,
-ingests once. `*_old` rows run the pre-issue-15 read (stg_telemetry_delta filtered afterwards; the
-old Service page query kept in tests/oracles/) for comparison.
+3. Ingests against DuckDB doing the same parsing: the OpenMetrics text (one day file) split with
+   read_csv and regexp into Parquet; the request log read_csv -> Parquet (answer: rows written).
+Sides as in benchmarks/sides.py: a fresh process per run, sides alternating, every side's answer
+equal or no ratio; best of --runs (reads; ingests run once); CPU time of the timed work and the
+process's peak RSS beside the wall time.
 Prints the ratio table (Markdown) and one JSON line.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
-import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import sides  # noqa: E402
 
 T0 = datetime(2026, 9, 1, tzinfo=timezone.utc)
 SERVICES = [f"svc-{i}" for i in range(6)]
 LES = ["0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf"]
 PER_DAY = 86400 // 15
 SAMPLES_PER_DAY = len(SERVICES) * 29 * PER_DAY
-OLD_WINDOW = """
-SELECT sampled_at, metric, labels_hash, model_version, value, increase, dt_s, status,
-       CASE WHEN metric LIKE '%\\_bucket' ESCAPE '\\' THEN json_extract_string(labels, '$.le') END AS le
-FROM stg_telemetry_delta
-WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
-"""
 
 
 # ---- data --------------------------------------------------------------------------------------
@@ -126,95 +120,129 @@ def request_log(path: Path, rows: int) -> Path:
     return path
 
 
-# ---- measurements (each in its own process) ----------------------------------------------------
-def measure(name: str, db: str, data: str) -> dict:
+# ---- sides (each run a fresh process, benchmarks/sides.py) -------------------------------------
+SVC = "svc-3"
+# the pre-round-3 stg_telemetry: a window over every row of the store (kept to show the change)
+OLD_STG_TELEMETRY = """SELECT t.* FROM raw_telemetry t
+QUALIFY row_number() OVER (PARTITION BY t.metric, t.labels_hash, t.sampled_at
+                           ORDER BY t._loaded_at DESC, t._load_id DESC) = 1"""
+
+
+def _window(store, span: str):
+    """[start, end) of a read: the store's last hour / day / everything (end = newest sample)."""
+    hi = store.query("SELECT max(sampled_at) hi FROM raw_telemetry")["hi"][0]
+    if span == "all":
+        return None, None
+    return hi - {"hour": timedelta(hours=1), "day": timedelta(days=1)}[span], hi
+
+
+def _per_version(rows) -> dict:
+    return {str(k): round(float(v or 0), 6) for k, v in sorted(rows, key=lambda r: str(r[0]))}
+
+
+def _baseline(store, start, end):
+    """Requests per version straight from the Parquet files, service and time filters first: the
+    counter's increase over the window (each series' sample just before it from 5 min earlier)."""
     import duckdb
 
+    lake = str(store.lake / "raw_telemetry" / "**" / "*.parquet")
+    where = f"service = '{SVC}' AND metric = 'inference_requests_total'"
+    if start is not None:
+        where += f" AND sampled_at >= TIMESTAMPTZ '{start}' - INTERVAL 5 MINUTE AND sampled_at < TIMESTAMPTZ '{end}'"
+    lo = f"TIMESTAMPTZ '{start}'" if start is not None else "'-infinity'::TIMESTAMPTZ"
+    con = duckdb.connect()
+    return lambda: con.execute(f"""
+        SELECT model_version, sum(coalesce(d, 0)) FROM (
+          SELECT model_version, sampled_at,
+                 value - lag(value) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS d
+          FROM read_parquet('{lake}') WHERE {where})
+        WHERE sampled_at >= {lo} GROUP BY 1""").fetchall()
+
+
+def side(a):
+    """(work, finish) of one side: `<read>/<variant>`."""
     from metrics.store import Store
     from metrics.telemetry import sql, telemetry_summary
 
-    store = Store(db)
-    svc = "svc-3"
-    hi = (store.query("SELECT max(sampled_at) hi FROM raw_telemetry")["hi"][0]
-          if "ingest" not in name and "openmetrics" not in name and "requests" not in name else None)
-    lake = str(Path(db).with_suffix(".lake") / "raw_telemetry" / "**" / "*.parquet")
-    if name.endswith("_old"):           # the read before issue 15: stg_telemetry_delta, filtered after
-        import metrics.telemetry as mt
+    read, variant = a.side.split("/")
+    store = Store(a.db)
+    if read.startswith("ingest_"):
+        return _ingest_side(a, read, variant)
+    span = {"summary_last_hour": "hour", "summary_whole_range": "all", "service_page_day": "day",
+            "stg_telemetry_day": "day"}[read]
+    start, end = _window(store, span)
+    if variant == "duckdb" and read != "stg_telemetry_day":
+        return _baseline(store, start, end), _per_version
+    if read.startswith("summary"):
+        def finish(out):
+            return {str(v["model_version"]): round(float(v["requests"] or 0), 6) for v in out["versions"]
+                    if v["requests"] is not None}
+        return (lambda: telemetry_summary(store, None, SVC, start, end)), finish
+    if read == "service_page_day":
+        q = sql("service_technical")
 
-        def old_window(con, params, start):
-            con.execute("CREATE TEMP TABLE _window AS " + OLD_WINDOW, params)
-        mt._window = old_window
-        name = name[:-4]
-        if name == "service_page_day":
-            sql = lambda _: (ROOT / "tests" / "oracles" / "service_technical_before_issue15.sql").read_text()  # noqa: E731
-    if name in ("ingest_openmetrics", "ingest_requests"):
-        fresh = Store(db).ensure()               # an existing store: creating it is not the ingest
-    t, cpu = time.perf_counter(), time.process_time()
-    if name == "summary_last_hour":
-        telemetry_summary(store, None, svc, hi - timedelta(hours=1), hi)
-    elif name == "summary_whole_range":
-        telemetry_summary(store, None, svc)
-    elif name == "service_page_day":
-        store.query(sql("service_technical"), {"service": svc, "start": hi - timedelta(days=1), "end": hi,
-                                               "bucket": "hour", "split": True, "gpus": []})
-    elif name.startswith("baseline_") and name not in ("baseline_openmetrics", "baseline_requests"):
-        span = {"baseline_last_hour": timedelta(hours=1), "baseline_day": timedelta(days=1)}.get(name)
-        where = f"service = '{svc}'" + (f" AND sampled_at >= TIMESTAMPTZ '{hi - span}' - INTERVAL 5 MINUTE "
-                                        f"AND sampled_at < TIMESTAMPTZ '{hi}'" if span else "")
-        start = f"TIMESTAMPTZ '{hi - span}'" if span else "TIMESTAMPTZ '1970-01-01'"
-        duckdb.connect().execute(f"""
-            SELECT model_version, sum(d) FROM (
-              SELECT model_version, sampled_at, value - lag(value) OVER (PARTITION BY metric, labels_hash
-                                                                         ORDER BY sampled_at) AS d
-              FROM read_parquet('{lake}') WHERE {where} AND metric LIKE 'inference%')
-            WHERE sampled_at >= {start} GROUP BY 1""").fetchall()
-    elif name == "ingest_openmetrics":
-        from collectors.openmetrics import ingest_openmetrics
+        def page():
+            return store.query(q, {"service": SVC, "start": start, "end": end, "bucket": "hour",
+                                   "split": True, "gpus": []})
 
-        ingest_openmetrics(fresh, data)
-    elif name == "baseline_openmetrics":
-        out = Path(db).parent / "om_baseline.parquet"
-        duckdb.connect().execute(f"""
-            COPY (SELECT regexp_extract(line, '^([^{{ ]+)', 1) AS metric,
+        def finish(df):
+            import polars as pl
+            df = df.filter(pl.col("metric") == "requests")
+            return _per_version(df.group_by("model_version").agg(pl.col("value").sum()).rows())
+        return page, finish
+    # stg_telemetry_day: one service's day of de-duplicated samples (count, sum of values)
+    body = {"onepane": "stg_telemetry", "old_view": f"({OLD_STG_TELEMETRY})",
+            "duckdb": f"read_parquet('{store.lake / 'raw_telemetry' / '**' / '*.parquet'}')"}[variant]
+    con = store.connect() if variant != "duckdb" else __import__("duckdb").connect()
+    q = (f"SELECT count(*), sum(value) FROM {body} WHERE service = '{SVC}' "
+         f"AND sampled_at >= TIMESTAMPTZ '{start}' AND sampled_at < TIMESTAMPTZ '{end}'")
+    return (lambda: con.execute(q).fetchone()), (lambda r: [int(r[0]), round(float(r[1]), 3)])
+
+
+def _ingest_side(a, read, variant):
+    """A fresh store (made before the clock starts) and one ingest; answer: the rows written."""
+    import shutil
+    import tempfile
+
+    import duckdb
+
+    from metrics.store import Store
+
+    tmp = Path(tempfile.mkdtemp(dir=a.dir))
+    fresh = Store(tmp / "s.duckdb").ensure()
+    out = tmp / "baseline.parquet"
+    data = a.data_om if read == "ingest_openmetrics" else a.data_req
+
+    def work():
+        if variant == "onepane" and read == "ingest_openmetrics":
+            from collectors.openmetrics import ingest_openmetrics
+            return ingest_openmetrics(fresh, data)["rows"]
+        if variant == "onepane":
+            from collectors.requests import ingest_requests
+            return ingest_requests(fresh, data)["rows"]
+        if read == "ingest_openmetrics":        # DuckDB parsing the same text into Parquet
+            q = f"""COPY (SELECT regexp_extract(line, '^([^{{ ]+)', 1) AS metric,
                          regexp_extract(line, '\\{{(.*)\\}}', 1) AS labels,
                          md5(regexp_extract(line, '\\{{(.*)\\}}', 1)) AS labels_hash,
                          regexp_extract(line, '\\}} (\\S+) (\\S+)$', 1)::DOUBLE AS value,
                          to_timestamp(regexp_extract(line, '\\}} (\\S+) (\\S+)$', 2)::DOUBLE) AS sampled_at
                   FROM read_csv('{data}', columns = {{'line': 'VARCHAR'}}, delim = '\\t', quote = '',
                                 escape = '', header = false)
-                  WHERE line NOT LIKE '#%')
-            TO '{out}' (FORMAT parquet)""")
-    elif name == "ingest_requests":
-        from collectors.requests import ingest_requests
+                  WHERE line NOT LIKE '#%') TO '{out}' (FORMAT parquet)"""
+        else:
+            q = f"COPY (SELECT * FROM read_csv('{data}')) TO '{out}' (FORMAT parquet)"
+        return duckdb.connect().execute(q).fetchone()[0]
 
-        ingest_requests(fresh, data)
-    elif name == "baseline_requests":
-        out = Path(db).parent / "req_baseline.parquet"
-        duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{data}')) TO '{out}' (FORMAT parquet)")
-    else:
-        raise SystemExit(f"unknown measurement {name}")
-    return {"s": time.perf_counter() - t, "cpu_s": time.process_time() - cpu, "rss_mb": peak_rss_mb()}
+    def finish(n):
+        shutil.rmtree(tmp, ignore_errors=True)
+        return int(n)
+    return work, finish
 
 
-def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM: reset by exec, unlike ru_maxrss which keeps the parent's)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def run_one(name: str, db: Path, data: Path | str = "", repeat: int = 3, fresh_db=None) -> dict:
-    best = None
-    for _ in range(repeat):
-        target = db
-        if fresh_db is not None:
-            target = fresh_db()
-        out = subprocess.run([sys.executable, __file__, "--one", name, "--db", str(target), "--data", str(data)],
-                             capture_output=True, text=True, check=True)
-        r = json.loads(out.stdout.strip().splitlines()[-1])
-        best = r if best is None or r["s"] < best["s"] else best
-    return best
+READS = {"stg_telemetry_day": ("onepane", "old_view", "duckdb"),
+         "summary_last_hour": ("onepane", "duckdb"), "summary_whole_range": ("onepane", "duckdb"),
+         "service_page_day": ("onepane", "duckdb")}
+INGESTS = {"ingest_openmetrics": ("onepane", "duckdb"), "ingest_requests": ("onepane", "duckdb")}
 
 
 def main() -> None:
@@ -223,17 +251,14 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--dir", default="/tmp/onepane-telemetry-scale")
     ap.add_argument("--no-ingest", action="store_true", help="measure the reads only")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per read path (best of)")
-    ap.add_argument("--no-old", action="store_true", help="skip the pre-issue-15 reads (minutes at 10M)")
-    ap.add_argument("--one")
     ap.add_argument("--db")
-    ap.add_argument("--data", default="")
+    ap.add_argument("--data-om", default="")
+    ap.add_argument("--data-req", default="")
+    sides.add_arguments(ap)
     a = ap.parse_args()
-    if a.one:
-        print(json.dumps(measure(a.one, a.db, a.data)))
-        return
+    if a.side:
+        return sides.child({f"{r}/{v}": side for r, vs in {**READS, **INGESTS}.items() for v in vs}, a)
     from collectors.openmetrics import ingest_openmetrics
-    from collectors.requests import ingest_requests
     from metrics.store import Store
 
     days = max(1, round(a.samples / SAMPLES_PER_DAY))
@@ -245,57 +270,30 @@ def main() -> None:
         store = Store(db).ensure()
         for f in files:
             ingest_openmetrics(store, f)
-    n = Store(db).query("SELECT count(*) n FROM raw_telemetry")["n"][0]
-    rows = {}
-    pairs = [("summary_last_hour", "baseline_last_hour"), ("summary_last_hour_old", "baseline_last_hour"),
-             ("summary_whole_range", "baseline_whole_range"), ("summary_whole_range_old", "baseline_whole_range"),
-             ("service_page_day", "baseline_day"), ("service_page_day_old", "baseline_day")]
-    base_runs = {}
-    for ours, base in pairs:
-        if a.no_old and ours.endswith("_old"):
-            continue
-        if base not in base_runs:
-            base_runs[base] = run_one(base, db, repeat=a.repeat)
-        rows[ours] = (run_one(ours, db, repeat=a.repeat), base_runs[base])
-    if a.no_ingest:
-        return report(rows, n, days)
-    k = [0]
-
-    def fresh():
-        k[0] += 1
-        return d / f"ingest{k[0]}" / "s.duckdb"
-    for p in d.glob("ingest*"):
-        import shutil
-        shutil.rmtree(p)
-    for i in range(3):
-        (d / f"ingest{i + 1}").mkdir()
-    rows["ingest_openmetrics (1 day file)"] = (run_one("ingest_openmetrics", db, files[0], 1, fresh_db=fresh),
-                                               run_one("baseline_openmetrics", db, files[0], 1))
-    if len(files) > 1:                 # the whole store as one file (issue 15: memory bounded by the chunk)
-        big = one_file(d, files)
-        (d / "ingest_big").mkdir(exist_ok=True)
-        rows[f"ingest_openmetrics ({len(files)}-day file, {n:,} samples)"] = (
-            run_one("ingest_openmetrics", db, big, 1, fresh_db=lambda: d / "ingest_big" / "s.duckdb"),
-            run_one("baseline_openmetrics", db, big, 1))
-        big.unlink()
-    log = request_log(Path(a.dir) / f"requests_{a.requests}.csv", a.requests)
-    for i in range(3):
-        (d / f"ingest{i + 4}").mkdir(exist_ok=True)
-    rows[f"ingest_requests ({a.requests} rows)"] = (run_one("ingest_requests", db, log, 1, fresh_db=fresh),
-                                                    run_one("baseline_requests", db, log, 1))
-    report(rows, n, days)
+    n = int(Store(db).query("SELECT count(*) n FROM raw_telemetry")["n"][0])
+    argv = ["--db", str(db), "--dir", str(d)]
+    results = {}
+    for read, variants in READS.items():
+        results[read] = sides.compare(__file__, [f"{read}/{v}" for v in variants], argv, runs=a.runs)
+    if not a.no_ingest:
+        log = request_log(Path(a.dir) / f"requests_{a.requests}.csv", a.requests)
+        argv += ["--data-om", str(files[0]), "--data-req", str(log)]
+        for read, variants in INGESTS.items():
+            results[read] = sides.compare(__file__, [f"{read}/{v}" for v in variants], argv, runs=1)
+    report(results, n, days)
 
 
-def report(rows: dict, n: int, days: int) -> None:
-    print(f"\n{n:,} samples in the store ({days} day(s), {len(SERVICES)} services x 29 series, 15 s)\n")
-    print("| read path | onepane s | filter-first DuckDB s | ratio | CPU-time ratio | onepane peak RSS MB |")
-    print("|---|---|---|---|---|---|")
-    for k_, (ours, base) in rows.items():
-        print(f"| {k_} | {ours['s']:.3f} | {base['s']:.3f} | {ours['s'] / base['s']:.2f}x | "
-              f"{ours['cpu_s'] / base['cpu_s']:.2f}x | {ours['rss_mb']:.0f} |")
-    print(json.dumps({"samples": int(n), **{k_: {"s": o["s"], "baseline_s": b["s"], "cpu_s": o["cpu_s"],
-                                                 "baseline_cpu_s": b["cpu_s"], "rss_mb": o["rss_mb"]}
-                                            for k_, (o, b) in rows.items()}}))
+def report(results: dict, n: int, days: int) -> None:
+    print(f"\n{n:,} samples in the store ({days} day(s), {len(SERVICES)} services x 29 series, 15 s); "
+          f"service {SVC}; fresh process per side, alternating, answers equal\n")
+    print("| path | side | best s | ratio to DuckDB | CPU s | CPU ratio | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for read, res in results.items():
+        base = res["sides"][f"{read}/duckdb"]
+        for name, r in res["sides"].items():
+            print(f"| {read} | {name.split('/')[1]} | {r['best_s']:.3f} | {r['best_s'] / base['best_s']:.2f}x | "
+                  f"{r['best_cpu_s']:.3f} | {r['best_cpu_s'] / base['best_cpu_s']:.2f}x | {r['peak_rss_mib']:.0f} |")
+    print(json.dumps({"samples": n, "results": results}, default=str))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable
 
 import duckdb
 
+from metrics import lake_dedup
 from metrics.errors import OnepaneError
 from metrics.redact import redact
 from metrics.store import Store, _sql_literal, check_ident
@@ -69,6 +70,13 @@ def table_lock(store: Store, table: str, exclusive: bool):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _dedup_lock(store: Store, table: str):
+    """Publishing into `_dedup_<table>` must not race its compaction either."""
+    if table not in lake_dedup.RULES:
+        return contextlib.nullcontext()
+    return table_lock(store, lake_dedup.dedup_table(table), exclusive=False)
 
 
 def _table_spec(store: Store, table: str) -> tuple[list[tuple[str, str]], str, str]:
@@ -246,7 +254,8 @@ class Load:
     def commit(self) -> None:
         if self.done:
             return
-        touched: set[Path] = set()
+        touched: set[tuple[str, Path]] = set()
+        hidden = 0
         with commit_lock(self.store, self.table):
             if self.content_hash:
                 prior = already_loaded(self.store, self.table, self.content_hash)
@@ -255,25 +264,29 @@ class Load:
                     return
             for resolve in self._resolvers:
                 self.supersede(resolve())
-            with table_lock(self.store, self.table, exclusive=False):
+            with table_lock(self.store, self.table, exclusive=False), \
+                    _dedup_lock(self.store, self.table):
+                hidden = lake_dedup.stage(self, self.part_name, self.part_expr)   # reads published files
                 for f in sorted(self.staging.rglob("*.parquet")) if self.staging.exists() else []:
-                    dest_dir = self.store.lake / self.table / f.parent.name
+                    table = (lake_dedup.dedup_table(self.table)
+                             if f.parent.parent.name == lake_dedup.DEDUP_DIR else self.table)
+                    dest_dir = self.store.lake / table / f.parent.name
                     dest_dir.mkdir(parents=True, exist_ok=True)
                     dest = dest_dir / f.name
                     os.replace(f, dest)
                     self._published.append(dest)
-                    touched.add(dest_dir)
+                    touched.add((table, dest_dir))
                 self._record("ok", None)
         self.done, self.status = True, "ok"
         shutil.rmtree(self.staging, ignore_errors=True)
         self._close()
-        log.info("committed load=%s table=%s rows=%d superseded=%d", self.load_id, self.table,
-                 self.rows, len(self.supersedes))
+        log.info("committed load=%s table=%s rows=%d superseded=%d hides=%d", self.load_id, self.table,
+                 self.rows, len(self.supersedes), hidden)
         sweep_staging(self.store)
-        for d in touched:
+        for table, d in sorted(touched):
             if sum(1 for _ in d.glob("*.parquet")) > COMPACT_AFTER_FILES:
                 try:
-                    compact_partition(self.store, self.table, d)
+                    compact_partition(self.store, table, d)
                 except OSError as e:           # compaction is an optimisation; never fail a load
                     log.warning("compaction skipped dir=%s error=%s", d, e)
 

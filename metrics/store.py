@@ -154,6 +154,9 @@ class Store:
                     raise OnepaneError(f"migration {name} failed: {e}") from e
                 applied.append(name)
             self._write_schema_files(con)
+            if "0300_dedup_telemetry.sql" in applied and done:     # an older lake: list its duplicates once
+                from metrics import lake_dedup
+                lake_dedup.backfill(self)
             self._create_views(con)
             con.execute("INSERT OR REPLACE INTO _onepane_meta VALUES ('fingerprint', ?), "
                         "('lake', ?)", [self._fingerprint(), str(self.lake)])

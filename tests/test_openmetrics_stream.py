@@ -48,6 +48,16 @@ def same(a: pl.DataFrame, b: pl.DataFrame) -> None:
         assert x == y or (x is None and y is None) or (math.isnan(x) and math.isnan(y)), (x, y)
 
 
+def ingest_and_compare(store, path: Path, default_time=None) -> tuple[dict, dict]:
+    """Ingest `path` through the streamed reader and check it stored exactly what the line parser
+    gives (rows and load details); returns (ingest result, the line parser's details)."""
+    frame, details = oracle(path, default_time)
+    out = ingest_openmetrics(store, path, default_time=default_time, service="svc")
+    same(frame, stored(store))
+    assert {k: out[k] for k in details} == details
+    return out, details
+
+
 @pytest.fixture(params=[100, 1 << 20])
 def chunk(request, monkeypatch):
     monkeypatch.setattr(oms, "CHUNK_BYTES", request.param)
@@ -82,10 +92,7 @@ plain 1.5 1790000090
 def test_mixed_features_store_what_the_line_parser_stores(store, tmp_path, chunk):
     path = tmp_path / "mixed.om"
     path.write_text(MIXED)
-    frame, details = oracle(path)
-    out = ingest_openmetrics(store, path, service="svc")
-    same(frame, stored(store))
-    assert {k: out[k] for k in details} == details
+    _, details = ingest_and_compare(store, path)
     assert details["duplicate_samples"] == 2 and details["conflicting_duplicates"] == 2
 
 
@@ -93,10 +100,7 @@ def test_classic_format_crlf_and_scrape_time(store, tmp_path, chunk):
     path = tmp_path / "scrape.prom"
     path.write_bytes(b"# TYPE x counter\r\nx_total{service=\"a\"} 5\r\nx_total{service=\"b\"} 7\r\n"
                      b"y{service=\"a\"} -2\r\n")
-    frame, details = oracle(path, AT)
-    out = ingest_openmetrics(store, path, default_time=AT, service="svc")
-    same(frame, stored(store))
-    assert {k: out[k] for k in details} == details
+    ingest_and_compare(store, path, AT)
 
 
 @pytest.mark.parametrize("name", ["gpu-serving-capture/telemetry.om", "prometheus/model-servers/vllm_metrics.txt",
@@ -107,10 +111,7 @@ def test_classic_format_crlf_and_scrape_time(store, tmp_path, chunk):
 def test_real_files(store, name, monkeypatch):
     monkeypatch.setattr(oms, "CHUNK_BYTES", 4096)
     path = SHARED / name
-    frame, details = oracle(path, AT)
-    out = ingest_openmetrics(store, path, default_time=AT, service="svc")
-    same(frame, stored(store))
-    assert {k: out[k] for k in details} == details
+    ingest_and_compare(store, path, AT)
 
 
 def test_generated_file_takes_the_vectorised_path(store, tmp_path, monkeypatch):
@@ -126,10 +127,7 @@ def test_generated_file_takes_the_vectorised_path(store, tmp_path, monkeypatch):
     seen = []
     real = oms.StreamReader._slow
     monkeypatch.setattr(oms.StreamReader, "_slow", lambda self, ls, first: (seen.append(first), real(self, ls, first)))
-    frame, details = oracle(path)
-    out = ingest_openmetrics(store, path, service="svc")
-    same(frame, stored(store))
-    assert {k: out[k] for k in details} == details
+    ingest_and_compare(store, path)
     assert seen == []                                  # no chunk needed the line parser
 
 
@@ -183,10 +181,7 @@ def test_type_lines_inside_a_chunk_split_it_where_the_line_parser_changes_its_mi
     seen = []
     real = oms.StreamReader._slow
     monkeypatch.setattr(oms.StreamReader, "_slow", lambda self, ls, first: (seen.append(first), real(self, ls, first)))
-    frame, details = oracle(path)
-    out = ingest_openmetrics(store, path, service="svc")
-    same(frame, stored(store))
-    assert {k: out[k] for k in details} == details
+    ingest_and_compare(store, path)
     assert seen == []
     types = dict(store.query("SELECT labels, any_value(metric_type) t FROM raw_telemetry "
                              "WHERE metric = 'lat_bucket' GROUP BY 1").iter_rows())

@@ -19,6 +19,7 @@ the only one with telemetry in the range (a single-service node, as in the H100 
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -51,8 +52,15 @@ INPUT_DRIFT_METRICS = {"drift_share", "drift_score", "prediction_drift", "datase
 DATA_METRICS = {"null_rate", "missing_share", "missing_values_share"}
 
 
+_INCLUDE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+
+
 def sql(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    """An analysis query; `{other}` outside comments includes metrics/sql/analysis/other.sql as a
+    parenthesised subquery (as metrics/queries.py does for page queries)."""
+    lines = (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8").splitlines()
+    return "\n".join(line if line.lstrip().startswith("--") else
+                     _INCLUDE.sub(lambda m: "(\n" + sql(m.group(1)) + "\n)", line) for line in lines)
 
 
 @dataclass

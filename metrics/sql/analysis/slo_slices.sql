@@ -1,24 +1,22 @@
 -- name: slo_slices
 -- grain: one time slice (bucket) of one service: requests, errors, latency histogram counts at the
 --        SLO threshold, all from counter increases in stg_telemetry
--- inputs: raw_telemetry (with the stg_telemetry de-duplication)
+-- inputs: stg_telemetry
 -- params: $service, $start, $end, $origin, $bucket_s, $threshold_s (latency SLO; NULL = none)
 -- The increase seen by a sample at time t happened before t, so it belongs to the slice ending at
 -- t: slice b covers [$origin + b·$bucket_s, $origin + (b+1)·$bucket_s).
 -- A request is slow when it is above the histogram bucket `le` = the threshold (or the smallest
 -- bucket boundary ≥ the threshold, so a threshold between boundaries errs on the generous side).
 WITH s AS (
-    -- raw_telemetry de-duplicated as stg_telemetry does, after the range filter (fast)
+    -- de-duplicated at write: the range filter reaches the scan
     SELECT sampled_at, metric, labels_hash, value,
            coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) AS status,
            TRY_CAST(json_extract_string(labels, '$.le') AS DOUBLE) AS le
-    FROM raw_telemetry
+    FROM stg_telemetry
     WHERE service = $service
       AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_bucket',
                      'inference_request_duration_seconds_count')
       AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 10 MINUTE AND sampled_at <= $end::TIMESTAMPTZ
-    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
-                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
 ),
 d AS (
     SELECT *, CASE WHEN value >= lag(value) OVER w THEN value - lag(value) OVER w

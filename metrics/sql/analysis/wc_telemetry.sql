@@ -1,6 +1,6 @@
 -- name: wc_telemetry
 -- grain: bucket, metric, model_version, le, status, kind, gpu (one row per group of samples)
--- inputs: raw_telemetry (with the stg_telemetry de-duplication), stg_requests
+-- inputs: stg_telemetry, stg_requests
 -- params: $service, $start, $end, $gap_start, $gap_end (skipped), $origin (epoch seconds of bucket 0),
 --         $bucket_s, $gpus (labels
 --         values that mean a GPU of this service), $own_unlabelled (TRUE: GPU series without a
@@ -17,10 +17,9 @@
 -- latency histogram over fixed bounds (5 ms .. 120 s, +Inf), so its latency quantiles are as
 -- precise as those bounds (what-changed compares them between periods).
 WITH s AS (
-    -- raw_telemetry deduplicated exactly as stg_telemetry does (newest load wins per metric,
-    -- series and instant), but after the range filter, so DuckDB prunes row groups first
+    -- stg_telemetry is de-duplicated at write: the range filter reaches the Parquet scan
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, series_start
-    FROM raw_telemetry
+    FROM stg_telemetry
     WHERE sampled_at >= $start::TIMESTAMPTZ - INTERVAL 10 MINUTE AND sampled_at < $end::TIMESTAMPTZ
       -- the stretch between a far reference window (a week earlier) and the analysed range
       AND NOT (sampled_at >= $gap_start::TIMESTAMPTZ AND sampled_at < $gap_end::TIMESTAMPTZ)
@@ -33,8 +32,6 @@ WITH s AS (
                  list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
                  OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname'))
                  OR (service IS NULL AND $own_unlabelled))))
-    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
-                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
 ),
 per AS (
     -- one row per series and bucket: its last value, and how densely it was sampled

@@ -1,6 +1,6 @@
 -- name: service_technical
 -- grain: bucket_at, model_version, metric (long format)
--- inputs: raw_telemetry (read filter-first with stg_telemetry's de-duplication and
+-- inputs: stg_telemetry (read filter-first: de-duplicated at write, so the filters reach the scan; with
 --         stg_telemetry_delta's increase rule), stg_requests
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
@@ -20,12 +20,10 @@ WITH raw AS (
     -- filter first: service, time (an hour before $start for each series' previous sample) and
     -- metric sit on the Parquet scan; then stg_telemetry's de-duplication (newest load wins)
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start
-    FROM raw_telemetry
+    FROM stg_telemetry
     WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 HOUR AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
                      'inference_fallback_total', 'inference_abstain_total')
-    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
-                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
 ),
 missing AS (
     -- series in the window without a non-NULL sample in that hour: their older history decides
@@ -37,10 +35,8 @@ missing AS (
 ),
 older AS (
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
-    FROM raw_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
+    FROM stg_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
     WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 1 HOUR
-    QUALIFY row_number() OVER (PARTITION BY t.metric, t.labels_hash, t.sampled_at
-                               ORDER BY t._loaded_at DESC, t._load_id DESC) = 1
 ),
 seq AS (
     -- stg_telemetry_delta's increase rule over these samples only
@@ -114,13 +110,11 @@ counts AS (
 ),
 gpu AS (
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, avg(value) AS value
-    FROM (SELECT sampled_at, value FROM raw_telemetry
+    FROM (SELECT sampled_at, value FROM stg_telemetry
           WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
             AND (service = $service
                  OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
-                                          OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))))
-          QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
-                                     ORDER BY _loaded_at DESC, _load_id DESC) = 1)
+                                          OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname'))))))
     GROUP BY ALL
 )
 SELECT bucket_at, model_version, metric, value FROM quantiles

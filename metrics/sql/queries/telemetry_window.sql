@@ -1,6 +1,6 @@
 -- name: telemetry_window
 -- grain: one sample of one series of service $service in [$start, $end)
--- inputs: raw_telemetry (de-duplicated and differenced as stg_telemetry / stg_telemetry_delta do)
+-- inputs: stg_telemetry (de-duplicated at write; differenced here as stg_telemetry_delta does)
 -- params: $service, $start, $end, $from (<= $start: how far back the previous sample of each series
 --         is looked for; metrics/telemetry.py widens it to all history when a series needs it)
 -- The samples the telemetry summary reads, computed once per summary into the temporary table
@@ -11,11 +11,9 @@
 -- first sample in the window accounts for the series' sample before it (found in [$from, $start)).
 WITH raw AS (
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start,
-           _loaded_at, _load_id
-    FROM raw_telemetry
+           _load_id
+    FROM stg_telemetry
     WHERE service = $service AND sampled_at >= $from AND sampled_at < $end
-    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
-                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
 ),
 s AS (
     SELECT r.*,

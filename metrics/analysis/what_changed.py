@@ -103,12 +103,13 @@ def read_range(at: datetime, window: timedelta, baseline: timedelta | None) -> t
 
 
 def _explain(store: Store, service: str, at: datetime, window: timedelta, baseline: timedelta | None,
-             config: Settings | None, as_of: datetime | None, con=None, span=None
-             ) -> tuple[list[dict[str, Any]], float]:
+             config: Settings | None, as_of: datetime | None, con=None, span=None,
+             shared: dict | None = None) -> tuple[list[dict[str, Any]], float]:
     """Unranked items of one service, and the total strength of what shifted there. `con`: a
     connection narrowed to the read range (wc_read.reading), by default one is opened here and
     closed on return; `span`: this service's rows of wc_span over the read range, by default read
-    here."""
+    here; `shared`: a dict kept across the services of one answer (loads and change events, read
+    once)."""
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
@@ -146,8 +147,12 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
               + S.model_health(store, service, fr, con=con)
               + S.business(store, config, service, fr, con=con)
               + S.coverage(store, service, fr, lo, hi, con=con))
-    loads = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
-    events = store.query(S.sql("wc_events"), {"start": dt(T - 3 * w), "end": dt(T)}, con=con).to_dicts()
+    shared = {} if shared is None else shared        # the same for every service of one answer
+    if "loads" not in shared:
+        shared["loads"] = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
+        shared["events"] = store.query(S.sql("wc_events"), {"start": dt(T - 3 * w), "end": dt(T)},
+                                       con=con).to_dicts()
+    loads, events = shared["loads"], shared["events"]
     base_values: dict[tuple[str, str], float] = {}
     if baseline:
         b = baseline.total_seconds()

@@ -22,7 +22,10 @@ Ranking method
    d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
-   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
+   zero. With a window of a day or more σ is also floored at the block-to-block noise: 2 × √2 × the
+   standard deviation of the medians of the earlier blocks as long as the after segment (a day for
+   the whole window, a few hours since a recent onset; wc_stats.segment_noise), so two days that
+   differ as quiet days do are not a change although each is steady hour to hour. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
    a side, except windowed reports (model health: one value per day or week), where one value a
    side is compared against the 5 % floor alone. Its strength is min(|d|, 8), so one wild series
    cannot drown the others.

@@ -1,15 +1,24 @@
-"""Benchmark: `what_changed` over 30 days × 3 services, as a ratio to plain DuckDB and pandas.
+"""Benchmark: `what_changed` (one service, and every service) as a ratio to one DuckDB query reading
+the same range, each side in a fresh process, alternating (benchmarks/sides.py).
 
-    nice .venv/bin/python benchmarks/what_changed.py [--db DEMO.duckdb --config onepane.toml --service S --at T] [--cli]
+    nice .venv/bin/python benchmarks/what_changed.py --db DEMO/onepane.duckdb --config DEMO/onepane.toml \
+        --service search-ranker --at 2026-10-20T10:05:00Z [--windows 10m,1h,1d,7d] [--runs 3]
 
-Without --db it builds a store of 30 days × 3 services of one-minute telemetry (requests by status,
-a 6-bucket latency histogram, GPU utilisation: ~3.4 M rows), ten-minute KPIs, daily costs and a
-handful of events. Baselines read the same range and compute the same per-bucket aggregates
-(requests, errors, histogram counts, GPU utilisation) with one DuckDB query, and with pandas over the
-rows DuckDB hands it. The target is ≤ 2 s for the whole answer for one service, ≤ 5 s for
-every service at once (no --service). With --cli it also times the command itself, `onepane
-what-changed --at T --window W [--service S] --format json` in a fresh process (imports included),
-once per window: what on-call waits for.
+Without --db it builds a synthetic store (30 days × 3 services of one-minute telemetry, ten-minute
+KPIs, daily costs, a few deploys; `--keep PATH` keeps it). Targets: ≤ 2 s for one service, ≤ 5 s for
+every service (no --service), on the 30-day demo store.
+
+Sides, per window W (T = --at):
+- `onepane/<service>`: `what_changed(store, service, T, W)` (`onepane/all`: without a service).
+- `duckdb`: one hand-written query over `raw_telemetry` reading `[T − 3W − 10 min, T)` of the service
+  (and every GPU series), de-duplicated as stg_telemetry is, with the per-bucket aggregates the
+  analysis starts from (counter increases per series and bucket, gauge means).
+Every side answers the same canonical question, so the answers are checked equal before a ratio is
+printed: the service's request count over `[T − 3W, T)` (the sum of its `inference_requests_total`
+increases; a drop is a counter reset). The onepane sides read it, after the timed call, from the
+request-rate series that what-changed's own reader (`signals.technical`) builds over that range; the
+duckdb side from its query's rows. Each child also records the CPU seconds of its timed work
+(`time.process_time`, DuckDB's threads included), so a loaded machine shows in wall, not in CPU.
 """
 from __future__ import annotations
 
@@ -18,7 +27,6 @@ import hashlib
 import json
 import logging
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +38,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks import sides  # noqa: E402
 from metrics.lake import Load  # noqa: E402
 from metrics.store import Store  # noqa: E402
 
@@ -39,6 +48,9 @@ DAYS = 30
 SERVICES = ("ranker", "chat", "vision")
 LE = ("0.1", "0.25", "0.5", "1.0", "2.5", "+Inf")
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+WINDOWS = {"10m": timedelta(minutes=10), "1h": timedelta(hours=1), "1d": timedelta(days=1),
+           "7d": timedelta(days=7)}
+LOOKBACK = timedelta(minutes=10)       # as wc_telemetry: a counter's value before the range
 
 
 def build(store: Store) -> None:
@@ -89,92 +101,157 @@ def build(store: Store) -> None:
                                  "event_id": [f"e{d}" for d in range(0, DAYS, 3)]}))
 
 
+# one query: the range of the service (and every GPU series), de-duplicated as stg_telemetry is, with
+# per-series counter increases (a drop is a reset) and per-bucket aggregates
 BASELINE_SQL = """
+WITH s AS (
+    SELECT sampled_at, metric, labels, labels_hash, value, series_start
+    FROM raw_telemetry
+    WHERE sampled_at >= $lookback::TIMESTAMPTZ AND sampled_at < $end::TIMESTAMPTZ
+      AND (service = $service OR metric LIKE 'DCGM%')
+    QUALIFY row_number() OVER (PARTITION BY metric, labels_hash, sampled_at
+                               ORDER BY _loaded_at DESC, _load_id DESC) = 1
+),
+inc AS (
+    SELECT *, CASE WHEN lag(value) OVER w IS NULL THEN (CASE WHEN series_start THEN value ELSE 0 END)
+                   WHEN value >= lag(value) OVER w THEN value - lag(value) OVER w
+                   ELSE value END AS delta
+    FROM s WINDOW w AS (PARTITION BY metric, labels_hash ORDER BY sampled_at)
+)
 SELECT floor((epoch(sampled_at) - $origin) / $step)::BIGINT AS b, metric,
        json_extract_string(labels, '$.le') AS le, json_extract_string(labels, '$.status') AS status,
-       max(value) - min(value) AS delta, avg(value) AS mean
-FROM stg_telemetry
-WHERE (service = $service OR metric LIKE 'DCGM%') AND sampled_at >= $start AND sampled_at < $end
+       sum(delta) AS delta, avg(value) AS mean
+FROM inc
+WHERE sampled_at >= $start::TIMESTAMPTZ
 GROUP BY ALL
 """
 
 
-def timed(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return statistics.median(out)
+def _setup(args):
+    from metrics.config import load_settings
+    from metrics.times import parse_time
+
+    cfg = load_settings(args.config) if args.config else None
+    store = Store(args.db).ensure()
+    return store, cfg, parse_time(args.at), WINDOWS[args.window]
+
+
+def _requests_read_by_onepane(store, cfg, service: str, at: datetime, window: timedelta) -> float:
+    """The service's request count over [T − 3W, T) from what-changed's reader (signals.technical),
+    with buckets of whole sampling intervals as the analysis makes them."""
+    from metrics.analysis import signals as S
+    from metrics.analysis.signals import Frame, dt
+
+    T, w = at.timestamp(), window.total_seconds()
+    span = store.query(S.sql("wc_span"), {"service": service, "start": dt(T - 3 * w), "end": dt(T)})
+    natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
+    step = max(w / 40, 5.0)
+    if natives:
+        step = min(natives) * max(1, int(np.ceil(step / min(natives) - 1e-9)))
+    fr = Frame(T - 3 * w, T, step)
+    rate = next(s for s in S.technical(store, cfg, service, fr) if s.kind == "request_rate" and s.subject == service)
+    return float(np.nansum(rate.v) * step)
+
+
+def _answer(n: float) -> dict:
+    return {"requests": int(round(n))}
+
+
+def side_onepane(args):
+    from metrics.analysis.what_changed import what_changed
+
+    store, cfg, at, window = _setup(args)
+    every = args.side.endswith("/all")
+    cpu = {}
+
+    def work():
+        c0 = time.process_time()
+        items = what_changed(store, None if every else args.service, at, window, config=cfg)
+        cpu["s"] = time.process_time() - c0
+        return items
+
+    def finish(items):
+        _cpu_log(args, cpu["s"], len(items))
+        return _answer(_requests_read_by_onepane(store, cfg, args.service, at, window))
+    return work, finish
+
+
+def side_duckdb(args):
+    store, cfg, at, window = _setup(args)
+    w = window.total_seconds()
+    params = {"origin": at.timestamp() - 3 * w, "step": w / 40, "service": args.service,
+              "lookback": at - 3 * window - LOOKBACK, "start": at - 3 * window, "end": at}
+    cpu = {}
+
+    def work():
+        c0 = time.process_time()
+        df = store.query(BASELINE_SQL, params)
+        cpu["s"] = time.process_time() - c0
+        return df
+
+    def finish(df):
+        _cpu_log(args, cpu["s"], df.height)
+        return _answer(df.filter(pl.col("metric") == "inference_requests_total")["delta"].sum())
+    return work, finish
+
+
+def _cpu_log(args, cpu_s: float, n: int) -> None:
+    if args.cpu_log:
+        with open(args.cpu_log, "a") as f:
+            f.write(json.dumps({"side": args.side, "window": args.window, "cpu_s": cpu_s, "n": n}) + "\n")
+
+
+SIDES = {"onepane/service": side_onepane, "onepane/all": side_onepane, "duckdb": side_duckdb}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--db")
+    ap.add_argument("--config", help="onepane.toml of the store (the demo's), passed to what_changed")
     ap.add_argument("--service", default="ranker")
     ap.add_argument("--at")
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--windows", default=",".join(WINDOWS))
+    ap.add_argument("--window", help="internal: the window of one side's run")
+    ap.add_argument("--cpu-log", help="internal: where children record their CPU seconds")
     ap.add_argument("--keep", help="build the synthetic store at this path and keep it")
-    ap.add_argument("--config", help="onepane.toml of the store (the demo's), passed to what_changed")
-    ap.add_argument("--cli", action="store_true", help="also time the onepane command in a fresh process")
+    sides.add_arguments(ap)
     args = ap.parse_args()
-    from metrics.analysis.what_changed import what_changed as wc
-    from metrics.config import load_settings
-    from metrics.times import parse_time
-
-    cfg = load_settings(args.config) if args.config else None
-
-    def what_changed(store, service, at, window):
-        return wc(store, service, at, window, config=cfg)
-
+    if args.side:
+        return sides.child(SIDES, args)
     tmp = None
-    if args.db:
-        store = Store(args.db).ensure()
-        at = parse_time(args.at)
-    else:
+    if not args.db:
         tmp = None if args.keep else tempfile.TemporaryDirectory()
-        store = Store(args.keep or Path(tmp.name) / "bench.duckdb").ensure()
+        db = Path(args.keep or Path(tmp.name) / "bench.duckdb")
         t0 = time.perf_counter()
-        build(store)
+        build(Store(db).ensure())
         print(f"built store in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-        at = START + timedelta(days=DAYS)
-    rows = store.query("SELECT count(*) AS n FROM raw_telemetry")["n"][0]
-    print(f"store: {rows:,} telemetry rows, service {args.service}, at {at.isoformat()}")
-    print(f"{'window':>7} {'what_changed s':>15} {'duckdb s':>9} {'pandas s':>9} {'vs duckdb':>10} {'vs pandas':>10} items")
-    for window in (timedelta(minutes=10), timedelta(hours=1), timedelta(days=1), timedelta(days=7)):
-        items = what_changed(store, args.service, at, window)
-        ours = timed(lambda: what_changed(store, args.service, at, window), args.repeat)
-        params = {"origin": (at - 3 * window).timestamp(), "step": 3 * window.total_seconds() / 30,
-                  "service": args.service, "start": at - 3 * window, "end": at}
-        duck = timed(lambda: store.query(BASELINE_SQL, params), args.repeat)
+        args.db, args.at = str(db), (START + timedelta(days=DAYS)).isoformat()
+    cpu_log = Path(tempfile.mkdtemp()) / "cpu.jsonl"
+    out = {"db": Path(args.db).name, "service": args.service, "at": args.at, "runs": args.runs, "windows": {}}
+    for name in args.windows.split(","):
+        argv = ["--db", args.db, "--service", args.service, "--at", args.at, "--window", name,
+                "--cpu-log", str(cpu_log)] + (["--config", args.config] if args.config else [])
+        res = sides.compare(__file__, list(SIDES), argv, runs=args.runs)
+        cpu = [json.loads(x) for x in cpu_log.read_text().splitlines()]
+        cpu = {s: [c["cpu_s"] for c in cpu if c["side"] == s and c["window"] == name] for s in SIDES}
+        best = {s: res["sides"][s]["best_s"] for s in SIDES}
+        out["windows"][name] = {
+            "answer": res["answer"],
+            "one_service_s": round(best["onepane/service"], 3), "all_services_s": round(best["onepane/all"], 3),
+            "duckdb_s": round(best["duckdb"], 3),
+            "one_service_vs_duckdb": round(sides.ratio(res, "onepane/service", "duckdb"), 2),
+            "all_services_vs_duckdb": round(sides.ratio(res, "onepane/all", "duckdb"), 2),
+            "cpu_best_s": {s: round(min(v), 3) for s, v in cpu.items()},
+            "cpu_median_s": {s: round(statistics.median(v), 3) for s, v in cpu.items()},
+        }
+        print(json.dumps({name: out["windows"][name]}), file=sys.stderr, flush=True)
+    try:
+        import os
 
-        def pandas_way():
-            con = store.connect()
-            try:
-                df = con.execute("SELECT sampled_at, metric, labels, value FROM stg_telemetry WHERE "
-                                 "(service = $service OR metric LIKE 'DCGM%') AND sampled_at >= $start "
-                                 "AND sampled_at < $end",
-                                 {k: params[k] for k in ("service", "start", "end")}).df()
-            finally:
-                con.close()
-            df["b"] = ((df["sampled_at"].astype("int64") / 1e9 - params["origin"]) // params["step"]).astype(int)
-            df.groupby(["b", "metric", "labels"])["value"].agg(["min", "max", "mean"])
-        pand = timed(pandas_way, args.repeat)
-        top = f"{items[0]['layer']}/{items[0]['kind']}/{items[0]['subject']}" if items else "-"
-        every = timed(lambda: what_changed(store, None, at, window), args.repeat)
-        print(f"{str(window):>7} {ours:15.3f} {duck:9.3f} {pand:9.3f} {ours / duck:10.2f} {ours / pand:10.2f} "
-              f"{len(items)} (top: {top}); all services (target ≤ 5 s): {every:.3f} s", flush=True)
-        if args.cli:
-            for svc in (args.service, None):
-                cmd = [sys.executable, "-m", "app", "what-changed", "--at", at.isoformat(), "--window",
-                       f"{int(window.total_seconds())}s", "--format", "json", "--db", str(store.db_path)]
-                cmd += ["--config", args.config] if args.config else []
-                cmd += ["--service", svc] if svc else []
-                t0 = time.perf_counter()
-                p = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
-                took = time.perf_counter() - t0
-                n = len(json.loads(p.stdout)) if p.returncode == 0 else p.stderr.strip()[-200:]
-                print(f"{'':>7} cli {svc or 'all services'}: {took:.2f} s ({n} items)", flush=True)
+        out["load_average_1m_at_end"] = round(os.getloadavg()[0], 1)
+    except OSError:
+        pass
+    print(json.dumps(out, indent=1))
     if tmp:
         tmp.cleanup()
 

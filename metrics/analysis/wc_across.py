@@ -42,10 +42,11 @@ def across_services(store: Store, at: datetime, window: timedelta, baseline: tim
         with_data = store.query(S.sql("wc_services"), {"start": dt(T - 3 * w), "end": dt(T)},
                                 con=con)["service"].to_list()
         spans = store.query(S.sql("wc_span"), {"service": None, "start": dt(R[0]), "end": dt(R[1])}, con=con)
+        shared: dict[str, Any] = {}                  # loads and change events, read once
         for svc in with_data:
             try:
                 items, total = _explain(store, svc, at, window, baseline, config, as_of, con=con,
-                                        span=spans.filter(pl.col("service") == svc))
+                                        span=spans.filter(pl.col("service") == svc), shared=shared)
             except OnepaneError as e:
                 log.info("what_changed service=%s skipped=%s", svc, e)
                 continue

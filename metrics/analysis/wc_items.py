@@ -205,17 +205,14 @@ def _cost_items(store: Store, service: str, C, P, con) -> list[dict]:
 
 
 def _cost_shift(store: Store, service: str, before: tuple[float, float], after: tuple[float, float],
-                as_of) -> Shift | None:
+                con) -> Shift | None:
     """The bill's change across an event as a shift: cost per day before/after, with its price ×
-    volume × mix split (the before segment scaled to the after segment's length)."""
+    volume × mix split (the before segment scaled to the after segment's length). `con`: the
+    analysis' connection (wc_read.narrow: its stg_cost holds the read range's lines)."""
     from metrics.analysis.anomalies import decompose_cost
 
-    con = store.connect(as_of)
-    try:
-        d = decompose_cost(store, service, (dt(before[0]), dt(before[1])), (dt(after[0]), dt(after[1])),
-                           con=con, scale_before=(after[1] - after[0]) / (before[1] - before[0]))
-    finally:
-        con.close()
+    d = decompose_cost(store, service, (dt(before[0]), dt(before[1])), (dt(after[0]), dt(after[1])),
+                       con=con, scale_before=(after[1] - after[0]) / (before[1] - before[0]))
     if d is None or not d["before"]:
         return None
     days = (after[1] - after[0]) / DAY

@@ -12,6 +12,10 @@ any time range inside the read range; the connection is private to one what-chan
 closed after it.
 
 A table with any folder that is not `day=YYYY-MM-DD` (another partitioning) keeps its generic view.
+
+The bill (stg_cost, a de-duplicating view over every FOCUS load) is copied once into a TEMP table of
+the same name holding the lines whose charge period starts in the range (± 1 day): what-changed asks
+it for every before/after pair it compares (the windows, each event), a few milliseconds each then.
 """
 from __future__ import annotations
 
@@ -61,6 +65,11 @@ def narrow(con: duckdb.DuckDBPyConnection, store: Store, start: float, end: floa
             continue
         con.execute(generic.replace(f"CREATE OR REPLACE VIEW {table}", f"CREATE OR REPLACE TEMP VIEW {table}", 1)
                            .replace(glob, "[" + ", ".join(_literal(p) for p in paths) + "]", 1))
+    # the bill: stg_cost (de-duplicated FOCUS lines) of the range, once, as a TEMP table; what-changed
+    # asks it for several before/after pairs (one per event), each a scan of every load otherwise
+    con.execute("CREATE OR REPLACE TEMP TABLE stg_cost AS SELECT * FROM main.stg_cost "
+                "WHERE charge_period_start >= $lo::TIMESTAMPTZ AND charge_period_start < $hi::TIMESTAMPTZ",
+                {"lo": lo, "hi": hi})
 
 
 @contextlib.contextmanager

@@ -25,6 +25,8 @@ LIKELY = 0.5           # an item explaining at least half of what shifted: the p
 LAYERS = ("event", "technical", "model", "business", "cost", "data")
 DAY = 86400.0
 WEEK = 7 * DAY
+WINDOW_NOISE_MIN_N = 3  # windows ≥ 1 day: σ is floored at the spread of ≥ 3 earlier blocks' medians
+WINDOW_NOISE_Z = 2.0   # ... so that |d| ≥ 1 means beyond 2 × the spread between two quiet blocks
 LATE_MIN_S = 900.0     # data arriving less than 15 min after its time is never "late"
 SKU_SPIKE_SHARE = 0.6  # a cost rise is one SKU's spike when that SKU holds this share of it
 # Simultaneous events of one service are one change; it is named after the most telling of them:
@@ -51,8 +53,10 @@ class Shift:
 
 
 # ---- statistics --------------------------------------------------------------------------------
-def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POINTS) -> float | None:
-    """(median after − median before) / pooled robust σ, floored at 5 % of the level."""
+def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POINTS,
+                floor: float = 0.0) -> float | None:
+    """(median after − median before) / pooled robust σ, floored at 5 % of the level and at `floor`
+    (the block-to-block noise of answers with long windows, see segment_noise)."""
     b = before[np.isfinite(before)]
     a = after[np.isfinite(after)]
     if b.size < min_points or a.size < min_points:
@@ -60,7 +64,7 @@ def effect_size(before: np.ndarray, after: np.ndarray, min_points: int = MIN_POI
     mb, ma = float(np.median(b)), float(np.median(a))
     sb = 1.4826 * float(np.median(np.abs(b - mb)))
     sa = 1.4826 * float(np.median(np.abs(a - ma)))
-    sigma = max(np.sqrt((sb * sb + sa * sa) / 2), 0.05 * max(abs(mb), abs(ma)), 1e-12)
+    sigma = max(np.sqrt((sb * sb + sa * sa) / 2), 0.05 * max(abs(mb), abs(ma)), floor, 1e-12)
     return (ma - mb) / sigma
 
 
@@ -90,7 +94,8 @@ def change_point(t: np.ndarray, v: np.ndarray) -> float | None:
 def compare(fr: Frame, s: Series, before: tuple[float, float], after: tuple[float, float],
             compared: str) -> Shift | None:
     mb, ma = fr.mask(*before), fr.mask(*after)
-    d = effect_size(s.v[mb], s.v[ma], s.min_points)
+    noise = getattr(s, "noise", None)              # windows ≥ 1 day: long_window_noise
+    d = effect_size(s.v[mb], s.v[ma], s.min_points, noise(after[1] - after[0]) if noise else 0.0)
     if d is None:
         return None
     vb, va = s.value(mb), s.value(ma)
@@ -106,6 +111,46 @@ def significant(sh: Shift | None) -> bool:
     return sh is not None and abs(sh.d) >= D_MIN and abs(sh.rel) >= REL_MIN
 
 
+def segment_noise(fr: Frame, s: Series, before: float, length: float) -> float:
+    """The σ floor of `s` for a segment `length` seconds long, in answers with windows of a day or
+    more: WINDOW_NOISE_Z × √2 × the spread of the medians of the length-long blocks that tile the data
+    before `before` (the current window's start) back to the frame's start, counting blocks with ≥
+    min_points values; 0 with fewer than WINDOW_NOISE_MIN_N such blocks. The spread is the standard
+    deviation of the block medians, not a robust one: day-level series are heavy-tailed (a KPI
+    drawn per day has days at 0 and at twice its median) and the reference day itself may be the
+    unusual one. The price: an incident inside the read range raises the floor for a while.
+
+    Why: a window of a day or more is compared with another day (or week) of the series, and two
+    quiet days differ by the day-to-day spread, which the bucket-to-bucket (hour-to-hour) spread
+    inside them does not show: a KPI drawn per day looks steady hour by hour and "shifts" every day.
+    The difference of two quiet segments' medians has a spread of √2 × the block medians' spread, so
+    with this floor |d| ≥ 1 asks for a shift beyond WINDOW_NOISE_Z times what quiet stretches of the
+    same length show. A shift since an onset a few hours ago is held to the spread of few-hour blocks."""
+    meds = []
+    k = 1
+    while before - k * length >= fr.start - 1e-9:
+        m = fr.mask(before - k * length, before - (k - 1) * length) & np.isfinite(s.v)
+        if int(m.sum()) >= s.min_points:
+            meds.append(float(np.median(s.v[m])))
+        k += 1
+    if len(meds) < WINDOW_NOISE_MIN_N:
+        return 0.0
+    spread = float(np.std(np.asarray(meds), ddof=1))
+    return WINDOW_NOISE_Z * np.sqrt(2.0) * spread
+
+
+def long_window_noise(fr: Frame, series: list[Series], before: float) -> None:
+    """Give each series its σ floor by segment length (segment_noise, cached): `s.noise(length)`,
+    which compare() uses for the after segment's length."""
+    for s in series:
+        cache: dict[float, float] = {}
+
+        def noise(length: float, s=s, cache=cache) -> float:
+            key = round(length / fr.step) * fr.step       # whole buckets
+            if key not in cache:
+                cache[key] = segment_noise(fr, s, before, max(key, fr.step)) if key > 0 else 0.0
+            return cache[key]
+        s.noise = noise
 
 
 def onset_shift(fr: Frame, s: Series, onset: float | None, C: tuple[float, float], w: float,

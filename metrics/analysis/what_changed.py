@@ -22,7 +22,10 @@ Ranking method
    d = (median after − median before) / σ,
    where σ is the series' own variability: the pooled robust standard deviation (1.4826 × MAD) of its
    bucket values in both segments, floored at 5 % of the level so a flat series does not divide by
-   zero. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
+   zero. With a window of a day or more σ is also floored at the block-to-block noise: 2 × √2 × the
+   standard deviation of the medians of the earlier blocks as long as the after segment (a day for
+   the whole window, a few hours since a recent onset; wc_stats.segment_noise), so two days that
+   differ as quiet days do are not a change although each is steady hour to hour. A shift counts when |d| ≥ 1 and the segment values differ by ≥ 10 %. Series need 3 values
    a side, except windowed reports (model health: one value per day or week), where one value a
    side is compared against the 5 % floor alone. Its strength is min(|d|, 8), so one wild series
    cannot drown the others.
@@ -59,12 +62,12 @@ import numpy as np
 from metrics.analysis import signals as S
 from metrics.analysis.signals import CAUSE, SYMPTOM, Frame, dt, ts
 from metrics.analysis.wc_evidence import chart_data
-from metrics.analysis.wc_read import LOOKBACK_S, narrow
+from metrics.analysis.wc_read import LOOKBACK_S, reading
 from metrics.analysis.wc_items import (_cost_items, _cost_shift, _dur, _event_item, _event_subject,
                                        _gpu_price_per_s, _idle_item, _iso, _shift_item)
 from metrics.analysis.wc_stats import (DAY, EXPLAINED_KEEP, KIND_PRIORITY, LATE_MIN_S, N_BUCKETS,
                                        BUCKETS_PER_WINDOW, MIN_STEP_S, onset_shift,
-                                       steps_at, version_local,
+                                       steps_at, version_local, long_window_noise,
                                        OTHER_SERVICE_D, WEEK, Shift, change_point, compare, significant)
 from metrics.config import Settings
 from metrics.errors import OnepaneError
@@ -103,11 +106,13 @@ def read_range(at: datetime, window: timedelta, baseline: timedelta | None) -> t
 
 
 def _explain(store: Store, service: str, at: datetime, window: timedelta, baseline: timedelta | None,
-             config: Settings | None, as_of: datetime | None, con=None, span=None
-             ) -> tuple[list[dict[str, Any]], float]:
+             config: Settings | None, as_of: datetime | None, con=None, span=None,
+             shared: dict | None = None) -> tuple[list[dict[str, Any]], float]:
     """Unranked items of one service, and the total strength of what shifted there. `con`: a
-    connection narrowed to the read range (wc_read.reading), by default one is opened here; `span`:
-    this service's rows of wc_span over the read range, by default read here."""
+    connection narrowed to the read range (wc_read.reading), by default one is opened here and
+    closed on return; `span`: this service's rows of wc_span over the read range, by default read
+    here; `shared`: a dict kept across the services of one answer (loads and change events, read
+    once)."""
     T, w = ts(at), window.total_seconds()
     if w <= 0:
         raise OnepaneError("--window must be positive")
@@ -118,51 +123,49 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
     shifts = ([baseline.total_seconds()] if baseline else
               [WEEK, DAY] if w < DAY else [WEEK] if w < WEEK else [])
     R = read_range(at, window, baseline)
-    own = con is None
-    if own:
-        con = store.connect(as_of)
-    try:
-        if own:
-            narrow(con, store, R[0] - LOOKBACK_S, R[1])
-        if span is None:
-            span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
-                               con=con)
-        firsts = [x.timestamp() for x in span["first_at"].drop_nulls().to_list()]
-        lasts = [x.timestamp() for x in span["last_at"].drop_nulls().to_list()]
-        lo = max(R[0], min(firsts)) if firsts else R[0]
-        hi = min(T, max(lasts) + 1) if lasts else T
-        # buckets follow the window (w / BUCKETS_PER_WINDOW) and the data's span (span / N_BUCKETS),
-        # whichever is finer: a 10-minute window over 15-second scrapes gets 15-second buckets
-        step = max(min((hi - max(lo, T - 3 * w)) / N_BUCKETS, w / BUCKETS_PER_WINDOW), MIN_STEP_S)
-        natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
-        if natives:                   # whole multiples of the sampling interval: no aliasing
-            native = min(natives)
-            step = native * max(1, int(np.ceil(step / native - 1e-9)))
-        # buckets start exactly at C's start, so C (and the day-earlier reference) are whole buckets
-        fr = Frame(C[0] - np.ceil((C[0] - R[0]) / step - 1e-9) * step, R[1], step)
-        price = _gpu_price_per_s(config)
-        # only the reference's stretch and the analysed range are read, not the days in between
-        far = next((x for x in shifts if lo <= C[0] - x + step), None)
-        skip = (T - far, T - 3 * w) if far and T - far < T - 3 * w else None
-        series = (S.technical(store, config, service, fr, price, con=con, skip=skip)
-                  + S.model_health(store, service, fr, con=con)
-                  + S.business(store, config, service, fr, con=con)
-                  + S.coverage(store, service, fr, lo, hi, con=con))
-        loads = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
-        events = store.query(S.sql("wc_events"), {"start": dt(T - 3 * w), "end": dt(T)}, con=con).to_dicts()
-        base_values: dict[tuple[str, str], float] = {}
-        if baseline:
-            b = baseline.total_seconds()
-            bfr = Frame(T - b - w, T - b, step)
-            for s in (S.technical(store, config, service, bfr, price, con=con)
-                      + S.model_health(store, service, bfr, con=con)
-                      + S.business(store, config, service, bfr, con=con)):
-                base_values[(s.kind, s.subject)] = s.value(np.ones(bfr.n, bool))
-        # bills come per day (or longer): comparing part-days would compare missing lines
-        cost_items = _cost_items(store, service, C, P, con) if w >= DAY else []
-    finally:
-        if own:
-            con.close()
+    if con is None:                   # one connection narrowed to the read range (wc_read)
+        with reading(store, as_of, R[0] - LOOKBACK_S, R[1]) as con:
+            return _explain(store, service, at, window, baseline, config, as_of, con=con, span=span)
+    if span is None:
+        span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
+                           con=con)
+    firsts = [x.timestamp() for x in span["first_at"].drop_nulls().to_list()]
+    lasts = [x.timestamp() for x in span["last_at"].drop_nulls().to_list()]
+    lo = max(R[0], min(firsts)) if firsts else R[0]
+    hi = min(T, max(lasts) + 1) if lasts else T
+    # buckets follow the window (w / BUCKETS_PER_WINDOW) and the data's span (span / N_BUCKETS),
+    # whichever is finer: a 10-minute window over 15-second scrapes gets 15-second buckets
+    step = max(min((hi - max(lo, T - 3 * w)) / N_BUCKETS, w / BUCKETS_PER_WINDOW), MIN_STEP_S)
+    natives = [x for x in span["native_s"].to_list() if x is not None and x > 0]
+    if natives:                   # whole multiples of the sampling interval: no aliasing
+        native = min(natives)
+        step = native * max(1, int(np.ceil(step / native - 1e-9)))
+    # buckets start exactly at C's start, so C (and the day-earlier reference) are whole buckets
+    fr = Frame(C[0] - np.ceil((C[0] - R[0]) / step - 1e-9) * step, R[1], step)
+    price = _gpu_price_per_s(config)
+    # only the reference's stretch and the analysed range are read, not the days in between
+    far = next((x for x in shifts if lo <= C[0] - x + step), None)
+    skip = (T - far, T - 3 * w) if far and T - far < T - 3 * w else None
+    series = (S.technical(store, config, service, fr, price, con=con, skip=skip)
+              + S.model_health(store, service, fr, con=con)
+              + S.business(store, config, service, fr, con=con)
+              + S.coverage(store, service, fr, lo, hi, con=con))
+    shared = {} if shared is None else shared        # the same for every service of one answer
+    if "loads" not in shared:
+        shared["loads"] = {r["source"]: r for r in store.query(S.sql("source_loads"), con=con).to_dicts()}
+        shared["events"] = store.query(S.sql("wc_events"), {"start": dt(T - 3 * w), "end": dt(T)},
+                                       con=con).to_dicts()
+    loads, events = shared["loads"], shared["events"]
+    base_values: dict[tuple[str, str], float] = {}
+    if baseline:
+        b = baseline.total_seconds()
+        bfr = Frame(T - b - w, T - b, step)
+        for s in (S.technical(store, config, service, bfr, price, con=con)
+                  + S.model_health(store, service, bfr, con=con)
+                  + S.business(store, config, service, bfr, con=con)):
+            base_values[(s.kind, s.subject)] = s.value(np.ones(bfr.n, bool))
+    # bills come per day (or longer): comparing part-days would compare missing lines
+    cost_items = _cost_items(store, service, C, P, con) if w >= DAY else []
     if not series and not cost_items and not any(e["service"] == service for e in events):
         raise OnepaneError(f"no data for service {service!r} in [{dt(R[0]):%Y-%m-%dT%H:%M:%SZ}, "
                            f"{at:%Y-%m-%dT%H:%M:%SZ}); check the service name and --at")
@@ -173,6 +176,10 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
     shift = next((x for x in shifts if lo <= C[0] - x + step), None)
     if shift:
         REF, ref_label = (C[0] - shift, C[1] - shift), f"same time {_dur(shift)} earlier"
+
+    if w >= DAY:
+        # windows of a day or more: σ floored at the block-to-block noise (wc_stats.segment_noise)
+        long_window_noise(fr, series, C[0])
 
     # 2. shifts: each signal's change point over [T − 3w, T) first. A change point inside C with
     # enough buckets after it (see onset_shift) compares after-onset with before-onset; otherwise
@@ -248,7 +255,7 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
             evidence.append((i, sh))
         cost_sh = cost_evidence.get((before, after))
         if cost_sh is None and e["service"] == service and after[1] - after[0] >= DAY and before[1] - before[0] >= DAY:
-            cost_sh = cost_evidence[(before, after)] = _cost_shift(store, service, before, after, as_of)
+            cost_sh = cost_evidence[(before, after)] = _cost_shift(store, service, before, after, con)
         if cost_sh is not None and e["service"] == service:
             evidence.append((-1, cost_sh))
         if e["service"] != service and not evidence:

@@ -1,4 +1,6 @@
-from tests.test_engines import *  # noqa: F401,F403
+from metrics.store import Store
+from tests.foundation_helpers import demo_store  # noqa: F401 - fixture (not `import *` from
+# test_engines: that collects and runs every test of test_engines a second time)
 
 
 def test_demo_compare_is_all_equal(demo_store):

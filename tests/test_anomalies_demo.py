@@ -20,11 +20,17 @@ log = logging.getLogger(__name__)
 
 @pytest.fixture(scope="module")
 def bills(tmp_path_factory):
+    from collectors.demo import generate
+    from collectors.runner import publish_services, run_sources
+    from metrics.config import load_settings
     from metrics.store import Store
-    from tests.conftest import ingested_demo
 
-    out = ingested_demo(tmp_path_factory, "demo90", seed=7, days=90, end="2026-11-01T00:00:00Z")
-    store = Store(out / "onepane.duckdb")
+    out = generate(tmp_path_factory.mktemp("demo90") / "demo-data", seed=7, days=90, end="2026-11-01T00:00:00Z")
+    config = load_settings(out / "onepane.toml")
+    store = Store(out / "onepane.duckdb").ensure()
+    publish_services(store, config)
+    results = run_sources(store, config, ["cloud-bill", "llm-vendor-bill"])
+    assert all(r.ok for r in results), [(r.source, r.error) for r in results]
     return store, json.loads((out / "ground_truth.json").read_text())
 
 

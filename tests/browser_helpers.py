@@ -113,7 +113,8 @@ def browser():
 # before the page's scripts run (`_Browser.new_page`), or by `wait_for_app` on a page opened elsewhere.
 _TRACK = """(() => {
   if (window.__onepane) return;
-  const t = window.__onepane = {seq: 0, asked: 0, finished: 0, rendered: 0, media: 0};
+  const t = window.__onepane = {seq: 0, asked: 0, finished: 0, rendered: 0, media: 0,
+                                fromStart: document.readyState === 'loading'};
   const RERUN_TAG = %(rerun_tag)d, FINISHED = %(finished)d, EARLY = %(early)d;
   const bytes = (d) => d instanceof ArrayBuffer ? new Uint8Array(d)
       : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
@@ -179,6 +180,7 @@ _DONE = """(until) => {
     const w = document.querySelector('[data-testid="stStatusWidget"]');
     if (w && w.innerText.match(/Running|Connecting|Stop/)) return false;
     if (!(state.startsWith('notRunning/') && state.endsWith('CONNECTED'))) return false;
+    if (t.fromStart && !t.asked) return false;           // a page asks for its first run on connect
     if (t.asked && !(t.finished > t.asked && t.rendered > t.asked)) return false;
     if (t.media) return false;
     return until ? !!(new Function('return (' + until + ')'))() : true;

@@ -18,7 +18,7 @@ glob of Parquet/CSV batches) with `reference` (the same, or a DuckDB SQL query o
     sensitive = ["sex"]
 
 Each window's rows are one supersession scope. A run recomputes only windows whose input changed
-(fingerprint kept in the load watermark), so when late labels land, the window is recomputed and its
+(a fingerprint of its content and settings, not of where the inputs are, kept in the load watermark), so when late labels land, the window is recomputed and its
 new rows supersede the old ones, while `as_of` still shows what was known before. Large windows are
 sampled (seeded, stratified by label) for the Evidently report; `sample_size` is recorded on each row.
 Evidently itself is imported only when a report runs (see collectors.model_health.drift).
@@ -345,7 +345,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
             log.info("left out identifier-like columns source=%s columns=%s", source, identifiers)
             features = [c for c in features if c not in identifiers]
         ref_fp = hashlib.sha256(str(int(_hash_frame(reference))).encode()).hexdigest()[:12]
-        settings_fp = hashlib.sha256(s.model_dump_json().encode() + str(window).encode()).hexdigest()[:12]
+        settings_fp, legacy_fp = _settings_fingerprint(s, window), _legacy_settings_fingerprint(s, window)
 
         secs = int(window.total_seconds())
         ts = _ident(s.timestamp_column)
@@ -382,7 +382,7 @@ def compute(store, s: DriftSettings, *, source: str, window: timedelta, start=No
                 n, h = found.get((t, mv), (0, "0"))
                 key = f"{secs}|{mv if mv is not None else ''}|{t.isoformat()}"
                 fp = f"{settings_fp}:{ref_fp}:{n}:{h}"
-                if full_refresh or seen.get(key) != fp:
+                if full_refresh or seen.get(key) not in (fp, f"{legacy_fp}:{ref_fp}:{n}:{h}"):
                     todo.append((t, mv, key, fp, n, seen.get(key)))
             t += window
         skipped = len(versions) * max(0, int((hi - lo) / window)) - len(todo)
@@ -460,6 +460,24 @@ def identifier_columns(reference, features: list[str], min_rows: int = 50) -> li
         return []
     return [c for c in features
             if not is_numeric_dtype(reference[c]) and reference[c].nunique() > 0.9 * n]
+
+
+# Settings naming where the inputs are, not what they hold: the window's own fingerprint carries the
+# content (reference hash, row count and row hash of the window with its late labels joined), so a
+# store and its inputs moved or copied elsewhere (paths rewritten) recompute nothing.
+LOCATION_SETTINGS = {"reference", "current", "labels"}
+
+
+def _settings_fingerprint(s: DriftSettings, window: timedelta) -> str:
+    """What changes a window's rows besides its data: every setting but the input locations."""
+    return hashlib.sha256(s.model_dump_json(exclude=LOCATION_SETTINGS).encode()
+                          + str(window).encode()).hexdigest()[:12]
+
+
+def _legacy_settings_fingerprint(s: DriftSettings, window: timedelta) -> str:
+    """The fingerprint earlier versions kept (input paths included): still accepted where the inputs
+    have not moved, so an upgrade does not recompute every window."""
+    return hashlib.sha256(s.model_dump_json().encode() + str(window).encode()).hexdigest()[:12]
 
 
 def _hash_frame(frame) -> int:

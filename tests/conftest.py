@@ -68,6 +68,29 @@ def private_copy(src: Path, dst: Path) -> Path:
     return dst
 
 
+def ingested_demo(tmp_path_factory, name: str, *, seed: int = 7, days: int = 30,
+                  end: str = "2026-11-01T00:00:00Z") -> Path:
+    """A private copy (folder `name`/demo-data) of the demo company generated and ingested in
+    process through its configured collectors (as `onepane demo` does), built once per test run
+    for each (seed, days, end) and shared by the parallel workers."""
+    def build(folder: Path) -> None:
+        from collectors.demo import generate
+        from collectors.runner import publish_services, run_sources
+        from metrics.config import load_settings
+        from metrics.store import Store
+
+        out = generate(folder / "demo-data", seed=seed, days=days, end=end)
+        config = load_settings(out / "onepane.toml")
+        store = Store(out / "onepane.duckdb").ensure()
+        publish_services(store, config)
+        results = run_sources(store, config)
+        assert all(r.ok for r in results), [(r.source, r.error) for r in results if not r.ok]
+
+    key = f"demo-{seed}-{days}d-{end[:10]}"
+    folder = built_once(tmp_path_factory, key, build)
+    return private_copy(folder / "demo-data", tmp_path_factory.mktemp(name) / "demo-data")
+
+
 def cli_env(**extra) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -92,16 +115,18 @@ def run_cli(tmp_path):
 
 # `make test` runs the files on parallel workers (pytest-xdist, `--dist loadfile`: a file's tests and
 # its module fixtures stay on one worker). Files start longest first, so the 3-minute soak and the
-# modules that build a demo store never become the run's tail. Seconds per file from a serial CI
-# run; unlisted files follow in their usual order. A serial run keeps the usual order.
+# modules that build a demo store never become the run's tail. Seconds per file from the merged
+# suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
+# keeps the usual order.
 SLOW_FILES = {
-    "test_soak.py": 195, "test_what_changed_demo.py": 111, "test_governance_demo.py": 83,
-    "test_browser.py": 68, "test_weekly_report.py": 67, "test_browser_dashboard.py": 55,
-    "test_serving.py": 44, "test_telemetry_scale.py": 42, "test_app.py": 38,
-    "test_model_health_collector.py": 37, "test_concurrency.py": 36, "test_weekly_review_page.py": 34,
-    "test_billing.py": 31, "test_what_changed_onset.py": 30, "test_demo.py": 28,
-    "test_ledger_allocation.py": 27, "test_notebooks.py": 26, "test_notebooks_review.py": 25,
-    "test_telemetry_prometheus.py": 25, "test_cli.py": 25,
+    "test_soak.py": 191, "test_weekly_report.py": 141, "test_governance_demo.py": 134,
+    "test_what_changed_demo.py": 110, "test_engines_demo_compare.py": 100, "test_browser.py": 87,
+    "test_browser_dashboard.py": 87, "test_engines.py": 60, "test_serving.py": 55, "test_app.py": 53,
+    "test_telemetry_scale.py": 45, "test_billing.py": 47, "test_weekly_review_page.py": 46,
+    "test_model_health_collector.py": 45, "test_load_races.py": 44, "test_inputs_fuzz.py": 38,
+    "test_app_dashboard.py": 37, "test_concurrency.py": 36, "test_ledger_allocation.py": 34,
+    "test_cli.py": 31, "test_demo.py": 31, "test_what_changed_onset.py": 29,
+    "test_telemetry_prometheus.py": 29, "test_notebooks_review.py": 29, "test_forecast.py": 26,
 }
 
 

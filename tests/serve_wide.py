@@ -9,6 +9,8 @@ import urllib.request
 from streamlit import config
 from streamlit.web.cli import main
 
+WIDENED = "serve_wide: server.address now reads 0.0.0.0"
+
 
 def _widen() -> None:
     port = sys.argv[sys.argv.index("--server.port") + 1]
@@ -19,6 +21,7 @@ def _widen() -> None:
         except OSError:
             time.sleep(0.2)
     config.set_option("server.address", "0.0.0.0")
+    print(WIDENED, flush=True)              # the test waits for this line before its first visit
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from collectors.demo import generate
-from tests.foundation_helpers import run_demo
+from tests.foundation_helpers import built_demo, run_demo
 
 END = "2026-11-25T00:00:00Z"
 
@@ -281,11 +281,9 @@ def test_demo_config_validates_against_installed_collectors(demo):
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    """This module's own 30-day demo build, not a copy of the shared one: the test re-runs
-    `onepane demo` in place and a copy's drift settings name other input paths, so drift windows
-    would be recomputed."""
-    out = tmp_path_factory.mktemp("demo30") / "demo"
-    return out, run_demo(out)
+    """A private copy of the run's 30-day demo build: the test re-runs `onepane demo` in it (the
+    copy's paths differ from the build's, which must not make any collector load again)."""
+    return built_demo(tmp_path_factory, "demo30-rerun")
 
 
 @pytest.mark.slow

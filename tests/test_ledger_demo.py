@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-from collectors.runner import publish_services, run_sources
 from metrics.config import load_settings
 from metrics.ledger import marginal_cost_per_bp
 from metrics.store import Store
@@ -15,16 +14,11 @@ from metrics.store import Store
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from collectors.demo import generate
+    from tests.conftest import ingested_demo
 
-    out = generate(tmp_path_factory.mktemp("demo") / "demo-data", seed=7, days=30,
-                   end="2026-11-01T00:00:00Z")
+    out = ingested_demo(tmp_path_factory, "demo", seed=7, days=30, end="2026-11-01T00:00:00Z")
     config = load_settings(out / "onepane.toml")
-    store = Store(out / "ledger.duckdb").ensure()
-    publish_services(store, config)
-    names = [s.name for s in config.source if s.type in ("billing", "kpis", "events", "openmetrics")]
-    results = run_sources(store, config, names)
-    assert results and all(r.ok for r in results), [r.error for r in results if not r.ok]
+    store = Store(out / "onepane.duckdb")
     return store, config, json.loads((out / "ground_truth.json").read_text())
 
 

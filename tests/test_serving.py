@@ -110,9 +110,14 @@ def test_with_auth_every_page_shows_only_the_login_screen(tmp_path):
 def test_the_app_itself_refuses_a_wide_address_without_auth(tmp_path):
     cfg = tmp_path / "onepane.toml"
     cfg.write_text("")
+    from tests.serve_wide import WIDENED
+
     proc, url = _server(["tests.serve_wide"], tmp_path, cfg, "wide.log")
     try:
-        time.sleep(1.0)                                  # the address flips once healthy
+        deadline = time.monotonic() + 60                 # the address flips once healthy
+        while WIDENED not in (tmp_path / "wide.log").read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "wide.log").read_text()
+            time.sleep(0.05)
         with browser() as b:
             for name in ("data_health", "", "costs"):
                 page = b.new_page()

@@ -130,16 +130,13 @@ def test_overlapping_reingests_restatements_long_silence_and_as_of(store, tmp_pa
 
 
 def test_demo_company(tmp_path_factory):
-    from collectors.demo import generate
-    from collectors.runner import publish_services, run_sources
     from metrics.config import load_settings
     from metrics.store import Store
+    from tests.conftest import ingested_demo
 
-    out = generate(tmp_path_factory.mktemp("demo") / "d", seed=7, days=30, end="2026-11-01T00:00:00Z")
+    out = ingested_demo(tmp_path_factory, "demo", seed=7, days=30, end="2026-11-01T00:00:00Z")
     config = load_settings(out / "onepane.toml")
-    store = Store(out / "onepane.duckdb").ensure()
-    publish_services(store, config)
-    assert all(r.ok for r in run_sources(store, config))
+    store = Store(out / "onepane.duckdb")
     lo, hi = store.query("SELECT min(sampled_at) lo, max(sampled_at) hi FROM raw_telemetry").row(0)
     for svc in store.query("SELECT DISTINCT service FROM raw_telemetry WHERE service IS NOT NULL")["service"]:
         for a, b in [(None, None), (hi - timedelta(days=1), hi), (lo + timedelta(days=9), lo + timedelta(days=10))]:

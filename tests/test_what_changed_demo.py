@@ -23,17 +23,13 @@ END = "2026-11-01T00:00:00Z"
 def demo(request, tmp_path_factory):
     """The demo (seed 7, ending END, 30 and 90 days: the incidents sit at other dates and the
     90-day one has quiet weeks), generated and ingested as `onepane demo` does."""
-    from collectors.demo import generate
-    from collectors.runner import publish_services, run_sources
     from metrics.config import load_settings
     from metrics.store import Store
+    from tests.conftest import ingested_demo
 
-    out = generate(tmp_path_factory.mktemp("demo") / "demo-data", seed=7, days=request.param, end=END)
+    out = ingested_demo(tmp_path_factory, "demo", seed=7, days=request.param, end=END)
     config = load_settings(out / "onepane.toml")
-    store = Store(out / "onepane.duckdb").ensure()
-    publish_services(store, config)
-    results = run_sources(store, config)
-    assert all(r.ok for r in results), [(r.source, r.error) for r in results if not r.ok]
+    store = Store(out / "onepane.duckdb")
     truth = json.loads((out / "ground_truth.json").read_text())
     return store, config, truth
 

@@ -71,26 +71,6 @@ def streamlit_server(db_path: Path, config_path: Path | None = None, timeout: fl
             log.close()
 
 
-class _Browser:
-    """The Playwright browser; each page it opens records its Streamlit script runs (`_TRACK`)."""
-
-    def __init__(self, b):
-        self._b = b
-
-    def __getattr__(self, name):
-        return getattr(self._b, name)
-
-    def new_page(self, **kw):
-        page = self._b.new_page(**kw)
-        page.add_init_script(_track_script())
-        return page
-
-    def new_context(self, **kw):
-        ctx = self._b.new_context(**kw)
-        ctx.add_init_script(_track_script())
-        return ctx
-
-
 @contextlib.contextmanager
 def browser():
     """A headless Debian chromium driven by Playwright."""
@@ -101,113 +81,34 @@ def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield _Browser(b)
+            yield b
         finally:
             b.close()
 
 
-# What a page asked Streamlit for and what it got, read off the page's own websocket: every
-# `rerun_script` message the page sends (a widget changed, a page opened) and every run the server
-# reports finished (`script_finished`, except "finished early for a rerun", which a later run
-# replaces), each change of the app root's script state and the media fetches in flight. Installed
-# before the page's scripts run (`_Browser.new_page`), or by `wait_for_app` on a page opened elsewhere.
-_TRACK = """(() => {
-  if (window.__onepane) return;
-  const t = window.__onepane = {seq: 0, asked: 0, finished: 0, rendered: 0, media: 0,
-                                fromStart: document.readyState === 'loading'};
-  const RERUN_TAG = %(rerun_tag)d, FINISHED = %(finished)d, EARLY = %(early)d;
-  const bytes = (d) => d instanceof ArrayBuffer ? new Uint8Array(d)
-      : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
-  const scriptFinished = (b) => {       // top-level fields of one ForwardMsg (protobuf wire format)
-    let i = 0;
-    const varint = () => { let v = 0, m = 1, c; do { c = b[i++]; v += (c & 127) * m; m *= 128; }
-                                                while ((c & 128) && i < b.length); return v; };
-    while (i < b.length) {
-      const tag = varint(), field = Math.floor(tag / 8), wire = tag & 7;
-      if (wire === 0) { const v = varint(); if (field === FINISHED) return v !== EARLY; }
-      else if (wire === 2) { const n = varint(); i += n; }     // (not `i += varint()`: i is read first)
-      else if (wire === 1) i += 8;
-      else if (wire === 5) i += 4;
-      else return false;
-    }
-    return false;
-  };
-  const received = (e) => { const b = bytes(e.data); if (b && scriptFinished(b)) t.finished = ++t.seq; };
-  const send = WebSocket.prototype.send;
-  WebSocket.prototype.send = function (d) {
-    if (!this.__onepane) { this.__onepane = true; this.addEventListener('message', received); }
-    const b = bytes(d);
-    if (b && b.length && b[0] === RERUN_TAG) t.asked = ++t.seq;
-    return send.call(this, d);
-  };
-  const get = window.fetch;              // download buttons fetch their file once drawn
-  window.fetch = function (url, ...rest) {
-    if (!String(url && url.url || url).includes('/media/')) return get.call(this, url, ...rest);
-    t.media += 1;
-    return get.call(this, url, ...rest).finally(() => { t.media -= 1; });
-  };
-  const watch = () => {
+# The app is idle when Streamlit's root says so (`data-test-script-state` = notRunning, connected)
+# and no status widget shows a run; the state must hold for `quiet` ms counted from the call, so a
+# rerun that the last action started (it announces itself within that time) is waited for too.
+_IDLE = """(quiet) => {
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app) return void setTimeout(watch, 50);
-    new MutationObserver(() => { t.rendered = ++t.seq; })
-      .observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-  };
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', watch);
-  else watch();
-})()"""
-
-
-def _track_script() -> str:
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    rerun = BackMsg.DESCRIPTOR.fields_by_name["rerun_script"].number
-    return _TRACK % {"rerun_tag": rerun << 3 | 2,      # a length-delimited field leads the message
-                     "finished": ForwardMsg.DESCRIPTOR.fields_by_name["script_finished"].number,
-                     "early": ForwardMsg.FINISHED_EARLY_FOR_RERUN}
-
-
-# The app is done when every script run the page asked for has finished and been rendered: the
-# server reported a finished run after the page's last rerun request, the root's script state
-# changed after that request (the frontend drew the run) and now reads notRunning/CONNECTED, no
-# status widget shows a run, no media file the run drew is still being fetched (a later run drops
-# it: a 404), and the caller's own condition (`until`, a JS expression) holds.
-_DONE = """(until) => {
-    const t = window.__onepane, app = document.querySelector('[data-testid="stApp"]');
-    if (!t || !app || !document.querySelector('[data-testid="stMain"]')) return false;
+    if (!app) return false;
     const state = (app.getAttribute('data-test-script-state') || '') + '/'
                 + (app.getAttribute('data-test-connection-state') || '');
     const w = document.querySelector('[data-testid="stStatusWidget"]');
-    if (w && w.innerText.match(/Running|Connecting|Stop/)) return false;
-    if (!(state.startsWith('notRunning/') && state.endsWith('CONNECTED'))) return false;
-    if (t.fromStart && !t.asked) return false;           // a page asks for its first run on connect
-    if (t.asked && !(t.finished > t.asked && t.rendered > t.asked)) return false;
-    if (t.media) return false;
-    return until ? !!(new Function('return (' + until + ')'))() : true;
+    const busy = !!(w && w.innerText.match(/Running|Connecting|Stop/));
+    const now = performance.now();
+    if (window.__onepaneState !== state + busy) { window.__onepaneState = state + busy; window.__onepaneSince = now; }
+    return state.startsWith('notRunning/') && state.endsWith('CONNECTED') && !busy
+        && now - window.__onepaneSince >= quiet;
 }"""
 
 
-def wait_for_app(page, timeout_ms: int = 30000, until: str | None = None) -> None:
-    """Wait until every script run the page asked for (the first one, or the one the last action
-    started) has finished and been drawn, and the JS expression `until` (if given) is true.
-
-    An action whose rerun is sent later (a slider commits after a short debounce) is not waited
-    for: follow it with a wait on the element the action changes, as the browser tests do."""
+def wait_for_app(page, timeout_ms: int = 30000, quiet_ms: int = 700) -> None:
+    """Wait until the script run finished: the main block is rendered and the app has been idle
+    (script not running, connected, no status widget) for `quiet_ms` since this call."""
     page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
-    if not page.evaluate("() => !!window.__onepane"):        # a page not opened by `browser()`
-        page.evaluate(_track_script())
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.wait_for_function(_DONE, arg=until, timeout=timeout_ms)
-    except PlaywrightTimeout:
-        seen = page.evaluate("""() => { const a = document.querySelector('[data-testid="stApp"]');
-            const w = document.querySelector('[data-testid="stStatusWidget"]');
-            return {runs: window.__onepane, state: a && a.getAttribute('data-test-script-state'),
-                    connection: a && a.getAttribute('data-test-connection-state'),
-                    status: w && w.innerText}; }""")
-        raise AssertionError(f"the app did not finish within {timeout_ms} ms "
-                             f"(until={until!r}): {seen}") from None
+    page.evaluate("() => { window.__onepaneState = null; }")
+    page.wait_for_function(_IDLE, arg=quiet_ms, timeout=timeout_ms)
 
 
 def screenshots(db_path: Path, config_path: Path | None, out: Path,

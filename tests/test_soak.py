@@ -81,7 +81,7 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
                     # the schedule: a Prometheus window, a new bill, a compaction - in the background
                     if all(j.poll() is not None for j in jobs):
                         for j in jobs:
-                            assert j.returncode == 0, j.args
+                            assert j.returncode == 0, (j.args, Path(j.err).read_text()[-2000:])
                         jobs = []
                         bill = write_csv(tmp_path / f"bill-{cycle}.csv",
                                          [focus_row(cost=f"{cycle}.5", day=f"{d:02d}", resource=f"c{cycle}")
@@ -90,9 +90,13 @@ def test_soak_collectors_and_browser_together(tmp_path, shared, artifacts):
                         cmds = [["collect", "prom", "--from", str(window), "--to", str(w_end)],
                                 ["ingest", "billing", str(bill)], ["compact"]]
                         window = FROM if w_end >= TO else w_end
-                        jobs = [subprocess.Popen([sys.executable, "-m", "app", *c], cwd=tmp_path,
-                                                 env=env, stdout=subprocess.DEVNULL,
-                                                 stderr=subprocess.DEVNULL) for c in cmds[:2]]
+                        jobs = []
+                        for k, c in enumerate(cmds[:2]):
+                            err = tmp_path / f"job-{cycle}-{k}.err"
+                            with open(err, "w") as fh:
+                                jobs.append(subprocess.Popen([sys.executable, "-m", "app", *c], cwd=tmp_path,
+                                                             env=env, stdout=subprocess.DEVNULL, stderr=fh))
+                            jobs[-1].err = err
                         subprocess.run([sys.executable, "-m", "app", *cmds[2]], cwd=tmp_path, env=env,
                                        check=True, capture_output=True)
                     for name in PAGES:

@@ -215,7 +215,8 @@ def _values_pass(node: exp.Expression, values: dict) -> exp.Expression:
         if var not in values:
             raise NotPortable(f"getvariable({var!r}) has no value")
         return literal(values[var])
-    if isinstance(node, exp.CurrentTimestamp) and "__now__" in values:
+    if "__now__" in values and (isinstance(node, exp.CurrentTimestamp) or (
+            isinstance(node, exp.Anonymous) and _fname(node) in ("now", "get_current_timestamp"))):
         return literal(values["__now__"])
     return node
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from metrics.errors import OnepaneError, StoreBusy
-from metrics.times import parse_time
+from metrics.times import parse_time, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ SQL_DIR = Path(__file__).parent / "sql"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 VIEW_LAYERS = ("staged", "public")          # applied in this order after the generated raw views
 AS_OF_VAR = "onepane_as_of"
+NOW_VAR = "onepane_now"          # metrics.times.utcnow() at connect: the views' "now" (pinnable)
 
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
 _VANISHED_MARKERS = ("No such file", "No files found", "Cannot open file", "could not open file",
@@ -284,6 +285,7 @@ class Store:
 
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None) -> None:
+    con.execute(f"SET VARIABLE {NOW_VAR} = ?::TIMESTAMPTZ", [utcnow()])
     if as_of is None:
         con.execute(f"SET VARIABLE {AS_OF_VAR} = NULL")
     else:

@@ -125,7 +125,8 @@ def _explain(store: Store, service: str, at: datetime, window: timedelta, baseli
     R = read_range(at, window, baseline)
     if con is None:                   # one connection narrowed to the read range (wc_read)
         with reading(store, as_of, R[0] - LOOKBACK_S, R[1]) as con:
-            return _explain(store, service, at, window, baseline, config, as_of, con=con, span=span)
+            return _explain(store, service, at, window, baseline, config, as_of, con=con, span=span,
+                            shared=shared)
     if span is None:
         span = store.query(S.sql("wc_span"), {"service": service, "start": dt(R[0]), "end": dt(R[1])},
                            con=con)

@@ -72,7 +72,7 @@ class ChdbEngine:
             raise OnepaneError(f"clickhouse: {str(e).strip().splitlines()[0][:300]}") from None
 
     def _values(self) -> dict:
-        return {"onepane_as_of": self.as_of, "__now__": self.now}
+        return {"onepane_as_of": self.as_of, "onepane_now": self.now, "__now__": self.now}
 
     def _parquet(self, table: str) -> str:
         """The table's Parquet files with the typed structure of its schema template, so nothing

@@ -206,10 +206,7 @@ def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
 
 def compare(store: Store, as_of=None, progress=None, only: str | None = None) -> list[dict]:
     """`only`: run just the queries whose name contains this text."""
-    # both engines read one clock: the views' now() is DuckDB's (the system clock), which a pinned
-    # ONEPANE_NOW does not move; the ClickHouse side inlines that same instant
-    now = store.query("SELECT now() AS t")["t"][0]
-    engine = ChdbEngine(store, as_of=as_of, now=now)
+    engine = ChdbEngine(store, as_of=as_of)
     rows = []
     try:
         for name, sql, params in _cases(store):

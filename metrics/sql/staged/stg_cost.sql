@@ -32,7 +32,7 @@ SELECT
     date_trunc('day', f.charge_period_start)       AS day,
     CASE WHEN f.x_invoice_expected THEN f.invoice_id IS NULL
          WHEN f.x_finalizes_at IS NULL THEN NULL
-         ELSE coalesce(getvariable('onepane_as_of')::TIMESTAMPTZ, now()) < f.x_finalizes_at
+         ELSE coalesce(getvariable('onepane_as_of')::TIMESTAMPTZ, getvariable('onepane_now')::TIMESTAMPTZ, now()) < f.x_finalizes_at
     END                                            AS x_estimated
 FROM r f
 LEFT JOIN stg_services s ON s.service = f.x_service;

@@ -251,6 +251,9 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=1_000_000)
     ap.add_argument("--dir", default="/tmp/onepane-telemetry-scale")
     ap.add_argument("--no-ingest", action="store_true", help="measure the reads only")
+    ap.add_argument("--only-ingest", action="store_true", help="measure the ingests only (no store built)")
+    ap.add_argument("--om-days", type=int, default=1,
+                    help="days in the one OpenMetrics file ingested (10: a 10M-sample file)")
     ap.add_argument("--db")
     ap.add_argument("--data-om", default="")
     ap.add_argument("--data-req", default="")
@@ -262,9 +265,13 @@ def main() -> None:
     from metrics.store import Store
 
     days = max(1, round(a.samples / SAMPLES_PER_DAY))
+    if a.only_ingest:
+        days = a.om_days
     d = Path(a.dir) / f"{days}d"
     d.mkdir(parents=True, exist_ok=True)
     files = generate(d, days)
+    if a.only_ingest:
+        return _only_ingest(a, d, files)
     db = d / "store.duckdb"
     if not db.exists():
         store = Store(db).ensure()
@@ -281,6 +288,16 @@ def main() -> None:
         for read, variants in INGESTS.items():
             results[read] = sides.compare(__file__, [f"{read}/{v}" for v in variants], argv, runs=1)
     report(results, n, days)
+
+
+def _only_ingest(a, d: Path, files: list[Path]) -> None:
+    """The ingest sides alone, on one file of --om-days days (no store of samples built)."""
+    om = files[0] if len(files) == 1 else one_file(d, files)
+    log = request_log(Path(a.dir) / f"requests_{a.requests}.csv", a.requests)
+    argv = ["--db", str(d / "unused.duckdb"), "--dir", str(d), "--data-om", str(om), "--data-req", str(log)]
+    results = {read: sides.compare(__file__, [f"{read}/{v}" for v in variants], argv, runs=a.runs)
+               for read, variants in INGESTS.items()}
+    report(results, len(files) * SAMPLES_PER_DAY, len(files))
 
 
 def report(results: dict, n: int, days: int) -> None:

@@ -19,10 +19,18 @@ M/D/YYYY, D.M.YYYY, ...), one reading per column inferred from all its values; a
 or more than a year after the load refuses the file. Latencies must be finite and >= 0: a NaN,
 infinite or negative latency refuses the file (never summed, never silently NULL). A bad value
 raises InputError naming the file, line (header = line 1) and column; nothing is written.
+
+CSV files are read, typed and written by DuckDB in one streamed pass (`_csv_fast`): every check
+above is a guard in that query, and a row that fails one (or anything unusual: a header DuckDB
+reads differently, a value polars would read differently) stops it; the file is then read by the
+polars reader (`read_requests`), which accepts it as the guards could not, or raises the typed
+error naming the first failing line and column. So both paths give the same rows and errors.
 """
 from __future__ import annotations
 
 import logging
+import shutil
+from datetime import timezone
 from pathlib import Path
 
 import polars as pl
@@ -165,6 +173,164 @@ def read_requests(path: Path, service: str | None = None, source: str | None = N
     return pl.DataFrame(out)
 
 
+# ---- the fast path: CSV -> Parquet in DuckDB ---------------------------------------------------
+_STOP = "onepane: not on the fast path"        # raised inside the query by error(); never shown
+_SPACE = " \t\n\r\x0b\x0c"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _header(path: Path) -> list[str] | None:
+    """The header's column names as Python's csv module reads them (None: not plain UTF-8 CSV)."""
+    import csv
+    import io
+
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 20)
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0] if len(rows) == 1 else None
+
+
+def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: str, now=None) -> dict | None:
+    """Read, check and write a CSV request log in one DuckDB query through `load`; the counts for
+    the load details, or None when the file needs the polars reader (see the module doc)."""
+    import duckdb
+
+    from collectors.dates import Bounds, lit
+
+    names = _header(path)
+    if not names or len(set(names)) != len(names) or any(not n for n in names):
+        return None
+    opts = ("all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
+            "allow_quoted_nulls = false, strict_mode = true, null_padding = false")
+    src = f"read_csv({lit(str(path))}, {opts})"
+    try:
+        got = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+    except duckdb.Error:
+        return None
+    if got != names:
+        return None
+    c = {k: _find(names, k) for k in ALIASES}
+    if c["arrived_at"] is None or (c["service"] is None and not service):
+        return None
+    bounds = Bounds.at(now)
+    stop = f"error({lit(_STOP)})"
+
+    def v(key):
+        return f"src.{_q(c[key])}"
+
+    # three layers, so each expression is computed once per row (DuckDB does not share one
+    # between the branches of a CASE): typed values; the output columns and one `_bad` flag
+    # (any check failing); the write, where a bad row (or one on another day) stops the query
+    typed = {f"_t_{k}": v(k) for k in c if c[k]}
+    checks: list[str] = []
+
+    def when(key):
+        """ISO 8601 only (YYYY-MM-DD first, no space before): what the ISO reading of
+        collectors.dates gives, in one cast (naive values are UTC: the session's time zone)."""
+        typed[f"_p_{key}"] = f"CASE WHEN {v(key)} LIKE '____-__-__%' THEN TRY_CAST({v(key)} AS TIMESTAMPTZ) END"
+        return f"_p_{key}"
+
+    def outside(t):
+        return (f"({t} < TIMESTAMPTZ {lit(bounds.earliest.isoformat())} "
+                f"OR {t} > TIMESTAMPTZ {lit(bounds.latest.isoformat())})")
+
+    def number(key, typ="DOUBLE"):
+        x, n = f"_t_{key}", f"_n_{key}"
+        typed[n] = f"TRY_CAST(nullif({v(key)}, '') AS {typ})"
+        if typ == "BIGINT":      # polars reads plain integers only ("5.0", "+5", " 5" -> the polars reader)
+            checks.append(f"({x} <> '' AND {n}::VARCHAR IS DISTINCT FROM {x})")
+        else:                    # DuckDB also reads " 5" and "1_000", polars does not
+            checks.append(f"({x} <> '' AND ({n} IS NULL OR contains({x}, '_') OR trim({x}, {lit(_SPACE)}) <> {x}))")
+        return n
+
+    arrived = when("arrived_at")
+    cols = {"arrived_at": arrived}
+    checks.append(f"{arrived} IS NULL OR {outside(arrived)}")
+    if c["finished_at"]:
+        fin, x = when("finished_at"), "_t_finished_at"
+        cols["finished_at"] = fin
+        checks.append(f"({fin} IS NULL AND {x} IS NOT NULL AND trim({x}) <> '') OR {outside(fin)}")
+    cols["service"] = "_t_service" if c["service"] else f"{lit(service)}::VARCHAR"
+    for key in ("request_id", "model_version", "status"):
+        cols[key] = f"_t_{key}" if c[key] else "NULL::VARCHAR"
+    lat = None
+    if c["latency_s"]:
+        lat = number("latency_s")
+    elif c["latency_ms"]:
+        lat = f"({number('latency_ms')} / 1000.0)"
+    elif c["finished_at"]:
+        lat = f"((epoch_us({fin}) - epoch_us({arrived})) / 1e6)"
+    if lat is not None:          # finite, >= 0 (the polars reader checks ms before dividing: same sign)
+        cols["latency_s"] = lat
+        checks.append(f"NOT isfinite({lat}) OR {lat} < 0")
+    for key in ("prompt_tokens", "completion_tokens"):
+        if c[key]:
+            cols[key] = number(key, "BIGINT")
+    if c["path"]:
+        typed["_path"] = f"lower({v('path')})"
+    allowed = ", ".join(map(lit, sorted(TRUE | FALSE)))
+    for key, word in (("fallback", "fallback"), ("abstained", "abstain")):
+        if c[key]:
+            typed[f"_b_{key}"] = f"lower(trim({v(key)}))"
+            cols[key] = f"_b_{key} IN ({', '.join(map(lit, sorted(TRUE)))})"
+            checks.append(f"_b_{key} NOT IN ({allowed})")
+        elif c["path"]:
+            cols[key] = f"coalesce(starts_with(_path, {lit(word)}), false)"
+    cols["source"] = f"{lit(source)}::VARCHAR"
+    bad = " OR ".join(f"coalesce({x}, false)" for x in checks)
+    layer1 = f"SELECT {', '.join(f'{e} AS {k}' for k, e in typed.items())} FROM {src} AS src"
+    layer2 = (f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())}, ({bad}) AS _bad "
+              f"FROM ({layer1})")
+
+    def body(day: str | None) -> str:
+        """The query; with `day`, a row on another UTC day stops it (error 'another day')."""
+        other = (f"WHEN NOT (arrived_at >= TIMESTAMPTZ '{day}' AND arrived_at < TIMESTAMPTZ '{day}' "
+                 f"+ INTERVAL 1 DAY) THEN error('onepane: another day') ") if day else ""
+        return (f"SELECT * EXCLUDE (_bad) REPLACE (CASE WHEN _bad THEN {stop} {other}ELSE arrived_at END "
+                f"AS arrived_at) FROM ({layer2})")
+
+    try:
+        first = con.execute(f"SELECT arrived_at FROM ({body(None)}) LIMIT 1").fetchone()
+    except duckdb.Error:
+        return None
+    if first is None:            # no rows: the polars reader handles the empty file
+        return None
+    return _write_fast(con, load, body, list(cols), first[0], scope)
+
+
+def _write_fast(con, load, body, cols: list[str], first, scope: str) -> dict | None:
+    """Write through the load: one unpartitioned file when every row is on the first row's UTC
+    day (a row on another day stops the query), else partitioned by DuckDB."""
+    import duckdb
+
+    from metrics.lake import OWNER
+
+    day = first.astimezone(timezone.utc).date().isoformat()
+    before = set(load.staging.iterdir()) if load.staging.exists() else set()
+    for sql, part in ((body(day), day), (body(None), None)):
+        try:
+            load.write_query(con, sql, cols, scope, partition=part)
+            break
+        except duckdb.Error as e:
+            for p in set(load.staging.iterdir()) - before:          # the stopped write's files
+                if p.name != OWNER:
+                    shutil.rmtree(p, ignore_errors=True)
+            if "onepane: another day" not in str(e):
+                return None
+    staged = sorted(p for p in load.staging.rglob("*.parquet") if p.parent.parent not in before)
+    n, fb, ab = con.execute(
+        f"SELECT count(*), count(*) FILTER (fallback), count(*) FILTER (abstained) FROM read_parquet("
+        f"[{', '.join(repr(str(p)) for p in staged)}], union_by_name = true, hive_partitioning = false)").fetchone()
+    return {"requests": n, "fallbacks": fb, "abstained": ab}
+
+
 def ingest_requests(store, path, config=None, source=None, service: str | None = None, ctx=None) -> dict:
     """Load one request log into raw_requests (all-or-nothing; the same file twice loads once)."""
     from collectors.runner import file_hash
@@ -182,15 +348,26 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
     load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
             Load(store, "raw_requests", collector="requests", source=source or path.name,
                  source_file=str(path), content_hash=digest))
+    scope = f"requests/{digest[:16]}"
     with load:
-        frame = read_requests(path, service, source)
-        load.write_days(frame, "arrived_at", scope=f"requests/{digest[:16]}")
-        load.details = {"requests": frame.height,
-                        "fallbacks": int(frame["fallback"].sum() or 0),
-                        "abstained": int(frame["abstained"].sum() or 0)}
+        counts = None
+        if path.suffix.lower() not in (".parquet", ".pq"):
+            import duckdb
+            con = duckdb.connect()
+            try:
+                con.execute("SET TimeZone = 'UTC'")
+                counts = _csv_fast(con, load, path, service, source or path.name, scope)
+            finally:
+                con.close()
+        if counts is None:
+            frame = read_requests(path, service, source)
+            load.write_days(frame, "arrived_at", scope=scope)
+            counts = {"requests": frame.height, "fallbacks": int(frame["fallback"].sum() or 0),
+                      "abstained": int(frame["abstained"].sum() or 0)}
+        load.details = counts
     if load.status == "duplicate":             # the same content was committed meanwhile
         return {"load_id": load.duplicate_of, "rows": 0, "skipped": True}
-    return {"load_id": load.load_id, "rows": frame.height, "skipped": False}
+    return {"load_id": load.load_id, "rows": counts["requests"], "skipped": False}
 
 
 @collector("requests", settings=RequestsSettings, table="raw_requests",

@@ -1,0 +1,158 @@
+"""Request logs read by DuckDB in one pass (collectors/requests._csv_fast, issue 15): the rows are
+the polars reader's (`read_requests`), every refusal is its typed error naming file, line and
+column, and nothing is written when a row deep in a big file is bad."""
+from __future__ import annotations
+
+import csv
+import math
+from datetime import datetime, timezone
+
+import polars as pl
+import pytest
+
+import collectors.requests as requests_mod
+from collectors.requests import ingest_requests, read_requests
+from metrics.errors import InputError
+
+COLS = ["request_id", "arrived_at", "finished_at", "service", "model_version", "status", "prompt_tokens",
+        "completion_tokens", "fallback", "abstained", "latency_s", "source"]
+
+
+def _no_polars(monkeypatch):
+    """Fail if the polars reader is used (the file must take the fast path)."""
+    def boom(*a, **k):
+        raise AssertionError("the polars reader was used")
+    monkeypatch.setattr(requests_mod, "read_requests", boom)
+
+
+def _stored(store) -> list[tuple]:
+    return store.query(f"SELECT {', '.join(COLS)} FROM raw_requests ORDER BY request_id").rows()
+
+
+def _written(path) -> list:
+    return sorted(p for p in path.rglob("*.parquet") if "raw_requests" in p.parts and "_schema" not in p.name)
+
+
+def test_fast_path_gives_the_polars_readers_rows(store, tmp_path, monkeypatch):
+    path = tmp_path / "req.csv"
+    path.write_text(
+        "Request_ID,timestamp,ended_at,service,version,code,input_tokens,output_tokens,used_fallback,abstain,duration_ms\n"
+        "a,2026-09-01T10:00:00Z,2026-09-01T10:00:00.250Z,chat,v1,200,12,30,yes,0,250\n"
+        "b,2026-09-01 10:00:01.5+02:00,,chat,v2,500,,,,F,1e3\n"
+        '"",2026-09-01T23:59:59.999999,,"chat",v1,"",0,-3,TRUE,,\n'
+        "d,2026-09-01,2026-09-01T00:00:01+00:00,chat,,429,7,8,n,true,0.5\n")
+    _no_polars(monkeypatch)
+    out = ingest_requests(store, path)
+    monkeypatch.undo()
+    assert out["rows"] == 4
+    ref = read_requests(path, source="req.csv").with_columns(pl.col("latency_s").round(9))
+    got = _stored(store)
+    want = ref.select(COLS).sort("request_id").rows()
+    assert [tuple(round(x, 9) if isinstance(x, float) else x for x in r) for r in got] == want
+    # by hand: latency from duration_ms; the +02:00 arrival is 08:00:01.5 UTC; quoted "" stays ""
+    by_id = {r[0]: r for r in got}
+    assert by_id["a"][10] == 0.25 and by_id["b"][10] == 1.0 and by_id[""][10] is None
+    assert by_id["b"][1] == datetime(2026, 9, 1, 8, 0, 1, 500000, tzinfo=timezone.utc)
+    assert by_id[""][5] == "" and by_id["d"][4] is None
+    assert [by_id[k][8] for k in ("a", "b", "", "d")] == [True, None, True, False]
+    assert [by_id[k][9] for k in ("a", "b", "", "d")] == [False, False, None, True]
+
+
+def test_path_column_and_latency_from_finished(store, tmp_path, monkeypatch):
+    path = tmp_path / "req.csv"
+    path.write_text("id,arrived_at,finished_at,route\n"
+                    "1,2026-09-01T10:00:00Z,2026-09-01T10:00:02Z,Fallback-model\n"
+                    "2,2026-09-01T10:00:00Z,2026-09-01T10:00:00.125Z,abstain\n"
+                    "3,2026-09-01T10:00:00Z,,\n")
+    _no_polars(monkeypatch)
+    ingest_requests(store, path, service="svc")
+    got = store.query("SELECT request_id, service, latency_s, fallback, abstained FROM raw_requests "
+                      "ORDER BY request_id").rows()
+    assert got == [("1", "svc", 2.0, True, False), ("2", "svc", 0.125, False, True),
+                   ("3", "svc", None, False, False)]
+
+
+def _big(path, n, bad_at=None, column=None, value=None):
+    """n rows over one day; row `bad_at` (0-based) gets `value` in `column`."""
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["request_id", "service", "arrived_at", "latency_ms", "fallback"])
+        for i in range(n):
+            row = {"request_id": f"r{i}", "service": "s",
+                   "arrived_at": f"2026-09-01T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+                   "latency_ms": str(i % 97), "fallback": "false"}
+            if i == bad_at:
+                row[column] = value
+            w.writerow(list(row.values()))
+
+
+@pytest.mark.parametrize("column,value,message", [
+    ("latency_ms", "-4", "not a finite, non-negative number"),
+    ("latency_ms", "NaN", "not a finite, non-negative number"),
+    ("latency_ms", "12ms", "not a number"),
+    ("arrived_at", "2026-02-30T00:00:00Z", "not a time"),
+    ("arrived_at", "1999-12-31T00:00:00Z", "outside the accepted range"),
+    ("fallback", "maybe", "not a boolean"),
+])
+def test_bad_row_deep_in_a_big_file_is_named_and_nothing_is_written(store, tmp_path, column, value, message):
+    path = tmp_path / "big.csv"
+    n, bad = 120_000, 104_321
+    _big(path, n, bad, column, value)
+    with pytest.raises(InputError) as e:
+        ingest_requests(store, path)
+    assert e.value.line == bad + 2 and e.value.column == column and e.value.file == str(path)
+    assert message in str(e.value)
+    assert store.query("SELECT count(*) n FROM raw_requests")["n"][0] == 0
+    assert _written(store.lake) == []
+    assert not list((store.lake / "_staging").glob("*/*/*.parquet")) if (store.lake / "_staging").exists() else True
+
+
+def test_values_the_fast_path_is_unsure_of_go_to_the_polars_reader(store, tmp_path):
+    # " 5": DuckDB would read 5, polars refuses it: the error is the polars reader's
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n"
+                    "r2,s,2026-09-01T00:00:01Z, 5\n")
+    with pytest.raises(InputError) as e:
+        ingest_requests(store, path)
+    with pytest.raises(InputError) as ref:
+        read_requests(path)
+    assert str(e.value) == str(ref.value) and e.value.line == 3 and e.value.column == "latency_ms"
+    # unix seconds (not ISO): the polars reader reads it, rows as it gives them
+    unix = tmp_path / "unix.csv"
+    unix.write_text("request_id,service,arrived_at,latency_ms\nr1,s,1788220800,5\n")
+    assert ingest_requests(store, unix)["rows"] == 1
+    assert store.query("SELECT arrived_at FROM raw_requests")["arrived_at"][0] == datetime(2026, 9, 1, tzinfo=timezone.utc)
+
+
+def test_multi_day_log_and_a_rerun(store, tmp_path, monkeypatch):
+    path = tmp_path / "days.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\n"
+                    "a,s,2026-09-02T00:00:00Z,1\nb,s,2026-09-01T23:59:59.999Z,2\nc,s,2026-09-03T12:00:00Z,3\n")
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 3
+    assert ingest_requests(store, path)["skipped"]
+    per_day = store.query("SELECT strftime(arrived_at, '%Y-%m-%d') d, count(*) n, sum(latency_s) l "
+                          "FROM raw_requests GROUP BY 1 ORDER BY 1").rows()
+    assert per_day == [("2026-09-01", 1, 0.002), ("2026-09-02", 1, 0.001), ("2026-09-03", 1, 0.003)]
+    assert sorted(p.name for p in (store.lake / "raw_requests").iterdir() if p.is_dir()) == [
+        "day=2026-09-01", "day=2026-09-02", "day=2026-09-03"]
+
+
+def test_duplicate_ids_in_one_log_keep_the_last_row(store, tmp_path, monkeypatch):
+    path = tmp_path / "dup.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\n"
+                    "a,s,2026-09-01T00:00:00Z,1\nb,s,2026-09-01T00:00:01Z,2\na,s,2026-09-01T00:00:02Z,3\n")
+    _no_polars(monkeypatch)
+    ingest_requests(store, path)
+    got = store.query("SELECT request_id, latency_s FROM stg_requests ORDER BY request_id").rows()
+    assert got == [("a", 0.003), ("b", 0.002)]
+
+
+def test_capture_request_log_loads_as_the_polars_reader_reads_it(store, shared):
+    path = shared / "gpu-serving-capture" / "requests.csv"
+    ingest_requests(store, path, service="ranker")
+    ref = read_requests(path, service="ranker")
+    got = store.query("SELECT count(*) n, sum(latency_s) l, min(arrived_at) a FROM raw_requests").row(0)
+    assert got[0] == ref.height
+    assert math.isclose(got[1], ref["latency_s"].sum(), rel_tol=1e-12)
+    assert got[2] == ref["arrived_at"].min()

@@ -213,6 +213,7 @@ def ingest_openmetrics(store, path, config=None, source=None, default_time: floa
             parsed = reader.read().p
             m, mapped = series_meta(parsed, config, service, model_version)
             scope = f"openmetrics/{digest[:16]}"
+            load.keys_unique = True                # both writes below give each key once
             if reader.files:
                 w = reader.write(load, m, src, scope)
             else:                                  # no sample at all: nothing to join

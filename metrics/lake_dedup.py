@@ -6,7 +6,9 @@ That used to be a `row_number()` over every row at every read. Now it is decided
 commits (under the table's commit lock, so loads are compared one at a time):
 
 1. within the load: a key written twice keeps its last-written row (the OpenMetrics rule: the later
-   line wins); the staged files are rewritten only when there is such a duplicate;
+   line wins); the staged files are rewritten only when there is such a duplicate. A collector that
+   already wrote every key once (`ingest openmetrics` de-duplicates while writing) sets
+   `load.keys_unique = True` and this scan is skipped;
 2. across loads: every key the load shares with a row already published in the table (any load,
    visible or not - a superseded row may come back when its superseder is itself superseded, and a
    load's visibility depends on the as-of time) gives one row in `_dedup_<table>`: the losing
@@ -79,6 +81,8 @@ def stage(load, part_name: str, part_expr: str) -> int:
 
 
 def _within(con, load, rule: Rule, staged: list[Path], part_name: str, part_expr: str) -> list[Path]:
+    if getattr(load, "keys_unique", False):     # the collector wrote each key once (it says so)
+        return staged
     keys = ", ".join(f'"{k}"' for k in rule.key)
     src = f"read_parquet({_list(staged)}, union_by_name = true, hive_partitioning = false, filename = true)"
     dup = con.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {src} WHERE {rule.where}").fetchone()[0]

@@ -20,6 +20,12 @@ SELECT sampled_at, metric, labels_hash, model_version, value, increase, dt_s, st
        CASE WHEN metric LIKE '%\\_bucket' ESCAPE '\\' THEN json_extract_string(labels, '$.le') END AS le
 FROM stg_telemetry_delta
 WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
+  -- the series the summary reads (the window skips the rest: a GPU exporter's temperatures, clocks, ...)
+  AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_count',
+                 'inference_request_duration_seconds_sum', 'inference_request_duration_seconds_bucket',
+                 'inference_fallback_total', 'inference_abstain_total', 'inference_tokens_total',
+                 'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE',
+                 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total')
 """
 COLS = ["sampled_at", "metric", "labels_hash", "model_version", "value", "increase", "dt_s", "status", "le"]
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)

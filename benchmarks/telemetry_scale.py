@@ -1,17 +1,26 @@
 """Benchmark: telemetry reads and ingests at scale, as ratios against the filter-first DuckDB query.
 
     nice .venv/bin/python benchmarks/telemetry_scale.py --samples 1000000 [--dir /tmp/tscale]
+    nice .venv/bin/python benchmarks/telemetry_scale.py --samples 100000000 --fast-build \
+        --reads summary_last_hour,service_page_day,service_page_7d --runs 1
 
 1. Generates OpenMetrics scrape files (6 services x 29 series, a scrape every 15 s: ~1M samples
    per day; --samples picks the number of days) and a request log (1M rows), and ingests them
-   through the real collectors (`ingest openmetrics`, `ingest requests`).
-2. Measures each read path of issue 15 over one service, each against the fastest plain DuckDB
-   query giving the same answer straight from the Parquet files, service and time filters first:
-     stg_telemetry_day      one service's day of stg_telemetry (count, sum), also with the
-                            pre-round-3 windowed view (`old_view`) for comparison
-     summary_last_hour      metrics.telemetry.telemetry_summary over the last hour (requests per version)
+   through the real collectors (`ingest openmetrics`, `ingest requests`). `--fast-build` writes
+   the same samples straight through the lake writer instead (one load per day; for 100M, where
+   generating and parsing ~10 GB of text takes longer than the reads measured); reads only.
+2. Measures each read path of issue 15 over one service against the fastest hand-written DuckDB
+   statement giving the SAME full answer straight from the Parquet files, service and time
+   filters first (benchmarks/sql/*_baseline.sql; no load gating or de-duplication, which this
+   store does not need: `check_baseline_applies` stops the run otherwise):
+     stg_telemetry_day      one service's day of stg_telemetry (count, sum)
+     summary_last_hour      metrics.telemetry.telemetry_summary over the last hour: every figure
+                            it returns (per version and for the service), 9 significant digits
      summary_whole_range    the same over all stored data
-     service_page_day       metrics/sql/queries/service_technical.sql over the last day
+     service_page_day       the Service page's technical query (metrics.queries.service_technical)
+                            over the last day: every (bucket, version, metric, value) row
+     service_page_7d        the same over the last 7 days
+   The GPU-hour price is configured (`[pricing] gpu_hour`), so neither side reads billing data.
 3. Ingests against DuckDB doing the same parsing: the OpenMetrics text (one day file) split with
    read_csv and regexp into Parquet; the request log read_csv -> Parquet (answer: rows written).
 Sides as in benchmarks/sides.py: a fresh process per run, sides alternating, every side's answer

@@ -97,9 +97,10 @@ def _rows(con, query: str, params: dict | None = None) -> list[dict]:
 
 def _window(con, params: dict, start: datetime | None) -> None:
     """The temporary table `_window`: the service's samples in the window with their increase,
-    read filter-first (telemetry_window.sql). The previous sample of each series is looked for
-    LOOKBACK before the window; if a counter has none there but has an older one, the window is
-    read again from the beginning of the store (exact, slower; rare: a counter silent for longer)."""
+    read filter-first (telemetry_window.sql; only the series the summary uses). The previous sample
+    of each series is looked for LOOKBACK before the window; only if a counter has none there is
+    older history probed, and if it has an older one the window is read again from the beginning
+    of the store (exact, slower; rare: a counter silent for longer)."""
     frm = params["start"] - LOOKBACK if start is not None else ALL_START
     con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
     if start is None or not con.execute("SELECT bool_or(no_prev) FROM _window").fetchall()[0][0]:

@@ -88,15 +88,23 @@ def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
     return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
 
 
+def _rows(con, query: str, params: dict | None = None) -> list[dict]:
+    """A small result as dicts (plain fetch: no data-frame conversion for a handful of rows)."""
+    cur = con.execute(query, params or None)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
 def _window(con, params: dict, start: datetime | None) -> None:
     """The temporary table `_window`: the service's samples in the window with their increase,
-    read filter-first (telemetry_window.sql). The previous sample of each series is looked for
-    LOOKBACK before the window; if a counter has none there but has an older one, the window is
-    read again from the beginning of the store (exact, slower; rare: a counter silent for longer)."""
+    read filter-first (telemetry_window.sql; only the series the summary uses). The previous sample
+    of each series is looked for LOOKBACK before the window; only if a counter has none there is
+    older history probed, and if it has an older one the window is read again from the beginning
+    of the store (exact, slower; rare: a counter silent for longer)."""
     frm = params["start"] - LOOKBACK if start is not None else ALL_START
     con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
-    if start is None:
-        return
+    if start is None or not con.execute("SELECT bool_or(no_prev) FROM _window").fetchall()[0][0]:
+        return                            # every series found its previous sample (or none is needed)
     older = con.execute(sql("telemetry_window_older"), {"service": params["service"], "from": frm}).fetchall()[0][0]
     if older:
         con.execute("DROP TABLE _window")
@@ -111,11 +119,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     try:
         # the service's samples in the window, computed once (a temporary table on a read-only connection)
         _window(con, params, start)
-        versions = store.query(sql("telemetry_versions"), con=con).to_dicts()
-        buckets = store.query(sql("telemetry_latency_buckets"), con=con)
-        gpu = store.query(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con).to_dicts()
-        logs = {r["model_version"]: r for r in
-                store.query(sql("telemetry_request_log"), params, con=con).to_dicts()}
+        versions = _rows(con, sql("telemetry_versions"))
+        buckets: dict = {}
+        for b in _rows(con, sql("telemetry_latency_buckets")):
+            buckets.setdefault(b["model_version"], []).append((b["le"], b["count"]))
+        gpu = _rows(con, sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s})
+        logs = {r["model_version"]: r for r in _rows(con, sql("telemetry_request_log"), params)}
     finally:
         con.close()
     price, currency = gpu_hour_price(store, config)
@@ -129,8 +138,7 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
         if mv not in counted and mv in logs:
             continue                      # no request counters: the version comes from its request log
         requests = v["requests"] if v["requests"] is not None else v["histogram_count"]
-        bk = buckets.filter(buckets["model_version"] == mv)
-        pairs = list(zip(bk["le"].to_list(), bk["count"].to_list()))
+        pairs = buckets.get(mv, [])
         g = by_version.get(mv, {})
         gpu_s = g.get("gpu_seconds")
         cost = _money(gpu_s, price)

@@ -20,6 +20,12 @@ SELECT sampled_at, metric, labels_hash, model_version, value, increase, dt_s, st
        CASE WHEN metric LIKE '%\\_bucket' ESCAPE '\\' THEN json_extract_string(labels, '$.le') END AS le
 FROM stg_telemetry_delta
 WHERE service = $service AND sampled_at >= $start AND sampled_at < $end
+  -- the series the summary reads (the window skips the rest: a GPU exporter's temperatures, clocks, ...)
+  AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_count',
+                 'inference_request_duration_seconds_sum', 'inference_request_duration_seconds_bucket',
+                 'inference_fallback_total', 'inference_abstain_total', 'inference_tokens_total',
+                 'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE',
+                 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total')
 """
 COLS = ["sampled_at", "metric", "labels_hash", "model_version", "value", "increase", "dt_s", "status", "le"]
 T0 = datetime(2026, 3, 2, tzinfo=timezone.utc)
@@ -167,3 +173,50 @@ def test_page_query_filters_reach_the_parquet_scan(store, tmp_path):
     scan = plan[plan.index("READ_PARQUET"):]
     filters = scan[scan.index("Filters:"):].replace(" ", "")
     assert "service='b'" in filters and "sampled_at>=" in filters and "sampled_at<" in filters
+
+
+def test_service_page_query_filters_reach_the_parquet_scan(store, tmp_path):
+    """EXPLAIN ANALYZE of the Service page's technical query (as the page runs it: no GPUs named)
+    over one service and one day of a two-service, three-day store: every scan of raw_telemetry
+    carries the service filter, the window's scan carries both time bounds, and it hands on only
+    that service's rows of that day and the hour before."""
+    import json
+
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics.queries import _drop_unused
+    from metrics.telemetry import sql
+
+    hour = timedelta(hours=1)
+    for svc in ("a", "b"):
+        rows = [("req_total", "v1", i, T0 + i * hour) for i in range(72)]
+        (tmp_path / f"{svc}.om").write_text(om(rows, tmp_path / "x.om").read_text().replace('"svc"', f'"{svc}"'))
+        ingest_openmetrics(store, tmp_path / f"{svc}.om")
+    start = T0 + timedelta(days=1)
+    params = {"service": "b", "start": start, "end": start + timedelta(days=1), "bucket": "hour", "split": True}
+    query = _drop_unused(sql("service_technical"), {**params, "gpus": []})
+    assert "list_contains" not in query            # the GPU-without-service branch is left out
+    out = tmp_path / "profile.json"
+    con = store.connect()
+    try:
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{out}'")
+        got = con.execute(query, params).fetchall()
+        con.execute("PRAGMA disable_profiling")
+    finally:
+        con.close()
+    assert sorted(r[3] for r in got if r[2] == "requests") == [1.0] * 24     # +1 per hour, 24 hours
+    profile = json.loads(out.read_text())
+    scans, todo = [], list(profile.get("operator", profile.get("children", [])))
+    while todo:
+        node = todo.pop()
+        todo += node.get("children", [])
+        info = node.get("extra_info", {})
+        cols = info.get("Projections", [])
+        if "READ_PARQUET" in (node.get("name", ""), info.get("Function", "")) and "labels_hash" in cols \
+                and "_loser" not in cols:
+            scans.append((str(info.get("Filters", "")).replace(" ", ""),
+                          node.get("intermediate_rows", node.get("operator_cardinality"))))
+    assert scans and all("service='b'" in f for f, _ in scans), scans
+    window = [(f, n) for f, n in scans if "sampled_at>=" in f and "sampled_at<" in f]
+    assert window, scans
+    assert all(n <= 25 for _, n in window), window     # b's samples in [start - 1 h, end): 25 of 144

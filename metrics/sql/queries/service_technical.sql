@@ -4,7 +4,8 @@
 --         stg_telemetry_delta's increase rule), stg_requests
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
---         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service)
+--         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
+--         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py)
 -- One service's technical health per time bucket and model version:
 --   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
 --                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
@@ -16,14 +17,18 @@
 --   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
 --    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
 --   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
-WITH raw AS (
+WITH svc AS (
     -- filter first: service, time (an hour before $start for each series' previous sample) and
-    -- metric sit on the Parquet scan; then stg_telemetry's de-duplication (newest load wins)
+    -- metric sit on the Parquet scan; stg_telemetry is de-duplicated at write (newest load wins).
+    -- One read for the counters and the service's GPU utilisation.
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start
     FROM stg_telemetry
     WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 HOUR AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
-                     'inference_fallback_total', 'inference_abstain_total')
+                     'inference_fallback_total', 'inference_abstain_total', 'DCGM_FI_DEV_GPU_UTIL')
+),
+raw AS (
+    SELECT * FROM svc WHERE metric <> 'DCGM_FI_DEV_GPU_UTIL'
 ),
 missing AS (
     -- series in the window without a non-NULL sample in that hour: their older history decides
@@ -109,12 +114,18 @@ counts AS (
     GROUP BY ALL
 ),
 gpu AS (
+    -- the service's GPUs: series labelled with the service, and (lines kept only when $gpus names
+    -- some) DCGM series without a service whose GPU UUID or host is one of $gpus
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, avg(value) AS value
-    FROM (SELECT sampled_at, value FROM stg_telemetry
-          WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end
-            AND (service = $service
-                 OR (service IS NULL AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))
-                                          OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname'))))))
+    FROM (SELECT sampled_at, value FROM svc
+          WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start
+          UNION ALL                                                                           -- when: gpus
+          SELECT sampled_at, value FROM stg_telemetry                                         -- when: gpus
+          WHERE metric = 'DCGM_FI_DEV_GPU_UTIL' AND sampled_at >= $start AND sampled_at < $end -- when: gpus
+            AND service IS NULL                                                               -- when: gpus
+            AND (list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.UUID'))        -- when: gpus
+                 OR list_contains($gpus::VARCHAR[], json_extract_string(labels, '$.Hostname')))  -- when: gpus
+         )
     GROUP BY ALL
 )
 SELECT bucket_at, model_version, metric, value FROM quantiles

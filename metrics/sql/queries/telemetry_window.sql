@@ -9,11 +9,18 @@
 -- (newest load per metric, series and instant) and the same increase/dt_s rules as
 -- stg_telemetry_delta, over the service's samples in [$from, $end) only. The increase of the
 -- first sample in the window accounts for the series' sample before it (found in [$from, $start)).
+-- Only the series the summary reads (request, latency, fallback/abstain, token counters and the
+-- DCGM utilisation/power/energy series): a GPU exporter's other series are never read.
 WITH raw AS (
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start,
            _load_id
     FROM stg_telemetry
     WHERE service = $service AND sampled_at >= $from AND sampled_at < $end
+      AND metric IN ('inference_requests_total', 'inference_request_duration_seconds_count',
+                     'inference_request_duration_seconds_sum', 'inference_request_duration_seconds_bucket',
+                     'inference_fallback_total', 'inference_abstain_total', 'inference_tokens_total',
+                     'DCGM_FI_DEV_GPU_UTIL', 'DCGM_FI_DEV_POWER_USAGE',
+                     'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION', 'DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION_total')
 ),
 s AS (
     SELECT r.*,

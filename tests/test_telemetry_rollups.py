@@ -56,7 +56,8 @@ def _windows(store) -> list[tuple]:
     hi = store.query("SELECT max(sampled_at) AS hi FROM raw_telemetry")["hi"][0]
     cap = store.query("SELECT min(sampled_at) AS lo FROM raw_telemetry WHERE service = 'assistant-api'")["lo"][0]
     out = [(None, None), (T0 + timedelta(minutes=37), T0 + timedelta(minutes=1000)),
-           (T0 + timedelta(hours=20, minutes=7), T0 + timedelta(days=2)), (T0 + timedelta(days=1), None)]
+           (T0 + timedelta(hours=20, minutes=7), T0 + timedelta(days=2)), (T0 + timedelta(days=1), None),
+           (T0 + timedelta(hours=45), None)]      # b's value before it is over a day old: `far`
     if hi is not None:
         out.append((hi - timedelta(hours=1), hi + timedelta(seconds=1)))
     if cap is not None:
@@ -89,7 +90,8 @@ def assert_readers_equal_old(store, as_of=None) -> dict:
 @pytest.fixture(scope="module")
 def backfilled(history):
     """history + a late load back-filling samples between existing ones of service a (7 min after
-    each of run2's, lower values: resets) with a NaN and a NULL among them."""
+    each of run2's, lower values: resets) with a NaN and a NULL among them; then one sample of b
+    after more than a day of silence."""
     from metrics.lake import Load
 
     store, times, loads = history
@@ -97,8 +99,10 @@ def backfilled(history):
     frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(float("nan"))
                                .when(pl.int_range(pl.len()) == 5).then(None)
                                .otherwise(pl.col("value")).alias("value"))
-    with Load(store, "raw_telemetry", collector="test", source="test") as late:
+    with Load(store, "raw_telemetry", collector="test", source="test") as late:   # noqa: F841
         late.write(frame, scope="backfill")
+    # b silent for more than a day (its last sample is at minute 465), then one more sample
+    _load(store, [(3000, "b", 3000)], scope="silent")
     times = store.query("SELECT finished_at FROM _onepane_loads WHERE status = 'ok' ORDER BY 1")["finished_at"].to_list()
     return store, times, {**loads, "backfill": late}
 
@@ -146,6 +150,16 @@ def test_the_back_fill_changes_the_days_count_as_by_hand(backfilled):
         if v is not None:
             prev = v
     assert got["requests"].to_list() == [pytest.approx(total)] and total > 0
+
+
+def test_a_series_silent_for_over_a_day_counts_from_its_last_value(backfilled):
+    """b's last sample before minute 3000 is the restated run1's 570 * 5 = 2850 at minute 570 (the
+    original run1 is superseded): the increase is 3000 - 2850, as lag() over the whole history gave."""
+    from metrics.queries import requests_daily
+
+    store, _, _ = backfilled
+    got = requests_daily(store, T0 + timedelta(hours=45), None, ["b"])
+    assert got["requests"].to_list() == [150.0]
 
 
 def test_equal_after_compaction(backfilled, tmp_path):

@@ -8,7 +8,8 @@
 -- The increase is stg_telemetry_delta's, row for row (tests/test_telemetry_rollups.py holds it to
 -- that view), computed filter-first so the service, metric and time filters reach the Parquet scan:
 -- a sample's previous value is the one before it in the window, else its series' last non-NULL
--- value before $start (`carry`: an aggregate over the earlier samples of the asked services, no sort).
+-- value before $start (`carry`: an aggregate, no sort, over the day before $start; further back
+-- only for the series that day does not have - a new or long-silent series).
 -- Errors, as in the telemetry summary: status >= 500 or error/failed/failure/fail/5xx.
 WITH win AS (
     SELECT sampled_at, labels, labels_hash, service, model_version, value, metric_type, series_start
@@ -17,12 +18,34 @@ WITH win AS (
       AND sampled_at >= $start AND sampled_at < $end
       AND list_contains($services::VARCHAR[], service)   -- when: services
 ),
-carry AS (
+near AS (           -- each series' last non-NULL value in the day before $start
     SELECT service, labels_hash, arg_max(value, sampled_at) AS value
     FROM stg_telemetry
-    WHERE metric = 'inference_requests_total' AND sampled_at < $start AND value IS NOT NULL
+    WHERE metric = 'inference_requests_total' AND value IS NOT NULL
+      AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 DAY AND sampled_at < $start
       AND list_contains($services::VARCHAR[], service)   -- when: services
     GROUP BY ALL
+),
+missing AS (        -- series of the window silent (or new) for that day: look further back
+    SELECT DISTINCT w.labels_hash FROM win w
+    WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.labels_hash = w.labels_hash
+                                              AND n.service IS NOT DISTINCT FROM w.service)
+),
+far AS (            -- for those only: the last non-NULL value before that day (no scan when none)
+    SELECT service, labels_hash, arg_max(value, sampled_at) AS value
+    FROM stg_telemetry
+    WHERE metric = 'inference_requests_total' AND value IS NOT NULL
+      AND sampled_at < $start::TIMESTAMPTZ - INTERVAL 1 DAY
+      AND list_contains($services::VARCHAR[], service)   -- when: services
+      AND labels_hash IN (SELECT labels_hash FROM missing)
+    GROUP BY ALL
+),
+carry AS (          -- each series' last non-NULL value before $start: lag() of its first sample
+    SELECT * FROM near
+    UNION ALL
+    SELECT * FROM far f
+    WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.labels_hash = f.labels_hash
+                                              AND n.service IS NOT DISTINCT FROM f.service)
 ),
 prev AS (
     SELECT w.*, coalesce(lag(w.value IGNORE NULLS) OVER (PARTITION BY w.service, w.labels_hash ORDER BY w.sampled_at),

@@ -1,6 +1,6 @@
 """Benchmark: counter increases for one service and day, as ratios against the filter-first DuckDB query.
 
-    nice .venv/bin/python benchmarks/telemetry_rollups.py --samples 1000000 [--dir /tmp/tscale] [--runs 3]
+    nice .venv/bin/python benchmarks/telemetry_rollups.py --samples 1000000 [--dir DIR] [--runs 3]
 
 The store is benchmarks/telemetry_scale.py's (its `generate()`: 6 services x 29 series, a scrape
 every 15 s, ~1M samples a day, ingested through `ingest openmetrics`). Two read paths over service
@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,7 +111,7 @@ READS = {"requests_daily": ("onepane", "old_sql", "duckdb"),
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=1_000_000)
-    ap.add_argument("--dir", default="/tmp/onepane-telemetry-scale")
+    ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "onepane-telemetry-scale"))
     ap.add_argument("--db")
     ap.add_argument("--reads", default=",".join(READS), help="comma-separated subset of: " + ", ".join(READS))
     sides.add_arguments(ap)

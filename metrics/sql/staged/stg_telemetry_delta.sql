@@ -10,6 +10,12 @@
 --             value is taken to hold over (previous sample, this sample] - DCGM's utilisation and
 --             power are averages over the sampling period - so sum(value * dt_s) integrates it.
 --   status    the `status` (or `code`) label of request counters, for error rates.
+-- A series is (metric, labels_hash, service): the service is a partition key of the window, so a
+-- reader's service (and metric) filter passes the window and reaches the Parquet scan - a page over
+-- one service sorts that service's samples, not the store's. A series whose samples were attributed
+-- to another service (a GPU re-assigned in onepane.toml) starts afresh there, like a new series.
+-- A time filter cannot pass `lag()`: a query over a window computes its increases filter-first with
+-- the carry of each series' last value before it (metrics/sql/queries/requests_daily.sql).
 CREATE OR REPLACE VIEW stg_telemetry_delta AS
 WITH s AS (
     SELECT t.*,
@@ -21,7 +27,7 @@ WITH s AS (
            lag(t.value IGNORE NULLS) OVER w AS prev_value,   -- skips DCGM blanks
            lag(t.sampled_at) OVER w AS prev_at
     FROM stg_telemetry t
-    WINDOW w AS (PARTITION BY t.metric, t.labels_hash ORDER BY t.sampled_at)
+    WINDOW w AS (PARTITION BY t.metric, t.service, t.labels_hash ORDER BY t.sampled_at)
 )
 SELECT sampled_at, metric, metric_type, labels, labels_hash, service, model_version, team, value,
        CASE WHEN metric LIKE '%requests%' THEN      -- parse JSON only where a status matters

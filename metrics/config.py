@@ -210,6 +210,32 @@ class ClickHouse(_Model):
     password_env: str | None = None         # name of the environment variable holding the password
     cluster: str | None = None              # ON CLUSTER name for the DDL (None: a single server)
     min_version: str = "24.8"               # refuse older servers (window functions, file(), Variant)
+    # the lake's root on object storage (a copy of the local lake, same layout): `onepane engines
+    # load` then reads each month with s3() instead of sending the local files. Credentials come
+    # from the environment variables named here, never from this file (none: a public bucket).
+    lake_url: str | None = None             # https://bucket.s3.eu-west-1.amazonaws.com/onepane/lake
+    access_key_id_env: str | None = None
+    secret_access_key_env: str | None = Field(default=None, validate_default=True)
+
+    @field_validator("lake_url")
+    @classmethod
+    def _lake_url(cls, v: str | None) -> str | None:
+        if v is not None:
+            if not v.startswith(("http://", "https://")) or "'" in v or "\\" in v or "{" in v or "*" in v:
+                raise ValueError("an http(s) URL of the lake's root on object storage, without quotes or "
+                                 "globs (https://bucket.s3.REGION.amazonaws.com/PREFIX)")
+            return v.rstrip("/")
+        return v
+
+    @field_validator("secret_access_key_env")
+    @classmethod
+    def _keys_in_pairs(cls, v: str | None, info) -> str | None:
+        key_id = info.data.get("access_key_id_env")
+        if key_id is not None and v is None:
+            raise ValueError("missing: access_key_id_env is set, and the secret's variable must be named too")
+        if key_id is None and v is not None:
+            raise ValueError("access_key_id_env is missing: the key id and the secret come as a pair")
+        return v
 
 
 class Storage(_Model):

@@ -92,3 +92,30 @@ def test_request_logs_pushed_as_arrow_batches_equal_duckdb(server, client):
         assert engine.query(count).to_dicts() == store.query(count).to_dicts()
     finally:
         s.execute(f"DROP DATABASE IF EXISTS `{db}`")
+
+
+def test_as_of_on_a_server_equals_duckdb_and_drops_its_view_database(server):
+    """`--as-of` on a server: the reader's views go in `<database>_asof_<id>` over the shared
+    MergeTree tables; the totals before the restated month's second delivery and now equal
+    DuckDB's, and closing the reader drops that database."""
+    from metrics.engines.layer import ClickHouseQueries
+
+    store, ch = server
+    s = server_session(ch)
+    for stmt in ddl(store, ch.database, retention={"requests": "3650d"}):
+        s.execute(stmt)
+    load(s, store, ch.database)
+    done = store.query("SELECT finished_at FROM _onepane_loads WHERE target_table = 'raw_focus' "
+                       "AND status = 'ok' ORDER BY finished_at")["finished_at"].to_list()
+    cut = done[-2]                                        # before the restatement (the last load)
+    totals = "SELECT billing_currency AS c, count(*) AS n, sum(effective_cost) AS cost FROM stg_cost GROUP BY 1 ORDER BY 1"
+    reader = ClickHouseQueries(store, ch)
+    try:
+        before, now = reader.query(totals, as_of=cut), reader.query(totals)
+        assert before.to_dicts() == store.query(totals, as_of=cut).to_dicts() != now.to_dicts()
+        assert now.to_dicts() == store.query(totals).to_dicts()
+        view_dbs = [e.view_database for e in reader._engines.values() if e.view_database]
+    finally:
+        reader.close()
+    assert len(view_dbs) == 1
+    assert s.rows(f"SELECT name FROM system.databases WHERE name = '{view_dbs[0]}'") == []

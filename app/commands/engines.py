@@ -54,8 +54,9 @@ def ddl_cmd(store, config) -> None:
 @store_options
 def load_cmd(months, store, config) -> None:
     """Create the ClickHouse tables on the [storage.clickhouse] server and load the lake into them,
-    a month at a time (staging table, REPLACE PARTITION): re-running never double-counts."""
-    from metrics.engines.ddl import ddl, load
+    a month at a time (staging table, REPLACE PARTITION): re-running never double-counts. With
+    [storage.clickhouse] lake_url the server reads the Parquet from object storage with s3()."""
+    from metrics.engines.ddl import S3Lake, ddl, load
     from metrics.engines.layer import server_session
     from metrics.errors import ConfigError
 
@@ -64,6 +65,8 @@ def load_cmd(months, store, config) -> None:
         raise ConfigError("no server to load into: set [storage.clickhouse] url "
                           "(without one, chdb reads the lake in place)", key="storage.clickhouse.url")
     session = server_session(ch)
+    if ch.lake_url:                     # the server reads the lake's copy on object storage
+        session = S3Lake.from_settings(session, store, ch)
     for stmt in ddl(store, ch.database, config.retention, ch.cluster):
         session.execute(stmt)
     for table, n in load(session, store, ch.database, months=list(months) or None).items():

@@ -40,16 +40,22 @@ class ChdbEngine:
     """One chdb session holding the store's views for one as-of time."""
 
     def __init__(self, store: Store, as_of: datetime | str | None = None, now: datetime | None = None,
-                 session=None, database: str | None = None):
+                 session=None, database: str | None = None, view_database: str | None = None):
         """`session`: an open chdb session (default: a new in-memory one). `database`: read the
         raw rows from the MergeTree tables `database.lake_<table>` (metrics/engines/ddl.py)
-        instead of the lake's Parquet files."""
+        instead of the lake's Parquet files. `view_database`: create the views in this database
+        of their own (created here, dropped by close()) rather than the session's current one, so
+        engines at other as-of times on the same server never replace each other's views."""
         if session is None:
             try:
                 from chdb import session as chdb_session
             except ImportError:
                 raise OnepaneError("the ClickHouse engine needs chdb: pip install 'onepane[clickhouse]'") from None
             session = chdb_session.Session()
+            self._owns_session = True
+        else:
+            self._owns_session = False
+        self._home = getattr(session, "database", None)
         self.store = store
         self.database = database
         self.as_of = parse_time(as_of) if as_of is not None else None
@@ -57,12 +63,24 @@ class ChdbEngine:
         self.session = session
         self.views: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
+        self.view_database = view_database
+        self._use = None
+        if view_database:
+            if not re.fullmatch(r"\w+", view_database):
+                raise OnepaneError(f"view database {view_database!r}: letters, digits and _ only")
+            self._exec(f"CREATE DATABASE IF NOT EXISTS `{view_database}`")
+            if hasattr(session, "use"):
+                session.use(view_database)          # a server session: the database of every request
+            else:
+                self._use = f"USE `{view_database}`"  # a chdb session is shared: switch before each statement
         self._exec("SET session_timezone = 'UTC'")
         self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
         self._create_views()
 
     def _exec(self, sql: str, retry: bool = True):
         try:
+            if self._use:
+                self.session.query(self._use, "ArrowTable")
             return self.session.query(sql, "ArrowTable")
         except Exception as e:   # chdb raises its own error type
             # chdb 4.x: the statement after a failed one can fail reading the result's Arrow
@@ -136,4 +154,16 @@ class ChdbEngine:
             raise OnepaneError(f"clickhouse result has no single type per column ({'; '.join(odd) or e})") from None
 
     def close(self) -> None:
-        self.session.close()
+        """Drop the view database (if any); close the session if this engine opened it."""
+        try:
+            if self.view_database:
+                if hasattr(self.session, "use"):
+                    self.session.use(self._home)
+                    self._use = None
+                else:
+                    self._use = "USE default"
+                self._exec(f"DROP DATABASE IF EXISTS `{self.view_database}`")
+                self._use = None
+        finally:
+            if self._owns_session:
+                self.session.close()

@@ -204,9 +204,12 @@ def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
     return out
 
 
-def compare(store: Store, as_of=None, progress=None, only: str | None = None) -> list[dict]:
-    """`only`: run just the queries whose name contains this text."""
-    engine = ChdbEngine(store, as_of=as_of)
+def compare(store: Store, as_of=None, progress=None, only: str | None = None, engine=None) -> list[dict]:
+    """`only`: run just the queries whose name contains this text. `engine`: a ChdbEngine made for
+    the same as-of time (e.g. over MergeTree tables; the caller closes it); default: chdb over the
+    lake."""
+    own = engine is None
+    engine = engine or ChdbEngine(store, as_of=as_of)
     rows = []
     try:
         for name, sql, params in _cases(store):
@@ -240,7 +243,8 @@ def compare(store: Store, as_of=None, progress=None, only: str | None = None) ->
             if progress:
                 progress(row)
     finally:
-        engine.close()
+        if own:
+            engine.close()
     for name, why in engine.skipped.items():
         for r in rows:
             if r["query"] == name and r["status"] != "ok":

@@ -156,5 +156,57 @@ class ChdbExecutor:
             self.execute(f"INSERT INTO {table} SELECT * FROM file('{_esc(glob)}', Parquet, '{_esc(columns)}')")
 
 
+class S3Lake:
+    """The loader's statements on `executor` (a chdb session's or a server's), reading the Parquet
+    from the lake's copy on object storage: `INSERT ... SELECT FROM s3(lake_url/...)` replaces
+    file() or sending the local files. The files are the local lake's (the run log's source of
+    truth) under the same relative paths, named one by one (no listing of the bucket).
+
+    `[storage.clickhouse] lake_url`, with the key id and secret read from the environment
+    variables `access_key_id_env` / `secret_access_key_env` (none: a public bucket, unsigned)."""
+
+    def __init__(self, executor, lake: Path, lake_url: str, access_key_id: str | None = None,
+                 secret_access_key: str | None = None):
+        self.executor, self.lake, self.lake_url = executor, Path(lake), lake_url.rstrip("/")
+        self._keys = (access_key_id, secret_access_key) if access_key_id else None
+
+    @classmethod
+    def from_settings(cls, executor, store: Store, ch) -> "S3Lake":
+        """From `[storage.clickhouse]`; a named variable that is not set is a ConfigError."""
+        import os
+
+        from metrics.errors import ConfigError
+
+        keys = []
+        for key in ("access_key_id_env", "secret_access_key_env"):
+            var = getattr(ch, key)
+            if var is not None and not os.environ.get(var):
+                raise ConfigError(f"environment variable {var} is not set", key=f"storage.clickhouse.{key}")
+            keys.append(os.environ.get(var) if var else None)
+        return cls(executor, store.lake, ch.lake_url, *keys)
+
+    def execute(self, sql: str):
+        return self.executor.execute(sql)
+
+    def rows(self, sql: str) -> list[dict]:
+        return self.executor.rows(sql)
+
+    def source(self, files: list[Path], columns: str) -> str:
+        """The s3() table function reading `files` (local lake paths) from the bucket."""
+        from urllib.parse import quote
+
+        (folder,) = {f.parent for f in files}
+        rel = folder.relative_to(self.lake).as_posix()
+        names = [quote(f.name) for f in files]
+        url = f"{self.lake_url}/{quote(rel)}/" + ("{" + ",".join(names) + "}" if len(names) > 1 else names[0])
+        creds = f"'{_esc(self._keys[0])}', '{_esc(self._keys[1])}', " if self._keys else ""
+        return f"s3('{_esc(url)}', {creds}'Parquet', '{_esc(columns)}')"
+
+    def insert_parquet(self, table: str, files: list[Path], columns: str) -> None:
+        for d in sorted({f.parent for f in files}):
+            self.execute(f"INSERT INTO {table} SELECT * FROM "
+                         f"{self.source([f for f in files if f.parent == d], columns)}")
+
+
 def _esc(s: str) -> str:
     return s.replace("\\", "\\\\").replace("'", "\\'")

@@ -66,6 +66,10 @@ class HttpSession:
     def rows(self, sql: str) -> list[dict]:
         return self.query(sql).to_pylist()
 
+    def use(self, database: str) -> None:
+        """The database every following request runs in (the `database` URL parameter)."""
+        self.database = database
+
     def insert_parquet(self, table: str, files: list[Path], columns: str) -> None:
         for f in files:
             self._post(f.read_bytes(), query=f"INSERT INTO {table} FORMAT Parquet",
@@ -122,10 +126,12 @@ class ClickHouseQueries:
         if got is not None:
             got.close()
         if self.ch.url:
-            if as_of is not None:
-                raise OnepaneError("as-of reads on a ClickHouse server are not supported yet; "
-                                   "use engine = \"duckdb\" (or chdb: no url) for time travel")
-            engine = ChdbEngine(self.store, now=now, session=server_session(self.ch), database=self.ch.database)
+            # an as-of reader's views go in a database of their own (`<database>_asof_<id>`, dropped
+            # when the engine closes): the views inline the as-of time, so readers at other times
+            # (or at "now", whose views live in `database`) must not replace each other's views
+            view_db = f"{self.ch.database}_asof_{uuid.uuid4().hex[:12]}" if as_of is not None else None
+            engine = ChdbEngine(self.store, as_of=as_of, now=now, session=server_session(self.ch),
+                                database=self.ch.database, view_database=view_db)
         else:
             engine = ChdbEngine(self.store, as_of=as_of, now=now)
         if len(self._engines) >= 4:                 # a few as-of times at once, then start over

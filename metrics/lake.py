@@ -262,10 +262,12 @@ class Load:
                 if prior:
                     self._discard(prior)
                     return
-            for resolve in self._resolvers:
-                self.supersede(resolve())
             with table_lock(self.store, self.table, exclusive=False), \
                     _dedup_lock(self.store, self.table):
+                # under the shared lock: a compaction rewriting a partition of this table cannot
+                # hide (or pull from under the read) the rows this load supersedes
+                for resolve in self._resolvers:
+                    self.supersede(resolve())
                 hidden = lake_dedup.stage(self, self.part_name, self.part_expr)   # reads published files
                 for f in sorted(self.staging.rglob("*.parquet")) if self.staging.exists() else []:
                     table = (lake_dedup.dedup_table(self.table)

@@ -233,3 +233,49 @@ def test_three_cli_ingests_of_one_bill_at_once(tmp_path):
         got = Store(db).query(f"SELECT count(*) AS n, sum(BilledCost) AS t FROM focus "
                               f"WHERE month(ChargePeriodStart) = {r + 1}").row(0)
         assert got[0] == 18 and Decimal(str(got[1])) == total
+
+
+def test_a_restatement_committed_while_its_partition_is_rewritten_still_supersedes_it(tmp_path):
+    """A compaction holds the table's exclusive lock while it rewrites a partition: for a moment
+    the partition's files are not where a reader lists them. A restatement committing then must
+    wait for it, not look up the rows it supersedes in the half-rewritten folder (the soak's
+    `ingest billing` failed on a file that vanished under that lookup; had the listing missed the
+    files instead, the original and its restatement would both have stayed visible)."""
+    from metrics.lake import table_lock
+    from metrics.store import Store
+
+    db = tmp_path / "s.duckdb"
+    subprocess.run([sys.executable, "-m", "app", "init", "--db", str(db)], cwd=tmp_path,
+                   env=cli_env(), check=True, capture_output=True)
+    files = []
+    for v in range(2):
+        d = tmp_path / f"v{v}"
+        d.mkdir()
+        files.append(billing_file(d, 0, v))           # same month, other costs: a restatement
+    assert files[0][2] != files[1][2]
+    subprocess.run([sys.executable, "-m", "app", "ingest", "billing", str(files[0][0]), "--db", str(db)],
+                   cwd=tmp_path, env=cli_env(), check=True, capture_output=True)
+    store = Store(db)
+    folder = store.lake / "raw_focus"
+    aside = store.lake / "_aside"
+    with table_lock(store, "raw_focus", exclusive=True):        # the compaction, mid-rewrite
+        parts = sorted(p for p in folder.glob("*=*") if p.is_dir())
+        assert parts
+        aside.mkdir()
+        for p in parts:
+            p.rename(aside / p.name)
+        proc = subprocess.Popen([sys.executable, "-m", "app", "ingest", "billing", str(files[1][0]),
+                                 "--db", str(db)], cwd=tmp_path, env=cli_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        staging = store.lake / "_staging"
+        deadline = time.monotonic() + 180
+        while not (staging.exists() and any(staging.iterdir())) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the restatement never started writing"
+            time.sleep(0.05)
+        time.sleep(2)                                   # its commit reaches the lookup meanwhile
+        for p in parts:
+            (aside / p.name).rename(p)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    got = store.query("SELECT count(*) AS n, sum(BilledCost) AS t FROM focus").row(0)
+    assert got[0] == files[1][1] and Decimal(str(got[1])) == files[1][2], (got, files[1][1:])

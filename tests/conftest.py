@@ -119,14 +119,15 @@ def run_cli(tmp_path):
 # suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
 # keeps the usual order.
 SLOW_FILES = {
-    "test_soak.py": 191, "test_weekly_report.py": 141, "test_governance_demo.py": 134,
-    "test_what_changed_demo.py": 110, "test_engines_demo_compare.py": 100, "test_browser.py": 87,
-    "test_browser_dashboard.py": 87, "test_engines.py": 60, "test_serving.py": 55, "test_app.py": 53,
-    "test_telemetry_scale.py": 45, "test_billing.py": 47, "test_weekly_review_page.py": 46,
-    "test_model_health_collector.py": 45, "test_load_races.py": 44, "test_inputs_fuzz.py": 38,
-    "test_app_dashboard.py": 37, "test_concurrency.py": 36, "test_ledger_allocation.py": 34,
-    "test_cli.py": 31, "test_demo.py": 31, "test_what_changed_onset.py": 29,
-    "test_telemetry_prometheus.py": 29, "test_notebooks_review.py": 29, "test_forecast.py": 26,
+    "test_telemetry_rollups.py": 310, "test_engines_scale.py": 228, "test_governance_demo.py": 219,
+    "test_engines_demo_compare.py": 216, "test_weekly_report.py": 199, "test_soak.py": 193,
+    "test_engines.py": 188, "test_what_changed_demo.py": 188, "test_browser_dashboard.py": 143,
+    "test_browser.py": 105, "test_load_races.py": 104, "test_engines_storage.py": 100,
+    "test_cli.py": 96, "test_app.py": 93, "test_app_dashboard.py": 88,
+    "test_telemetry_scale.py": 83, "test_billing.py": 76, "test_weekly_review_page.py": 72,
+    "test_ledger_allocation.py": 70, "test_model_health_collector.py": 69, "test_serving.py": 65,
+    "test_inputs_fuzz.py": 59, "test_weekly_send.py": 58, "test_notebooks_review.py": 55,
+    "test_telemetry_prometheus.py": 50, "test_model_health_ingest.py": 42
 }
 
 

@@ -107,3 +107,14 @@ def add_arguments(ap) -> None:
     ap.add_argument("--side", default=None, help=("internal: run one side in this process "
                                                   "(the parent starts one process per run)"))
     ap.add_argument("--runs", type=int, default=3, help="runs per side (alternating order)")
+
+
+def table(results: dict[str, dict]) -> None:
+    """Print {path: compare() result} as a markdown table, each side against `<path>/duckdb`."""
+    print("| path | side | best s | ratio to DuckDB | CPU s | CPU ratio | peak RSS MiB |")
+    print("|---|---|---|---|---|---|---|")
+    for read, res in results.items():
+        base = res["sides"][f"{read}/duckdb"]
+        for name, r in res["sides"].items():
+            print(f"| {read} | {name.split('/')[1]} | {r['best_s']:.3f} | {r['best_s'] / base['best_s']:.2f}x | "
+                  f"{r['best_cpu_s']:.3f} | {r['best_cpu_s'] / base['best_cpu_s']:.2f}x | {r['peak_rss_mib']:.0f} |")

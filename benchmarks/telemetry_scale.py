@@ -418,13 +418,7 @@ def _only_ingest(a, d: Path, files: list[Path]) -> None:
 def report(results: dict, n: int, days: int) -> None:
     print(f"\n{n:,} samples in the store ({days} day(s), {len(SERVICES)} services x 29 series, 15 s); "
           f"service {SVC}; fresh process per side, alternating, answers equal\n")
-    print("| path | side | best s | ratio to DuckDB | CPU s | CPU ratio | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for read, res in results.items():
-        base = res["sides"][f"{read}/duckdb"]
-        for name, r in res["sides"].items():
-            print(f"| {read} | {name.split('/')[1]} | {r['best_s']:.3f} | {r['best_s'] / base['best_s']:.2f}x | "
-                  f"{r['best_cpu_s']:.3f} | {r['best_cpu_s'] / base['best_cpu_s']:.2f}x | {r['peak_rss_mib']:.0f} |")
+    sides.table(results)
     print(json.dumps({"samples": n, "results": results}, default=str))
 
 

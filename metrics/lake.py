@@ -111,6 +111,7 @@ class Load:
         self.staging = store.lake / "_staging" / self.load_id
         self.rows = 0
         self.scopes: set[str] = set()
+        self.keys_unique = False          # a collector that wrote each key once says so (lake_dedup)
         self.supersedes: set[tuple[str, str]] = set()
         self._resolvers: list[Callable[[], Iterable[tuple[str, str]]]] = []
         self.duplicate_of: str | None = None    # set when identical content committed first

@@ -81,7 +81,7 @@ def stage(load, part_name: str, part_expr: str) -> int:
 
 
 def _within(con, load, rule: Rule, staged: list[Path], part_name: str, part_expr: str) -> list[Path]:
-    if getattr(load, "keys_unique", False):     # the collector wrote each key once (it says so)
+    if load.keys_unique:                        # the collector wrote each key once (it says so)
         return staged
     keys = ", ".join(f'"{k}"' for k in rule.key)
     src = f"read_parquet({_list(staged)}, union_by_name = true, hive_partitioning = false, filename = true)"

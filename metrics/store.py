@@ -269,12 +269,24 @@ class Store:
     def query(self, sql: str, params: list | dict | None = None, as_of=None,
               con: duckdb.DuckDBPyConnection | None = None):
         """Run a read query and return a polars frame; retries once if compaction removed a file."""
+        return self._read(lambda c: c.sql(sql, params=params or None).pl(), as_of, con)
+
+    def rows(self, sql: str, params: list | dict | None = None, as_of=None,
+             con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
+        """Like query(), for a handful of rows: a plain fetch as dicts (no data-frame conversion)."""
+        def fetch(c):
+            cur = c.execute(sql, params or None)
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, r)) for r in cur.fetchall()]
+        return self._read(fetch, as_of, con)
+
+    def _read(self, fetch, as_of, con: duckdb.DuckDBPyConnection | None):
         own = con is None
         con = con or self.connect(as_of)
         try:
             for attempt in (0, 1):
                 try:
-                    return con.sql(sql, params=params or None).pl()
+                    return fetch(con)
                 except duckdb.IOException as e:
                     if attempt or not any(m in str(e) for m in _VANISHED_MARKERS):
                         raise
@@ -282,7 +294,6 @@ class Store:
         finally:
             if own:
                 con.close()
-
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None) -> None:
     con.execute(f"SET VARIABLE {NOW_VAR} = ?::TIMESTAMPTZ", [utcnow()])

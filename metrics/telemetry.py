@@ -88,13 +88,6 @@ def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
     return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
 
 
-def _rows(con, query: str, params: dict | None = None) -> list[dict]:
-    """A small result as dicts (plain fetch: no data-frame conversion for a handful of rows)."""
-    cur = con.execute(query, params or None)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 def _window(con, params: dict, start: datetime | None) -> None:
     """The temporary table `_window`: the service's samples in the window with their increase,
     read filter-first (telemetry_window.sql; only the series the summary uses). The previous sample
@@ -119,12 +112,12 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     try:
         # the service's samples in the window, computed once (a temporary table on a read-only connection)
         _window(con, params, start)
-        versions = _rows(con, sql("telemetry_versions"))
+        versions = store.rows(sql("telemetry_versions"), con=con)
         buckets: dict = {}
-        for b in _rows(con, sql("telemetry_latency_buckets")):
+        for b in store.rows(sql("telemetry_latency_buckets"), con=con):
             buckets.setdefault(b["model_version"], []).append((b["le"], b["count"]))
-        gpu = _rows(con, sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s})
-        logs = {r["model_version"]: r for r in _rows(con, sql("telemetry_request_log"), params)}
+        gpu = store.rows(sql("telemetry_gpu_attribution"), {"bucket_s": bucket_s}, con=con)
+        logs = {r["model_version"]: r for r in store.rows(sql("telemetry_request_log"), params, con=con)}
     finally:
         con.close()
     price, currency = gpu_hour_price(store, config)

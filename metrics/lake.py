@@ -183,24 +183,28 @@ class Load:
             self._mem.unregister("_frame")
 
     def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
-                    scope: str | None = None, partition: str | None = None) -> int:
+                    scope: str | None = None, partition: str | None = None,
+                    fill_missing: bool = True, partition_sql: str | None = None) -> int:
         """Write the result of `sql` run on `con` (its output columns named in `columns`).
         `partition`: the caller knows every row belongs to this one partition (the value the
-        table's partition expression gives them), so the rows are written without partitioning."""
+        table's partition expression gives them), so the rows are written without partitioning.
+        `fill_missing=False`: the table columns the query lacks are left out of the file (see
+        `_select`). `partition_sql`: an expression over the output columns giving, for every row,
+        what the table's partition expression gives (a cheaper spelling of it)."""
         if self._owner is None:
             self.staging.mkdir(parents=True, exist_ok=True)
             self._owner = open(self.staging / OWNER, "a+")
             fcntl.flock(self._owner, fcntl.LOCK_EX)        # released by the kernel if we die
         out = self.staging / str(self._n)
         self._n += 1
-        select = self._select(columns, scope)
+        select = self._select(columns, scope, fill_missing)
         if partition is not None:
             folder = out / f"{self.part_name}={partition}"
             folder.mkdir(parents=True)
             q = (f"COPY (SELECT {select} FROM ({sql}) src) TO "
                  f"{_sql_literal(str(folder / f'{self.load_id}-{self._n}-0.parquet'))} (FORMAT parquet)")
         else:
-            q = (f"COPY (SELECT *, {self.part_expr} AS \"{self.part_name}\" FROM "
+            q = (f"COPY (SELECT *, {partition_sql or self.part_expr} AS \"{self.part_name}\" FROM "
                  f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
                  f"(FORMAT parquet, PARTITION_BY (\"{self.part_name}\"), "
                  f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")

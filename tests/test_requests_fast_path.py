@@ -156,3 +156,78 @@ def test_capture_request_log_loads_as_the_polars_reader_reads_it(store, shared):
     assert got[0] == ref.height
     assert math.isclose(got[1], ref["latency_s"].sum(), rel_tol=1e-12)
     assert got[2] == ref["arrived_at"].min()
+
+
+def test_boolean_spellings_on_the_fast_path(store, tmp_path, monkeypatch):
+    # every word of the polars reader's sets, in any case, read in DuckDB (one CASE, no IN join);
+    # a quoted "" is false, an empty field NULL (as the polars reader gives them)
+    words = ["yes", "Y", "T", "true", "1", "NO", "n", "f", "False", "0", '""', ""]
+    want = [True, True, True, True, True, False, False, False, False, False, False, None]
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,fallback\n" + "".join(
+        f"r{i:02d},s,2026-09-01T00:00:{i:02d}Z,{w}\n" for i, w in enumerate(words)))
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == len(words)
+    got = store.query("SELECT fallback FROM raw_requests ORDER BY request_id")["fallback"].to_list()
+    assert got == want
+    assert store.query("SELECT details FROM _onepane_loads")["details"][0] == \
+        '{"requests": 12, "fallbacks": 5, "abstained": 0}'
+
+
+@pytest.mark.parametrize("value", ["1_000", "5\t", "\t5", "5\x0b"])
+def test_numbers_with_a_space_or_underscore_get_the_polars_readers_answer(store, tmp_path, value):
+    # DuckDB would read each of these as a number; polars refuses them: the error is polars'
+    path = tmp_path / "req.csv"
+    path.write_text(f"request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n"
+                    f"r2,s,2026-09-01T00:00:01Z,7\nr3,s,2026-09-01T00:00:02Z,{value}\n")
+    with pytest.raises(InputError) as e:
+        ingest_requests(store, path)
+    with pytest.raises(InputError) as ref:
+        read_requests(path)
+    assert str(e.value) == str(ref.value) and e.value.line == 4 and e.value.column == "latency_ms"
+    assert "not a number" in str(e.value)
+    assert _written(store.lake) == []
+
+
+def test_columns_the_log_lacks_are_not_written_but_read_as_null(store, tmp_path, monkeypatch):
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n")
+    full = tmp_path / "full.csv"
+    full.write_text("request_id,service,arrived_at,finished_at,latency_s,prompt_tokens,completion_tokens,"
+                    "abstained\nr2,s,2026-09-01T00:00:01Z,2026-09-01T00:00:03Z,2,10,20,true\n")
+    _no_polars(monkeypatch)
+    ingest_requests(store, path)
+    ingest_requests(store, full)
+    files = _written(store.lake)
+    assert len(files) == 2
+    import duckdb
+    cols = {f.name: {r[0] for r in duckdb.sql(f"DESCRIBE SELECT * FROM '{f}'").fetchall()} for f in files}
+    lean = [c for c in cols.values() if "finished_at" not in c]
+    assert len(lean) == 1 and not lean[0] & {"prompt_tokens", "completion_tokens", "abstained"}
+    got = store.query("SELECT request_id, finished_at, prompt_tokens, completion_tokens, abstained, latency_s "
+                      "FROM stg_requests ORDER BY request_id").rows()
+    assert got == [("r1", None, None, None, None, 0.005),
+                   ("r2", datetime(2026, 9, 1, 0, 0, 3, tzinfo=timezone.utc), 10, 20, True, 2.0)]
+    # compaction merges a lean file with a full one, values kept
+    from metrics.lake import compact_partition
+    folder = store.lake / "raw_requests" / "day=2026-09-01"
+    assert compact_partition(store, "raw_requests", folder) == 2
+    assert store.query("SELECT request_id, finished_at, prompt_tokens, completion_tokens, abstained, latency_s "
+                       "FROM stg_requests ORDER BY request_id").rows() == got
+
+
+def test_a_middle_row_on_another_day_still_lands_in_its_day(store, tmp_path, monkeypatch):
+    # first and last row on 2026-09-01 (so the one-file write is tried), a middle row on 09-02
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\n"
+                    "a,s,2026-09-01T08:00:00Z,1\nb,s,2026-09-02T00:00:00+00:00,2\n"
+                    "c,s,2026-09-02T01:00:00+02:00,3\nd,s,2026-09-01T23:59:59.999999Z,4\n")
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 4
+    by_folder = {p.parent.name: sorted(duckdb_ids(p)) for p in _written(store.lake)}
+    assert by_folder == {"day=2026-09-01": ["a", "c", "d"], "day=2026-09-02": ["b"]}
+
+
+def duckdb_ids(path) -> list[str]:
+    import duckdb
+    return [r[0] for r in duckdb.sql(f"SELECT request_id FROM '{path}'").fetchall()]

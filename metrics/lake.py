@@ -35,11 +35,12 @@ import duckdb
 from metrics import lake_dedup
 from metrics.errors import OnepaneError
 from metrics.redact import redact
-from metrics.store import Store, _sql_literal, check_ident
+from metrics.store import SPARSE_TABLES, Store, _sql_literal, check_ident
 
 log = logging.getLogger(__name__)
 
 COMPACT_AFTER_FILES = 16
+LOADS_COMPACT_AFTER_FILES = 8   # the run log: every read of every raw table scans it, so keep it few files
 
 
 def new_load_id() -> str:
@@ -127,8 +128,11 @@ class Load:
     # ---- writing ------------------------------------------------------------------------
     def _select(self, inner_cols: list[str], scope: str | None, fill_missing: bool = True) -> str:
         """Every table column, cast to its type. `fill_missing=False` leaves out the columns the
-        query lacks: the views read with union_by_name over the typed `_schema.parquet`, so they
-        are NULL there anyway, and writing all-NULL columns costs time on wide tables."""
+        query lacks, for the tables whose views read with union_by_name over the typed
+        `_schema.parquet` (metrics.store.SPARSE_TABLES), so they are NULL there anyway, and writing
+        all-NULL columns costs time on wide tables. Any other table's view reads its files without
+        union_by_name, which needs every column in every file: filled whatever the caller asks."""
+        fill_missing = fill_missing or self.table not in SPARSE_TABLES
         names = {c for c, _ in self.columns}
         extra = [c for c in inner_cols if c not in names]
         if extra:
@@ -408,7 +412,7 @@ def write_record(store: Store, rec: dict) -> None:
         con.close()
     with table_lock(store, "_onepane_loads", exclusive=False):
         os.replace(tmp, folder / f"{rec['load_id']}.parquet")
-    if sum(1 for _ in folder.glob("*.parquet")) > 4 * COMPACT_AFTER_FILES:
+    if sum(1 for _ in folder.glob("*.parquet")) > LOADS_COMPACT_AFTER_FILES:
         compact_partition(store, "_onepane_loads", folder)
 
 
@@ -470,7 +474,13 @@ def compact_partition(store: Store, table: str, folder: Path) -> int:
             new_dir.mkdir(parents=True)
             pending = [f for f in files if f not in keep and f not in drop]
             if keep:
-                lst = "[" + ", ".join(_sql_literal(str(f)) for f in keep) + "]"
+                # with the typed empty template first: the merged file has every column of the
+                # table, in its order, also when the files merged were written before a migration
+                # added one (the view can then read the table without union_by_name)
+                schema = [store.lake / table / "_schema.parquet"]
+                if table in SPARSE_TABLES or not schema[0].exists():
+                    schema = []
+                lst = "[" + ", ".join(_sql_literal(str(f)) for f in schema + keep) + "]"
                 con.execute(f"COPY (SELECT * FROM read_parquet({lst}, union_by_name = true, "
                             f"hive_partitioning = false)) TO "
                             f"{_sql_literal(str(new_dir / ('c' + new_load_id() + '.parquet')))} "

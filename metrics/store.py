@@ -5,7 +5,7 @@ published as immutable Parquet under the lake folder (see metrics.lake), and the
 file read it. So readers never see lock errors and writers never wait for readers.
 
     onepane.duckdb          schema templates (_schema_raw_*), views, _onepane_migrations, _onepane_meta
-    onepane.lake/<table>/   _schema.parquet (empty, typed) + <partition>/<load_id>-*.parquet
+    onepane.lake/<table>/   _schema.parquet and ~schema.parquet (empty, typed) + <partition>/<load_id>-*.parquet
 
 Views embed the lake's absolute path, so plain DuckDB opened from any working directory can query
 `focus`; if the store is moved, the next `onepane` command re-creates the views.
@@ -66,20 +66,48 @@ def _sql_literal(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def raw_view_sql(table: str, lake: Path) -> str:
-    """The generated view over one raw table's Parquet files, gated by committed loads."""
-    glob = _sql_literal(str(lake / table / "**" / "*.parquet"))
+# Tables some writer publishes with only the columns a file has (collectors/billing/ingest.py
+# writes FOCUS files without their all-NULL columns): their views always read with union_by_name.
+SPARSE_TABLES = frozenset({"raw_focus"})
+
+
+SCHEMA_LAST = "~schema.parquet"   # the same typed, empty template, named to sort after every partition
+
+
+def _parquet_source(table: str, lake: Path, union_by_name: bool) -> str:
+    """The `read_parquet` of one table's files. `union_by_name` opens every file's footer when the
+    query is bound (to unify their columns), so a query over one day of a 100-day table would pay
+    for 100 files, and every reference to the table again. Without it DuckDB binds with the first
+    file's columns and the scan opens the others as it reaches them; that needs every file to hold
+    every column: true of a table whose files were all checked at `Store.migrate`
+    (`Store._uniform`) and whose writers fill every column (`Load` does; SPARSE_TABLES are never
+    read this way). The glob leaves out `_schema.parquet` and ends with `~schema.parquet`, so the
+    first file is a data file (the planner estimates the table's rows from it: an empty first file
+    makes it build hash tables on the raw rows) and an empty table still has its typed template."""
+    if union_by_name:
+        glob = _sql_literal(str(lake / table / "**" / "*.parquet"))
+        return f"read_parquet({glob}, union_by_name = true, hive_partitioning = false)"
+    glob = _sql_literal(str(lake / table / "**" / "[!_]*.parquet"))
+    return f"read_parquet({glob}, hive_partitioning = false)"
+
+
+def raw_view_sql(table: str, lake: Path, union_by_name: bool = True) -> str:
+    """The generated view over one raw table's Parquet files, gated by committed loads.
+    The run log is read once per reference (a materialised CTE): visible loads, and the
+    (load, scope) pairs they supersede, come from that one scan."""
     return f"""CREATE OR REPLACE VIEW {table} AS
-SELECT r.* FROM read_parquet({glob}, union_by_name = true, hive_partitioning = false) r
-SEMI JOIN _onepane_visible_loads v ON r._load_id = v.load_id
-ANTI JOIN _onepane_superseded s ON r._load_id = s.load_id AND r._scope = s.scope"""
+WITH v AS MATERIALIZED (SELECT load_id, supersedes FROM _onepane_visible_loads)
+SELECT r.* FROM {_parquet_source(table, lake, union_by_name)} r
+SEMI JOIN v ON r._load_id = v.load_id
+ANTI JOIN (SELECT x.s.load_id AS load_id, x.s.scope AS scope
+           FROM (SELECT unnest(supersedes) AS s FROM v) x) s
+    ON r._load_id = s.load_id AND r._scope = s.scope"""
 
 
-def bookkeeping_sql(lake: Path) -> str:
-    loads = _sql_literal(str(lake / "_onepane_loads" / "**" / "*.parquet"))
+def bookkeeping_sql(lake: Path, union_by_name: bool = True) -> str:
     return f"""
 CREATE OR REPLACE VIEW _onepane_loads AS
-SELECT * FROM read_parquet({loads}, union_by_name = true, hive_partitioning = false);
+SELECT * FROM {_parquet_source("_onepane_loads", lake, union_by_name)};
 CREATE OR REPLACE VIEW _onepane_visible_loads AS
 SELECT * FROM _onepane_loads
 WHERE status = 'ok'
@@ -105,6 +133,8 @@ class Store:
             h.update(name.encode() + text.encode())
         for p in _view_files():
             h.update(p.name.encode() + p.read_bytes())
+        for ubn in (True, False):      # the generated views: a change to them re-creates them too
+            h.update((raw_view_sql("t", self.lake, ubn) + bookkeeping_sql(self.lake, ubn)).encode())
         return h.hexdigest()[:16]
 
     def needs_migration(self) -> bool:
@@ -206,12 +236,43 @@ class Store:
             con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
                         "(FORMAT parquet)")
             os.replace(tmp, folder / "_schema.parquet")
+            tmp = folder / ".schema-last.parquet.tmp"
+            con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
+                        "(FORMAT parquet)")
+            os.replace(tmp, folder / SCHEMA_LAST)
+
+    def _uniform(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
+        """True when every Parquet file of `table` has exactly the schema of its `_schema.parquet`
+        (same columns, order and types; a column may be REQUIRED in one file, OPTIONAL in another),
+        so its view can read without union_by_name. A lake
+        written before a migration that added a column is not: that table keeps union_by_name
+        (old files read with NULLs there) until compaction has rewritten its partitions at full
+        width and the next migration checks again."""
+        folder = self.lake / table
+        if table in SPARSE_TABLES or not (folder / SCHEMA_LAST).exists():
+            return False
+        glob = _sql_literal(str(folder / "**" / "*.parquet"))
+        try:
+            rows = con.execute(
+                "SELECT file_name, name, type, type_length, num_children, converted_type, "
+                f"scale, precision, field_id, logical_type FROM parquet_schema({glob})").fetchall()
+        except duckdb.Error as e:        # a file vanished under a compaction, or is unreadable
+            log.info("union_by_name kept table=%s (%s)", table, e)
+            return False
+        files: dict[str, list] = {}
+        for r in rows:
+            files.setdefault(r[0], []).append(r[1:])
+        want = files.get(str(folder / "_schema.parquet"))
+        odd = [f for f, s in files.items() if s != want]
+        if odd:
+            log.info("union_by_name kept table=%s files_of_another_schema=%d first=%s", table, len(odd), odd[0])
+        return want is not None and not odd
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(bookkeeping_sql(self.lake))
+        con.execute(bookkeeping_sql(self.lake, union_by_name=not self._uniform(con, "_onepane_loads")))
         for table in self.raw_tables(con):
             if table != "_onepane_loads":
-                con.execute(raw_view_sql(table, self.lake))
+                con.execute(raw_view_sql(table, self.lake, union_by_name=not self._uniform(con, table)))
         # Views may read each other: create in passes until none is left (file order is a hint).
         pending = _view_files()
         while pending:

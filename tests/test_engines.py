@@ -268,6 +268,12 @@ def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
      [(Decimal("-2.68"),), (Decimal("0.00"),), (Decimal("2.67"),), (Decimal("2.68"),)]),
     ("SELECT TRY_CAST(v AS DECIMAL(38,18)) AS d FROM (SELECT '100.1234567890123456785' AS v "
      "UNION ALL SELECT 'n/a') ORDER BY d NULLS LAST", [(Decimal("100.123456789012345679"),), (None,)]),
+    # an aggregate FILTER no row passes is NULL (ClickHouse's sumIf of a non-Nullable value: 0,
+    # avgIf: nan); count FILTER stays 0 on both
+    ("SELECT g, sum(i + 1) FILTER (WHERE i > 5) AS s, avg(i) FILTER (WHERE i > 5) AS a, "
+     "max(i) FILTER (WHERE i > 1) AS m, count(*) FILTER (WHERE i > 5) AS n "
+     "FROM (SELECT 'a' AS g, 1 AS i UNION ALL SELECT 'a', 2 UNION ALL SELECT 'b', 7) t GROUP BY g ORDER BY g",
+     [("a", None, None, 2, 0), ("b", 8, 7.0, 7, 1)]),
     # SIMILAR TO matches the whole string
     ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
      [("GB", False), ("GPU hours", True)]),

@@ -434,3 +434,31 @@ def test_telemetry_and_request_logs_pushed_as_arrow_batches_into_mergetree(edge_
         assert s.query("SELECT count() AS n FROM short.lake_raw_requests", "ArrowTable").to_pylist() == [{"n": 0}]
     finally:
         s.close()
+
+
+# a CTE read twice (win, near) and one read once (missing, with a correlated NOT EXISTS over near)
+SHARED_CTES = """WITH win AS (SELECT n % 5 AS k, n AS v FROM (SELECT unnest(range(20)) AS n) t),
+near AS (SELECT k, max(v) AS m FROM win WHERE v < 4 GROUP BY k),
+missing AS (SELECT DISTINCT w.k FROM win w WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.k = w.k))
+SELECT k, v FROM win WHERE k IN (SELECT k FROM missing) UNION ALL SELECT k, m FROM near ORDER BY 1, 2"""
+
+
+def test_ctes_read_twice_are_materialized_and_a_correlated_subquery_over_them_still_answers(edge_store):
+    """ClickHouse inlines a plain CTE at every reference (DuckDB computes it once): the engine marks
+    the ones read twice MATERIALIZED. ClickHouse cannot decorrelate this NOT EXISTS over them, so
+    the engine runs such a query again with its CTEs inlined. By hand: k = 0..3 have a value below
+    4 (near: k, k); k = 4 has none, so its values 4, 9, 14, 19 come from win."""
+    text = to_clickhouse(SHARED_CTES, materialize=True)
+    assert "win AS MATERIALIZED" in text and "near AS MATERIALIZED" in text
+    assert "missing AS MATERIALIZED" not in text and "MATERIALIZED" not in to_clickhouse(SHARED_CTES)
+    want = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (4, 9), (4, 14), (4, 19)]
+    assert duckdb.sql(SHARED_CTES).fetchall() == want
+    store, _ = edge_store
+    engine = ChdbEngine(store)
+    try:
+        assert engine.materialize
+        assert list(engine.query(SHARED_CTES).iter_rows()) == want
+        plain = SHARED_CTES.replace("k IN (SELECT k FROM missing)", "k = 4")    # no correlated subquery
+        assert list(engine.query(plain).iter_rows()) == want
+    finally:
+        engine.close()

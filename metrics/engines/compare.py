@@ -3,7 +3,8 @@
 `compare(store)` returns one row per query: both row counts and the largest relative difference
 of any cell (rows matched after sorting both results the same way). Queries are run with the
 parameters a page would use over the store's whole data range, once per service where a query
-takes one. A query the ClickHouse mapping cannot express is reported as `not portable` with the
+takes one; a telemetry reader that takes `$start` runs again as `name@inside`, over a window that
+starts inside the series (so counter increases use the sample before the window). A query the ClickHouse mapping cannot express is reported as `not portable` with the
 reason, never dropped.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Benchmark: the page queries on DuckDB and on ClickHouse's engine in-process (chdb), as ratios.
 
     nice .venv/bin/python benchmarks/engines.py [--line-items 2000000] [--requests 200000]
-        [--samples 0] [--rounds 3] [--repeat 3] [--db STORE]
+        [--samples 0] [--rounds 3] [--repeat 3] [--db STORE] [--first duckdb|chdb]
 
 1. Builds a store of generated FOCUS line items (tests/engines_lake.py: four months, five
    services and an untagged share, two currencies, a restated month) and request-log rows,
@@ -37,17 +37,26 @@ sys.path.insert(0, str(ROOT))
 
 PAGE_QUERIES = ["cost_daily", "cost_invoiced", "unit_cost_daily", "requests_daily", "service_cost",
                 "service_month", "data_range", "services_known"]
-TELEMETRY_QUERIES = ["service_technical", "telemetry_versions", "telemetry_window_older", "freshness"]
+TELEMETRY_QUERIES = ["service_technical", "telemetry_versions", "telemetry_window_older", "freshness",
+                     "service_technical@day", "requests_daily@day"]   # @day: the last day only
 
 
 def _names(samples: bool) -> list[str]:
     return PAGE_QUERIES + (TELEMETRY_QUERIES if samples else [])
 
 
-def _params(store):
+def _params(store, name: str = ""):
+    """A page's parameters over the whole range (service ranker); `name@day`: the last day of
+    telemetry (the generated samples may end before the bills and request logs do)."""
+    from datetime import timedelta
+
     from metrics.engines.compare import _data_range, _params as page_params
 
-    return page_params(_data_range(store), "ranker")
+    p = page_params(_data_range(store), "ranker")
+    if name.endswith("@day"):
+        last = store.query("SELECT max(sampled_at) AS t FROM raw_telemetry")["t"][0]
+        p.update(start=last - timedelta(days=1), end=last + timedelta(seconds=1))
+    return p
 
 
 def side(db: str, which: str, out_dir: str, samples: bool = False, repeat: int = 3) -> dict:
@@ -59,13 +68,13 @@ def side(db: str, which: str, out_dir: str, samples: bool = False, repeat: int =
     from metrics.store import Store
 
     store = Store(db)
-    p = _params(store)
     t0 = time.perf_counter()
     engine = ChdbEngine(store) if which == "chdb" else None
     setup = time.perf_counter() - t0
     out = {"setup_s": setup, "queries": {}}
     for name in _names(samples):
-        sql = _with_window(queries._drop_unused(queries.sql_text(name), p))   # `_window` as a subquery
+        p = _params(store, name)
+        sql = _with_window(queries._drop_unused(queries.sql_text(name.split("@")[0]), p))   # `_window` as a subquery
         code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
         pp = {k: v for k, v in p.items() if k in set(re.findall(r"\$([a-z_0-9]+)", code))}
         times, cpus, frame = [], [], None
@@ -100,6 +109,8 @@ def main() -> None:
     ap.add_argument("--db", default=None, help="reuse a store built by an earlier run")
     ap.add_argument("--side", choices=["duckdb", "chdb"], default=None)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--first", choices=["duckdb", "chdb"], default="duckdb",
+                    help="the side that runs first in round 0 (then they alternate)")
     a = ap.parse_args()
     if a.side:
         print(json.dumps(side(a.db, a.side, a.out, a.samples > 0, a.repeat)))
@@ -121,7 +132,8 @@ def main() -> None:
               file=sys.stderr, flush=True)
     runs: dict[str, list[dict]] = {"duckdb": [], "chdb": []}
     for r in range(a.rounds):
-        for which in (("duckdb", "chdb") if r % 2 == 0 else ("chdb", "duckdb")):   # alternating
+        order = ("duckdb", "chdb") if (r % 2 == 0) == (a.first == "duckdb") else ("chdb", "duckdb")
+        for which in order:                                                       # alternating
             proc = subprocess.run([sys.executable, __file__, "--db", db, "--side", which, "--out", out_dir,
                                    "--samples", str(a.samples), "--repeat", str(a.repeat)],
                                   stdout=subprocess.PIPE, text=True, check=True)

@@ -127,7 +127,7 @@ SLOW_FILES = {
     "test_telemetry_scale.py": 83, "test_billing.py": 76, "test_weekly_review_page.py": 72,
     "test_ledger_allocation.py": 70, "test_model_health_collector.py": 69, "test_serving.py": 65,
     "test_inputs_fuzz.py": 59, "test_weekly_send.py": 58, "test_notebooks_review.py": 55,
-    "test_telemetry_prometheus.py": 50, "test_model_health_ingest.py": 42
+    "test_telemetry_prometheus.py": 50, "test_model_health_ingest.py": 42, "test_engines_telemetry.py": 60
 }
 
 

@@ -268,6 +268,12 @@ def test_range_and_generate_series_keep_their_ends(chdb_session, sql, want):
      [(Decimal("-2.68"),), (Decimal("0.00"),), (Decimal("2.67"),), (Decimal("2.68"),)]),
     ("SELECT TRY_CAST(v AS DECIMAL(38,18)) AS d FROM (SELECT '100.1234567890123456785' AS v "
      "UNION ALL SELECT 'n/a') ORDER BY d NULLS LAST", [(Decimal("100.123456789012345679"),), (None,)]),
+    # an aggregate FILTER no row passes is NULL (ClickHouse's sumIf of a non-Nullable value: 0,
+    # avgIf: nan); count FILTER stays 0 on both
+    ("SELECT g, sum(i + 1) FILTER (WHERE i > 5) AS s, avg(i) FILTER (WHERE i > 5) AS a, "
+     "max(i) FILTER (WHERE i > 1) AS m, count(*) FILTER (WHERE i > 5) AS n "
+     "FROM (SELECT 'a' AS g, 1 AS i UNION ALL SELECT 'a', 2 UNION ALL SELECT 'b', 7) t GROUP BY g ORDER BY g",
+     [("a", None, None, 2, 0), ("b", 8, 7.0, 7, 1)]),
     # SIMILAR TO matches the whole string
     ("SELECT s, s SIMILAR TO '.*(hour|hr).*' AS m FROM (SELECT 'GPU hours' AS s UNION ALL SELECT 'GB') ORDER BY s",
      [("GB", False), ("GPU hours", True)]),
@@ -428,3 +434,31 @@ def test_telemetry_and_request_logs_pushed_as_arrow_batches_into_mergetree(edge_
         assert s.query("SELECT count() AS n FROM short.lake_raw_requests", "ArrowTable").to_pylist() == [{"n": 0}]
     finally:
         s.close()
+
+
+# a CTE read twice (win, near) and one read once (missing, with a correlated NOT EXISTS over near)
+SHARED_CTES = """WITH win AS (SELECT n % 5 AS k, n AS v FROM (SELECT unnest(range(20)) AS n) t),
+near AS (SELECT k, max(v) AS m FROM win WHERE v < 4 GROUP BY k),
+missing AS (SELECT DISTINCT w.k FROM win w WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.k = w.k))
+SELECT k, v FROM win WHERE k IN (SELECT k FROM missing) UNION ALL SELECT k, m FROM near ORDER BY 1, 2"""
+
+
+def test_ctes_read_twice_are_materialized_and_a_correlated_subquery_over_them_still_answers(edge_store):
+    """ClickHouse inlines a plain CTE at every reference (DuckDB computes it once): the engine marks
+    the ones read twice MATERIALIZED. ClickHouse cannot decorrelate this NOT EXISTS over them, so
+    the engine runs such a query again with its CTEs inlined. By hand: k = 0..3 have a value below
+    4 (near: k, k); k = 4 has none, so its values 4, 9, 14, 19 come from win."""
+    text = to_clickhouse(SHARED_CTES, materialize=True)
+    assert "win AS MATERIALIZED" in text and "near AS MATERIALIZED" in text
+    assert "missing AS MATERIALIZED" not in text and "MATERIALIZED" not in to_clickhouse(SHARED_CTES)
+    want = [(0, 0), (1, 1), (2, 2), (3, 3), (4, 4), (4, 9), (4, 14), (4, 19)]
+    assert duckdb.sql(SHARED_CTES).fetchall() == want
+    store, _ = edge_store
+    engine = ChdbEngine(store)
+    try:
+        assert engine.materialize
+        assert list(engine.query(SHARED_CTES).iter_rows()) == want
+        plain = SHARED_CTES.replace("k IN (SELECT k FROM missing)", "k = 4")    # no correlated subquery
+        assert list(engine.query(plain).iter_rows()) == want
+    finally:
+        engine.close()

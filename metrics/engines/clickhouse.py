@@ -75,6 +75,13 @@ class ChdbEngine:
                 self._use = f"USE `{view_database}`"  # a chdb session is shared: switch before each statement
         self._exec("SET session_timezone = 'UTC'")
         self._exec("SET use_variant_as_common_type = 0")   # mixed types find a supertype, as in DuckDB
+        # a CTE a query reads twice is computed once, as DuckDB does (transpile._materialize_shared_ctes);
+        # a server older than the setting inlines every CTE, as before
+        try:
+            self._exec("SET enable_materialized_cte = 1", retry=False)
+            self.materialize = True
+        except OnepaneError:
+            self.materialize = False
         self._create_views()
 
     def _exec(self, sql: str, retry: bool = True):
@@ -145,8 +152,15 @@ class ChdbEngine:
 
     def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
         """Run one DuckDB-dialect query (with $params) on ClickHouse; a polars frame back."""
-        ch = to_clickhouse(sql, {**self._values(), **(params or {})})
-        table = self._exec(ch)
+        values = {**self._values(), **(params or {})}
+        try:
+            table = self._exec(to_clickhouse(sql, values, materialize=self.materialize))
+        except OnepaneError as e:
+            # ClickHouse cannot decorrelate a correlated subquery over a materialized CTE: such a
+            # query runs with its CTEs inlined (the SQL here uses ANTI JOIN where it is hot)
+            if not (self.materialize and "DelayedMaterializingCTEs" in str(e)):
+                raise
+            table = self._exec(to_clickhouse(sql, values))
         try:
             return pl.from_arrow(table)
         except Exception as e:   # noqa: BLE001 - e.g. a Variant column has no polars type

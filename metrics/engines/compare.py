@@ -3,7 +3,8 @@
 `compare(store)` returns one row per query: both row counts and the largest relative difference
 of any cell (rows matched after sorting both results the same way). Queries are run with the
 parameters a page would use over the store's whole data range, once per service where a query
-takes one. A query the ClickHouse mapping cannot express is reported as `not portable` with the
+takes one; a telemetry reader that takes `$start` runs again as `name@inside`, over a window that
+starts inside the series (so counter increases use the sample before the window). A query the ClickHouse mapping cannot express is reported as `not portable` with the
 reason, never dropped.
 """
 from __future__ import annotations
@@ -30,10 +31,16 @@ def _data_range(store: Store) -> tuple:
     return r["a"][0], r["b"][0]
 
 
-def _params(rng: tuple, service: str | None) -> dict:
+def _params(rng: tuple, service: str | None, inside: bool = False) -> dict:
+    """A page's parameters over the whole data range; `inside`: the window starts half way through
+    it, at an odd second (so counter increases take each series' previous sample from before the
+    window: the carry of requests_daily, the hour before $start of service_technical)."""
     r = {"a": [rng[0]], "b": [rng[1]]}
     start = (r["a"][0] or datetime(2000, 1, 1, tzinfo=timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
     end = (r["b"][0] or start) + timedelta(days=1)
+    if inside and r["a"][0] and r["b"][0]:
+        mid = r["a"][0] + (r["b"][0] - r["a"][0]) / 2
+        start = mid.replace(second=7, microsecond=0)
     month = end.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     month_end = (month + timedelta(days=32)).replace(day=1)
     return {"start": start, "end": end, "services": [], "service": service, "model_version": None,
@@ -197,10 +204,15 @@ def _cases(store: Store) -> list[tuple[str, str, dict | None]]:
     for folder, text in (("queries", queries.sql_text), ("analysis", signals.sql)):
         for p in sorted((SQL_DIR / folder).glob("*.sql")):
             sql = _with_window(text(p.stem).strip().rstrip(";"))
-            uses_service = "$service" in re.sub(r"--.*", "", sql).replace("$services", "")
+            code = re.sub(r"--.*", "", sql)
+            uses_service = "$service" in code.replace("$services", "")
+            # telemetry readers also over a window that starts inside the series (`@inside`)
+            inside = ([False, True] if "$start" in code and re.search(r"\bstg_telemetry", code)
+                      else [False])
             for svc in (services if uses_service else [None]):
-                name = f"{folder}/{p.stem}" + (f"[{svc}]" if svc else "")
-                out.append((name, sql, _params(rng, svc)))
+                for within in inside:
+                    name = f"{folder}/{p.stem}" + ("@inside" if within else "") + (f"[{svc}]" if svc else "")
+                    out.append((name, sql, _params(rng, svc, within)))
     return out
 
 

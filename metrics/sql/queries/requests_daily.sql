@@ -28,8 +28,7 @@ near AS (           -- each series' last non-NULL value in the day before $start
 ),
 missing AS (        -- series of the window silent (or new) for that day: look further back
     SELECT DISTINCT w.labels_hash FROM win w
-    WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.labels_hash = w.labels_hash
-                                              AND n.service IS NOT DISTINCT FROM w.service)
+    ANTI JOIN near n ON n.labels_hash = w.labels_hash AND n.service IS NOT DISTINCT FROM w.service
 ),
 far AS (            -- for those only: the last non-NULL value before that day (no scan when none)
     SELECT service, labels_hash, arg_max(value, sampled_at) AS value
@@ -43,9 +42,8 @@ far AS (            -- for those only: the last non-NULL value before that day (
 carry AS (          -- each series' last non-NULL value before $start: lag() of its first sample
     SELECT * FROM near
     UNION ALL
-    SELECT * FROM far f
-    WHERE NOT EXISTS (SELECT 1 FROM near n WHERE n.labels_hash = f.labels_hash
-                                              AND n.service IS NOT DISTINCT FROM f.service)
+    SELECT f.service, f.labels_hash, f.value FROM far f
+    ANTI JOIN near n ON n.labels_hash = f.labels_hash AND n.service IS NOT DISTINCT FROM f.service
 ),
 prev AS (
     SELECT w.*, coalesce(lag(w.value IGNORE NULLS) OVER (PARTITION BY w.service, w.labels_hash ORDER BY w.sampled_at),
@@ -84,5 +82,5 @@ logs AS (
 SELECT day, service, model_version, requests, errors, 'telemetry' AS measured_by FROM counter
 UNION ALL
 SELECT l.day, l.service, l.model_version, l.requests, l.errors, 'request_logs' FROM logs l
-WHERE NOT EXISTS (SELECT 1 FROM counter c WHERE c.day = l.day AND c.service = l.service)
+ANTI JOIN counter c ON c.day = l.day AND c.service = l.service
 ORDER BY day, service, model_version

@@ -33,10 +33,10 @@ raw AS (
 missing AS (
     -- series in the window without a non-NULL sample in that hour: their older history decides
     -- their first increase (rare: a counter silent for over an hour)
-    SELECT DISTINCT metric, labels_hash FROM raw w
-    WHERE sampled_at >= $start
-      AND NOT EXISTS (SELECT 1 FROM raw p WHERE p.metric = w.metric AND p.labels_hash = w.labels_hash
-                                           AND p.sampled_at < $start AND p.value IS NOT NULL)
+    SELECT DISTINCT w.metric, w.labels_hash FROM raw w
+    ANTI JOIN (SELECT metric, labels_hash FROM raw WHERE sampled_at < $start AND value IS NOT NULL) p
+           ON p.metric = w.metric AND p.labels_hash = w.labels_hash
+    WHERE w.sampled_at >= $start
 ),
 older AS (
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
@@ -130,20 +130,20 @@ gpu AS (
 )
 SELECT bucket_at, model_version, metric, value FROM quantiles
 UNION ALL
-SELECT bucket_at, model_version, unnest(['p50_s', 'p95_s', 'p99_s']), unnest([p50_s, p95_s, p99_s])
+SELECT l.bucket_at, l.model_version, unnest(['p50_s', 'p95_s', 'p99_s']), unnest([l.p50_s, l.p95_s, l.p99_s])
 FROM log_quantiles l
-WHERE NOT EXISTS (SELECT 1 FROM quantiles q WHERE q.bucket_at = l.bucket_at)
+ANTI JOIN quantiles q ON q.bucket_at = l.bucket_at
 UNION ALL
 SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
        unnest([requests, errors / nullif(requests, 0), fallbacks / nullif(requests, 0), abstains / nullif(requests, 0)])
 FROM counts WHERE requests IS NOT NULL
 UNION ALL
-SELECT bucket_at, model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
-       unnest([requests, errors / nullif(requests, 0),
-               CASE WHEN fallback_known > 0 THEN fallbacks / nullif(requests, 0) END,
-               CASE WHEN abstain_known > 0 THEN abstains / nullif(requests, 0) END])
+SELECT l.bucket_at, l.model_version, unnest(['requests', 'error_rate', 'fallback_rate', 'abstain_rate']),
+       unnest([l.requests, l.errors / nullif(l.requests, 0),
+               CASE WHEN l.fallback_known > 0 THEN l.fallbacks / nullif(l.requests, 0) END,
+               CASE WHEN l.abstain_known > 0 THEN l.abstains / nullif(l.requests, 0) END])
 FROM log_quantiles l
-WHERE NOT EXISTS (SELECT 1 FROM counts c WHERE c.bucket_at = l.bucket_at AND c.requests IS NOT NULL)
+ANTI JOIN (SELECT bucket_at FROM counts WHERE requests IS NOT NULL) c ON c.bucket_at = l.bucket_at
 UNION ALL
 SELECT bucket_at, NULL, 'gpu_util_pct', value FROM gpu
 ORDER BY bucket_at, metric, model_version

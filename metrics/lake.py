@@ -238,13 +238,11 @@ class Load:
         self._resolvers.append(resolve)
 
     def _scope_pairs(self, scopes: list[str]) -> list[tuple[str, str]]:
-        con = self.store.connect()
-        try:
-            return con.execute(
-                f"SELECT DISTINCT _load_id, _scope FROM {check_ident(self.table)} "
-                "WHERE _scope IN (SELECT unnest(?::VARCHAR[]))", [scopes]).fetchall()
-        finally:
-            con.close()
+        # the caller holds this table's shared lock, not the run log's: Store.rows retries when
+        # the run log's compaction removes one of its files under the read
+        rows = self.store.rows(f"SELECT DISTINCT _load_id, _scope FROM {check_ident(self.table)} "
+                               "WHERE _scope IN (SELECT unnest(?::VARCHAR[]))", [scopes])
+        return [(r["_load_id"], r["_scope"]) for r in rows]
 
     # ---- commit / abort -----------------------------------------------------------------
     def _record(self, status: str, error: str | None) -> None:
@@ -418,14 +416,10 @@ def write_record(store: Store, rec: dict) -> None:
 
 def already_loaded(store: Store, table: str, content_hash: str, collector: str | None = None) -> str | None:
     """The id of a committed load of the same content into the same table, if any."""
-    con = store.connect()
-    try:
-        row = con.execute("SELECT load_id FROM _onepane_visible_loads WHERE target_table = ? "
-                          "AND content_hash = ? ORDER BY finished_at DESC LIMIT 1",
-                          [table, content_hash]).fetchone()
-    finally:
-        con.close()
-    return row[0] if row else None
+    # through Store.rows: a compaction of the run log may remove a file under the read (retried)
+    rows = store.rows("SELECT load_id FROM _onepane_visible_loads WHERE target_table = ? "
+                      "AND content_hash = ? ORDER BY finished_at DESC LIMIT 1", [table, content_hash])
+    return rows[0]["load_id"] if rows else None
 
 
 # ---- compaction --------------------------------------------------------------------------

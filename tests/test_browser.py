@@ -36,7 +36,7 @@ def open_page(chrome, url, errors, nav: str | None = None, sockets: list | None 
     page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
     page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     if sockets is not None:
-        page.on("websocket", sockets.append)
+        page.on("websocket", lambda ws: sockets.append(ws))
     page.goto(url)
     wait_for_app(page)
     if nav:

@@ -196,9 +196,10 @@ def metric_values(page) -> list[str]:
 
 def test_wait_after_a_reload_mid_rerun_returns_once_the_new_page_is_drawn(served, chrome, artifacts):
     """A reload while a rerun is in flight (asked on the old page's websocket, answered on no page),
-    then `wait_for_app`: it returns neither early nor never. The websocket-counter wait of
-    5b230fa hung here in the soak (a rerun counted on one side of the reload only); the checks
-    read the DOM without waiting, so a wait that returns before the rerun is drawn fails them."""
+    then `wait_for_app`: it returns neither early nor never (no count may cross the reload). The
+    checks read the DOM without waiting, so a wait that returns before the rerun is drawn fails
+    them. (The counter wait of 5b230fa passes this too: its soak hang, 17 asked / 16 rendered /
+    18 finished, was within one document - a root-state change it never saw as a mutation.)"""
     errors: list[str] = []
     sockets: list = []
     page = open_page(chrome, served + "/?service=assistant", errors, sockets=sockets)

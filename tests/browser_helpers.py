@@ -89,8 +89,9 @@ def browser():
 # A script run is done when the app has drawn its run marker (app/run_marker.py: a hidden
 # `data-onepane-run` div, the last element of every run not cut short, numbered per session)
 # above the last one a wait saw in this document, and Streamlit's root reads the script not running
-# on a connected page (stale elements of the run before are gone then), and every plotly chart has
-# drawn its svg (plotly draws after the run). The number seen is kept in the document, so a reload
+# on a connected page (stale elements of the run before are gone then), no element shows the
+# skeleton Streamlit draws while an element's code loads (a chart, a table, ...), and every plotly
+# chart has drawn its svg (plotly draws after that). The number seen is kept in the document, so a reload
 # or a new page starts from zero. No time window: each is a condition.
 # Returns what is still pending (empty when done); records the run seen when done.
 _PENDING = """() => {
@@ -107,6 +108,8 @@ _PENDING = """() => {
         + (idle ? ' (the script is not running: no rerun since, or a page used st.stop() instead'
                   + ' of run_marker.stop())' : ''));
     if (!idle) pending.push(`script/connection state ${state}`);
+    const loading = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+    if (loading) pending.push(`${loading} element(s) still loading (their code arrives after the run)`);
     const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
     const undrawn = charts.filter(c => !c.querySelector('.main-svg')).length;
     if (undrawn) pending.push(`${undrawn} of ${charts.length} plotly chart(s) without their svg`);

@@ -6,6 +6,7 @@ honours (services, window, "as of"), and runs the chosen page. The store comes f
 log in through Streamlit's OIDC support (st.login) before any page runs. Without [auth], a server
 listening on anything but loopback shows only a refusal, however it was started (the serving
 rule of app/serve.py, checked here against the address the server really uses).
+Every run that is not cut short ends with an invisible run marker (app/run_marker.py).
 """
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ if str(ROOT) not in sys.path:          # `streamlit run app/main.py` puts app/ f
     sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
+from streamlit.runtime.scriptrunner import RerunException, StopException  # noqa: E402
 
-from app import data  # noqa: E402
+from app import data, run_marker  # noqa: E402
 from app.components import filters  # noqa: E402
 
 PAGES = Path(__file__).parent / "pages"
@@ -99,4 +101,12 @@ def main() -> None:
     page.run()
 
 
-main()
+try:
+    main()
+except (RerunException, StopException):  # a rerun marks its own run; pages stop via run_marker.stop()
+    raise
+except Exception:
+    run_marker.mark()                       # Streamlit draws the error after it
+    raise
+else:
+    run_marker.mark()

@@ -86,29 +86,58 @@ def browser():
             b.close()
 
 
-# The app is idle when Streamlit's root says so (`data-test-script-state` = notRunning, connected)
-# and no status widget shows a run; the state must hold for `quiet` ms counted from the call, so a
-# rerun that the last action started (it announces itself within that time) is waited for too.
-_IDLE = """(quiet) => {
+# A script run is done when the app has drawn its run marker (app/run_marker.py: a hidden
+# `data-onepane-run` div, the last element of every run not cut short, numbered per session)
+# above the last one a wait saw in this document, and Streamlit's root reads the script not running
+# on a connected page (stale elements of the run before are gone then), no element shows the
+# skeleton Streamlit draws while an element's code loads (a chart, a table, ...), and every plotly
+# chart has drawn its svg (plotly draws after that). The number seen is kept in the document, so a reload
+# or a new page starts from zero. No time window: each is a condition.
+# Returns what is still pending (empty when done); records the run seen when done.
+_PENDING = """() => {
+    const seen = window.__onepaneSeen || 0;
+    const runs = [...document.querySelectorAll('[data-onepane-run]')].map(e => +e.dataset.onepaneRun);
+    const run = Math.max(0, ...runs);
     const app = document.querySelector('[data-testid="stApp"]');
-    if (!app) return false;
-    const state = (app.getAttribute('data-test-script-state') || '') + '/'
-                + (app.getAttribute('data-test-connection-state') || '');
-    const w = document.querySelector('[data-testid="stStatusWidget"]');
-    const busy = !!(w && w.innerText.match(/Running|Connecting|Stop/));
-    const now = performance.now();
-    if (window.__onepaneState !== state + busy) { window.__onepaneState = state + busy; window.__onepaneSince = now; }
-    return state.startsWith('notRunning/') && state.endsWith('CONNECTED') && !busy
-        && now - window.__onepaneSince >= quiet;
+    const state = app ? (app.getAttribute('data-test-script-state') + '/'
+                         + app.getAttribute('data-test-connection-state')) : 'no Streamlit root';
+    const pending = [];
+    const idle = state === 'notRunning/CONNECTED';
+    if (run <= seen) pending.push((seen ? `no run marker above run ${seen}, the last a wait saw`
+                                        : 'no run marker in this document yet')
+        + (idle ? ' (the script is not running: no rerun since, or a page used st.stop() instead'
+                  + ' of run_marker.stop())' : ''));
+    if (!idle) pending.push(`script/connection state ${state}`);
+    const loading = document.querySelectorAll('[data-testid="stSkeleton"]').length;
+    if (loading) pending.push(`${loading} element(s) still loading (their code arrives after the run)`);
+    const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+    const undrawn = charts.filter(c => !c.querySelector('.main-svg')).length;
+    if (undrawn) pending.push(`${undrawn} of ${charts.length} plotly chart(s) without their svg`);
+    if (!pending.length) window.__onepaneSeen = run;
+    return pending;
 }"""
 
 
-def wait_for_app(page, timeout_ms: int = 30000, quiet_ms: int = 700) -> None:
-    """Wait until the script run finished: the main block is rendered and the app has been idle
-    (script not running, connected, no status widget) for `quiet_ms` since this call."""
-    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)
-    page.evaluate("() => { window.__onepaneState = null; }")
-    page.wait_for_function(_IDLE, arg=quiet_ms, timeout=timeout_ms)
+def wait_for_app(page, timeout_ms: int = 120000) -> None:
+    """Wait until a script run that started after the last wait on this page (on a new document:
+    its first run) has finished and is drawn: every element of that run is in the DOM, the previous
+    run's leftovers are gone. Call it once after each action that reruns the script (a click, a
+    selection, a navigation, a reload); an action that does not rerun it makes the wait time out,
+    naming what is pending. Plotly charts are drawn too; a dataframe draws its grid later (a test
+    that reads one waits for it).
+
+    An action whose rerun is sent late (a slider commits after a debounce) is waited for too: the
+    wait needs a new run, not a quiet moment. Keys pressed in a row may rerun more than once; the
+    test then waits for the value it reads."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => ({_PENDING})().length === 0", timeout=timeout_ms)
+    except PlaywrightTimeout:
+        pending = page.evaluate(f"() => ({_PENDING})()")
+        raise AssertionError(f"the app did not finish a run within {timeout_ms} ms: pending "
+                             f"{pending}; page {page.url}") from None
+
 
 
 def screenshots(db_path: Path, config_path: Path | None, out: Path,
@@ -129,8 +158,6 @@ def screenshots(db_path: Path, config_path: Path | None, out: Path,
         for name in pages:
             page.locator('[data-testid="stSidebarNav"]').get_by_text(name, exact=True).click()
             wait_for_app(page, timeout_ms=180000)
-            page.locator('[data-testid="stMain"] h1').first.wait_for(timeout=180000)
-            page.wait_for_timeout(1500)          # let plotly finish drawing
             path = out / (name.lower().replace(" ", "_") + ".png")
             page.screenshot(path=str(path))
             saved.append(path)

@@ -111,6 +111,8 @@ def test_unit_economics_what_if_slider(served, chrome, artifacts):
     page.get_by_text("Marginal cost of lift and what-if").first.wait_for(timeout=30000)
     page.get_by_text("Lift of ranker-v2 over ranker-v1", exact=False).first.wait_for(timeout=30000)
     page.screenshot(path=str(artifacts / "screenshots" / "unit_economics.png"), full_page=True)
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stDataFrame"] table')]
+                                     .some(t => t.innerText.includes('Predictions per day'))""", timeout=60000)
     before = whatif_table(page)
     assert before["Predictions per day"][0] == before["Predictions per day"][1] > 0   # no change yet
     # control: traffic slider with the keyboard (+1 % per arrow), then the scenario table changes
@@ -162,9 +164,13 @@ def test_model_health_heatmap_and_version(served, chrome, artifacts):
     page.locator('[data-testid="stPlotlyChart"] .heatmaplayer, [data-testid="stPlotlyChart"] .hm').first.wait_for(
         state="attached", timeout=30000)
     page.screenshot(path=str(artifacts / "screenshots" / "model_health.png"), full_page=True)
-    page.locator('[data-testid="stRadio"]').get_by_text("ranker-v1", exact=True).click()
+    title = "Drift score per feature and window — ranker ranker-v{}"
+    assert page.get_by_text(title.format(1), exact=False).count() == 1        # the first version
+    # control: the other version (a click on the chosen one would not rerun the page)
+    page.locator('[data-testid="stRadio"]').get_by_text("ranker-v2", exact=True).click()
     wait_for_app(page)
-    page.get_by_text("Drift score per feature and window — ranker ranker-v1", exact=False).first.wait_for(timeout=30000)
+    assert page.get_by_text(title.format(2), exact=False).count() == 1
+    assert page.get_by_text(title.format(1), exact=False).count() == 0
     assert_clean(page, errors)
 
 
@@ -178,4 +184,56 @@ def test_what_changed_window_control(served, chrome, artifacts):
     page.get_by_role("option", name="7d").click()
     wait_for_app(page)
     page.get_by_text("Explaining [2026-11-0", exact=False).first.wait_for(timeout=60000)
+    assert_clean(page, errors)
+
+
+# Every message from the server reaches the page `window.__lagMs` ms late, in order: the page as
+# the users of a loaded server see it. After a click, the app reads idle until the click's run
+# arrives, so only a wait on that run's own completion returns with the run drawn.
+LAG = """(() => {
+    const add = WebSocket.prototype.addEventListener;
+    WebSocket.prototype.addEventListener = function (type, listener, options) {
+        if (type !== 'message') return add.call(this, type, listener, options);
+        const late = (e) => setTimeout(() => listener.call(this, e), window.__lagMs || 0);
+        return add.call(this, type, late, options);
+    };
+})()"""
+
+
+def drawn(page) -> tuple[str, str]:
+    """The page's title and main text as drawn right now (no waiting)."""
+    return page.evaluate("""() => [document.querySelector('[data-testid="stMain"] h1')?.innerText || '',
+                                   document.querySelector('[data-testid="stMain"]')?.innerText || '']""")
+
+
+def test_wait_returns_only_once_the_actions_run_is_drawn_on_a_slow_server(served, chrome):
+    """The checks read the DOM without waiting, so a wait that returns before the rerun an action
+    asked for is drawn fails them: main's earlier wait (idle held for 700 ms) did, here and on a
+    loaded machine."""
+    errors: list[str] = []
+    page = chrome.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    page.add_init_script(LAG)
+    page.goto(served + "/")
+    wait_for_app(page)
+    assert drawn(page)[0] == "Overview"
+    page.evaluate("() => { window.__lagMs = 3000; }")
+    page.locator('[data-testid="stSidebarNav"]').get_by_text("Costs", exact=True).click()
+    wait_for_app(page)
+    title, text = drawn(page)
+    assert title == "Costs" and "Effective cost per day by service and line (USD)" in text, (title, text[:300])
+    page.locator('[data-testid="stRadio"]').get_by_text("team", exact=True).click()
+    wait_for_app(page)
+    title, text = drawn(page)
+    assert "Effective cost per day by team and line (USD)" in text, text[:300]
+    assert "by service and line" not in text
+    assert_clean(page, errors)
+
+
+def test_a_wait_without_a_rerun_fails_naming_what_is_pending(served, chrome):
+    errors: list[str] = []
+    page = open_page(chrome, served + "/", errors)
+    with pytest.raises(AssertionError, match=r"within 3000 ms: pending \['no run marker above run \d+, "
+                                             r"the last a wait saw \(the script is not running"):
+        wait_for_app(page, timeout_ms=3000)          # nothing asked for a run since the last wait
     assert_clean(page, errors)

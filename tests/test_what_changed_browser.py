@@ -63,8 +63,6 @@ def test_each_item_has_a_chart(served, artifacts):
 
 def _each_item_has_a_chart(page) -> int:
     """One drawn chart per ranked item, below its title, in the items' order; returns the count."""
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60000)
-    wait_for_app(page, 180000)
     titles = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="— score")
     plots = page.locator('[data-testid="stPlotlyChart"]')
     n = titles.count()

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, run_marker
 from app.components import charts, filters
 
 f = filters.current()
@@ -16,7 +16,7 @@ if not rows.get("cost"):
     charts.empty_state("cost data", "Load cloud and LLM bills with `onepane ingest billing FILE...` "
                        "(FOCUS, AWS CUR, Azure, GCP, OCI, OpenAI, Anthropic exports), or add a "
                        "`[[source]] type = \"billing\"` and run `onepane collect billing`.")
-    st.stop()
+    run_marker.stop()
 start = datetime.combine(f.start, time(), tzinfo=timezone.utc)
 end = datetime.combine(f.end, time(), tzinfo=timezone.utc)
 # days before the first or after the last bill are unknown, not zero-cost days

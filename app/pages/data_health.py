@@ -4,7 +4,7 @@ with their error text, row counts and late data. The "as of" picker in the sideb
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, run_marker
 from app.components import charts, filters, wc_charts
 from metrics.times import parse_duration
 
@@ -15,7 +15,7 @@ if not runs.height:
     charts.empty_state("collector runs",
                        "Nothing has been loaded into this store. Run `onepane collect` for the sources in "
                        "onepane.toml, or `onepane ingest KIND FILE...` for files.")
-    st.stop()
+    run_marker.stop()
 
 DEFAULT_SLO = "1d"
 reference = f.as_of_time or data.now()

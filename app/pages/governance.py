@@ -5,7 +5,7 @@ import json
 
 import streamlit as st
 
-from app import data, data_governance
+from app import data, data_governance, run_marker
 from app.components import charts, filters
 from app.components import governance as gov
 
@@ -16,12 +16,12 @@ if not data_governance.inventoried():
         "AI services in the inventory",
         "Declare each service with a `[services.governance]` table (risk tier, intended use, links, "
         "fallback, rollback) in onepane.toml, then `onepane governance report` shows its control coverage.")
-    st.stop()
+    run_marker.stop()
 
 rep = data_governance.report(f.end, f.as_of, f.services)
 if isinstance(rep, data.Unavailable):
     charts.empty_state("governance evidence", f"{rep}. Build a store with `onepane init` and `onepane collect`.")
-    st.stop()
+    run_marker.stop()
 
 st.caption(f"{rep['framework']}: controls judged at {rep['at']}, store as of {rep['as_of'] or 'latest'}; "
            f"evidence window {rep['window']}. Statuses are computed from data and recorded decisions "

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, run_marker
 from app.components import charts, filters
 
 f = filters.current()
@@ -17,7 +17,7 @@ if not rows.get("model_health"):
                        "Add a `[[source]] type = \"drift\"` with `reference` and `current` feature "
                        "batches to onepane.toml and run `onepane collect drift` (Evidently computes "
                        "drift, quality, calibration and fairness per window).")
-    st.stop()
+    run_marker.stop()
 start = datetime.combine(f.start, time(), tzinfo=timezone.utc)
 end = datetime.combine(f.end, time(), tzinfo=timezone.utc)
 known = data.services_known(f.as_of)

@@ -6,7 +6,7 @@ from datetime import datetime, time, timedelta, timezone
 import polars as pl
 import streamlit as st
 
-from app import data, review_data
+from app import data, review_data, run_marker
 from app.components import charts, filters, governance
 
 f = filters.current()
@@ -23,7 +23,7 @@ if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
             "Load cloud and LLM bills with `onepane ingest billing FILE...` and telemetry with "
             "`onepane ingest openmetrics FILE` (or add `[[source]]` entries to onepane.toml and run "
             "`onepane collect`).")
-    st.stop()
+    run_marker.stop()
 
 last_day = f.end - timedelta(days=1)
 # forecast: the one month-end forecast (the Costs page and the budget alert show the same value)

@@ -7,7 +7,7 @@ from datetime import datetime, time, timezone
 import polars as pl
 import streamlit as st
 
-from app import data, health, review_data
+from app import data, health, review_data, run_marker
 from app.components import charts, filters
 
 f = filters.current()
@@ -17,7 +17,7 @@ services = [s for s in (known["service"].to_list() if known.height else []) if s
 if not services:
     charts.empty_state("services", "Describe your services in onepane.toml (`[[services]]`) and run "
                        "`onepane init`, or load telemetry with `onepane ingest openmetrics FILE`.")
-    st.stop()
+    run_marker.stop()
 
 chosen = f.services[0] if len(f.services) == 1 and f.services[0] in services else services[0]
 

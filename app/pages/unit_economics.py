@@ -6,7 +6,7 @@ from datetime import datetime, time, timezone
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, run_marker
 from app.components import charts, filters
 
 f = filters.current()
@@ -21,7 +21,7 @@ if isinstance(ledger, data.Unavailable) or not ledger.height:
                        "(`onepane ingest openmetrics FILE` or request logs) for the same services; "
                        "funnel KPIs (`onepane ingest kpis FILE`) add cost per improved action."
                        + (f" ({ledger})" if isinstance(ledger, data.Unavailable) else ""))
-    st.stop()
+    run_marker.stop()
 
 per_version = (ledger.group_by("service", "model_version", "currency").agg(
     pl.col("cost").sum(), pl.col("predictions").sum(), pl.col("funnel_actions").sum(),
@@ -75,7 +75,7 @@ funnel_services = [s.name for s in data.settings().services if s.funnel]
 if not funnel_services:
     st.info("No service has a funnel yet: add `funnel = { action = \"...\", denominator = \"...\" }` "
             "and a `baseline_version` to a `[[services]]` entry in onepane.toml.")
-    st.stop()
+    run_marker.stop()
 pick = service if service in funnel_services else funnel_services[0]
 svc = st.selectbox("Service", funnel_services, index=funnel_services.index(pick), key="ue_service")
 # the experiment's own days (its start/stop events), whatever the sidebar window: the same figure
@@ -109,7 +109,7 @@ else:
 base = data.service_baseline(svc, start, end, f.as_of)
 if isinstance(base, data.Unavailable):
     st.warning(f"What-if: {base}")
-    st.stop()
+    run_marker.stop()
 baseline, info = base
 c1, c2, c3 = st.columns(3)
 kpi_drop = c1.slider("Model underperforms by (%)", 0, 100, 0, key="ue_kpi_drop") / 100

@@ -3,7 +3,7 @@ download buttons and a form that records the meeting's decisions."""
 import streamlit as st
 import streamlit.components.v1 as components
 
-from app import data, review_data
+from app import data, review_data, run_marker
 from app.components import charts, filters
 from metrics.decisions import KINDS
 from metrics.errors import OnepaneError
@@ -15,7 +15,7 @@ if not (rows.get("cost") or rows.get("telemetry") or rows.get("requests")):
     charts.empty_state("cost or traffic data to review",
                        "Load bills with `onepane ingest billing FILE...` and telemetry with "
                        "`onepane ingest openmetrics FILE`, or run `onepane collect`.")
-    st.stop()
+    run_marker.stop()
 services = [s.name for s in data.settings().services] or sorted(
     data.services_known(f.as_of)["service"].to_list() if data.services_known(f.as_of).height else [])
 weeks = review_data.weeks(data.data_end(f.as_of))

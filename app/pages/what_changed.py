@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import polars as pl
 import streamlit as st
 
-from app import data
+from app import data, run_marker
 from app.components import charts, filters, wc_charts
 from metrics.analysis.wc_stats import LIKELY  # an item explaining at least half of what shifted
 
@@ -17,7 +17,7 @@ if not any(rows.get(k) for k in ("telemetry", "requests", "model_health", "kpis"
     charts.empty_state("data to explain", "What changed compares telemetry, model health, KPIs, cost "
                        "and change events around a time: load them with `onepane collect` (or "
                        "`onepane ingest ...`), and events with `onepane ingest events FILE`.")
-    st.stop()
+    run_marker.stop()
 
 ALL = "All services"
 known = data.services_known(f.as_of)
@@ -80,10 +80,10 @@ st.caption(("Time from the link. " if url_at else "Default time: the latest firi
 items = data.what_changed(service, at, WINDOWS[window], f.as_of)
 if isinstance(items, data.Unavailable):
     st.warning(str(items))
-    st.stop()
+    run_marker.stop()
 if not items:
     st.success("Nothing changed measurably in this window.")
-    st.stop()
+    run_marker.stop()
 
 
 with st.expander("Copy as incident note"):

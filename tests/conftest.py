@@ -119,15 +119,16 @@ def run_cli(tmp_path):
 # suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
 # keeps the usual order.
 SLOW_FILES = {
-    "test_telemetry_rollups.py": 310, "test_engines_scale.py": 228, "test_governance_demo.py": 219,
-    "test_engines_demo_compare.py": 216, "test_weekly_report.py": 199, "test_soak.py": 193,
-    "test_engines.py": 188, "test_what_changed_demo.py": 188, "test_browser_dashboard.py": 143,
-    "test_browser.py": 105, "test_load_races.py": 104, "test_engines_storage.py": 100,
-    "test_cli.py": 96, "test_app.py": 93, "test_app_dashboard.py": 88,
-    "test_telemetry_scale.py": 83, "test_billing.py": 76, "test_weekly_review_page.py": 72,
-    "test_ledger_allocation.py": 70, "test_model_health_collector.py": 69, "test_serving.py": 65,
-    "test_inputs_fuzz.py": 59, "test_weekly_send.py": 58, "test_notebooks_review.py": 55,
-    "test_telemetry_prometheus.py": 50, "test_model_health_ingest.py": 42, "test_engines_telemetry.py": 60
+    "test_engines_scale.py": 363, "test_engines_demo_compare.py": 289, "test_engines.py": 249,
+    "test_governance_demo.py": 221, "test_soak.py": 199, "test_weekly_report.py": 178,
+    "test_telemetry_rollups.py": 177, "test_browser_dashboard.py": 165,
+    "test_what_changed_demo.py": 148, "test_browser.py": 136, "test_engines_storage.py": 127,
+    "test_load_races.py": 115, "test_engines_telemetry.py": 106,
+    "test_model_health_collector.py": 97, "test_billing.py": 95, "test_cli.py": 93,
+    "test_weekly_send.py": 78, "test_app.py": 71, "test_model_health_ingest.py": 68,
+    "test_weekly_review_page.py": 66, "test_inputs_fuzz.py": 64, "test_ledger_allocation.py": 60,
+    "test_serving.py": 60, "test_app_dashboard.py": 57, "test_telemetry_prometheus.py": 49,
+    "test_notebooks_review.py": 43, "test_app_imports.py": 42, "test_telemetry_scale.py": 41
 }
 
 

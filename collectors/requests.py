@@ -26,8 +26,8 @@ reads differently, a value polars would read differently) stops it; the file is 
 polars reader (`read_requests`), which accepts it as the guards could not, or raises the typed
 error naming the first failing line and column. So both paths give the same rows and errors.
 The query writes one file when the first and last rows are on one UTC day (a row on another day
-stops it, and the rows are written partitioned by day); the table columns the log lacks are not
-written (the views read them as NULL, as from the polars reader).
+stops it, and the rows are written partitioned by day); the table columns the log lacks are
+written as NULL, as from the polars reader.
 """
 from __future__ import annotations
 
@@ -349,7 +349,7 @@ def _end_days(con, path: Path, index: int) -> tuple[str, str] | None:
 def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: str) -> dict | None:
     """Write through the load: one unpartitioned file when the first and the last row are on one
     UTC day and every row is on it (a row on another day stops the query), else partitioned by
-    DuckDB. The table's NULL columns are left out of the file (`fill_missing=False`)."""
+    DuckDB."""
     import duckdb
 
     from metrics.lake import OWNER
@@ -361,8 +361,7 @@ def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: 
     tries = ([(body(days[0]), days[0])] if days[0] == days[1] else []) + [(body(None), None)]
     for sql, part in tries:
         try:
-            load.write_query(con, sql, cols, scope, partition=part, fill_missing=False,
-                             partition_sql=utc_day)
+            load.write_query(con, sql, cols, scope, partition=part, partition_sql=utc_day)
             break
         except duckdb.Error as e:
             for p in set(load.staging.iterdir()) - before:          # the stopped write's files

@@ -112,9 +112,6 @@ CREATE OR REPLACE VIEW _onepane_visible_loads AS
 SELECT * FROM _onepane_loads
 WHERE status = 'ok'
   AND finished_at <= coalesce(getvariable('{AS_OF_VAR}')::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ);
-CREATE OR REPLACE VIEW _onepane_superseded AS
-SELECT DISTINCT s.load_id, s.scope
-FROM (SELECT unnest(supersedes) AS s FROM _onepane_visible_loads);
 """
 
 
@@ -232,14 +229,11 @@ class Store:
         for table in self.raw_tables(con):
             folder = self.lake / table
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / ".schema.parquet.tmp"
-            con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
-                        "(FORMAT parquet)")
-            os.replace(tmp, folder / "_schema.parquet")
-            tmp = folder / ".schema-last.parquet.tmp"
-            con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
-                        "(FORMAT parquet)")
-            os.replace(tmp, folder / SCHEMA_LAST)
+            for name in ("_schema.parquet", SCHEMA_LAST):
+                tmp = folder / f".{name}.tmp"
+                con.execute(f"COPY (SELECT * FROM _schema_{table}) TO {_sql_literal(str(tmp))} "
+                            "(FORMAT parquet)")
+                os.replace(tmp, folder / name)
 
     def _uniform(self, con: duckdb.DuckDBPyConnection, table: str) -> bool:
         """True when every Parquet file of `table` has exactly the schema of its `_schema.parquet`

@@ -211,6 +211,7 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
     import duckdb
 
     from collectors.dates import Bounds, lit
+    from metrics.lake import constant_text
 
     names = _header(path)
     if not names or len(set(names)) != len(names) or any(not n for n in names):
@@ -295,7 +296,7 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
             checks.append(f"_b_{key} IS NULL AND _t_{key} IS NOT NULL")
         elif c["path"]:
             cols[key] = f"coalesce(starts_with(_path, {lit(word)}), false)"
-    cols["source"] = f"{lit(source)}::VARCHAR"
+    cols["source"] = constant_text(source)
     bad = " OR ".join(f"coalesce({x}, false)" for x in checks)
     layer1 = f"SELECT {', '.join(f'{e} AS {k}' for k, e in typed.items())} FROM {src} AS src"
     layer2 = (f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())}, ({bad}) AS _bad "

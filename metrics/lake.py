@@ -94,6 +94,14 @@ def _table_spec(store: Store, table: str) -> tuple[list[tuple[str, str]], str, s
     return cols, (spec[0] if spec else "part"), (spec[1] if spec else "'all'")
 
 
+def constant_text(value: str) -> str:
+    """SQL for a text column holding `value` in every row, as the Parquet writer writes it
+    cheapest: a one-value ENUM is written from its dictionary (no hashing of every row's string,
+    which a VARCHAR constant costs: ~0.05 s of CPU per column per 1M rows), and the file's column
+    is the same UTF8 BYTE_ARRAY a VARCHAR gives, read back as VARCHAR."""
+    return f"{_sql_literal(value)}::ENUM({_sql_literal(value)})"
+
+
 class Load:
     """One all-or-nothing write into one raw table. Use as a context manager:
 
@@ -140,11 +148,11 @@ class Load:
         parts = []
         for col, typ in self.columns:
             if col == "_load_id":
-                parts.append(f"{_sql_literal(self.load_id)}::VARCHAR AS _load_id")
+                parts.append(f"{constant_text(self.load_id)} AS _load_id")
             elif col == "_loaded_at":
                 parts.append(f"{_sql_literal(self.started_at.isoformat())}::TIMESTAMPTZ AS _loaded_at")
             elif col == "_scope" and "_scope" not in inner_cols:
-                parts.append(f"{_sql_literal(scope or '')}::VARCHAR AS _scope")
+                parts.append(f"{constant_text(scope or '')} AS _scope")
             elif col in inner_cols:
                 parts.append(f'CAST(src."{col}" AS {typ}) AS "{col}"')
             elif fill_missing:

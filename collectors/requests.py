@@ -357,8 +357,10 @@ def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: 
 
     before = set(load.staging.iterdir()) if load.staging.exists() else set()
     # the partition value (strftime(arrived_at, '%Y-%m-%d') in UTC) without formatting every
-    # TIMESTAMPTZ through ICU: the UTC date of the epoch microseconds (20x cheaper)
-    utc_day = "make_timestamp(epoch_us(arrived_at))::DATE::VARCHAR"
+    # TIMESTAMPTZ through ICU: the UTC date of the epoch microseconds (20x cheaper), kept a DATE
+    # (DuckDB names the folder day=YYYY-MM-DD all the same, and partitions on 4-byte values
+    # instead of a string per row: 10M rows over 5 days, ~3 s less CPU)
+    utc_day = "make_timestamp(epoch_us(arrived_at))::DATE"
     tries = ([(body(days[0]), days[0])] if days[0] == days[1] else []) + [(body(None), None)]
     for sql, part in tries:
         try:
@@ -387,29 +389,33 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
     if not path.is_file():
         raise InputError("file not found", file=str(path))
     digest = file_hash(path)
-    earlier = already_loaded(store, "raw_requests", digest)
-    if earlier:
-        return {"load_id": earlier, "rows": 0, "skipped": True}
+    con = store.connect()           # one connection for both look-ups (each open costs ~30 ms)
+    try:
+        earlier = already_loaded(store, "raw_requests", digest, con=con)
+        if earlier:
+            return {"load_id": earlier, "rows": 0, "skipped": True}
+        load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
+                Load(store, "raw_requests", collector="requests", source=source or path.name,
+                     source_file=str(path), content_hash=digest, con=con))
+    finally:
+        con.close()
     if service is None and config is not None and len(config.services) == 1:
         service = config.services[0].name
-    load = (ctx.load(source_file=str(path), content_hash=digest) if ctx is not None else
-            Load(store, "raw_requests", collector="requests", source=source or path.name,
-                 source_file=str(path), content_hash=digest))
     scope = f"requests/{digest[:16]}"
     with load:
         counts = None
         if path.suffix.lower() not in (".parquet", ".pq"):
-            import duckdb
-            con = duckdb.connect()
-            try:
-                con.execute("SET TimeZone = 'UTC'")
-                try:    # a multi-day log: each thread's partitions flushed at ~1 row group, not 4
-                    con.execute("SET partitioned_write_flush_threshold = 131072")   # (10M rows: 2.1 -> 1.x GB)
-                except duckdb.Error:
-                    pass
+            from metrics.lake import scratch
+            con = scratch()
+            try:    # a multi-day log: each thread's partitions flushed at ~1 row group, not 4
+                # (10M rows: 2.1 -> 0.5 GB); a global setting of the shared DuckDB: reset after
+                con.execute("SET partitioned_write_flush_threshold = 131072")
                 counts = _csv_fast(con, load, path, service, source or path.name, scope)
             finally:
-                con.close()
+                try:
+                    con.execute("RESET partitioned_write_flush_threshold")
+                finally:
+                    con.close()
         if counts is None:
             frame = read_requests(path, service, source)
             load.write_days(frame, "arrived_at", scope=scope)

@@ -71,9 +71,10 @@ def stage(load, part_name: str, part_expr: str) -> int:
     staged = [f for f in staged if DEDUP_DIR not in f.parts[len(load.staging.parts):]]
     if rule is None or not staged:
         return 0
-    con = duckdb.connect()
+    from metrics.lake import scratch
+
+    con = scratch()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         staged = _within(con, load, rule, staged, part_name, part_expr)
         return _across(con, load, rule, staged)
     finally:

@@ -347,15 +347,27 @@ def _end_days(con, path: Path, index: int) -> tuple[str, str] | None:
     return None if None in got else (got[0], got[1])
 
 
-def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: str) -> dict | None:
+def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: str,
+                ordered: bool = False) -> dict | None:
     """Write through the load: one unpartitioned file when the first and the last row are on one
     UTC day and every row is on it (a row on another day stops the query), else partitioned by
-    DuckDB."""
+    DuckDB. The rows are written in any order (cheaper), then their request ids checked: all
+    distinct, the load says so (`keys_unique`: the commit skips its own check); a request id
+    twice, and the later line must win (lake_dedup), so the order counts: a one-day log is
+    written again in line order, a multi-day one (DuckDB's partitioned write keeps no order)
+    goes to the polars reader."""
     import duckdb
 
     from metrics.lake import OWNER
+    from metrics.lake_dedup import keys_distinct
 
     before = set(load.staging.iterdir()) if load.staging.exists() else set()
+
+    def discard():
+        for p in set(load.staging.iterdir()) - before:          # this write's files
+            if p.name != OWNER:
+                shutil.rmtree(p, ignore_errors=True)
+
     # the partition value (strftime(arrived_at, '%Y-%m-%d') in UTC) without formatting every
     # TIMESTAMPTZ through ICU: the UTC date of the epoch microseconds (20x cheaper), kept a DATE
     # (DuckDB names the folder day=YYYY-MM-DD all the same, and partitions on 4-byte values
@@ -364,15 +376,21 @@ def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: 
     tries = ([(body(days[0]), days[0])] if days[0] == days[1] else []) + [(body(None), None)]
     for sql, part in tries:
         try:
-            load.write_query(con, sql, cols, scope, partition=part, partition_sql=utc_day)
+            written = load.write_query(con, sql, cols, scope, partition=part, partition_sql=utc_day,
+                                       ordered=ordered)
             break
         except duckdb.Error as e:
-            for p in set(load.staging.iterdir()) - before:          # the stopped write's files
-                if p.name != OWNER:
-                    shutil.rmtree(p, ignore_errors=True)
+            discard()                                           # the stopped write's files
             if "onepane: another day" not in str(e):
                 return None
     staged = sorted(p for p in load.staging.rglob("*.parquet") if p.parent.parent not in before)
+    if not ordered:
+        if not staged or keys_distinct(con, "raw_requests", staged):
+            load.keys_unique = True
+        else:                                                   # a request id twice: order counts
+            discard()
+            load.rows -= written
+            return _write_fast(con, load, body, cols, days, scope, ordered=True) if part else None
     n, fb, ab = con.execute(
         f"SELECT count(*), {', '.join(f'count(*) FILTER ({k})' if k in cols else '0' for k in ('fallback', 'abstained'))} "
         "FROM read_parquet("

@@ -220,13 +220,18 @@ class Load:
 
     def write_query(self, con: duckdb.DuckDBPyConnection, sql: str, columns: list[str],
                     scope: str | None = None, partition: str | None = None,
-                    fill_missing: bool = True, partition_sql: str | None = None) -> int:
+                    fill_missing: bool = True, partition_sql: str | None = None,
+                    ordered: bool = True) -> int:
         """Write the result of `sql` run on `con` (its output columns named in `columns`).
         `partition`: the caller knows every row belongs to this one partition (the value the
         table's partition expression gives them), so the rows are written without partitioning.
         `fill_missing=False`: the table columns the query lacks are left out of the file (see
         `_select`). `partition_sql`: an expression over the output columns giving, for every row,
-        what the table's partition expression gives (a cheaper spelling of it)."""
+        what the table's partition expression gives (a cheaper spelling of it). `ordered=False`:
+        the rows need not keep the query's order in the file (DuckDB writes each thread's rows as
+        they come, ~12% less CPU for a big CSV); only for a caller that has checked, or will
+        check, that no key of lake_dedup's rule is written twice (which row wins depends on the
+        order), or does not care."""
         if self._owner is None:
             self.staging.mkdir(parents=True, exist_ok=True)
             self._owner = open(self.staging / OWNER, "a+")
@@ -238,11 +243,12 @@ class Load:
             folder = out / f"{self.part_name}={partition}"
             folder.mkdir(parents=True)
             q = (f"COPY (SELECT {select} FROM ({sql}) src) TO "
-                 f"{_sql_literal(str(folder / f'{self.load_id}-{self._n}-0.parquet'))} (FORMAT parquet)")
+                 f"{_sql_literal(str(folder / f'{self.load_id}-{self._n}-0.parquet'))} "
+                 f"(FORMAT parquet{'' if ordered else ', PRESERVE_ORDER false'})")
         else:
             q = (f"COPY (SELECT *, {partition_sql or self.part_expr} AS \"{self.part_name}\" FROM "
                  f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
-                 f"(FORMAT parquet, PARTITION_BY (\"{self.part_name}\"), "
+                 f"(FORMAT parquet{'' if ordered else ', PRESERVE_ORDER false'}, PARTITION_BY (\"{self.part_name}\"), "
                  f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")
         n = con.execute(q).fetchone()[0]
         self.rows += n

@@ -111,6 +111,16 @@ def _within(con, load, rule: Rule, staged: list[Path], part_name: str, part_expr
     return sorted(out.rglob("*.parquet"))
 
 
+def keys_distinct(con, table: str, files: list[Path]) -> bool:
+    """True when no key of `table`'s rule occurs twice in `files` (proved by distinct hashes; a
+    False may be a hash collision: the commit's exact check decides). For a collector that then
+    sets `load.keys_unique`."""
+    rule = RULES[table]
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    return _distinct_hashes(con, f"SELECT hash({keys}) AS h FROM read_parquet({_list(files)}, "
+                                 f"union_by_name = true, hive_partitioning = false) WHERE {rule.where}")
+
+
 def _distinct_hashes(con, sql: str) -> bool:
     """True when the 64-bit hashes `sql` returns (column `h`) are all distinct, which proves the
     keys distinct; False sends the load to the exact count. Distinct hashes are counted by polars

@@ -26,8 +26,9 @@ reads differently, a value polars would read differently) stops it; the file is 
 polars reader (`read_requests`), which accepts it as the guards could not, or raises the typed
 error naming the first failing line and column. So both paths give the same rows and errors.
 The query writes one file when the first and last rows are on one UTC day (a row on another day
-stops it, and the rows are written partitioned by day); the table columns the log lacks are
-written as NULL, as from the polars reader.
+stops it, and the rows are written partitioned by day), rows in any order; the table columns the
+log lacks are written as NULL, as from the polars reader. The request ids are then checked here
+(`_write_fast`): a log with an id twice is written in line order, so the later line wins.
 """
 from __future__ import annotations
 

@@ -51,7 +51,7 @@ _SCRATCH_LOCK = threading.Lock()
 def scratch() -> duckdb.DuckDBPyConnection:
     """A new connection (a cursor, ~1 ms) to an in-memory DuckDB shared by this process, in UTC,
     for a load's own queries (writing staged files, de-duplication, the run-log record). Opening
-    a fresh in-memory DuckDB costs ~25 ms of CPU, and one load used to open four. Each cursor has
+    a fresh in-memory DuckDB costs ~25 ms of CPU, and one load used to open three. Each cursor has
     its own temporary tables and settings; close it when done. A forked child opens its own."""
     global _SCRATCH
     with _SCRATCH_LOCK:

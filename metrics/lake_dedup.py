@@ -71,9 +71,10 @@ def stage(load, part_name: str, part_expr: str) -> int:
     staged = [f for f in staged if DEDUP_DIR not in f.parts[len(load.staging.parts):]]
     if rule is None or not staged:
         return 0
-    con = duckdb.connect()
+    from metrics.lake import scratch
+
+    con = scratch()
     try:
-        con.execute("SET TimeZone = 'UTC'")
         staged = _within(con, load, rule, staged, part_name, part_expr)
         return _across(con, load, rule, staged)
     finally:
@@ -85,11 +86,7 @@ def _within(con, load, rule: Rule, staged: list[Path], part_name: str, part_expr
         return staged
     keys = ", ".join(f'"{k}"' for k in rule.key)
     src = f"read_parquet({_list(staged)}, union_by_name = true, hive_partitioning = false)"
-    # distinct hashes prove distinct keys, and counting 64-bit hashes is ~4x cheaper than
-    # counting (VARCHAR, VARCHAR) structs; only a load with equal hashes pays the exact count
-    n, hashes = con.execute(f"SELECT count(*), count(DISTINCT hash({keys})) FROM {src} "
-                            f"WHERE {rule.where}").fetchone()
-    if n == hashes:
+    if _distinct_hashes(con, f"SELECT hash({keys}) AS h FROM {src} WHERE {rule.where}"):
         return staged
     dup = con.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {src} WHERE {rule.where}").fetchone()[0]
     if not dup:
@@ -112,6 +109,27 @@ def _within(con, load, rule: Rule, staged: list[Path], part_name: str, part_expr
     load.rows -= dup
     load.details = {**load.details, "duplicates_in_load": int(dup)}
     return sorted(out.rglob("*.parquet"))
+
+
+def keys_distinct(con, table: str, files: list[Path]) -> bool:
+    """True when no key of `table`'s rule occurs twice in `files` (proved by distinct hashes; a
+    False may be a hash collision: the commit's exact check decides). For a collector that then
+    sets `load.keys_unique`."""
+    rule = RULES[table]
+    keys = ", ".join(f'"{k}"' for k in rule.key)
+    return _distinct_hashes(con, f"SELECT hash({keys}) AS h FROM read_parquet({_list(files)}, "
+                                 f"union_by_name = true, hive_partitioning = false) WHERE {rule.where}")
+
+
+def _distinct_hashes(con, sql: str) -> bool:
+    """True when the 64-bit hashes `sql` returns (column `h`) are all distinct, which proves the
+    keys distinct; False sends the load to the exact count. Distinct hashes are counted by polars
+    over the column fetched as one numpy array: at 10M keys 0.4 s of CPU where DuckDB's
+    count(DISTINCT) builds a 10M-group hash table (2.5-3 s)."""
+    import polars as pl
+
+    h = con.execute(sql).fetchnumpy()["h"]
+    return len(h) < 2 or pl.Series(h).n_unique() == len(h)
 
 
 def _write_order(f: Path) -> tuple[int, int, str]:

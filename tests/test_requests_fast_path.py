@@ -236,3 +236,34 @@ def test_a_middle_row_on_another_day_still_lands_in_its_day(store, tmp_path, mon
 def duckdb_ids(path) -> list[str]:
     import duckdb
     return [r[0] for r in duckdb.sql(f"SELECT request_id FROM '{path}'").fetchall()]
+
+
+def test_a_clean_log_is_written_in_any_order_and_its_ids_checked_once(store, tmp_path, monkeypatch):
+    # the fast path writes the rows unordered, checks the ids itself and says so (keys_unique):
+    # the commit's own check (lake_dedup._within) never runs; the rows are the polars reader's
+    import metrics.lake_dedup as dedup
+    path = tmp_path / "req.csv"
+    _big(path, 5000)
+    calls = []
+    real = dedup._within
+    monkeypatch.setattr(dedup, "_within", lambda con, load, *a: calls.append(load.keys_unique) or real(con, load, *a))
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 5000
+    monkeypatch.undo()
+    assert calls == [True]
+    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
+                      "ORDER BY request_id").rows()
+    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
+           .sort("request_id").rows())
+    assert len(got) == 5000 and got == ref
+
+
+def test_a_multi_day_log_with_an_id_twice_keeps_the_later_line(store, tmp_path):
+    # a partitioned write keeps no line order, so such a log is read by the polars reader
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\n"
+                    "a,s,2026-09-01T10:00:00Z,1\nb,s,2026-09-01T11:00:00Z,2\na,s,2026-09-02T10:00:00Z,3\n")
+    ingest_requests(store, path)
+    got = store.query("SELECT request_id, arrived_at, latency_s FROM stg_requests ORDER BY request_id").rows()
+    assert got == [("a", datetime(2026, 9, 2, 10, tzinfo=timezone.utc), 0.003),
+                   ("b", datetime(2026, 9, 1, 11, tzinfo=timezone.utc), 0.002)]

@@ -30,7 +30,9 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 ALL_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALL_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_BUCKET_S = 60
-LOOKBACK = timedelta(hours=1)      # where the window looks for each series' previous sample first
+# where the window looks for each series' previous sample first: scrapes come every few seconds to a
+# minute; a series silent for longer is found by the older-history probe (exact, rarely needed)
+LOOKBACK = timedelta(minutes=10)
 
 
 def sql(name: str) -> str:

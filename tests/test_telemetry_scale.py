@@ -115,6 +115,8 @@ def test_overlapping_reingests_restatements_long_silence_and_as_of(store, tmp_pa
     a = [("req_total", "v1", 10 * i, T0 + i * minute) for i in range(120)]
     a += [("util", "v1", float(i % 7), T0 + i * minute) for i in range(120)]
     a += [("req_total", "v2", 5 * i, T0 + i * minute) for i in range(0, 20)]   # v2 falls silent ...
+    # v3 scraped every 25 minutes: its previous sample is older than the 10-minute look-back
+    a += [("req_total", "v3", 7 * i, T0 + 25 * i * minute) for i in range(8)]
     ingest_openmetrics(store, om(a, tmp_path / "a.om"))
     as_of = datetime.now(timezone.utc)
     # an overlapping re-delivery that restates part of v1 (other values) and adds later samples
@@ -179,7 +181,7 @@ def test_service_page_query_filters_reach_the_parquet_scan(store, tmp_path):
     """EXPLAIN ANALYZE of the Service page's technical query (as the page runs it: no GPUs named)
     over one service and one day of a two-service, three-day store: every scan of raw_telemetry
     carries the service filter, the window's scan carries both time bounds, and it hands on only
-    that service's rows of that day and the hour before."""
+    that service's rows of that day and the 10 minutes before."""
     import json
 
     from collectors.openmetrics import ingest_openmetrics
@@ -219,4 +221,4 @@ def test_service_page_query_filters_reach_the_parquet_scan(store, tmp_path):
     assert scans and all("service='b'" in f for f, _ in scans), scans
     window = [(f, n) for f, n in scans if "sampled_at>=" in f and "sampled_at<" in f]
     assert window, scans
-    assert all(n <= 25 for _, n in window), window     # b's samples in [start - 1 h, end): 25 of 144
+    assert all(n <= 25 for _, n in window), window     # b's samples in [start - 10 min, end): 24 of 144

@@ -284,9 +284,14 @@ class Store:
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(bookkeeping_sql(self.lake, union_by_name=not self._uniform(con, "_onepane_loads")))
+        by_name = []
         for table in self.raw_tables(con):
             if table != "_onepane_loads":
-                con.execute(raw_view_sql(table, self.lake, union_by_name=not self._uniform(con, table)))
+                ubn = not self._uniform(con, table)
+                con.execute(raw_view_sql(table, self.lake, union_by_name=ubn))
+                by_name += [table] * ubn
+        # how each raw view reads, for views built at query time (scope_days) without listing views
+        con.execute("INSERT OR REPLACE INTO _onepane_meta VALUES ('union_by_name', ?)", [",".join(by_name)])
         # Views may read each other: create in passes until none is left (file order is a hint).
         pending = _view_files()
         while pending:
@@ -376,17 +381,27 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     only (day_view_sql); returns the tables shadowed, for `unscope`. A table is left alone unless
     it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
     folder. The caller's query must not read rows outside [start, end) of that table."""
-    views = con.execute("SELECT t.table_name, t.partition_expr, v.sql FROM _onepane_tables t "
-                        "JOIN duckdb_views() v ON v.view_name = t.table_name AND v.database_name <> 'temp' "
-                        "WHERE t.partition_name = 'day' AND list_contains(?, t.table_name)", [list(tables)]).fetchall()
+    tables = [t for t in tables if next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is not None]
+    if not tables:
+        return []
+    # whether the store's view reads the table with union_by_name: recorded by `Store.migrate`
+    # (listing the views instead costs ~10 ms on a fresh connection); unknown: ask the view
+    rows = con.execute("SELECT t.table_name, t.partition_expr, m.value FROM _onepane_tables t "
+                       "LEFT JOIN _onepane_meta m ON m.key = 'union_by_name' "
+                       "WHERE t.partition_name = 'day' AND list_contains(?, t.table_name)", [tables]).fetchall()
     first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
     last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     done = []
-    for t, expr, view in views:
-        if not re.fullmatch(r"strftime\(\w+, '%Y-%m-%d'\)", expr) \
-                or next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is None:
+    for t, expr, by_name in rows:
+        if not re.fullmatch(r"strftime\(\w+, '%Y-%m-%d'\)", expr):
             continue
-        con.execute(day_view_sql(t, store.lake, "union_by_name = true" in view, first, last))
+        if by_name is None:
+            view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ? AND database_name <> 'temp'",
+                               [t]).fetchone()
+            ubn = view is None or "union_by_name = true" in view[0]
+        else:
+            ubn = t in by_name.split(",")
+        con.execute(day_view_sql(t, store.lake, ubn, first, last))
         done.append(t)
     return done
 

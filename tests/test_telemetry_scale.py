@@ -265,3 +265,16 @@ def test_summary_window_opens_only_the_days_it_reads(store, tmp_path):
         if "/raw_telemetry/" in str(info.get("Filename(s)", "")):
             files.append(int(info["Total Files Read"]))
     assert files == [1], files                 # the day folder of day 2 alone (of 3)
+    # a store migrated before `union_by_name` was recorded: the scoped view asks the store's view
+    con = store._open(read_only=False)
+    try:
+        assert con.execute("SELECT value FROM _onepane_meta WHERE key = 'union_by_name'").fetchall() == [("raw_focus",)]
+        con.execute("DELETE FROM _onepane_meta WHERE key = 'union_by_name'")
+    finally:
+        con.close()
+    con = store.connect()
+    try:
+        assert scope_days(store, con, ("raw_telemetry",), a, b) == ["raw_telemetry"]
+        assert con.execute(q, {"a": a, "b": b}).fetchall() == whole
+    finally:
+        con.close()

@@ -22,7 +22,7 @@ import os
 import re
 import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -102,6 +102,26 @@ SEMI JOIN v ON r._load_id = v.load_id
 ANTI JOIN (SELECT x.s.load_id AS load_id, x.s.scope AS scope
            FROM (SELECT unnest(supersedes) AS s FROM v) x) s
     ON r._load_id = s.load_id AND r._scope = s.scope"""
+
+
+def day_view_sql(table: str, lake: Path, union_by_name: bool, first_day: str, last_day: str) -> str:
+    """A TEMP view shadowing `table`'s raw view on one connection: the same rows of the day
+    partitions `day=first_day` .. `day=last_day` only (the folder name is the table's partition
+    value, the UTC day of its time column). DuckDB prunes the other days' files by their folder
+    name before opening any (hive partition filter), so a read of one hour costs the same in a
+    store of one day or of a hundred; a table's row-group statistics cannot do that (each file's
+    footer is opened to read them)."""
+    glob = _sql_literal(str(lake / table / "day=*" / "[!_]*.parquet"))
+    ubn = "union_by_name = true, " if union_by_name else ""
+    return f"""CREATE OR REPLACE TEMP VIEW {table} AS
+WITH v AS MATERIALIZED (SELECT load_id, supersedes FROM _onepane_visible_loads)
+SELECT r.* EXCLUDE (day)
+FROM read_parquet({glob}, {ubn}hive_partitioning = true, hive_types = {{'day': VARCHAR}}) r
+SEMI JOIN v ON r._load_id = v.load_id
+ANTI JOIN (SELECT x.s.load_id AS load_id, x.s.scope AS scope
+           FROM (SELECT unnest(supersedes) AS s FROM v) x) s
+    ON r._load_id = s.load_id AND r._scope = s.scope
+WHERE r.day >= {_sql_literal(first_day)} AND r.day <= {_sql_literal(last_day)}"""
 
 
 def bookkeeping_sql(lake: Path, union_by_name: bool = True) -> str:
@@ -264,9 +284,14 @@ class Store:
 
     def _create_views(self, con: duckdb.DuckDBPyConnection) -> None:
         con.execute(bookkeeping_sql(self.lake, union_by_name=not self._uniform(con, "_onepane_loads")))
+        by_name = []
         for table in self.raw_tables(con):
             if table != "_onepane_loads":
-                con.execute(raw_view_sql(table, self.lake, union_by_name=not self._uniform(con, table)))
+                ubn = not self._uniform(con, table)
+                con.execute(raw_view_sql(table, self.lake, union_by_name=ubn))
+                by_name += [table] * ubn
+        # how each raw view reads, for views built at query time (scope_days) without listing views
+        con.execute("INSERT OR REPLACE INTO _onepane_meta VALUES ('union_by_name', ?)", [",".join(by_name)])
         # Views may read each other: create in passes until none is left (file order is a hint).
         pending = _view_files()
         while pending:
@@ -349,6 +374,42 @@ class Store:
         finally:
             if own:
                 con.close()
+
+def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
+               start: datetime, end: datetime) -> list[str]:
+    """Shadow the raw views of `tables` on `con` with views of the day partitions of [start, end)
+    only (day_view_sql); returns the tables shadowed, for `unscope`. A table is left alone unless
+    it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
+    folder. The caller's query must not read rows outside [start, end) of that table."""
+    tables = [t for t in tables if next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is not None]
+    if not tables:
+        return []
+    # whether the store's view reads the table with union_by_name: recorded by `Store.migrate`
+    # (listing the views instead costs ~10 ms on a fresh connection); unknown: ask the view
+    rows = con.execute("SELECT t.table_name, t.partition_expr, m.value FROM _onepane_tables t "
+                       "LEFT JOIN _onepane_meta m ON m.key = 'union_by_name' "
+                       "WHERE t.partition_name = 'day' AND list_contains(?, t.table_name)", [tables]).fetchall()
+    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    done = []
+    for t, expr, by_name in rows:
+        if not re.fullmatch(r"strftime\(\w+, '%Y-%m-%d'\)", expr):
+            continue
+        if by_name is None:
+            view = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = ? AND database_name <> 'temp'",
+                               [t]).fetchone()
+            ubn = view is None or "union_by_name = true" in view[0]
+        else:
+            ubn = t in by_name.split(",")
+        con.execute(day_view_sql(t, store.lake, ubn, first, last))
+        done.append(t)
+    return done
+
+
+def unscope(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
+    for t in tables:
+        con.execute(f"DROP VIEW IF EXISTS temp.{t}")
+
 
 def set_as_of(con: duckdb.DuckDBPyConnection, as_of: datetime | str | None) -> None:
     con.execute(f"SET VARIABLE {NOW_VAR} = ?::TIMESTAMPTZ", [utcnow()])

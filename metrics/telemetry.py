@@ -23,6 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from metrics.pricing import gpu_hour_price
+from metrics.store import scope_days, unscope
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,9 @@ QUERIES = Path(__file__).parent / "sql" / "queries"
 ALL_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
 ALL_END = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_BUCKET_S = 60
-LOOKBACK = timedelta(hours=1)      # where the window looks for each series' previous sample first
+# where the window looks for each series' previous sample first: scrapes come every few seconds to a
+# minute; a series silent for longer is found by the older-history probe (exact, rarely needed)
+LOOKBACK = timedelta(minutes=10)
 
 
 def sql(name: str) -> str:
@@ -88,14 +91,21 @@ def _money(seconds: float | None, price: Decimal | None) -> Decimal | None:
     return (Decimal(repr(float(seconds))) * price / Decimal(3600)).quantize(Decimal(1).scaleb(-18))
 
 
-def _window(con, params: dict, start: datetime | None) -> None:
+def _window(con, params: dict, start: datetime | None, store=None) -> None:
     """The temporary table `_window`: the service's samples in the window with their increase,
     read filter-first (telemetry_window.sql; only the series the summary uses). The previous sample
     of each series is looked for LOOKBACK before the window; only if a counter has none there is
     older history probed, and if it has an older one the window is read again from the beginning
-    of the store (exact, slower; rare: a counter silent for longer)."""
+    of the store (exact, slower; rare: a counter silent for longer). With `store`, the first read
+    opens only the day partitions of [start - LOOKBACK, end) (metrics.store.scope_days), so it
+    costs the same whatever the days stored."""
     frm = params["start"] - LOOKBACK if start is not None else ALL_START
-    con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
+    scoped = scope_days(store, con, ("raw_telemetry", "_dedup_raw_telemetry"), frm, params["end"]) \
+        if store is not None and start is not None else []
+    try:
+        con.execute("CREATE TEMP TABLE _window AS " + sql("telemetry_window"), {**params, "from": frm})
+    finally:
+        unscope(con, scoped)
     if start is None or not con.execute("SELECT bool_or(no_prev) FROM _window").fetchall()[0][0]:
         return                            # every series found its previous sample (or none is needed)
     older = con.execute(sql("telemetry_window_older"), {"service": params["service"], "from": frm}).fetchall()[0][0]
@@ -111,7 +121,7 @@ def telemetry_summary(store, config, service: str, start: datetime | None = None
     con = store.connect(as_of)
     try:
         # the service's samples in the window, computed once (a temporary table on a read-only connection)
-        _window(con, params, start)
+        _window(con, params, start, store)
         versions = store.rows(sql("telemetry_versions"), con=con)
         buckets: dict = {}
         for b in store.rows(sql("telemetry_latency_buckets"), con=con):

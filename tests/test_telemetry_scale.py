@@ -38,8 +38,9 @@ def old_and_new(store, service, start, end, as_of=None):
     con = store.connect(as_of)
     try:
         old = store.query(OLD_WINDOW, params, con=con)
-        _window(con, params, start)
+        _window(con, params, start, store)        # as the summary reads it: day partitions pruned
         new = store.query("SELECT * EXCLUDE (no_prev) FROM _window", con=con)
+        assert not con.execute("SELECT * FROM duckdb_views() WHERE database_name = 'temp'").fetchall()   # unscoped
     finally:
         con.close()
     key = ["metric", "labels_hash", "sampled_at"]
@@ -115,6 +116,8 @@ def test_overlapping_reingests_restatements_long_silence_and_as_of(store, tmp_pa
     a = [("req_total", "v1", 10 * i, T0 + i * minute) for i in range(120)]
     a += [("util", "v1", float(i % 7), T0 + i * minute) for i in range(120)]
     a += [("req_total", "v2", 5 * i, T0 + i * minute) for i in range(0, 20)]   # v2 falls silent ...
+    # v3 scraped every 25 minutes: its previous sample is older than the 10-minute look-back
+    a += [("req_total", "v3", 7 * i, T0 + 25 * i * minute) for i in range(8)]
     ingest_openmetrics(store, om(a, tmp_path / "a.om"))
     as_of = datetime.now(timezone.utc)
     # an overlapping re-delivery that restates part of v1 (other values) and adds later samples
@@ -179,7 +182,7 @@ def test_service_page_query_filters_reach_the_parquet_scan(store, tmp_path):
     """EXPLAIN ANALYZE of the Service page's technical query (as the page runs it: no GPUs named)
     over one service and one day of a two-service, three-day store: every scan of raw_telemetry
     carries the service filter, the window's scan carries both time bounds, and it hands on only
-    that service's rows of that day and the hour before."""
+    that service's rows of that day and the 10 minutes before."""
     import json
 
     from collectors.openmetrics import ingest_openmetrics
@@ -219,4 +222,59 @@ def test_service_page_query_filters_reach_the_parquet_scan(store, tmp_path):
     assert scans and all("service='b'" in f for f, _ in scans), scans
     window = [(f, n) for f, n in scans if "sampled_at>=" in f and "sampled_at<" in f]
     assert window, scans
-    assert all(n <= 25 for _, n in window), window     # b's samples in [start - 1 h, end): 25 of 144
+    assert all(n <= 25 for _, n in window), window     # b's samples in [start - 10 min, end): 24 of 144
+
+
+def test_summary_window_opens_only_the_days_it_reads(store, tmp_path):
+    """The summary's window read (metrics.store.scope_days) opens the Parquet files of the days of
+    [start - look-back, end) only, by folder name, and returns what the whole store's view does;
+    the connection's views are the store's own again afterwards."""
+    import json
+
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics.store import scope_days, unscope
+
+    hour = timedelta(hours=1)
+    for day in range(3):                       # one load per day: three day folders of raw_telemetry
+        rows = [("req_total", "v1", i, T0 + i * hour) for i in range(24 * day, 24 * day + 24)]
+        ingest_openmetrics(store, om(rows, tmp_path / f"{day}.om"))
+    q = ("SELECT count(*), sum(value) FROM stg_telemetry WHERE service = 'svc' "
+         "AND sampled_at >= $a AND sampled_at < $b")
+    a, b = T0 + timedelta(days=1, hours=5), T0 + timedelta(days=1, hours=9)
+    out = tmp_path / "profile.json"
+    con = store.connect()
+    try:
+        whole = con.execute(q, {"a": a, "b": b}).fetchall()
+        scoped = scope_days(store, con, ("raw_telemetry", "_dedup_raw_telemetry"), a, b)
+        con.execute("PRAGMA enable_profiling = 'json'")
+        con.execute(f"PRAGMA profiling_output = '{out}'")
+        got = con.execute(q, {"a": a, "b": b}).fetchall()
+        con.execute("PRAGMA disable_profiling")
+        unscope(con, scoped)
+        after = con.execute("SELECT count(*) FROM raw_telemetry").fetchall()
+    finally:
+        con.close()
+    assert scoped == ["raw_telemetry"]         # no de-duplication files: that view is left alone
+    assert got == whole == [(4, sum(range(29, 33)))]      # hours 5..8 of day 2: values 29..32
+    assert after == [(72,)]
+    todo, files = list(json.loads(out.read_text())["operator"]), []
+    while todo:
+        node = todo.pop()
+        todo += node.get("children", [])
+        info = node.get("extra_info", {})
+        if "/raw_telemetry/" in str(info.get("Filename(s)", "")):
+            files.append(int(info["Total Files Read"]))
+    assert files == [1], files                 # the day folder of day 2 alone (of 3)
+    # a store migrated before `union_by_name` was recorded: the scoped view asks the store's view
+    con = store._open(read_only=False)
+    try:
+        assert con.execute("SELECT value FROM _onepane_meta WHERE key = 'union_by_name'").fetchall() == [("raw_focus",)]
+        con.execute("DELETE FROM _onepane_meta WHERE key = 'union_by_name'")
+    finally:
+        con.close()
+    con = store.connect()
+    try:
+        assert scope_days(store, con, ("raw_telemetry",), a, b) == ["raw_telemetry"]
+        assert con.execute(q, {"a": a, "b": b}).fetchall() == whole
+    finally:
+        con.close()

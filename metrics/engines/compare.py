@@ -34,7 +34,7 @@ def _data_range(store: Store) -> tuple:
 def _params(rng: tuple, service: str | None, inside: bool = False) -> dict:
     """A page's parameters over the whole data range; `inside`: the window starts half way through
     it, at an odd second (so counter increases take each series' previous sample from before the
-    window: the carry of requests_daily, the hour before $start of service_technical)."""
+    window: the carry of requests_daily, the look-back before $start of service_technical)."""
     r = {"a": [rng[0]], "b": [rng[1]]}
     start = (r["a"][0] or datetime(2000, 1, 1, tzinfo=timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
     end = (r["b"][0] or start) + timedelta(days=1)

@@ -1,29 +1,11 @@
--- name: service_technical
--- grain: bucket_at, model_version, metric (long format)
--- inputs: stg_telemetry (read filter-first: de-duplicated at write, so the filters reach the scan; with
---         stg_telemetry_delta's increase rule), stg_requests
--- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
---         version together as '(all)'),
---         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
---         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py)
--- One service's technical health per time bucket and model version:
---   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
---                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
---                        Prometheus' histogram_quantile); from request logs when there is no histogram
---   requests             predictions served (counter increases; request logs as fallback)
---   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
---   fallback_rate        inference_fallback_total increase / requests
---   abstain_rate         inference_abstain_total increase / requests
---   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
---    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
---   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
 WITH svc AS (
-    -- filter first: service, time (an hour before $start for each series' previous sample) and
-    -- metric sit on the Parquet scan; stg_telemetry is de-duplicated at write (newest load wins).
-    -- One read for the counters and the service's GPU utilisation.
+    -- filter first: service, time (10 minutes before $start for each series' previous sample: the
+    -- store is scraped every few seconds to a minute) and metric sit on the Parquet scan;
+    -- stg_telemetry is de-duplicated at write (newest load wins). One read for the counters and
+    -- the service's GPU utilisation.
     SELECT sampled_at, metric, labels, labels_hash, model_version, value, metric_type, series_start
     FROM stg_telemetry
-    WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 1 HOUR AND sampled_at < $end
+    WHERE service = $service AND sampled_at >= $start::TIMESTAMPTZ - INTERVAL 10 MINUTE AND sampled_at < $end
       AND metric IN ('inference_request_duration_seconds_bucket', 'inference_requests_total',
                      'inference_fallback_total', 'inference_abstain_total', 'DCGM_FI_DEV_GPU_UTIL')
 ),
@@ -31,41 +13,37 @@ raw AS (
     SELECT * FROM svc WHERE metric <> 'DCGM_FI_DEV_GPU_UTIL'
 ),
 missing AS (
-    -- series in the window without a non-NULL sample in that hour: their older history decides
-    -- their first increase (rare: a counter silent for over an hour)
-    SELECT DISTINCT w.metric, w.labels_hash FROM raw w
-    ANTI JOIN (SELECT metric, labels_hash FROM raw WHERE sampled_at < $start AND value IS NOT NULL) p
-           ON p.metric = w.metric AND p.labels_hash = w.labels_hash
-    WHERE w.sampled_at >= $start
+    -- series in the window without a non-NULL sample in those 10 minutes: their older history
+    -- decides their first increase (rare: a counter silent for longer)
+    SELECT metric, labels_hash FROM raw
+    GROUP BY metric, labels_hash
+    HAVING bool_or(sampled_at >= $start) AND NOT bool_or(sampled_at < $start AND value IS NOT NULL)
 ),
 older AS (
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
     FROM stg_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
-    WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 1 HOUR
-),
-seq AS (
-    -- stg_telemetry_delta's increase rule over these samples only
-    SELECT *,
-           (metric_type IS NULL OR metric_type IN ('counter', 'histogram', 'summary', 'unknown', 'untyped')) AS cumulative,
-           lag(value IGNORE NULLS) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev_value
-    FROM (SELECT * FROM raw UNION ALL SELECT * FROM older)
+    WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 10 MINUTE
 ),
 inc AS (
-    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric, labels,
-           CASE WHEN metric LIKE '%requests%' THEN
+    -- stg_telemetry_delta's increase rule over these samples only; the labels read here once, for
+    -- the series that need them (a request counter's status, a histogram bucket's bound)
+    SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric,
+           CASE WHEN metric = 'inference_requests_total' THEN
                 coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) END AS status,
+           CASE WHEN metric = 'inference_request_duration_seconds_bucket' THEN json_extract_string(labels, '$.le') END AS le,
            CASE WHEN $split THEN model_version ELSE '(all)' END AS model_version,
-           CASE WHEN NOT cumulative OR value IS NULL OR isnan(value) THEN NULL
+           CASE WHEN NOT (metric_type IS NULL OR metric_type IN ('counter', 'histogram', 'summary', 'unknown', 'untyped'))
+                     OR value IS NULL OR isnan(value) THEN NULL
                 WHEN prev_value IS NULL OR isnan(prev_value) THEN CASE WHEN coalesce(series_start, false) THEN value ELSE 0 END
                 WHEN value < prev_value THEN value
                 ELSE value - prev_value END AS d
-    FROM seq
+    FROM (SELECT *, lag(value IGNORE NULLS) OVER (PARTITION BY metric, labels_hash ORDER BY sampled_at) AS prev_value
+          FROM (SELECT * FROM raw UNION ALL SELECT * FROM older))
     WHERE sampled_at >= $start AND sampled_at < $end
 ),
 hist AS (
     SELECT bucket_at, model_version,
-           CASE WHEN json_extract_string(labels, '$.le') IN ('+Inf', 'Inf', 'inf') THEN 'infinity'::DOUBLE
-                ELSE TRY_CAST(json_extract_string(labels, '$.le') AS DOUBLE) END AS le,
+           CASE WHEN le IN ('+Inf', 'Inf', 'inf') THEN 'infinity'::DOUBLE ELSE TRY_CAST(le AS DOUBLE) END AS le,
            sum(d) AS n
     FROM inc WHERE metric = 'inference_request_duration_seconds_bucket'
     GROUP BY ALL

@@ -63,7 +63,19 @@ def _key(v):
 
 
 def _rows(df: pl.DataFrame, columns: list[str]) -> list[tuple]:
-    return sorted(df.select(columns).iter_rows(), key=lambda r: [_key(v) for v in r])
+    keys: dict = {}                     # _key per distinct (type, value): most cells repeat
+
+    def key(v):
+        # numbers by their text: 0.0 == -0.0 (and Decimal 0 == -0) share a hash, not a _key
+        k = (type(v), str(v) if isinstance(v, (float, Decimal)) else v)
+        try:
+            return keys[k]
+        except KeyError:
+            got = keys[k] = _key(v)
+            return got
+        except TypeError:               # unhashable (a list)
+            return _key(v)
+    return sorted(df.select(columns).iter_rows(), key=lambda r: [key(v) for v in r])
 
 
 def _num(v):

@@ -202,3 +202,34 @@ def test_stg_telemetry_drops_samples_a_newer_load_wrote_again_on_both_engines(tm
         engine.close()
     for frame in (duck, ch):
         assert [(r["sampled_at"], r["value"]) for r in frame.iter_rows(named=True)] == want
+
+
+def test_an_open_chdb_engine_sees_a_load_committed_after_it_was_made(tmp_path):
+    """The engine reads the run log once into its own tables (not at every raw-view reference):
+    a load committed after the engine was made is seen by its next query, with the older load's
+    corrected sample superseded by the newer value, as DuckDB shows it."""
+    from collectors.openmetrics import ingest_openmetrics
+
+    store = Store(tmp_path / "t.duckdb").ensure()
+    ts = [datetime(2026, 9, 1, h, tzinfo=timezone.utc).timestamp() for h in (1, 2)]
+    now = datetime(2026, 10, 1, tzinfo=timezone.utc)
+
+    def scrape(name: str, values: list[int]) -> Path:
+        p = tmp_path / name
+        p.write_text("# TYPE inference_requests counter\n" + "".join(
+            f'inference_requests_total{{code="200"}} {v} {t:.0f}\n' for v, t in zip(values, ts)) + "# EOF\n",
+            encoding="utf-8")
+        return p
+
+    sql = "SELECT value FROM stg_telemetry ORDER BY sampled_at"
+    ingest_openmetrics(store, scrape("a.om", [10, 20]), service="ranker", now=now)
+    engine = ChdbEngine(store)
+    try:
+        assert engine.query(sql)["value"].to_list() == [10.0, 20.0]
+        ingest_openmetrics(store, scrape("b.om", [10, 25]), service="ranker", now=now)
+        assert store.query(sql)["value"].to_list() == [10.0, 25.0]
+        assert engine.query(sql)["value"].to_list() == [10.0, 25.0]
+        assert engine.query("SELECT count() AS n FROM _onepane_visible_loads")["n"][0] == \
+            store.query("SELECT count(*) AS n FROM _onepane_visible_loads")["n"][0] == 2
+    finally:
+        engine.close()

@@ -117,8 +117,8 @@ def test_service_technical_by_hand_on_both_engines(store, engine):
         assert got[(1, "gpu_util_pct")] == pytest.approx(60.0) and got[(2, "gpu_util_pct")] == pytest.approx(30.0)
 
 
-def test_every_view_and_query_equal_on_both_engines_including_windows_inside_the_series(store):
-    rows = compare(store)
+def test_every_view_and_query_equal_on_both_engines_including_windows_inside_the_series(store, engine):
+    rows = compare(store, engine=engine)        # the module's chdb engine: same store, same "now"
     assert [r for r in rows if r["status"] != "ok"] == []
     assert max(r["max_rel_diff"] for r in rows) <= TOLERANCE
     names = {r["query"]: r for r in rows}

@@ -4,10 +4,17 @@ The views are the store's own files, transpiled (metrics/engines/transpile.py): 
 views over the lake's Parquet gated by the run log exactly as in DuckDB (metrics/store.py), then
 every staged and public view in the same order. Session time zone is pinned to UTC. The as-of time
 and "now" are inlined when the views are created, so one engine object answers for one as-of time.
+
+Over the lake, the run log's visible loads and the (load, scope) pairs they supersede are read
+once into two small in-memory tables, not at every reference to a raw view (a page query joins
+several raw views, each of them reading the run log's files twice): they are read again before a
+query whenever the run log's files have changed (a new load, a removed one, a compaction).
 """
 from __future__ import annotations
 
+import os
 import re
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -65,6 +72,8 @@ class ChdbEngine:
         self.skipped: dict[str, str] = {}
         self.view_database = view_database
         self._use = None
+        self._run_log_state = None           # the run-log files the snapshot tables were read from
+        self._run_log_lock = threading.Lock()
         if view_database:
             if not re.fullmatch(r"\w+", view_database):
                 raise OnepaneError(f"view database {view_database!r}: letters, digits and _ only")
@@ -108,14 +117,51 @@ class ChdbEngine:
         cols = ", ".join(f"`{name}` {ch_type(t)}" for name, t in self.store.columns(table))
         return f"file({_q(glob)}, Parquet, {_q(cols)})"
 
+    def _run_log_files(self) -> tuple:
+        """(path, size, mtime) of every run-log file: what a new load or a compaction changes."""
+        out = []
+        for root, _, files in os.walk(self.store.lake / "_onepane_loads"):
+            for f in files:
+                if f.endswith(".parquet"):
+                    try:
+                        st = os.stat(os.path.join(root, f))
+                    except FileNotFoundError:      # removed by a compaction while listed
+                        continue
+                    out.append((os.path.join(root, f), st.st_size, st.st_mtime_ns))
+        return tuple(sorted(out))
+
+    def _refresh_run_log(self) -> None:
+        """Lake only: (re)read the run log into the snapshot tables when its files have changed."""
+        if self.database:
+            return
+        with self._run_log_lock:
+            state = self._run_log_files()
+            if state == self._run_log_state:
+                return
+            for attempt in (0, 1):
+                try:
+                    for name in ("_onepane_visible_loads", "_onepane_superseded"):
+                        self._exec(f"CREATE OR REPLACE TABLE {name} ENGINE = Memory AS {self.views[name]}")
+                    break
+                except OnepaneError:
+                    if attempt:                    # a file vanished under a compaction: list again
+                        raise
+                    state = self._run_log_files()
+            self._run_log_state = state
+
     def _create_views(self) -> None:
         as_of = literal(self.as_of).sql(dialect="clickhouse") if self.as_of else None
         visible = "status = 'ok'" + (f" AND finished_at <= {as_of}" if as_of else "")
         self._view("_onepane_loads", f"SELECT * FROM {self._parquet('_onepane_loads')}")
-        self._view("_onepane_visible_loads", f"SELECT * FROM _onepane_loads WHERE {visible}")
-        self._view("_onepane_superseded",
-                   "SELECT DISTINCT tupleElement(s, 'load_id') AS load_id, tupleElement(s, 'scope') AS scope "
-                   "FROM _onepane_visible_loads ARRAY JOIN supersedes AS s")
+        superseded = ("SELECT DISTINCT tupleElement(s, 'load_id') AS load_id, tupleElement(s, 'scope') AS scope "
+                      "FROM _onepane_visible_loads ARRAY JOIN supersedes AS s")
+        if self.database:
+            self._view("_onepane_visible_loads", f"SELECT * FROM _onepane_loads WHERE {visible}")
+            self._view("_onepane_superseded", superseded)
+        else:                                      # snapshot tables, read by _refresh_run_log
+            self.views["_onepane_visible_loads"] = f"SELECT * FROM _onepane_loads WHERE {visible}"
+            self.views["_onepane_superseded"] = superseded
+            self._refresh_run_log()
         for table in self.store.raw_tables():
             if table == "_onepane_loads":
                 continue
@@ -153,6 +199,7 @@ class ChdbEngine:
     def query(self, sql: str, params: dict | None = None) -> pl.DataFrame:
         """Run one DuckDB-dialect query (with $params) on ClickHouse; a polars frame back."""
         values = {**self._values(), **(params or {})}
+        self._refresh_run_log()
         try:
             table = self._exec(to_clickhouse(sql, values, materialize=self.materialize))
         except OnepaneError as e:

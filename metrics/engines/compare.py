@@ -63,7 +63,19 @@ def _key(v):
 
 
 def _rows(df: pl.DataFrame, columns: list[str]) -> list[tuple]:
-    return sorted(df.select(columns).iter_rows(), key=lambda r: [_key(v) for v in r])
+    keys: dict = {}                     # _key per distinct (type, value): most cells repeat
+
+    def key(v):
+        # numbers by their text: 0.0 == -0.0 (and Decimal 0 == -0) share a hash, not a _key
+        k = (type(v), str(v) if isinstance(v, (float, Decimal)) else v)
+        try:
+            return keys[k]
+        except KeyError:
+            got = keys[k] = _key(v)
+            return got
+        except TypeError:               # unhashable (a list)
+            return _key(v)
+    return sorted(df.select(columns).iter_rows(), key=lambda r: [key(v) for v in r])
 
 
 def _num(v):
@@ -223,7 +235,9 @@ def compare(store: Store, as_of=None, progress=None, only: str | None = None, en
     own = engine is None
     engine = engine or ChdbEngine(store, as_of=as_of)
     rows = []
+    con = None
     try:
+        con = store.connect(as_of)          # one DuckDB connection (and "now") for every query
         for name, sql, params in _cases(store):
             if only and only not in name:
                 continue
@@ -234,7 +248,7 @@ def compare(store: Store, as_of=None, progress=None, only: str | None = None, en
                 code = "\n".join(line.split("--", 1)[0] for line in used.splitlines())
                 need = set(re.findall(r"\$([a-z_0-9]+)", code))
                 p = {k: v for k, v in (params or {}).items() if k in need}
-                d = store.query(used, p or None, as_of=as_of)
+                d = store.query(used, p or None, con=con)
                 row["duckdb_rows"] = d.height
             except Exception as e:   # noqa: BLE001 - a query DuckDB itself refuses is reported
                 row.update(status="duckdb error", error=str(e).splitlines()[0][:200])
@@ -255,6 +269,8 @@ def compare(store: Store, as_of=None, progress=None, only: str | None = None, en
             if progress:
                 progress(row)
     finally:
+        if con is not None:
+            con.close()
         if own:
             engine.close()
     for name, why in engine.skipped.items():

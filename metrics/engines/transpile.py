@@ -352,14 +352,17 @@ def to_clickhouse(sql: str, values: dict | None = None, materialize: bool = Fals
     for node in tree.find_all(exp.Union):
         if node.args.get("by_name"):
             raise NotPortable("UNION ... BY NAME has no ClickHouse form; list the columns")
-    tree = tree.transform(lambda n: _values_pass(n, values))
-    tree = tree.transform(_function_pass)
-    tree = tree.transform(_similar_to)
-    tree = tree.transform(_json_extract_string)
+    # the tree is this call's own (just parsed): each pass rewrites it in place, where SQLGlot's
+    # default would deep-copy the whole tree once per pass (half the transpile time of a page query)
+    tree = tree.transform(lambda n: _values_pass(n, values), copy=False)
+    tree = tree.transform(_function_pass, copy=False)
+    tree = tree.transform(_similar_to, copy=False)
+    tree = tree.transform(_json_extract_string, copy=False)
     tree = tree.transform(lambda n: (_cast(n) or n) if isinstance(n, exp.Cast)
-                          and (not isinstance(n, exp.TryCast) or n.to.this == exp.DataType.Type.DECIMAL) else n)
+                          and (not isinstance(n, exp.TryCast) or n.to.this == exp.DataType.Type.DECIMAL) else n,
+                          copy=False)
     tree = _counts_signed(tree)
-    tree = tree.transform(_filtered_or_null)
+    tree = tree.transform(_filtered_or_null, copy=False)
     _name_subqueries(tree)
     counter = [0]
     for select in list(tree.find_all(exp.Select)):

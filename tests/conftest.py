@@ -119,16 +119,16 @@ def run_cli(tmp_path):
 # suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
 # keeps the usual order.
 SLOW_FILES = {
-    "test_engines_scale.py": 363, "test_engines_demo_compare.py": 289, "test_engines.py": 249,
-    "test_governance_demo.py": 221, "test_soak.py": 199, "test_weekly_report.py": 178,
-    "test_telemetry_rollups.py": 177, "test_browser_dashboard.py": 165,
-    "test_what_changed_demo.py": 148, "test_browser.py": 136, "test_engines_storage.py": 127,
-    "test_load_races.py": 115, "test_engines_telemetry.py": 106,
-    "test_model_health_collector.py": 97, "test_billing.py": 95, "test_cli.py": 93,
-    "test_weekly_send.py": 78, "test_app.py": 71, "test_model_health_ingest.py": 68,
-    "test_weekly_review_page.py": 66, "test_inputs_fuzz.py": 64, "test_ledger_allocation.py": 60,
-    "test_serving.py": 60, "test_app_dashboard.py": 57, "test_telemetry_prometheus.py": 49,
-    "test_notebooks_review.py": 43, "test_app_imports.py": 42, "test_telemetry_scale.py": 41
+    "test_governance_demo.py": 295, "test_engines_scale.py": 213, "test_soak.py": 197,
+    "test_engines_demo_compare.py": 165, "test_browser_dashboard.py": 163,
+    "test_engines_storage.py": 159, "test_what_changed_demo.py": 155, "test_browser.py": 144,
+    "test_weekly_report.py": 136, "test_engines.py": 129, "test_telemetry_rollups.py": 128,
+    "test_load_races.py": 126, "test_cli.py": 102, "test_model_health_collector.py": 97,
+    "test_weekly_send.py": 89, "test_billing.py": 88, "test_app_dashboard.py": 76,
+    "test_app.py": 73, "test_weekly_review_page.py": 69, "test_telemetry_prometheus.py": 67,
+    "test_model_health_ingest.py": 66, "test_serving.py": 63, "test_engines_telemetry.py": 56,
+    "test_inputs_fuzz.py": 50, "test_telemetry_scale.py": 49, "test_ledger_allocation.py": 47,
+    "test_notebooks_review.py": 45
 }
 
 

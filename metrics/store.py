@@ -91,37 +91,35 @@ def _parquet_source(table: str, lake: Path, union_by_name: bool) -> str:
     return f"read_parquet({glob}, hive_partitioning = false)"
 
 
-def raw_view_sql(table: str, lake: Path, union_by_name: bool = True) -> str:
+def raw_view_sql(table: str, lake: Path, union_by_name: bool = True,
+                 days: tuple[str, str] | None = None) -> str:
     """The generated view over one raw table's Parquet files, gated by committed loads.
     The run log is read once per reference (a materialised CTE): visible loads, and the
-    (load, scope) pairs they supersede, come from that one scan."""
-    return f"""CREATE OR REPLACE VIEW {table} AS
+    (load, scope) pairs they supersede, come from that one scan.
+
+    `days` (first, last: 'YYYY-MM-DD'): a TEMP view shadowing the table's view on one connection
+    instead, with the same rows of the day partitions first .. last only (the folder name is the
+    table's partition value, the UTC day of its time column). DuckDB prunes the other days' files
+    by their folder name before opening any (hive partition filter), so a read of one hour costs
+    the same in a store of one day or of a hundred; row-group statistics cannot do that (each
+    file's footer is opened to read them)."""
+    if days is None:
+        head, source, where = f"CREATE OR REPLACE VIEW {table} AS", _parquet_source(table, lake, union_by_name), ""
+        cols = "r.*"
+    else:
+        glob = _sql_literal(str(lake / table / "day=*" / "[!_]*.parquet"))
+        ubn = "union_by_name = true, " if union_by_name else ""
+        head = f"CREATE OR REPLACE TEMP VIEW {table} AS"
+        source = f"read_parquet({glob}, {ubn}hive_partitioning = true, hive_types = {{'day': VARCHAR}})"
+        where = f"\nWHERE r.day >= {_sql_literal(days[0])} AND r.day <= {_sql_literal(days[1])}"
+        cols = "r.* EXCLUDE (day)"
+    return f"""{head}
 WITH v AS MATERIALIZED (SELECT load_id, supersedes FROM _onepane_visible_loads)
-SELECT r.* FROM {_parquet_source(table, lake, union_by_name)} r
+SELECT {cols} FROM {source} r
 SEMI JOIN v ON r._load_id = v.load_id
 ANTI JOIN (SELECT x.s.load_id AS load_id, x.s.scope AS scope
            FROM (SELECT unnest(supersedes) AS s FROM v) x) s
-    ON r._load_id = s.load_id AND r._scope = s.scope"""
-
-
-def day_view_sql(table: str, lake: Path, union_by_name: bool, first_day: str, last_day: str) -> str:
-    """A TEMP view shadowing `table`'s raw view on one connection: the same rows of the day
-    partitions `day=first_day` .. `day=last_day` only (the folder name is the table's partition
-    value, the UTC day of its time column). DuckDB prunes the other days' files by their folder
-    name before opening any (hive partition filter), so a read of one hour costs the same in a
-    store of one day or of a hundred; a table's row-group statistics cannot do that (each file's
-    footer is opened to read them)."""
-    glob = _sql_literal(str(lake / table / "day=*" / "[!_]*.parquet"))
-    ubn = "union_by_name = true, " if union_by_name else ""
-    return f"""CREATE OR REPLACE TEMP VIEW {table} AS
-WITH v AS MATERIALIZED (SELECT load_id, supersedes FROM _onepane_visible_loads)
-SELECT r.* EXCLUDE (day)
-FROM read_parquet({glob}, {ubn}hive_partitioning = true, hive_types = {{'day': VARCHAR}}) r
-SEMI JOIN v ON r._load_id = v.load_id
-ANTI JOIN (SELECT x.s.load_id AS load_id, x.s.scope AS scope
-           FROM (SELECT unnest(supersedes) AS s FROM v) x) s
-    ON r._load_id = s.load_id AND r._scope = s.scope
-WHERE r.day >= {_sql_literal(first_day)} AND r.day <= {_sql_literal(last_day)}"""
+    ON r._load_id = s.load_id AND r._scope = s.scope{where}"""
 
 
 def bookkeeping_sql(lake: Path, union_by_name: bool = True) -> str:
@@ -375,10 +373,11 @@ class Store:
             if own:
                 con.close()
 
+
 def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
                start: datetime, end: datetime) -> list[str]:
     """Shadow the raw views of `tables` on `con` with views of the day partitions of [start, end)
-    only (day_view_sql); returns the tables shadowed, for `unscope`. A table is left alone unless
+    only (raw_view_sql with `days`); returns the tables shadowed, for `unscope`. A table is left alone unless
     it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
     folder. The caller's query must not read rows outside [start, end) of that table."""
     tables = [t for t in tables if next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is not None]
@@ -401,7 +400,7 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
             ubn = view is None or "union_by_name = true" in view[0]
         else:
             ubn = t in by_name.split(",")
-        con.execute(day_view_sql(t, store.lake, ubn, first, last))
+        con.execute(raw_view_sql(t, store.lake, ubn, days=(first, last)))
         done.append(t)
     return done
 

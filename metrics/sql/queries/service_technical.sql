@@ -1,3 +1,22 @@
+-- name: service_technical
+-- grain: bucket_at, model_version, metric (long format)
+-- inputs: stg_telemetry (read filter-first: de-duplicated at write, so the filters reach the scan; with
+--         stg_telemetry_delta's increase rule), stg_requests
+-- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
+--         version together as '(all)'),
+--         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
+--         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py)
+-- One service's technical health per time bucket and model version:
+--   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
+--                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
+--                        Prometheus' histogram_quantile); from request logs when there is no histogram
+--   requests             predictions served (counter increases; request logs as fallback)
+--   error_rate           errors / requests (status >= 500 or error/failed/failure/fail/5xx)
+--   fallback_rate        inference_fallback_total increase / requests
+--   abstain_rate         inference_abstain_total increase / requests
+--   (requests, error_rate, fallback_rate, abstain_rate and the quantiles come from the request logs
+--    for a bucket without telemetry counters, e.g. a service whose only source is a request log)
+--   gpu_util_pct         mean DCGM_FI_DEV_GPU_UTIL of the service's GPUs (model_version NULL)
 WITH svc AS (
     -- filter first: service, time (10 minutes before $start for each series' previous sample: the
     -- store is scraped every few seconds to a minute) and metric sit on the Parquet scan;

@@ -58,7 +58,8 @@ def _drop_unused(sql: str, params: dict) -> str:
 
 
 def run(source: Source, name: str, params: dict | None = None, as_of: Time = None) -> pl.DataFrame:
-    """Run query file `name` on a Store (a fresh read-only connection) or on an open connection."""
+    """Run query file `name` on a Store (Store.connect: a short-lived read-only connection, or a cursor
+    of the app's shared reader) or on an open connection."""
     sql = _drop_unused(sql_text(name), params or {})
     code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
     used = set(re.findall(r"\$([a-z_0-9]+)", code))

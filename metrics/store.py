@@ -556,8 +556,16 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     """Shadow the raw views of `tables` on `con` with views of the day partitions of [start, end)
     only (raw_view_sql with `days`); returns the tables shadowed, for `unscope`. A table is left alone unless
     it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
-    folder. The caller's query must not read rows outside [start, end) of that table."""
-    tables = [t for t in tables if next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is not None]
+    folder, and some day folder lies outside the window (else the store's view reads no more). The
+    caller's query must not read rows outside [start, end) of that table."""
+    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+    def prunes(table: str) -> bool:
+        days = [p.name[4:] for p in (store.lake / table).glob("day=*")]
+        return (any(not first <= d <= last for d in days)
+                and next((store.lake / table).glob("day=*/[!_]*.parquet"), None) is not None)
+    tables = [t for t in tables if prunes(t)]
     if not tables:
         return []
     # whether the store's view reads the table with union_by_name: recorded by `Store.migrate`
@@ -565,8 +573,6 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     rows = con.execute("SELECT t.table_name, t.partition_expr, m.value FROM _onepane_tables t "
                        "LEFT JOIN _onepane_meta m ON m.key = 'union_by_name' "
                        "WHERE t.partition_name = 'day' AND list_contains(?, t.table_name)", [tables]).fetchall()
-    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
-    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     done = []
     for t, expr, by_name in rows:
         if not re.fullmatch(r"strftime\(\w+, '%Y-%m-%d'\)", expr):

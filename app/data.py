@@ -4,9 +4,11 @@ Pages call these functions and nothing else to read data. The store and config a
 (`st.cache_resource`); results are `st.cache_data` keyed by the store path, a *data version* and
 the call's primitive arguments. The data version is the modification time of the run log's
 folders: every committed load publishes a run-log file there, so a collector's write invalidates
-the cache at once, and the TTL only bounds memory. Each uncached query opens a short-lived
-read-only connection (Store.query), so the app never holds the DuckDB file open and `onepane init`
-is never blocked by a browser tab. The app never writes.
+the cache at once, and the TTL only bounds memory. Each uncached query runs on its own cursor of
+the process's one read-only DuckDB instance of the store (`Store(path, shared=True)`: opening an
+instance per query cost a third of a Service page query). That reader steps aside whenever
+`onepane init` announces a migration, and re-opens after it (metrics/store.py, "one shared reader
+per process"), so a browser tab never blocks `onepane init`. The app never writes.
 """
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ def db_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Store:
-    s = Store(path)
+    s = Store(path, shared=True)        # queries run on cursors of one read-only instance per process
     if settings().storage.engine != "duckdb":          # [storage] engine = "clickhouse"
         from metrics.engines.layer import attach
         attach(s, settings())

@@ -8,10 +8,13 @@
    polars) against a hand-written DuckDB query on the same view (stg_cost, fetchall) -- target
    onepane / hand-written <= 1.25 -- and, for information, the same hand-written query on
    raw_focus (what stg_cost's restatement dedup and services join cost) and straight over the
-   Parquet files (what load visibility and supersession cost as well). All open a fresh
-   connection per run, as the app does on a cache miss. Each run of each variant is a fresh
-   process, the variants alternate, and all must give the same answer (rows and money sums)
-   before a ratio is printed (benchmarks/sides.py); best of --runs (default 3).
+   Parquet files (what load visibility and supersession cost as well). onepane runs as the app
+   does: on a cursor of the process's shared reader (`Store(db, shared=True)`); every variant
+   opens its connection and runs its statement once before the clock (a server that has served
+   the panel before; app.data's result cache is keyed by the data version, so a new load makes
+   the next render query again). Each run of each variant is a fresh process, the variants
+   alternate, and all must give the same answer (rows and money sums) before a ratio is printed
+   (benchmarks/sides.py); best of --runs (default 3); ratios of CPU seconds (wall beside).
 3. A warm re-render's cached query (app.data with st.cache_data; median of 200 calls). Target <= 5 ms.
 4. App import time in a fresh interpreter (app.data, app.components, metrics.queries, streamlit)
    against `import streamlit` alone; and whether evidently got imported. Target <= 1.5 s.
@@ -83,17 +86,19 @@ def build(db: Path, rows: int) -> Store:
 
 
 def hand(store: Store, sql: str, params: list, src: str):
+    """The hand-written query on its own connection, opened and run once before the clock."""
+    if src == "files":
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        table = "read_parquet('" + str(store.lake / "raw_focus" / "*" / "*.parquet") + "')"
+    else:
+        con = store.connect()
+        table = src
+    sql = sql.replace("{files}", table)
+    con.execute(sql, params).fetchall()
+
     def run():
-        if src == "files":
-            con = duckdb.connect()
-            con.execute("SET TimeZone = 'UTC'")
-            table = "read_parquet('" + str(store.lake / "raw_focus" / "*" / "*.parquet") + "')"
-        else:
-            con = store.connect()
-            table = src
-        rows = con.execute(sql.replace("{files}", table), params).fetchall()
-        con.close()
-        return rows
+        return con.execute(sql, params).fetchall()
     return run
 
 
@@ -151,7 +156,9 @@ def panel_side(a):
     store = Store(Path(a.db))
     ours, sql, params = PANELS[name]
     cols, pos = ANSWER[name]
-    if variant == "onepane":
+    if variant == "onepane":            # as app/data.py: the shared reader, after one render
+        store = Store(Path(a.db), shared=True)
+        ours(store)
         return (lambda: ours(store)), lambda df: [df.height] + [_money(sum(x for x in df[c].to_list() if x is not None))
                                                                 for c in cols]
     return hand(store, sql, params, variant), lambda rows: [len(rows)] + [
@@ -202,12 +209,17 @@ def main() -> None:
             variants.append("files")
         res = sides.compare(__file__, [f"{name}/{v}" for v in variants], ["--db", a.db], runs=a.runs)
         t = {v: res["sides"][f"{name}/{v}"]["best_s"] for v in variants}
-        out["panels"][name] = {"onepane_s": round(t["onepane"], 3),
+        c = {v: res["sides"][f"{name}/{v}"]["best_cpu_s"] for v in variants}
+        out["panels"][name] = {"onepane_cpu_s": round(c["onepane"], 3),
+                               "hand_written_stg_cost_cpu_s": round(c["stg_cost"], 3),
+                               "cpu_ratio": round(c["onepane"] / c["stg_cost"], 3),
+                               "hand_written_raw_focus_cpu_s": round(c["raw_focus"], 3),
+                               "parquet_files_cpu_s": round(c["files"], 3) if "files" in c else None,
+                               "onepane_s": round(t["onepane"], 3),
                                "hand_written_stg_cost_s": round(t["stg_cost"], 3),
                                "ratio": round(t["onepane"] / t["stg_cost"], 3),
-                               "hand_written_raw_focus_s": round(t["raw_focus"], 3),
-                               "parquet_files_s": round(t["files"], 3) if "files" in t else None,
                                "answer": res["answer"]}
+    out["load_average"] = os.getloadavg()
     out["cached_query_ms"] = round(cached_query_ms(Path(a.db)), 3)
     app_code = ("import app.data, app.components.charts, app.components.filters, metrics.queries; "
                 "import sys; assert 'evidently' not in sys.modules")

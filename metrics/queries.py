@@ -21,7 +21,8 @@ from typing import Iterable
 import duckdb
 import polars as pl
 
-from metrics.store import Store, set_as_of
+from metrics.store import Store, scope_days, set_as_of, unscope
+from metrics.telemetry import LOOKBACK
 from metrics.times import parse_duration, parse_time
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,18 @@ def _drop_unused(sql: str, params: dict) -> str:
     return "\n".join(out)
 
 
-def run(source: Source, name: str, params: dict | None = None, as_of: Time = None) -> pl.DataFrame:
-    """Run query file `name` on a Store (a fresh read-only connection) or on an open connection."""
+def _prepared(name: str, params: dict | None) -> tuple[str, dict]:
+    """Query file `name` with its unused `-- when:` lines dropped, and the parameters it uses."""
     sql = _drop_unused(sql_text(name), params or {})
     code = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
     used = set(re.findall(r"\$([a-z_0-9]+)", code))
-    params = {k: v for k, v in (params or {}).items() if k in used}
+    return sql, {k: v for k, v in (params or {}).items() if k in used}
+
+
+def run(source: Source, name: str, params: dict | None = None, as_of: Time = None) -> pl.DataFrame:
+    """Run query file `name` on a Store (Store.connect: a short-lived read-only connection, or a cursor
+    of the app's shared reader) or on an open connection."""
+    sql, params = _prepared(name, params)
     if isinstance(source, Store) and source.engine is not None:   # [storage] engine = "clickhouse"
         return source.engine.query(sql, params, as_of=as_of)
     if isinstance(source, Store):
@@ -191,11 +198,35 @@ def service_technical(source: Source, service: str, start: Time, end: Time, buck
                       gpus: Iterable[str] | None = None, split: bool = True,
                       as_of: Time = None) -> pl.DataFrame:
     """Long format bucket_at, model_version, metric, value with metric in p50_s, p95_s, p99_s,
-    requests, error_rate, fallback_rate, gpu_util_pct; split=False merges versions as '(all)'."""
-    return run(source, "service_technical", {**_window(start, end), "service": service,
-                                             "bucket": bucket or bucket_for(start, end),
-                                             "split": split,
-                                             "gpus": _services(gpus)}, as_of)
+    requests, error_rate, fallback_rate, abstain_rate, gpu_util_pct; split=False merges versions
+    as '(all)'.
+
+    On a DuckDB store the window is read first from its day partitions only (`scope_days` over
+    [start - LOOKBACK, end)) and without the older-history probe (which reads every earlier day of
+    the service). Only when a series found no previous sample in the look-back and its model
+    version has older samples (service_technical_older) is the query run again as written. Either
+    way the answer is the query's."""
+    params = {**_window(start, end), "service": service, "bucket": bucket or bucket_for(start, end),
+              "split": split, "gpus": _services(gpus)}
+    if not isinstance(source, Store) or source.engine is not None:
+        return run(source, "service_technical", params, as_of)
+    con = source.connect(as_of)
+    try:
+        scoped = scope_days(source, con, ("raw_telemetry", "_dedup_raw_telemetry", "raw_requests"),
+                            params["start"] - LOOKBACK, params["end"])
+        try:
+            df = source.query(*_prepared("service_technical", {**params, "skip_older": True}), con=con)
+        finally:
+            unscope(con, scoped)
+        flag = pl.col("metric") == "series_without_previous"
+        versions = df.filter(flag)["model_version"].to_list()
+        if versions and source.rows(*_prepared("service_technical_older", {
+                **params, "versions": [v for v in versions if v is not None],
+                "null_version": None in versions}), con=con)[0]["n"]:
+            return source.query(*_prepared("service_technical", params), con=con)
+        return df.filter(~flag)
+    finally:
+        con.close()
 
 
 def service_model(source: Source, service: str, start: Time, end: Time, as_of: Time = None) -> pl.DataFrame:

@@ -13,6 +13,11 @@ Views embed the lake's absolute path, so plain DuckDB opened from any working di
 Time travel: every raw row carries the `_load_id` that wrote it. A row is visible when its load is
 committed (`_onepane_loads`, status ok) at or before the session variable `onepane_as_of` (unset =
 now) and not superseded by a later load by then. `Store.connect(as_of=T)` sets the variable.
+
+Reading: a CLI command opens a short-lived read-only connection per query. The app
+(`Store(path, shared=True)`) keeps one read-only DuckDB instance per store per process and runs
+each query on its own cursor, stepping aside whenever `Store.migrate` announces itself (see
+"one shared reader per process" below), so a browser tab never blocks `onepane init`.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -39,7 +45,8 @@ VIEW_LAYERS = ("staged", "public")          # applied in this order after the ge
 AS_OF_VAR = "onepane_as_of"
 NOW_VAR = "onepane_now"          # metrics.times.utcnow() at connect: the views' "now" (pinnable)
 
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked")
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked",
+                 "different configuration")     # this process holds the file read-only (or read-write)
 _VANISHED_MARKERS = ("No such file", "No files found", "Cannot open file", "could not open file",
                      "IO Error")
 
@@ -136,10 +143,11 @@ WHERE status = 'ok'
 class Store:
     """A DuckDB file plus its lake folder. Cheap to construct; `ensure()` migrates when needed."""
 
-    def __init__(self, db_path: str | os.PathLike = "onepane.duckdb"):
+    def __init__(self, db_path: str | os.PathLike = "onepane.duckdb", shared: bool = False):
         self.db_path = Path(db_path).absolute()
         self.lake = lake_path_for(self.db_path)
         self.engine = None      # metrics.engines.layer.attach: page/metric queries run on ClickHouse
+        self.shared = shared    # connect() hands out cursors of this process's shared reader (the app)
 
     # ---- schema -------------------------------------------------------------------------
     def _fingerprint(self) -> str:
@@ -178,6 +186,10 @@ class Store:
         Idempotent: a second run applies nothing and leaves one schema."""
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.lake.mkdir(parents=True, exist_ok=True)
+        with announce_writer(self.db_path):
+            return self._migrate()
+
+    def _migrate(self) -> list[str]:
         con = self._open(read_only=False)
         applied: list[str] = []
         try:
@@ -319,28 +331,26 @@ class Store:
             con.close()
 
     # ---- reading ------------------------------------------------------------------------
-    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open(self, read_only: bool, attempts: int = 25) -> duckdb.DuckDBPyConnection:
         last: Exception | None = None
-        for attempt in range(25):           # ~8 s in all
+        for attempt in range(attempts):     # 25: ~8 s in all
             try:
-                con = duckdb.connect(str(self.db_path), read_only=read_only)
-                con.execute("SET TimeZone = 'UTC'")
-                try:                         # never print progress into a server's log
-                    con.execute("SET enable_progress_bar = false")
-                except duckdb.Error:         # in Jupyter DuckDB refuses the setting without ipywidgets
-                    pass
-                return con
-            except duckdb.IOException as e:
+                return _session(duckdb.connect(str(self.db_path), read_only=read_only))
+            except (duckdb.IOException, duckdb.ConnectionException) as e:
                 if not any(m in str(e) for m in _LOCK_MARKERS):
                     raise
                 last = e
-                time.sleep(0.025 * (attempt + 1))
+                if attempt + 1 < attempts:
+                    time.sleep(0.025 * (attempt + 1))
         raise StoreBusy(f"{self.db_path} is held by another process (a migration?); "
                         f"retry when it finishes ({last})")
 
     def connect(self, as_of: datetime | str | None = None) -> duckdb.DuckDBPyConnection:
-        """A read-only connection; with `as_of` every view shows what was known at that time."""
-        con = self._open(read_only=True)
+        """A read-only connection; with `as_of` every view shows what was known at that time.
+        On a `shared` store it is a cursor of this process's shared reader (`shared_cursor`) unless
+        a writer is announced; either way the caller closes it, and may set session variables and
+        TEMP views on it, never global settings (they would hold for every cursor)."""
+        con = (shared_cursor(self) if self.shared else None) or self._open(read_only=True)
         set_as_of(con, as_of)
         return con
 
@@ -374,13 +384,188 @@ class Store:
                 con.close()
 
 
+def _session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A connection's (or cursor's) session settings: UTC, no progress bar."""
+    con.execute("SET TimeZone = 'UTC'")
+    try:                         # never print progress into a server's log
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:         # in Jupyter DuckDB refuses the setting without ipywidgets
+        pass
+    return con
+
+
+# ---- one shared reader per process ---------------------------------------------------------
+# Opening a DuckDB instance and binding the store's views on it costs ~0.04-0.05 CPU s, a third of
+# a Service page query; a server keeps one read-only instance per store (the *shared reader*) and
+# runs every query on its own cursor (a separate DuckDB connection to that instance: its own
+# session variables, so its own as-of, and TEMP views; safe across threads). DuckDB lets no process
+# open the file read-write while another holds it, so the shared reader steps aside for writers:
+#   - A writer (`Store.migrate`, the only read-write open) announces itself first with a file
+#     `<db>.writers/<pid>.<id>`, removed when it is done (`announce_writer`). A marker whose process
+#     is dead is stale and ignored (the next writer removes it).
+#   - Before each query a reader lists that folder (absent: microseconds); while a live writer is
+#     announced it drops the shared reader and uses short-lived connections (which wait out the
+#     migration, as every CLI command does). A watcher thread looks every WATCH_S too, so an idle
+#     server steps aside as well. Dropping closes nothing under a running query: the instance
+#     closes when its last cursor does.
+#   - It re-opens when the DuckDB file is not the one it opened (inode, size, mtime_ns), e.g.
+#     after a migration, so new views are seen.
+#   - A migration in the reader's own process drops that process's reader itself (DuckDB refuses
+#     a read-write open of a file that the same process holds read-only).
+WATCH_S = 0.1
+
+
+def writers_dir(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".writers")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # another user's live process
+        return True
+    return True
+
+
+def _announced(db_path: Path) -> list[tuple[Path, bool]]:
+    """(marker, its writer is alive) for every writer announced for `db_path`."""
+    folder = writers_dir(db_path)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [(folder / n, _pid_alive(int(n.split(".")[0]))) for n in names if n.split(".")[0].isdigit()]
+
+
+def writer_announced(db_path: Path) -> bool:
+    """True while a live process has announced that it opens `db_path` read-write."""
+    return any(alive for _, alive in _announced(db_path))
+
+
+class announce_writer:
+    """`with announce_writer(db_path):` around a read-write open: shared readers in every process
+    step aside until the block ends (this process's own at once)."""
+
+    def __init__(self, db_path: Path):
+        self.db_path = db_path
+        self.marker = writers_dir(db_path) / f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+    def __enter__(self) -> "announce_writer":
+        for marker, alive in _announced(self.db_path):
+            if not alive:
+                marker.unlink(missing_ok=True)
+        for _ in range(10):          # another writer may remove the (empty) folder meanwhile
+            self.marker.parent.mkdir(exist_ok=True)
+            try:
+                self.marker.touch()
+                break
+            except FileNotFoundError:
+                continue
+        drop_shared(self.db_path)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.marker.unlink(missing_ok=True)
+        try:
+            self.marker.parent.rmdir()
+        except OSError:              # another writer's marker is still there
+            pass
+
+
+def _file_sig(db_path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(db_path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+class _Shared:
+    """One read-only instance of a store in this process, and the thread watching for writers."""
+
+    def __init__(self, store: "Store", sig: tuple[int, int, int]):
+        self.sig = sig
+        self.con: duckdb.DuckDBPyConnection | None = store._open(read_only=True, attempts=1)
+        self.stop = threading.Event()
+        threading.Thread(target=self._watch, args=(store.db_path,), daemon=True,
+                         name=f"onepane-reader-watch {store.db_path.name}").start()
+
+    def _watch(self, db_path: Path) -> None:
+        while not self.stop.wait(WATCH_S):
+            if writer_announced(db_path):
+                drop_shared(db_path, self)
+
+
+_SHARED: dict[Path, _Shared] = {}
+_SHARED_LOCK = threading.Lock()
+_INHERITED: list[_Shared] = []     # readers a forked child got from its parent: never touched, never freed
+
+
+def _forked() -> None:
+    """In a forked child the parent's instances are not ours (DuckDB's threads did not come along)."""
+    global _SHARED_LOCK
+    _SHARED_LOCK = threading.Lock()
+    _INHERITED.extend(_SHARED.values())
+    _SHARED.clear()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def drop_shared(db_path: Path, which: _Shared | None = None) -> None:
+    """Forget this process's shared reader of `db_path` (only `which`, when given). Queries running
+    on its cursors finish; the instance closes (and lets go of the file) when the last cursor does."""
+    with _SHARED_LOCK:
+        sh = _SHARED.get(db_path)
+        if sh is None or (which is not None and sh is not which):
+            return
+        del _SHARED[db_path]
+        sh.stop.set()
+        sh.con = None
+
+
+def shared_cursor(store: "Store") -> duckdb.DuckDBPyConnection | None:
+    """A new cursor of this process's shared reader of `store` (opened, or re-opened after the file
+    changed, as needed), or None while a writer is announced or the file cannot be opened now (the
+    caller then opens a short-lived connection)."""
+    db = store.db_path
+    if writer_announced(db):
+        drop_shared(db)
+        return None
+    sig = _file_sig(db)
+    if sig is None:
+        return None
+    with _SHARED_LOCK:
+        sh = _SHARED.get(db)
+        if sh is not None and sh.sig != sig:                 # migrated (or replaced) since we opened it
+            del _SHARED[db]
+            sh.stop.set()
+            sh.con, sh = None, None
+        if sh is None:
+            try:
+                sh = _SHARED[db] = _Shared(store, sig)
+            except StoreBusy:                                # a writer that did not announce itself
+                return None
+        return _session(sh.con.cursor())
+
+
 def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
                start: datetime, end: datetime) -> list[str]:
     """Shadow the raw views of `tables` on `con` with views of the day partitions of [start, end)
     only (raw_view_sql with `days`); returns the tables shadowed, for `unscope`. A table is left alone unless
     it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
-    folder. The caller's query must not read rows outside [start, end) of that table."""
-    tables = [t for t in tables if next((store.lake / t).glob("day=*/[!_]*.parquet"), None) is not None]
+    folder, and some day folder lies outside the window (else the store's view reads no more). The
+    caller's query must not read rows outside [start, end) of that table."""
+    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+
+    def prunes(table: str) -> bool:
+        days = [p.name[4:] for p in (store.lake / table).glob("day=*")]
+        return (any(not first <= d <= last for d in days)
+                and next((store.lake / table).glob("day=*/[!_]*.parquet"), None) is not None)
+    tables = [t for t in tables if prunes(t)]
     if not tables:
         return []
     # whether the store's view reads the table with union_by_name: recorded by `Store.migrate`
@@ -388,8 +573,6 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     rows = con.execute("SELECT t.table_name, t.partition_expr, m.value FROM _onepane_tables t "
                        "LEFT JOIN _onepane_meta m ON m.key = 'union_by_name' "
                        "WHERE t.partition_name = 'day' AND list_contains(?, t.table_name)", [tables]).fetchall()
-    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
-    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
     done = []
     for t, expr, by_name in rows:
         if not re.fullmatch(r"strftime\(\w+, '%Y-%m-%d'\)", expr):

@@ -278,3 +278,35 @@ def test_summary_window_opens_only_the_days_it_reads(store, tmp_path):
         assert con.execute(q, {"a": a, "b": b}).fetchall() == whole
     finally:
         con.close()
+
+
+def test_service_page_reads_its_days_first_and_older_history_only_when_a_series_needs_it(store, tmp_path):
+    """The Service page's query (metrics.queries.service_technical) reads the window's day folders
+    first; a counter whose previous sample is two days before the window (outside those folders)
+    is still counted from it, because that first read reports the series and the query runs again
+    over the whole store. Expected increases are worked out from the samples written here."""
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics import queries
+
+    day0 = T0.replace(hour=0, minute=0, second=0, microsecond=0)
+    minute = timedelta(minutes=1)
+    for d in range(3):                          # one load per day: three day folders
+        base = day0 + timedelta(days=d)
+        rows = [("req_total", "v1", 10 * (d * 1440 + i), base + i * minute) for i in range(0, 1440, 5)]
+        if d == 0:
+            rows.append(("req_total", "v2", 100, base + timedelta(hours=22)))
+        if d == 2:
+            rows += [("req_total", "v2", 130, base + timedelta(minutes=30)),
+                     ("req_total", "v2", 160, base + timedelta(minutes=90))]
+        ingest_openmetrics(store, om(rows, tmp_path / f"{d}.om"))
+    start, end = day0 + timedelta(days=2), day0 + timedelta(days=3)
+    df = queries.service_technical(store, "svc", start, end, bucket="hour", split=True)
+    got = {(r["bucket_at"].hour, r["model_version"]): r["value"]
+           for r in df.filter(pl.col("metric") == "requests").iter_rows(named=True)}
+    assert got[(0, "v2")] == 130 - 100          # from the sample of day 0, 22:00
+    assert got[(1, "v2")] == 160 - 130
+    assert got[(0, "v1")] == 10 * 60            # every 5 minutes, +50 each: 600 an hour
+    assert "series_without_previous" not in df["metric"].to_list()
+    assert_same_technical(store, "svc", start, end)
+    # with every series found in the look-back, one read (of the day folders) answers
+    assert_same_technical(store, "svc", start + timedelta(hours=2), end)

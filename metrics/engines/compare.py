@@ -50,7 +50,7 @@ def _params(rng: tuple, service: str | None, inside: bool = False) -> dict:
             "metrics": [], "gpus": [], "own_unlabelled": True, "gap_start": None, "gap_end": None,
             "b0": start, "b1": start + (end - start) / 2, "a0": start + (end - start) / 2, "a1": end,
             "at": end, "a": start, "b": end, "from": start - timedelta(days=1), "gpu_match": "(?i)gpu",
-            "source": None, "since": None}
+            "source": None, "since": None, "versions": [], "null_version": True}
 
 
 def _key(v):

@@ -5,7 +5,11 @@
 -- params: $service, $start, $end (half-open), $bucket ('hour' | 'day'), $split (false: every
 --         version together as '(all)'),
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
---         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py)
+--         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py),
+--         $skip_older (optional; true: no older-history probe, and per model version with series
+--         lacking a previous sample in the look-back one more row, metric 'series_without_previous',
+--         value = their count: metrics.queries.service_technical reads the window this way first,
+--         and again without it only when such a version has older samples, service_technical_older)
 -- One service's technical health per time bucket and model version:
 --   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
 --                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
@@ -34,7 +38,7 @@ raw AS (
 missing AS (
     -- series in the window without a non-NULL sample in those 10 minutes: their older history
     -- decides their first increase (rare: a counter silent for longer)
-    SELECT metric, labels_hash FROM raw
+    SELECT metric, labels_hash, any_value(model_version) AS model_version FROM raw
     GROUP BY metric, labels_hash
     HAVING bool_or(sampled_at >= $start) AND NOT bool_or(sampled_at < $start AND value IS NOT NULL)
 ),
@@ -42,6 +46,7 @@ older AS (
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
     FROM stg_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
     WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 10 MINUTE
+      AND NOT $skip_older                                           -- when: skip_older
 ),
 inc AS (
     -- stg_telemetry_delta's increase rule over these samples only; the labels read here once, for
@@ -143,4 +148,6 @@ FROM log_quantiles l
 ANTI JOIN (SELECT bucket_at FROM counts WHERE requests IS NOT NULL) c ON c.bucket_at = l.bucket_at
 UNION ALL
 SELECT bucket_at, NULL, 'gpu_util_pct', value FROM gpu
+UNION ALL                                                           -- when: skip_older
+SELECT NULL, model_version, 'series_without_previous', count(*) FROM missing GROUP BY ALL -- when: skip_older
 ORDER BY bucket_at, metric, model_version

@@ -25,10 +25,14 @@ above is a guard in that query, and a row that fails one (or anything unusual: a
 reads differently, a value polars would read differently) stops it; the file is then read by the
 polars reader (`read_requests`), which accepts it as the guards could not, or raises the typed
 error naming the first failing line and column. So both paths give the same rows and errors.
-The query writes one file when the first and last rows are on one UTC day (a row on another day
-stops it, and the rows are written partitioned by day), rows in any order; the table columns the
-log lacks are written as NULL, as from the polars reader. The request ids are then checked here
-(`_write_fast`): a log with an id twice is written in line order, so the later line wins.
+The query writes one file when the first and last rows are on one UTC day; a log over several
+days, in time order and without quotes or carriage returns, is cut where each day starts
+(`_day_pieces`) and each piece written as its day's one file; a row on another day than its
+file's stops that write, and the rows are then written partitioned by day by DuckDB. Rows are
+written in any order; the table columns the log lacks are written as NULL, as from the polars
+reader. The request ids are then checked here (`_write_fast`): a log with an id twice is written
+again in line order (one file per day, in file order), so the later line wins; one written
+partitioned by DuckDB goes to the polars reader.
 """
 from __future__ import annotations
 

@@ -225,6 +225,7 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
         return None
     opts = ("all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
             "allow_quoted_nulls = false, strict_mode = true, null_padding = false")
+
     def src(file: Path) -> str:
         return f"read_csv({lit(str(file))}, {opts})"
 

@@ -25,14 +25,19 @@ above is a guard in that query, and a row that fails one (or anything unusual: a
 reads differently, a value polars would read differently) stops it; the file is then read by the
 polars reader (`read_requests`), which accepts it as the guards could not, or raises the typed
 error naming the first failing line and column. So both paths give the same rows and errors.
-The query writes one file when the first and last rows are on one UTC day (a row on another day
-stops it, and the rows are written partitioned by day), rows in any order; the table columns the
-log lacks are written as NULL, as from the polars reader. The request ids are then checked here
-(`_write_fast`): a log with an id twice is written in line order, so the later line wins.
+The query writes one file when the first and last rows are on one UTC day; a log over several
+days, in time order and without quotes or carriage returns, is cut where each day starts
+(`_day_pieces`) and each piece written as its day's one file; a row on another day than its
+file's stops that write, and the rows are then written partitioned by day by DuckDB. Rows are
+written in any order; the table columns the log lacks are written as NULL, as from the polars
+reader. The request ids are then checked here (`_write_fast`): a log with an id twice is written
+again in line order (one file per day, in file order), so the later line wins; one written
+partitioned by DuckDB goes to the polars reader.
 """
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from datetime import timezone
 from pathlib import Path
@@ -206,22 +211,26 @@ def _header(path: Path) -> list[str] | None:
     return rows[0] if len(rows) == 1 else None
 
 
-def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: str, now=None) -> dict | None:
+def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: str, now=None,
+              plain: bool = False) -> dict | None:
     """Read, check and write a CSV request log in one DuckDB query through `load`; the counts for
-    the load details, or None when the file needs the polars reader (see the module doc)."""
+    the load details, or None when the file needs the polars reader (see the module doc).
+    `plain`: the file holds no quote and no carriage return (a multi-day log may be cut by day)."""
     import duckdb
 
     from collectors.dates import Bounds, lit
-    from metrics.lake import constant_text
 
     names = _header(path)
     if not names or len(set(names)) != len(names) or any(not n for n in names):
         return None
     opts = ("all_varchar = true, header = true, delim = ',', quote = '\"', escape = '\"', "
             "allow_quoted_nulls = false, strict_mode = true, null_padding = false")
-    src = f"read_csv({lit(str(path))}, {opts})"
+
+    def src(file: Path) -> str:
+        return f"read_csv({lit(str(file))}, {opts})"
+
     try:
-        got = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()]
+        got = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src(path)}").fetchall()]
     except duckdb.Error:
         return None
     if got != names:
@@ -263,7 +272,8 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
 
     arrived = when("arrived_at")
     cols = {"arrived_at": arrived}
-    checks.append(f"{arrived} IS NULL OR {outside(arrived)}")
+    checks.append(f"NOT coalesce({arrived} BETWEEN TIMESTAMPTZ {lit(bounds.earliest.isoformat())} "
+                  f"AND TIMESTAMPTZ {lit(bounds.latest.isoformat())}, false)")   # NULL: not a time
     if c["finished_at"]:
         fin, x = when("finished_at"), "_t_finished_at"
         cols["finished_at"] = fin
@@ -271,16 +281,17 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
     cols["service"] = "_t_service" if c["service"] else f"{lit(service)}::VARCHAR"
     for key in ("request_id", "model_version", "status"):
         cols[key] = f"_t_{key}" if c[key] else "NULL::VARCHAR"
-    lat = None
+    lat = val = None
     if c["latency_s"]:
-        lat = number("latency_s")
+        lat = val = number("latency_s")
     elif c["latency_ms"]:
-        lat = f"({number('latency_ms')} / 1000.0)"
+        val = number("latency_ms")
+        lat = f"({val} / 1000.0)"
     elif c["finished_at"]:
-        lat = f"((epoch_us({fin}) - epoch_us({arrived})) / 1e6)"
-    if lat is not None:          # finite, >= 0 (the polars reader checks ms before dividing: same sign)
-        cols["latency_s"] = lat
-        checks.append(f"NOT isfinite({lat}) OR {lat} < 0")
+        lat = val = f"((epoch_us({fin}) - epoch_us({arrived})) / 1e6)"
+    if lat is not None:          # finite and >= 0, checked before dividing ms as the polars reader
+        cols["latency_s"] = lat  # does; in DuckDB NaN is above +inf, so one range test does both
+        checks.append(f"NOT ({val} >= 0 AND {val} < 'inf'::DOUBLE)")
     for key in ("prompt_tokens", "completion_tokens"):
         if c[key]:
             cols[key] = number(key, "BIGINT")
@@ -297,20 +308,21 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
             checks.append(f"_b_{key} IS NULL AND _t_{key} IS NOT NULL")
         elif c["path"]:
             cols[key] = f"coalesce(starts_with(_path, {lit(word)}), false)"
-    cols["source"] = constant_text(source)
     bad = " OR ".join(f"coalesce({x}, false)" for x in checks)
-    layer1 = f"SELECT {', '.join(f'{e} AS {k}' for k, e in typed.items())} FROM {src} AS src"
-    layer2 = (f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())}, ({bad}) AS _bad "
-              f"FROM ({layer1})")
 
-    def body(day: str | None) -> str:
-        """The query; with `day`, a row on another UTC day stops it (error 'another day')."""
+    def body(day: str | None, file: Path = path) -> str:
+        """The query over `file` (the log, or a piece of it with its header); with `day`, a row on
+        another UTC day stops it (error 'another day')."""
+        layer1 = f"SELECT {', '.join(f'{e} AS {k}' for k, e in typed.items())} FROM {src(file)} AS src"
+        layer2 = (f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())}, ({bad}) AS _bad "
+                  f"FROM ({layer1})")
         other = (f"WHEN NOT (arrived_at >= TIMESTAMPTZ '{day}' AND arrived_at < TIMESTAMPTZ '{day}' "
                  f"+ INTERVAL 1 DAY) THEN error('onepane: another day') ") if day else ""
         return (f"SELECT * EXCLUDE (_bad) REPLACE (CASE WHEN _bad THEN {stop} {other}ELSE arrived_at END "
                 f"AS arrived_at) FROM ({layer2})")
 
-    days = _end_days(con, path, names.index(c["arrived_at"]))
+    index = names.index(c["arrived_at"])
+    days = _end_days(con, path, index)
     if days is None:
         try:
             first = con.execute(f"SELECT arrived_at FROM ({body(None)}) LIMIT 1").fetchone()
@@ -319,7 +331,9 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
         if first is None:        # no rows: the polars reader handles the empty file
             return None
         days = (first[0].astimezone(timezone.utc).date().isoformat(),) * 2
-    return _write_fast(con, load, body, list(cols), days, scope)
+    pieces = ([(days[0], None)] if days[0] == days[1] else
+              _day_pieces(path, index, days[0]) if plain else None)
+    return _write_fast(con, load, path, body, list(cols), pieces, scope, source)
 
 
 def _end_days(con, path: Path, index: int) -> tuple[str, str] | None:
@@ -348,21 +362,90 @@ def _end_days(con, path: Path, index: int) -> tuple[str, str] | None:
     return None if None in got else (got[0], got[1])
 
 
-def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: str,
-                ordered: bool = False) -> dict | None:
-    """Write through the load: one unpartitioned file when the first and the last row are on one
-    UTC day and every row is on it (a row on another day stops the query), else partitioned by
-    DuckDB. The rows are written in any order (cheaper), then their request ids checked: all
-    distinct, the load says so (`keys_unique`: the commit skips its own check); a request id
-    twice, and the later line must win (lake_dedup), so the order counts: a one-day log is
-    written again in line order, a multi-day one (DuckDB's partitioned write keeps no order)
-    goes to the polars reader."""
+def _day_pieces(path: Path, index: int, first: str, most: int = 64) -> list | None:
+    """A multi-day log in time order, cut where each UTC day starts: [(day, (start, end))], byte
+    ranges of whole lines after the header, in file order (None: not cut). Only a file without a
+    quote or a carriage return is cut (the caller knows: `ingest_requests` looks while hashing),
+    so every line break ends a record, and a piece with the header is read as those lines of the
+    whole file are. The cuts are found by bisection over byte offsets (a day read here as Python
+    reads the ISO time): a guess that only picks the writes, as each piece's query still stops
+    on a row of another day (the whole file is then written partitioned by DuckDB)."""
+    from datetime import datetime
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        def day_at(pos: int) -> str | None:
+            fh.seek(pos)
+            try:
+                t = datetime.fromisoformat(fh.readline().split(b",")[index].decode())
+            except (IndexError, UnicodeDecodeError, ValueError):
+                return None
+            return (t if t.tzinfo is None else t.astimezone(timezone.utc)).date().isoformat()
+
+        def line_after(off: int) -> int:         # the first line start at or after `off` (> 0)
+            fh.seek(off - 1)
+            rest = fh.readline()
+            return off - 1 + len(rest) if rest.endswith(b"\n") else size
+
+        start = line_after(1)
+        if start >= size or day_at(start) != first:
+            return None
+        out, day = [], first
+        while start < size:
+            lo, hi = start, size        # the line at lo is on `day`; every line from hi on is later
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                p = line_after(mid)
+                if p >= hi:                 # no line starts in [mid, hi)
+                    hi = mid
+                    continue
+                d = day_at(p)
+                if d is None:
+                    return None
+                lo, hi = (lo, p) if d > day else (p, hi)
+            end = line_after(lo + 1)
+            out.append((day, (start, end)))
+            if end < size:
+                nxt = day_at(end)
+                if nxt is None or nxt <= day or len(out) >= most:
+                    return None
+                day = nxt
+            start = end
+        return out
+
+
+def _piece(path: Path, folder: Path, span: tuple[int, int]) -> Path:
+    """Lines [start, end) of the log with its header line, as a file in `folder`."""
+    out = folder / f".piece-{span[0]}.csv"
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        dst.write(src.readline())
+        dst.flush()
+        pos, left = span[0], span[1] - span[0]
+        while left > 0:
+            n = os.copy_file_range(src.fileno(), dst.fileno(), left, pos)
+            if n <= 0:
+                raise OSError("copy_file_range copied nothing")
+            pos, left = pos + n, left - n
+    return out
+
+
+def _write_fast(con, load, path: Path, body, cols: list[str], pieces: list | None, scope: str,
+                source: str, ordered: bool = False) -> dict | None:
+    """Write through the load, one unpartitioned file per UTC day when the log can be cut by day
+    (`pieces`: one day, the whole file; several days, the pieces of `_day_pieces`; a row on
+    another day than its piece's stops the query), else partitioned by DuckDB (`pieces` None, or
+    after such a stop). The rows are written in any order (cheaper), then their request ids
+    checked: all distinct, the load says so (`keys_unique`: the commit skips its own check); a
+    request id twice, and the later line must win (lake_dedup), so the order counts: a log cut by
+    day is written again in line order (pieces in file order, so later lines are later writes),
+    a partitioned one (DuckDB's partitioned write keeps no order) goes to the polars reader."""
     import duckdb
 
     from metrics.lake import OWNER
     from metrics.lake_dedup import keys_distinct
 
-    before = set(load.staging.iterdir()) if load.staging.exists() else set()
+    load.staging.mkdir(parents=True, exist_ok=True)
+    before = set(load.staging.iterdir())
 
     def discard():
         for p in set(load.staging.iterdir()) - before:          # this write's files
@@ -372,18 +455,29 @@ def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: 
     # the partition value (strftime(arrived_at, '%Y-%m-%d') in UTC) without formatting every
     # TIMESTAMPTZ through ICU: the UTC date of the epoch microseconds (20x cheaper), kept a DATE
     # (DuckDB names the folder day=YYYY-MM-DD all the same, and partitions on 4-byte values
-    # instead of a string per row: 10M rows over 5 days, ~3 s less CPU)
+    # instead of a string per row)
     utc_day = "make_timestamp(epoch_us(arrived_at))::DATE"
-    tries = ([(body(days[0]), days[0])] if days[0] == days[1] else []) + [(body(None), None)]
-    for sql, part in tries:
+
+    def write(day, span) -> int:
+        file = _piece(path, load.staging, span) if span else path
         try:
-            written = load.write_query(con, sql, cols, scope, partition=part, partition_sql=utc_day,
-                                       ordered=ordered)
+            return load.write_query(con, body(day, file), cols, scope, partition=day, partition_sql=utc_day,
+                                    ordered=ordered, constants={"source": source})
+        finally:
+            if span:
+                file.unlink(missing_ok=True)
+
+    rows, written = load.rows, None
+    for plan in ([pieces] if pieces else []) + [[(None, None)]]:
+        try:
+            written = sum(write(day, span) for day, span in plan)
             break
-        except duckdb.Error as e:
+        except (duckdb.Error, OSError) as e:
             discard()                                           # the stopped write's files
-            if "onepane: another day" not in str(e):
+            load.rows = rows
+            if plan[0][0] is None or (isinstance(e, duckdb.Error) and "onepane: another day" not in str(e)):
                 return None
+    by_day = plan[0][0] is not None
     staged = sorted(p for p in load.staging.rglob("*.parquet") if p.parent.parent not in before)
     if not ordered:
         if not staged or keys_distinct(con, "raw_requests", staged):
@@ -391,7 +485,7 @@ def _write_fast(con, load, body, cols: list[str], days: tuple[str, str], scope: 
         else:                                                   # a request id twice: order counts
             discard()
             load.rows -= written
-            return _write_fast(con, load, body, cols, days, scope, ordered=True) if part else None
+            return _write_fast(con, load, path, body, cols, plan, scope, source, ordered=True) if by_day else None
     n, fb, ab = con.execute(
         f"SELECT count(*), {', '.join(f'count(*) FILTER ({k})' if k in cols else '0' for k in ('fallback', 'abstained'))} "
         "FROM read_parquet("
@@ -407,7 +501,8 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
     path = Path(path)
     if not path.is_file():
         raise InputError("file not found", file=str(path))
-    digest = file_hash(path)
+    odd: set[bytes] = set()         # a quote or a carriage return seen (a multi-day CSV is then not cut by day)
+    digest = file_hash(path, each=lambda b: odd.update(c for c in (b'"', b"\r") if c in b))
     con = store.connect()           # one connection for both look-ups (each open costs ~30 ms)
     try:
         earlier = already_loaded(store, "raw_requests", digest, con=con)
@@ -429,7 +524,7 @@ def ingest_requests(store, path, config=None, source=None, service: str | None =
             try:    # a multi-day log: each thread's partitions flushed at ~1 row group, not 4
                 # (10M rows: 2.1 -> 0.5 GB); a global setting of the shared DuckDB: reset after
                 con.execute("SET partitioned_write_flush_threshold = 131072")
-                counts = _csv_fast(con, load, path, service, source or path.name, scope)
+                counts = _csv_fast(con, load, path, service, source or path.name, scope, plain=not odd)
             finally:
                 try:
                     con.execute("RESET partitioned_write_flush_threshold")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import xxhash
 
@@ -65,13 +65,17 @@ class RunContext:
         return already_loaded(self.store, table or self.table, content_hash)
 
 
-def file_hash(path: str | Path) -> str:
+def file_hash(path: str | Path, each: Callable[[bytes], object] | None = None) -> str:
     """Content identity of an input file (idempotent loads). XXH3-128 reads 10 GB/s here, sha256
-    1.6 GB/s - a tenth of a large bill's ingest time; nothing here needs a cryptographic hash."""
+    1.6 GB/s - a tenth of a large bill's ingest time; nothing here needs a cryptographic hash.
+    `each`: called with every chunk read (up to 1 MiB), for a caller that also looks at the bytes
+    without reading the file twice."""
     h = xxhash.xxh3_128()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
+            if each is not None:
+                each(chunk)
     return "xxh3-128:" + h.hexdigest()
 
 

@@ -123,13 +123,19 @@ def keys_distinct(con, table: str, files: list[Path]) -> bool:
 
 def _distinct_hashes(con, sql: str) -> bool:
     """True when the 64-bit hashes `sql` returns (column `h`) are all distinct, which proves the
-    keys distinct; False sends the load to the exact count. Distinct hashes are counted by polars
-    over the column fetched as one numpy array: at 10M keys 0.4 s of CPU where DuckDB's
-    count(DISTINCT) builds a 10M-group hash table (2.5-3 s)."""
+    keys distinct; False sends the load to the exact count. The column is fetched as one numpy
+    array: up to 2M hashes sorted by numpy (1M: 0.06 s of CPU, where polars' first n_unique in a
+    process costs 0.10 s), more counted by polars (10M: 0.33 s, numpy's sort 0.7 s), both far
+    below DuckDB's count(DISTINCT), which builds a hash table of every key (10M: 2.5-3 s)."""
+    h = con.execute(sql).fetchnumpy()["h"]
+    if len(h) < 2:
+        return True
+    if len(h) <= 2_000_000:
+        h.sort()
+        return not (h[1:] == h[:-1]).any()
     import polars as pl
 
-    h = con.execute(sql).fetchnumpy()["h"]
-    return len(h) < 2 or pl.Series(h).n_unique() == len(h)
+    return pl.Series(h).n_unique() == len(h)
 
 
 def _write_order(f: Path) -> tuple[int, int, str]:

@@ -176,9 +176,17 @@ def test_boolean_spellings_on_the_fast_path(store, tmp_path, monkeypatch):
         '{"requests": 12, "fallbacks": 5, "abstained": 0}'
 
 
-@pytest.mark.parametrize("value", ["1_000", "5\t", "\t5", "5\x0b"])
-def test_numbers_with_a_space_or_underscore_get_the_polars_readers_answer(store, tmp_path, value):
-    # DuckDB would read each of these as a number; polars refuses them: the error is polars'
+NOT_FINITE = "not a finite, non-negative number"
+
+
+@pytest.mark.parametrize("value,message", [
+    ("1_000", "not a number"), ("5\t", "not a number"), ("\t5", "not a number"), ("5\x0b", "not a number"),
+    # checked on the milliseconds before dividing, as the polars reader does (-5e-324 / 1000 is -0.0)
+    ("nan", NOT_FINITE), ("inf", NOT_FINITE), ("-inf", NOT_FINITE), ("-5e-324", NOT_FINITE), ("1e309", NOT_FINITE),
+])
+def test_numbers_the_fast_path_cannot_take_get_the_polars_readers_error(store, tmp_path, value, message):
+    # DuckDB would read the first four as numbers, polars refuses them; the others are numbers no
+    # latency may be: either way the error is the polars reader's
     path = tmp_path / "req.csv"
     path.write_text(f"request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n"
                     f"r2,s,2026-09-01T00:00:01Z,7\nr3,s,2026-09-01T00:00:02Z,{value}\n")
@@ -187,7 +195,7 @@ def test_numbers_with_a_space_or_underscore_get_the_polars_readers_answer(store,
     with pytest.raises(InputError) as ref:
         read_requests(path)
     assert str(e.value) == str(ref.value) and e.value.line == 4 and e.value.column == "latency_ms"
-    assert "not a number" in str(e.value)
+    assert message in str(e.value)
     assert _written(store.lake) == []
 
 
@@ -259,7 +267,7 @@ def test_a_clean_log_is_written_in_any_order_and_its_ids_checked_once(store, tmp
 
 
 def test_a_multi_day_log_with_an_id_twice_keeps_the_later_line(store, tmp_path):
-    # a partitioned write keeps no line order, so such a log is read by the polars reader
+    # cut by day, and written again in line order (one file per day, in file order)
     path = tmp_path / "req.csv"
     path.write_text("request_id,service,arrived_at,latency_ms\n"
                     "a,s,2026-09-01T10:00:00Z,1\nb,s,2026-09-01T11:00:00Z,2\na,s,2026-09-02T10:00:00Z,3\n")
@@ -267,3 +275,87 @@ def test_a_multi_day_log_with_an_id_twice_keeps_the_later_line(store, tmp_path):
     got = store.query("SELECT request_id, arrived_at, latency_s FROM stg_requests ORDER BY request_id").rows()
     assert got == [("a", datetime(2026, 9, 2, 10, tzinfo=timezone.utc), 0.003),
                    ("b", datetime(2026, 9, 1, 11, tzinfo=timezone.utc), 0.002)]
+
+
+def _days_log(path, days: int, per_day: int, extra: str = "") -> None:
+    """A log in time order over `days` UTC days (times with offsets near midnight), `\\n` lines."""
+    lines = ["request_id,service,arrived_at,latency_ms,fallback"]
+    for d in range(days):
+        for i in range(per_day):
+            # the day's last rows are written at +02:00, so their local date is the next day's
+            t = (f"2026-09-{d + 1:02d}T{i * 23 // per_day:02d}:{i % 60:02d}:00Z" if i < per_day - 2 else
+                 f"2026-09-{d + 2:02d}T01:{i % 60:02d}:00.5+02:00")
+            lines.append(f"r{d}-{i},s{i % 3},{t},{(i * 7) % 101},{'true' if i % 5 == 0 else 'false'}")
+    path.write_text("\n".join(lines) + "\n" + extra)
+
+
+def test_a_multi_day_log_in_time_order_is_written_one_file_per_day(store, tmp_path, monkeypatch):
+    import metrics.lake as lake
+    path = tmp_path / "days.csv"
+    _days_log(path, 3, 700)
+    parts = []
+    real = lake.Load.write_query
+    monkeypatch.setattr(lake.Load, "write_query",
+                        lambda self, con, sql, cols, *a, **k: parts.append(k.get("partition")) or
+                        real(self, con, sql, cols, *a, **k))
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 2100
+    monkeypatch.undo()
+    assert parts == ["2026-09-01", "2026-09-02", "2026-09-03"]      # no partitioned write
+    by_folder = {p.parent.name: duckdb_ids(p) for p in _written(store.lake)}
+    assert {k: len(v) for k, v in by_folder.items()} == {f"day=2026-09-0{d}": 700 for d in (1, 2, 3)}
+    assert "r0-699" in by_folder["day=2026-09-01"] and "r1-0" in by_folder["day=2026-09-02"]
+    got = store.query("SELECT request_id, service, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
+                      "ORDER BY request_id").rows()
+    ref = (read_requests(path).select("request_id", "service", "arrived_at", pl.col("latency_s").round(9),
+                                      "fallback").sort("request_id").rows())
+    assert got == ref
+    assert store.query("SELECT details FROM _onepane_loads")["details"][0] == \
+        '{"requests": 2100, "fallbacks": 420, "abstained": 0}'
+    # the piece files are gone with the staging folder
+    assert not (store.lake / "_staging").exists() or not list((store.lake / "_staging").rglob("*.csv"))
+
+
+@pytest.mark.parametrize("extra,tried", [
+    ('r9,s1,2026-09-03T23:00:00Z,5,"true"\nr10,s1,2026-09-03T23:30:00Z,5,true\n', []),  # a quote: not cut
+    ("r9,s1,2026-09-01T23:00:00Z,5,true\nr10,s1,2026-09-03T23:30:00Z,5,true\n",       # out of order: the
+     ["2026-09-01", "2026-09-02", "2026-09-03"]),                                     # last day's piece stops
+])
+def test_a_multi_day_log_not_cut_by_day_gives_the_same_rows(store, tmp_path, monkeypatch, extra, tried):
+    import metrics.lake as lake
+    path = tmp_path / "days.csv"
+    _days_log(path, 3, 300, extra)
+    parts = []
+    real = lake.Load.write_query
+    monkeypatch.setattr(lake.Load, "write_query",
+                        lambda self, con, sql, cols, *a, **k: parts.append(k.get("partition")) or
+                        real(self, con, sql, cols, *a, **k))
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 900 + extra.count("\n")
+    monkeypatch.undo()
+    assert parts == tried + [None]                    # then written partitioned by DuckDB
+    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
+                      "ORDER BY request_id").rows()
+    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
+           .sort("request_id").rows())
+    assert got == ref
+    import duckdb
+    for p in _written(store.lake):             # every file holds the rows of its folder's UTC day only
+        day = p.parent.name.removeprefix("day=")
+        assert duckdb.sql(f"SELECT count(*) FROM '{p}' WHERE strftime(arrived_at AT TIME ZONE 'UTC', '%Y-%m-%d') "
+                          f"<> '{day}'").fetchall() == [(0,)]
+
+
+def test_an_id_twice_across_the_days_of_a_log_in_time_order_keeps_the_later_line(store, tmp_path, monkeypatch):
+    path = tmp_path / "days.csv"
+    _days_log(path, 2, 50)
+    text = path.read_text().replace("r1-9,s0,", "r0-3,s0,")     # (s0, r0-3) again, on the second day
+    path.write_text(text)
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 100
+    monkeypatch.undo()
+    got = store.query("SELECT arrived_at, latency_s FROM stg_requests WHERE request_id = 'r0-3'").rows()
+    ref = read_requests(path).filter(pl.col("request_id") == "r0-3").tail(1)
+    assert got == [(ref["arrived_at"][0], ref["latency_s"][0])]
+    assert got[0][0].day == 2 and store.query("SELECT count(*) n FROM stg_requests")["n"][0] == 99
+

@@ -21,7 +21,7 @@ from typing import Iterable
 import duckdb
 import polars as pl
 
-from metrics.store import Store, scope_days, set_as_of, unscope
+from metrics.store import Store, frame, scope_days, set_as_of, unscope
 from metrics.telemetry import LOOKBACK
 from metrics.times import parse_duration, parse_time
 
@@ -77,7 +77,7 @@ def run(source: Source, name: str, params: dict | None = None, as_of: Time = Non
     cur = source.cursor()
     try:
         set_as_of(cur, as_of)
-        return cur.sql(sql, params=params or None).pl()
+        return frame(cur, sql, params)
     finally:
         cur.close()
 

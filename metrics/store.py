@@ -28,6 +28,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from datetime import datetime, timedelta, timezone
 from importlib import resources
 from pathlib import Path
@@ -357,7 +358,7 @@ class Store:
     def query(self, sql: str, params: list | dict | None = None, as_of=None,
               con: duckdb.DuckDBPyConnection | None = None):
         """Run a read query and return a polars frame; retries once if compaction removed a file."""
-        return self._read(lambda c: c.sql(sql, params=params or None).pl(), as_of, con)
+        return self._read(lambda c: frame(c, sql, params), as_of, con)
 
     def rows(self, sql: str, params: list | dict | None = None, as_of=None,
              con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
@@ -382,6 +383,22 @@ class Store:
         finally:
             if own:
                 con.close()
+
+
+# DuckDB's relation API (`con.sql(q).pl()`) binds a query twice, once to describe the relation and
+# once to run it, and binding the store's views reads the run log and Parquet footers (~0.012 CPU s
+# of a 0.15 s Service page query). `frame` runs the statement once and takes its rows as Arrow; the
+# copy DuckDB warns of is of a small result (queries aggregate in SQL).
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result", category=UserWarning,
+                        module=r"metrics\.store")
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
+    """The rows of one read statement as a polars frame."""
+    import polars as pl
+
+    con.execute(sql, params or None)
+    return pl.from_arrow(con.to_arrow_table())
 
 
 def _session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -110,15 +110,21 @@ def raw_view_sql(table: str, lake: Path, union_by_name: bool = True,
     table's partition value, the UTC day of its time column). DuckDB prunes the other days' files
     by their folder name before opening any (hive partition filter), so a read of one hour costs
     the same in a store of one day or of a hundred; row-group statistics cannot do that (each
-    file's footer is opened to read them)."""
+    file's footer is opened to read them). With `union_by_name` the table's typed template is
+    read too (no rows; the `day` filter drops it before a scan), so a column a migration added has
+    its place, NULL, before any data file holds it, as in the generic view."""
     if days is None:
         head, source, where = f"CREATE OR REPLACE VIEW {table} AS", _parquet_source(table, lake, union_by_name), ""
         cols = "r.*"
     else:
         glob = _sql_literal(str(lake / table / "day=*" / "[!_]*.parquet"))
-        ubn = "union_by_name = true, " if union_by_name else ""
         head = f"CREATE OR REPLACE TEMP VIEW {table} AS"
-        source = f"read_parquet({glob}, {ubn}hive_partitioning = true, hive_types = {{'day': VARCHAR}})"
+        source = f"read_parquet({glob}, hive_partitioning = true, hive_types = {{'day': VARCHAR}})"
+        if union_by_name:
+            template = _sql_literal(str(lake / table / "_schema.parquet"))
+            source = (f"(SELECT * FROM read_parquet({template}, hive_partitioning = false) UNION ALL BY NAME\n"
+                      f" SELECT * FROM read_parquet({glob}, union_by_name = true, hive_partitioning = true, "
+                      "hive_types = {'day': VARCHAR}))")
         where = f"\nWHERE r.day >= {_sql_literal(days[0])} AND r.day <= {_sql_literal(days[1])}"
         cols = "r.* EXCLUDE (day)"
     return f"""{head}

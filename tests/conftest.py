@@ -119,16 +119,15 @@ def run_cli(tmp_path):
 # suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
 # keeps the usual order.
 SLOW_FILES = {
-    "test_governance_demo.py": 295, "test_engines_scale.py": 213, "test_soak.py": 197,
-    "test_engines_demo_compare.py": 165, "test_browser_dashboard.py": 163,
-    "test_engines_storage.py": 159, "test_what_changed_demo.py": 155, "test_browser.py": 144,
-    "test_weekly_report.py": 136, "test_engines.py": 129, "test_telemetry_rollups.py": 128,
-    "test_load_races.py": 126, "test_cli.py": 102, "test_model_health_collector.py": 97,
-    "test_weekly_send.py": 89, "test_billing.py": 88, "test_app_dashboard.py": 76,
-    "test_app.py": 73, "test_weekly_review_page.py": 69, "test_telemetry_prometheus.py": 67,
-    "test_model_health_ingest.py": 66, "test_serving.py": 63, "test_engines_telemetry.py": 56,
-    "test_inputs_fuzz.py": 50, "test_telemetry_scale.py": 49, "test_ledger_allocation.py": 47,
-    "test_notebooks_review.py": 45
+    "test_engines_scale.py": 372, "test_governance_demo.py": 342, "test_engines_demo_compare.py": 252,
+    "test_engines.py": 218, "test_weekly_report.py": 216, "test_soak.py": 212,
+    "test_what_changed_demo.py": 200, "test_browser.py": 188, "test_telemetry_rollups.py": 171,
+    "test_engines_storage.py": 171, "test_load_races.py": 170, "test_cli.py": 139,
+    "test_browser_dashboard.py": 113, "test_billing.py": 107, "test_weekly_send.py": 87,
+    "test_app.py": 80, "test_weekly_review_page.py": 77, "test_model_health_collector.py": 73,
+    "test_inputs_fuzz.py": 72, "test_model_health_ingest.py": 72, "test_telemetry_prometheus.py": 64,
+    "test_forecast.py": 61, "test_app_dashboard.py": 61, "test_engines_telemetry.py": 61,
+    "test_serving.py": 56, "test_openmetrics_stream.py": 50
 }
 
 

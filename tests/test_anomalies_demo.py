@@ -20,18 +20,13 @@ log = logging.getLogger(__name__)
 
 @pytest.fixture(scope="module")
 def bills(tmp_path_factory):
-    from collectors.demo import generate
-    from collectors.runner import publish_services, run_sources
-    from metrics.config import load_settings
+    """The 90-day demo (seed 7) ingested through its configured collectors, the billing ones among
+    them; built once per test run and shared with test_what_changed_demo's 90-day demo."""
     from metrics.store import Store
+    from tests.conftest import ingested_demo
 
-    out = generate(tmp_path_factory.mktemp("demo90") / "demo-data", seed=7, days=90, end="2026-11-01T00:00:00Z")
-    config = load_settings(out / "onepane.toml")
-    store = Store(out / "onepane.duckdb").ensure()
-    publish_services(store, config)
-    results = run_sources(store, config, ["cloud-bill", "llm-vendor-bill"])
-    assert all(r.ok for r in results), [(r.source, r.error) for r in results]
-    return store, json.loads((out / "ground_truth.json").read_text())
+    out = ingested_demo(tmp_path_factory, "demo90", seed=7, days=90, end="2026-11-01T00:00:00Z")
+    return Store(out / "onepane.duckdb"), json.loads((out / "ground_truth.json").read_text())
 
 
 def test_planted_spike_found_and_quiet_periods_stay_quiet(bills):

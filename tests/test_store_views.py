@@ -134,6 +134,33 @@ def test_lake_written_before_a_column_was_added_reads_nulls_then_full_width_afte
         con.close()
 
 
+def test_day_scoped_read_of_a_lake_older_than_a_column_has_that_column_as_nulls(store):
+    """A read scoped to some days (metrics.store.scope_days: the summary's window, what changed)
+    of a table read with union_by_name whose files all predate a column still has that column,
+    NULL, as the whole store's view has: it comes from the table's template, not from a file."""
+    from metrics.store import scope_days, unscope
+
+    with Load(store, "raw_telemetry", collector="t") as load:
+        load.write(_samples([1.0, 2.0]), scope="old")
+    with Load(store, "raw_telemetry", collector="t") as load:
+        load.write(_samples([4.0], start=T + timedelta(days=1)), scope="day2")
+    for f in (store.lake / "raw_telemetry").glob("day=*/*.parquet"):
+        _narrow(f, ("metric_type", "series_start"))    # every file as written before migration 0020
+    store.migrate()
+    assert "union_by_name" in _view_sql(store, "raw_telemetry")
+    q = "SELECT service, value, metric_type, series_start FROM stg_telemetry WHERE sampled_at < $b"
+    b = T + timedelta(hours=1)
+    con = store.connect()
+    try:
+        whole = sorted(con.execute(q, {"b": b}).fetchall())
+        assert scope_days(store, con, ("raw_telemetry",), T, b) == ["raw_telemetry"]
+        scoped = sorted(con.execute(q, {"b": b}).fetchall())
+        unscope(con, ["raw_telemetry"])
+    finally:
+        con.close()
+    assert whole == scoped == [("svc-a", 1.0, None, None), ("svc-a", 2.0, None, None)]
+
+
 def test_run_log_stays_a_few_files_and_every_load_reads(store):
     n = 3 * LOADS_COMPACT_AFTER_FILES
     for i in range(n):

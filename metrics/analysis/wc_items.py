@@ -208,7 +208,7 @@ def _cost_shift(store: Store, service: str, before: tuple[float, float], after: 
                 con) -> Shift | None:
     """The bill's change across an event as a shift: cost per day before/after, with its price ×
     volume × mix split (the before segment scaled to the after segment's length). `con`: the
-    analysis' connection (wc_read.narrow: its stg_cost holds the read range's lines)."""
+    analysis' connection (wc_read.reading: its stg_cost holds the read range's lines)."""
     from metrics.analysis.anomalies import decompose_cost
 
     d = decompose_cost(store, service, (dt(before[0]), dt(before[1])), (dt(after[0]), dt(after[1])),

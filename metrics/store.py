@@ -516,7 +516,12 @@ class _Shared:
                          name=f"onepane-reader-watch {store.db_path.name}").start()
 
     def _watch(self, db_path: Path) -> None:
-        while not self.stop.wait(WATCH_S):
+        # time.sleep, not Event.wait(timeout): a timed wait on a lock never wakes under libfaketime
+        # with the clock moved (CI's `faketime +400d`: the deadline is computed on the faked clock)
+        while not self.stop.is_set():
+            time.sleep(WATCH_S)
+            if self.stop.is_set():
+                return
             if writer_announced(db_path):
                 drop_shared(db_path, self)
 

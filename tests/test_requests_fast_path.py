@@ -289,15 +289,22 @@ def _days_log(path, days: int, per_day: int, extra: str = "") -> None:
     path.write_text("\n".join(lines) + "\n" + extra)
 
 
-def test_a_multi_day_log_in_time_order_is_written_one_file_per_day(store, tmp_path, monkeypatch):
+def _partitions_written(monkeypatch) -> list:
+    """The `partition` of every write the load makes (None: written partitioned by DuckDB)."""
     import metrics.lake as lake
-    path = tmp_path / "days.csv"
-    _days_log(path, 3, 700)
+
     parts = []
     real = lake.Load.write_query
     monkeypatch.setattr(lake.Load, "write_query",
                         lambda self, con, sql, cols, *a, **k: parts.append(k.get("partition")) or
                         real(self, con, sql, cols, *a, **k))
+    return parts
+
+
+def test_a_multi_day_log_in_time_order_is_written_one_file_per_day(store, tmp_path, monkeypatch):
+    path = tmp_path / "days.csv"
+    _days_log(path, 3, 700)
+    parts = _partitions_written(monkeypatch)
     _no_polars(monkeypatch)
     assert ingest_requests(store, path)["rows"] == 2100
     monkeypatch.undo()
@@ -322,14 +329,9 @@ def test_a_multi_day_log_in_time_order_is_written_one_file_per_day(store, tmp_pa
      ["2026-09-01", "2026-09-02", "2026-09-03"]),                                     # last day's piece stops
 ])
 def test_a_multi_day_log_not_cut_by_day_gives_the_same_rows(store, tmp_path, monkeypatch, extra, tried):
-    import metrics.lake as lake
     path = tmp_path / "days.csv"
     _days_log(path, 3, 300, extra)
-    parts = []
-    real = lake.Load.write_query
-    monkeypatch.setattr(lake.Load, "write_query",
-                        lambda self, con, sql, cols, *a, **k: parts.append(k.get("partition")) or
-                        real(self, con, sql, cols, *a, **k))
+    parts = _partitions_written(monkeypatch)
     _no_polars(monkeypatch)
     assert ingest_requests(store, path)["rows"] == 900 + extra.count("\n")
     monkeypatch.undo()

@@ -547,11 +547,15 @@ def drop_shared(db_path: Path, which: _Shared | None = None) -> None:
     on its cursors finish; the instance closes (and lets go of the file) when the last cursor does."""
     with _SHARED_LOCK:
         sh = _SHARED.get(db_path)
-        if sh is None or (which is not None and sh is not which):
-            return
-        del _SHARED[db_path]
-        sh.stop.set()
-        sh.con = None
+        if sh is not None and (which is None or sh is which):
+            _retire(db_path)
+
+
+def _retire(db_path: Path) -> None:
+    """Under _SHARED_LOCK: forget the shared reader of `db_path` and stop its watcher."""
+    sh = _SHARED.pop(db_path)
+    sh.stop.set()
+    sh.con = None
 
 
 def shared_cursor(store: "Store") -> duckdb.DuckDBPyConnection | None:
@@ -568,9 +572,8 @@ def shared_cursor(store: "Store") -> duckdb.DuckDBPyConnection | None:
     with _SHARED_LOCK:
         sh = _SHARED.get(db)
         if sh is not None and sh.sig != sig:                 # migrated (or replaced) since we opened it
-            del _SHARED[db]
-            sh.stop.set()
-            sh.con, sh = None, None
+            _retire(db)
+            sh = None
         if sh is None:
             try:
                 sh = _SHARED[db] = _Shared(store, sig)

@@ -24,7 +24,7 @@ from typing import Iterator
 
 import duckdb
 
-from metrics.store import Store, scope_days, unscope
+from metrics.store import Store, scope_days
 
 DAY_PARTITIONED = ("raw_telemetry", "_dedup_raw_telemetry", "raw_requests")
 LOOKBACK_S = 600.0          # wc_telemetry reads 10 minutes before its range (a counter's previous value)
@@ -38,13 +38,12 @@ def reading(store: Store, as_of: datetime | None, start: float, end: float) -> I
     hi = datetime.fromtimestamp(end, tz=timezone.utc) + MARGIN
     con = store.connect(as_of)
     try:
-        scoped = scope_days(store, con, DAY_PARTITIONED, lo, hi)
+        scope_days(store, con, DAY_PARTITIONED, lo, hi)      # TEMP views: gone with the connection
         # the bill: stg_cost (de-duplicated FOCUS lines) of the range, once, as a TEMP table; what-changed
         # asks it for several before/after pairs (one per event), each a scan of every load otherwise
         con.execute("CREATE OR REPLACE TEMP TABLE stg_cost AS SELECT * FROM main.stg_cost "
                     "WHERE charge_period_start >= $lo::TIMESTAMPTZ AND charge_period_start < $hi::TIMESTAMPTZ",
                     {"lo": lo.strftime("%Y-%m-%d"), "hi": hi.strftime("%Y-%m-%d")})
         yield con
-        unscope(con, scoped)
     finally:
         con.close()

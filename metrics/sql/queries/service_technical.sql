@@ -6,10 +6,11 @@
 --         version together as '(all)'),
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
 --         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py),
---         $skip_older (optional; true: no older-history probe, and per model version with series
---         lacking a previous sample in the look-back one more row, metric 'series_without_previous',
---         value = their count: metrics.queries.service_technical reads the window this way first,
---         and again without it only when such a version has older samples, service_technical_older)
+--         skip_older (optional, only a switch for the `-- when: skip_older` lines; true: no
+--         older-history probe, and per model version with series lacking a previous sample in the
+--         look-back one more row, metric 'series_without_previous', value = their count:
+--         metrics.queries.service_technical reads the window this way first, and again without it
+--         only when such a version has older samples, service_technical_older)
 -- One service's technical health per time bucket and model version:
 --   p50_s, p95_s, p99_s  latency quantiles from the `inference_request_duration_seconds` histogram
 --                        (bucket-count increases from stg_telemetry_delta, linear interpolation inside the bucket, like
@@ -46,7 +47,7 @@ older AS (
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, t.metric_type, t.series_start
     FROM stg_telemetry t SEMI JOIN missing m ON m.metric = t.metric AND m.labels_hash = t.labels_hash
     WHERE t.service = $service AND t.sampled_at < $start::TIMESTAMPTZ - INTERVAL 10 MINUTE
-      AND NOT $skip_older                                           -- when: skip_older
+      AND false                                                     -- when: skip_older
 ),
 inc AS (
     -- stg_telemetry_delta's increase rule over these samples only; the labels read here once, for

@@ -4,7 +4,7 @@ Each function runs one named SQL file from `metrics/sql/queries/` (header: name,
 params) with DuckDB `$name` parameters. Aggregation happens in SQL, so results are small: one row
 per day and service, never raw line items. A file may inline another query file as a subquery by
 writing `{other_query}` where a table would go, and mark an optional filter line `-- when: p`:
-it is dropped when parameter p is empty.
+it is dropped when parameter p is empty (`-- unless: p`: dropped when p is set).
 
 Trace a number: page -> app/data.py -> a function here -> metrics/sql/queries/<name>.sql -> stg_*
 view (metrics/sql/staged) -> raw_* table (metrics/migrations) -> the collector named in its load.
@@ -21,7 +21,7 @@ from typing import Iterable
 import duckdb
 import polars as pl
 
-from metrics.store import Store, frame, scope_days, set_as_of, unscope
+from metrics.store import Store, frame, may_hold_days_through, pin_loads, scope_days, set_as_of, unscope
 from metrics.telemetry import LOOKBACK
 from metrics.times import parse_duration, parse_time
 
@@ -43,16 +43,17 @@ def sql_text(name: str) -> str:
                      for line in lines)
 
 
-_WHEN = re.compile(r"--\s*when:\s*([a-z_]+)\s*$")
+_WHEN = re.compile(r"--\s*(when|unless):\s*([a-z_]+)\s*$")
 
 
 def _drop_unused(sql: str, params: dict) -> str:
     """Drop lines marked `-- when: p` when parameter p is empty (e.g. no service filter), so an
-    optional filter costs nothing instead of a per-row `len($p) = 0 OR ...`."""
+    optional filter costs nothing instead of a per-row `len($p) = 0 OR ...`; and lines marked
+    `-- unless: p` when p is set (a part of the query a switch leaves out: not even bound)."""
     out = []
     for line in sql.splitlines():
         m = _WHEN.search(line)
-        if m and not params.get(m.group(1)):
+        if m and (m.group(1) == "when") != bool(params.get(m.group(2))):
             continue
         out.append(line)
     return "\n".join(out)
@@ -205,13 +206,15 @@ def service_technical(source: Source, service: str, start: Time, end: Time, buck
     [start - LOOKBACK, end)) and without the older-history probe (which reads every earlier day of
     the service). Only when a series found no previous sample in the look-back and its model
     version has older samples (service_technical_older) is the query run again as written. Either
-    way the answer is the query's."""
+    way the answer is the query's. That look for older samples is skipped when the lake holds no
+    day of raw telemetry up to the look-back's first (a window that starts with the store)."""
     params = {**_window(start, end), "service": service, "bucket": bucket or bucket_for(start, end),
               "split": split, "gpus": _services(gpus)}
     if not isinstance(source, Store) or source.engine is not None:
         return run(source, "service_technical", params, as_of)
     con = source.connect(as_of)
     try:
+        pin_loads(con)          # one read of the run log for the query's six raw view references
         scoped = scope_days(source, con, ("raw_telemetry", "_dedup_raw_telemetry", "raw_requests"),
                             params["start"] - LOOKBACK, params["end"])
         try:
@@ -220,10 +223,13 @@ def service_technical(source: Source, service: str, start: Time, end: Time, buck
             unscope(con, scoped)
         flag = pl.col("metric") == "series_without_previous"
         versions = df.filter(flag)["model_version"].to_list()
-        if versions and source.rows(*_prepared("service_technical_older", {
-                **params, "versions": [v for v in versions if v is not None],
-                "null_version": None in versions}), con=con)[0]["n"]:
-            return source.query(*_prepared("service_technical", params), con=con)
+        # older samples lie in day folders up to the look-back's first day: none there (the window
+        # starts with the store), nothing to look for
+        first = (params["start"] - LOOKBACK).astimezone(timezone.utc).strftime("%Y-%m-%d")
+        if versions and may_hold_days_through(source, "raw_telemetry", first):
+            probe = {**params, "versions": [v for v in versions if v is not None], "null_version": None in versions}
+            if source.rows(*_prepared("service_technical_older", probe), con=con)[0]["n"]:
+                return source.query(*_prepared("service_technical", params), con=con)
         return df.filter(~flag)
     finally:
         con.close()

@@ -619,6 +619,35 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     return done
 
 
+def pin_loads(con: duckdb.DuckDBPyConnection) -> None:
+    """Read the run log once for the statements that follow on `con`: a TEMP table shadows
+    `_onepane_visible_loads` with the loads visible now (as of the connection's as-of). Every raw
+    view gates its rows by that view, once per reference (six Parquet reads of the run log in the
+    Service page's query, binding each); with the table they scan a few rows in memory. The
+    statements then see one set of loads: a load committed meanwhile is not seen until the
+    connection (a page query's own cursor) is closed."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _onepane_visible_loads AS SELECT * FROM main._onepane_visible_loads")
+
+
+def may_hold_days_through(store: "Store", table: str, day: str) -> bool:
+    """Whether `table`'s lake folder may hold rows of the UTC day `day` ('YYYY-MM-DD') or earlier:
+    False only when its folders are all day folders (`day=<d>`, the day of its partition time, see
+    scope_days) of later days and its files no data (schema templates, locks). A directory
+    listing, no query: a read that would look for rows before a window can skip that look when
+    the lake begins after it."""
+    try:
+        entries = list((store.lake / table).iterdir())
+    except OSError:
+        return True
+    for p in entries:
+        if p.is_dir():
+            if not (p.name.startswith("day=") and p.name[4:] > day):
+                return True
+        elif p.name.endswith(".parquet") and p.name not in ("_schema.parquet", SCHEMA_LAST):
+            return True
+    return False
+
+
 def unscope(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     for t in tables:
         con.execute(f"DROP VIEW IF EXISTS temp.{t}")

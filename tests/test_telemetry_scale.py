@@ -310,3 +310,45 @@ def test_service_page_reads_its_days_first_and_older_history_only_when_a_series_
     assert_same_technical(store, "svc", start, end)
     # with every series found in the look-back, one read (of the day folders) answers
     assert_same_technical(store, "svc", start + timedelta(hours=2), end)
+
+
+def test_service_page_looks_for_older_samples_only_where_the_lake_can_hold_them(store, tmp_path, monkeypatch):
+    """The Service page's first read reports series without a previous sample in the look-back;
+    the look for older samples (service_technical_older) is skipped when no day folder of raw
+    telemetry lies on or before the look-back's first day (the window starts with the store), and
+    made when one does, even the window's own first day (a sample earlier that day). Expected
+    increases are worked out from the samples written here."""
+    from collectors.openmetrics import ingest_openmetrics
+    from metrics import queries
+
+    day = T0.replace(hour=0, minute=0, second=0, microsecond=0)
+    minute = timedelta(minutes=1)
+    rows = [("req_total", "v1", 10 * i, day + i * minute) for i in range(0, 1440, 5)]
+    rows += [("req_total", "v2", 100, day + timedelta(hours=1)),     # v2: 01:00, then 13:00 and 14:00
+             ("req_total", "v2", 130, day + timedelta(hours=13)),
+             ("req_total", "v2", 170, day + timedelta(hours=14))]
+    ingest_openmetrics(store, om(rows, tmp_path / "day.om"))          # one load: one day folder
+    looked = []
+    prepared = queries._prepared
+    monkeypatch.setattr(queries, "_prepared", lambda name, params: (looked.append(name), prepared(name, params))[1])
+
+    def requests(start, end):
+        looked.clear()
+        df = queries.service_technical(store, "svc", start, end, bucket="hour", split=True)
+        assert "series_without_previous" not in df["metric"].to_list()
+        return {(r["bucket_at"].hour, r["model_version"]): r["value"]
+                for r in df.filter(pl.col("metric") == "requests").iter_rows(named=True)}
+
+    # the window starts with the store: every series lacks a previous sample, nothing older exists
+    got = requests(day, day + timedelta(days=1))
+    assert "service_technical_older" not in looked and looked.count("service_technical") == 1
+    assert got[(1, "v2")] == 100                # started after the file's first sample: from zero
+    assert got[(13, "v2")] == 30 and got[(14, "v2")] == 40
+    assert got[(0, "v1")] == 50 * 11            # 12 samples in hour 0 (0, 50, ..., 550)
+    assert_same_technical(store, "svc", day, day + timedelta(days=1))
+    # from 12:00: v2's previous sample (01:00) lies in the look-back's first day folder
+    got = requests(day + timedelta(hours=12), day + timedelta(days=1))
+    assert "service_technical_older" in looked and looked.count("service_technical") == 2
+    assert got[(13, "v2")] == 130 - 100 and got[(14, "v2")] == 170 - 130
+    assert got[(12, "v1")] == 10 * 60
+    assert_same_technical(store, "svc", day + timedelta(hours=12), day + timedelta(days=1))

@@ -7,10 +7,10 @@
 --         $gpus (VARCHAR[]: GPU UUIDs or host names of the service, for DCGM series without a service;
 --         the `-- when: gpus` lines are dropped when it is empty, metrics/queries.py),
 --         skip_older (optional, only a switch for the `-- when: skip_older` and `-- unless: skip_older`
---         lines; true: no older-history probe (its lines are left out, so its second reference
---         to stg_telemetry is not even bound: ~0.02 s of planning), and per model version with
---         series lacking a previous sample in the look-back one more row, metric
---         'series_without_previous', value = their count:
+--         lines; true: no older-history probe (its lines are left out: neither its second
+--         reference to stg_telemetry nor its grouping of the window's series is planned or run),
+--         and per model version with series lacking a previous sample in the look-back one more
+--         row, metric 'series_without_previous', value = how many of their samples lack one:
 --         metrics.queries.service_technical reads the window this way first, and again without it
 --         only when such a version has older samples, service_technical_older)
 -- One service's technical health per time bucket and model version:
@@ -38,13 +38,14 @@ WITH svc AS (
 raw AS (
     SELECT * FROM svc WHERE metric <> 'DCGM_FI_DEV_GPU_UTIL'
 ),
-missing AS (
-    -- series in the window without a non-NULL sample in those 10 minutes: their older history
-    -- decides their first increase (rare: a counter silent for longer)
-    SELECT metric, labels_hash, any_value(model_version) AS model_version FROM raw
-    GROUP BY metric, labels_hash
-    HAVING bool_or(sampled_at >= $start) AND NOT bool_or(sampled_at < $start AND value IS NOT NULL)
-),
+-- the older-history probe (left out with skip_older): series in the window without a non-NULL
+-- sample in those 10 minutes, whose older samples decide their first increase (rare: a counter
+-- silent for longer)
+missing AS (                                                                       -- unless: skip_older
+    SELECT metric, labels_hash FROM raw GROUP BY metric, labels_hash               -- unless: skip_older
+    HAVING bool_or(sampled_at >= $start)                                           -- unless: skip_older
+       AND NOT bool_or(sampled_at < $start AND value IS NOT NULL)                  -- unless: skip_older
+),                                                                                 -- unless: skip_older
 older AS (                                                                         -- unless: skip_older
     SELECT t.sampled_at, t.metric, t.labels, t.labels_hash, t.model_version, t.value, -- unless: skip_older
            t.metric_type, t.series_start                                           -- unless: skip_older
@@ -53,8 +54,11 @@ older AS (                                                                      
 ),                                                                                 -- unless: skip_older
 inc AS (
     -- stg_telemetry_delta's increase rule over these samples only; the labels read here once, for
-    -- the series that need them (a request counter's status, a histogram bucket's bound)
+    -- the series that need them (a request counter's status, a histogram bucket's bound). With
+    -- skip_older, a sample without a previous one (NULL lag) marks a series the probe would look for:
+    -- none in the look-back holds a non-NULL value.
     SELECT date_trunc($bucket, sampled_at) AS bucket_at, metric,
+           prev_value IS NULL AS no_previous, model_version AS series_version,        -- when: skip_older
            CASE WHEN metric = 'inference_requests_total' THEN
                 coalesce(json_extract_string(labels, '$.status'), json_extract_string(labels, '$.code')) END AS status,
            CASE WHEN metric = 'inference_request_duration_seconds_bucket' THEN json_extract_string(labels, '$.le') END AS le,
@@ -154,5 +158,5 @@ ANTI JOIN (SELECT bucket_at FROM counts WHERE requests IS NOT NULL) c ON c.bucke
 UNION ALL
 SELECT bucket_at, NULL, 'gpu_util_pct', value FROM gpu
 UNION ALL                                                           -- when: skip_older
-SELECT NULL, model_version, 'series_without_previous', count(*) FROM missing GROUP BY ALL -- when: skip_older
+SELECT NULL, series_version, 'series_without_previous', count(*) FROM inc WHERE no_previous GROUP BY ALL -- when: skip_older
 ORDER BY bucket_at, metric, model_version

@@ -14,21 +14,19 @@ import hashlib
 import json
 import logging
 from datetime import datetime
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from metrics.errors import InputError
 from metrics.lake import Load
 from metrics.store import Store
 from metrics.times import parse_time, utcnow
 
+if TYPE_CHECKING:
+    import polars as pl
+
 log = logging.getLogger(__name__)
 
 KINDS = ("experiment", "accept-risk", "retire", "rollback", "approve", "review")
-
-SCHEMA = {"decided_at": pl.Datetime("us", "UTC"), "service": pl.Utf8, "kind": pl.Utf8,
-          "text": pl.Utf8, "decided_by": pl.Utf8, "expires_at": pl.Datetime("us", "UTC"),
-          "decision_id": pl.Utf8, "attributes": pl.Utf8}
 
 COLUMNS = ("decided_at", "service", "kind", "text", "decided_by", "expires_at", "decision_id",
            "attributes", "team", "_load_id")
@@ -82,10 +80,15 @@ def add_decision(store: Store, *, service: str, text: str, kind: str, by: str | 
     `at` is when it was decided (default `now`, which defaults to the clock); `expires` is for
     accept-risk decisions only. Raises `InputError` naming the bad field.
     """
+    import polars as pl      # here, not at import: the CLI reads KINDS without loading polars
+
     row = make_decision(service=service, text=text, kind=kind, by=by, at=at, expires=expires,
                         attributes=attributes, now=now)
+    schema = {"decided_at": pl.Datetime("us", "UTC"), "service": pl.Utf8, "kind": pl.Utf8,
+              "text": pl.Utf8, "decided_by": pl.Utf8, "expires_at": pl.Datetime("us", "UTC"),
+              "decision_id": pl.Utf8, "attributes": pl.Utf8}
     with Load(store, "raw_decisions", collector="decision-add", source="review") as load:
-        load.write(pl.DataFrame([row], schema=SCHEMA), scope=f"decisions/{row['decision_id']}")
+        load.write(pl.DataFrame([row], schema=schema), scope=f"decisions/{row['decision_id']}")
     log.info("decision recorded id=%s service=%s kind=%s", row["decision_id"], row["service"],
              row["kind"])
     return row["decision_id"]

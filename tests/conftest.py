@@ -119,15 +119,15 @@ def run_cli(tmp_path):
 # suite's last parallel run (junit.xml); unlisted files follow in their usual order. A serial run
 # keeps the usual order.
 SLOW_FILES = {
-    "test_engines_scale.py": 372, "test_governance_demo.py": 342, "test_engines_demo_compare.py": 252,
-    "test_engines.py": 218, "test_weekly_report.py": 216, "test_soak.py": 212,
-    "test_what_changed_demo.py": 200, "test_browser.py": 188, "test_telemetry_rollups.py": 171,
-    "test_engines_storage.py": 171, "test_load_races.py": 170, "test_cli.py": 139,
-    "test_browser_dashboard.py": 113, "test_billing.py": 107, "test_weekly_send.py": 87,
-    "test_app.py": 80, "test_weekly_review_page.py": 77, "test_model_health_collector.py": 73,
-    "test_inputs_fuzz.py": 72, "test_model_health_ingest.py": 72, "test_telemetry_prometheus.py": 64,
-    "test_forecast.py": 61, "test_app_dashboard.py": 61, "test_engines_telemetry.py": 61,
-    "test_serving.py": 56, "test_openmetrics_stream.py": 50
+    "test_soak.py": 199, "test_engines.py": 149, "test_engines_scale.py": 148,
+    "test_governance_demo.py": 130, "test_browser.py": 117, "test_engines_demo_compare.py": 111,
+    "test_weekly_report.py": 108, "test_cli.py": 97, "test_load_races.py": 91,
+    "test_browser_dashboard.py": 84, "test_engines_storage.py": 76, "test_what_changed_demo.py": 68,
+    "test_telemetry_rollups.py": 56, "test_billing.py": 56, "test_model_health_collector.py": 51,
+    "test_weekly_send.py": 45, "test_serving.py": 38, "test_app.py": 38,
+    "test_telemetry_prometheus.py": 36, "test_concurrency.py": 36, "test_engines_telemetry.py": 36,
+    "test_model_health_ingest.py": 36, "test_inputs_fuzz.py": 36, "test_weekly_review_page.py": 33,
+    "test_telemetry_scale.py": 32, "test_model_health_inputs.py": 31
 }
 
 

@@ -493,7 +493,7 @@ def _write_fast(con, load, path: Path, body, cols: list[str], pieces: list | Non
     by_day = plan[0][0] is not None
     staged = sorted(p for p in load.staging.rglob("*.parquet") if p.parent.parent not in before)
     if not ordered:
-        if not staged or keys_distinct(con, "raw_requests", staged):
+        if not staged or keys_distinct(con, "raw_requests", staged, rows=written):
             load.keys_unique = True
         else:                                                   # a request id twice: order counts
             discard()

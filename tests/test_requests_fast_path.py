@@ -399,3 +399,25 @@ def test_the_same_log_committed_meanwhile_is_not_loaded_twice(store, tmp_path, m
     assert got == [(f"o{i}", 1) for i in range(8)] + [("r1", 1), ("r2", 1)]
     assert first["rows"] == 1
     assert ingest_requests(store, path)["skipped"]
+
+
+def test_request_id_check_answers_alike_whichever_way_the_hashes_are_fetched(tmp_path):
+    """metrics.lake_dedup.keys_distinct: numpy up to 2M rows, a polars frame when the caller says
+    more (`rows`); the (service, request_id) pairs decide, NULL ids left out."""
+    import duckdb
+
+    from metrics.lake import scratch
+    from metrics.lake_dedup import keys_distinct
+
+    files = []
+    for name, rows in (("unique", "('a', 's'), ('a', 't'), ('b', 's'), (NULL, 's'), (NULL, 's')"),
+                       ("twice", "('a', 's'), ('b', 's'), ('a', 's')")):
+        f = tmp_path / f"{name}.parquet"
+        duckdb.execute(f"COPY (SELECT * FROM (VALUES {rows}) v(request_id, service)) TO '{f}' (FORMAT parquet)")
+        files.append(f)
+    con = scratch()
+    try:
+        got = [[keys_distinct(con, "raw_requests", [f], rows=n) for f in files] for n in (None, 3, 3_000_000)]
+    finally:
+        con.close()
+    assert got == [[True, False]] * 3

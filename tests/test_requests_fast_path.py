@@ -181,11 +181,13 @@ NOT_FINITE = "not a finite, non-negative number"
 
 @pytest.mark.parametrize("value,message", [
     ("1_000", "not a number"), ("5\t", "not a number"), ("\t5", "not a number"), ("5\x0b", "not a number"),
+    # in a file without tabs, vertical tabs or form feeds the check looks for " " and "_" only
+    ("5 ", "not a number"), ("1_5", "not a number"), ("\x0c5", "not a number"),
     # checked on the milliseconds before dividing, as the polars reader does (-5e-324 / 1000 is -0.0)
     ("nan", NOT_FINITE), ("inf", NOT_FINITE), ("-inf", NOT_FINITE), ("-5e-324", NOT_FINITE), ("1e309", NOT_FINITE),
 ])
 def test_numbers_the_fast_path_cannot_take_get_the_polars_readers_error(store, tmp_path, value, message):
-    # DuckDB would read the first four as numbers, polars refuses them; the others are numbers no
+    # DuckDB would read the first seven as numbers, polars refuses them; the others are numbers no
     # latency may be: either way the error is the polars reader's
     path = tmp_path / "req.csv"
     path.write_text(f"request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n"
@@ -361,3 +363,61 @@ def test_an_id_twice_across_the_days_of_a_log_in_time_order_keeps_the_later_line
     assert got == [(ref["arrived_at"][0], ref["latency_s"][0])]
     assert got[0][0].day == 2 and store.query("SELECT count(*) n FROM stg_requests")["n"][0] == 99
 
+
+
+def test_the_same_log_committed_meanwhile_is_not_loaded_twice(store, tmp_path, monkeypatch):
+    """The commit looks for the same content only in the run-log files written after the start's
+    look-up (metrics.lake.loaded_since): here, while the log is being written, other loads commit
+    seven logs and then the same log, the ninth record of the run log's month folder, which is
+    then compacted (the file the start saw and the new record merged into a new file); the first
+    load then publishes nothing."""
+    path = tmp_path / "req.csv"
+    path.write_text("request_id,service,arrived_at,latency_ms\nr1,s,2026-09-01T00:00:00Z,5\n"
+                    "r2,s,2026-09-01T00:00:01Z,7\n")
+    others = []
+    for i in range(8):
+        other = tmp_path / f"other{i}.csv"
+        other.write_text(f"request_id,service,arrived_at,latency_ms\no{i},s,2026-09-02T00:00:00Z,{i}\n")
+        others.append(other)
+    first = ingest_requests(store, others[0])            # a run-log file listed by the start
+    real, meanwhile = requests_mod._write_fast, []
+
+    def write_fast(*a, **k):
+        out = real(*a, **k)
+        if not meanwhile:
+            meanwhile.append(None)                          # the loads below run the real one
+            meanwhile[0] = [ingest_requests(store, f) for f in [*others[1:], path]]
+        return out
+    monkeypatch.setattr(requests_mod, "_write_fast", write_fast)
+    out = ingest_requests(store, path)
+    monkeypatch.undo()
+    same = meanwhile[0][-1]
+    assert not same["skipped"] and same["rows"] == 2
+    assert out == {"load_id": same["load_id"], "rows": 0, "skipped": True}
+    assert [p.name[0] for p in (store.lake / "_onepane_loads").glob("month=*/*.parquet")] == ["c"]
+    got = store.query("SELECT request_id, count(*) n FROM raw_requests GROUP BY 1 ORDER BY 1").rows()
+    assert got == [(f"o{i}", 1) for i in range(8)] + [("r1", 1), ("r2", 1)]
+    assert first["rows"] == 1
+    assert ingest_requests(store, path)["skipped"]
+
+
+def test_request_id_check_answers_alike_whichever_way_the_hashes_are_fetched(tmp_path):
+    """metrics.lake_dedup.keys_distinct: numpy up to 2M rows, a polars frame when the caller says
+    more (`rows`); the (service, request_id) pairs decide, NULL ids left out."""
+    import duckdb
+
+    from metrics.lake import scratch
+    from metrics.lake_dedup import keys_distinct
+
+    files = []
+    for name, rows in (("unique", "('a', 's'), ('a', 't'), ('b', 's'), (NULL, 's'), (NULL, 's')"),
+                       ("twice", "('a', 's'), ('b', 's'), ('a', 's')")):
+        f = tmp_path / f"{name}.parquet"
+        duckdb.execute(f"COPY (SELECT * FROM (VALUES {rows}) v(request_id, service)) TO '{f}' (FORMAT parquet)")
+        files.append(f)
+    con = scratch()
+    try:
+        got = [[keys_distinct(con, "raw_requests", [f], rows=n) for f in files] for n in (None, 3, 3_000_000)]
+    finally:
+        con.close()
+    assert got == [[True, False]] * 3

@@ -215,8 +215,9 @@ def service_technical(source: Source, service: str, start: Time, end: Time, buck
     con = source.connect(as_of)
     try:
         pin_loads(con)          # one read of the run log for the query's six raw view references
+        since = params["start"] - LOOKBACK
         scoped = scope_days(source, con, ("raw_telemetry", "_dedup_raw_telemetry", "raw_requests"),
-                            params["start"] - LOOKBACK, params["end"])
+                            since, params["end"])
         try:
             df = source.query(*_prepared("service_technical", {**params, "skip_older": True}), con=con)
         finally:
@@ -225,8 +226,7 @@ def service_technical(source: Source, service: str, start: Time, end: Time, buck
         versions = df.filter(flag)["model_version"].to_list()
         # older samples lie in day folders up to the look-back's first day: none there (the window
         # starts with the store), nothing to look for
-        first = (params["start"] - LOOKBACK).astimezone(timezone.utc).strftime("%Y-%m-%d")
-        if versions and may_hold_days_through(source, "raw_telemetry", first):
+        if versions and may_hold_days_through(source, "raw_telemetry", since):
             probe = {**params, "versions": [v for v in versions if v is not None], "null_version": None in versions}
             if source.rows(*_prepared("service_technical_older", probe), con=con)[0]["n"]:
                 return source.query(*_prepared("service_technical", params), con=con)

@@ -582,6 +582,11 @@ def shared_cursor(store: "Store") -> duckdb.DuckDBPyConnection | None:
         return _session(sh.con.cursor())
 
 
+def _utc_day(t: datetime) -> str:
+    """The UTC day of `t` as a day folder names it ('YYYY-MM-DD')."""
+    return t.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
 def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str, ...],
                start: datetime, end: datetime) -> list[str]:
     """Shadow the raw views of `tables` on `con` with views of the day partitions of [start, end)
@@ -589,8 +594,7 @@ def scope_days(store: "Store", con: duckdb.DuckDBPyConnection, tables: tuple[str
     it is partitioned by the UTC day (`strftime(col, '%Y-%m-%d')`) and has a data file in a day
     folder, and some day folder lies outside the window (else the store's view reads no more). The
     caller's query must not read rows outside [start, end) of that table."""
-    first = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
-    last = (end.astimezone(timezone.utc) - timedelta(microseconds=1)).strftime("%Y-%m-%d")
+    first, last = _utc_day(start), _utc_day(end - timedelta(microseconds=1))
 
     def prunes(table: str) -> bool:
         days = [p.name[4:] for p in (store.lake / table).glob("day=*")]
@@ -629,12 +633,13 @@ def pin_loads(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE OR REPLACE TEMP TABLE _onepane_visible_loads AS SELECT * FROM main._onepane_visible_loads")
 
 
-def may_hold_days_through(store: "Store", table: str, day: str) -> bool:
-    """Whether `table`'s lake folder may hold rows of the UTC day `day` ('YYYY-MM-DD') or earlier:
+def may_hold_days_through(store: "Store", table: str, t: datetime) -> bool:
+    """Whether `table`'s lake folder may hold rows of the UTC day of `t` or earlier:
     False only when its folders are all day folders (`day=<d>`, the day of its partition time, see
     scope_days) of later days and its files no data (schema templates, locks). A directory
     listing, no query: a read that would look for rows before a window can skip that look when
     the lake begins after it."""
+    day = _utc_day(t)
     try:
         entries = list((store.lake / table).iterdir())
     except OSError:

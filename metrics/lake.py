@@ -453,18 +453,21 @@ def write_record(store: Store, rec: dict) -> None:
     rec = {**rec, **{k: redact(rec.get(k)) for k in ("source", "source_file", "error", "details")}}
     schema_file = store.lake / "_onepane_loads" / "_schema.parquet"
     folder = store.lake / "_onepane_loads" / ("month=" + rec["finished_at"].strftime("%Y-%m"))
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{rec['load_id']}.tmp"
-    con = scratch()
-    try:
-        con.execute(f"CREATE TEMP TABLE rec AS SELECT * FROM read_parquet({_sql_literal(str(schema_file))}) LIMIT 0")
-        cols = [r[0] for r in con.execute("DESCRIBE rec").fetchall()]
-        con.execute(f"INSERT INTO rec ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
-                    [rec.get(c) for c in cols])
-        con.execute(f"COPY rec TO {_sql_literal(str(tmp))} (FORMAT parquet)")
-    finally:
-        con.close()
+    # the shared lock from writing the temporary file to renaming it: a compaction of the month
+    # (exclusive) exchanges the folder for one holding only its Parquet files, which would take
+    # a temporary file written before the lock with it (the commit then failed on the rename)
     with table_lock(store, "_onepane_loads", exclusive=False):
+        folder.mkdir(parents=True, exist_ok=True)
+        con = scratch()
+        try:
+            con.execute(f"CREATE TEMP TABLE rec AS SELECT * FROM read_parquet({_sql_literal(str(schema_file))}) LIMIT 0")
+            cols = [r[0] for r in con.execute("DESCRIBE rec").fetchall()]
+            con.execute(f"INSERT INTO rec ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+                        [rec.get(c) for c in cols])
+            con.execute(f"COPY rec TO {_sql_literal(str(tmp))} (FORMAT parquet)")
+        finally:
+            con.close()
         os.replace(tmp, folder / f"{rec['load_id']}.parquet")
     if sum(1 for _ in folder.glob("*.parquet")) > LOADS_COMPACT_AFTER_FILES:
         compact_partition(store, "_onepane_loads", folder)

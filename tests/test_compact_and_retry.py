@@ -82,3 +82,35 @@ def test_query_gives_up_after_one_retry_and_never_retries_other_errors(store, tw
     with pytest.raises(duckdb.Error) as e:
         store.query("SELECT flip2(1); SELECT no_such_column FROM raw_events", con=con2)
     assert not isinstance(e.value, duckdb.IOException) and len(calls2) == 1
+
+
+def test_a_run_log_record_is_kept_when_its_month_is_compacted_as_it_is_published(store, monkeypatch):
+    """A load's commit publishes its run-log record (a temporary file in the month folder, renamed
+    under the run log's shared lock); another process's compaction of that month (exclusive) swaps
+    the folder for one holding only Parquet files. Here that compaction runs just before the
+    commit takes the lock, as in `ingest billing` racing `onepane compact` (a soak run: the commit
+    failed on the rename, its temporary file gone): the load still commits and every row counts."""
+    import contextlib
+
+    import metrics.lake as lake
+
+    for tag, n in (("a", 1), ("b", 2), ("c", 3)):
+        _load(store, n, tag)
+    real, raced = lake.table_lock, []
+
+    @contextlib.contextmanager
+    def table_lock(s, table, exclusive):
+        if table == "_onepane_loads" and not exclusive and not raced:
+            raced.append(next((s.lake / table).glob("month=*")))
+            assert lake.compact_partition(s, table, raced[0]) == 3        # the three records merged
+        with real(s, table, exclusive):
+            yield
+
+    monkeypatch.setattr(lake, "table_lock", table_lock)
+    _load(store, 4, "d")
+    monkeypatch.undo()
+    assert raced
+    got = store.query("SELECT _load_id, count(*) AS n FROM raw_events GROUP BY 1 ORDER BY n")["n"].to_list()
+    assert got == [1, 2, 3, 4]
+    assert store.query("SELECT count(*) AS n FROM _onepane_loads WHERE status = 'ok'")["n"][0] == 4
+    assert not list(raced[0].glob(".*.tmp"))

@@ -2,6 +2,8 @@
 one control per page works, and each page leaves a screenshot under artifacts/screenshots/."""
 from __future__ import annotations
 
+import csv
+
 import pytest
 
 from tests import app_helpers as fx
@@ -136,6 +138,14 @@ def test_unit_economics_what_if_slider(served, chrome, artifacts):
     assert today_cost <= cost <= today_cost * 1.05 + 1e-9, after      # only the variable part grows
     assert after["Improved actions per day"][1] == pytest.approx(before["Improved actions per day"][0] * 1.05)
     assert after["Cost per prediction"][1] == pytest.approx(cost / (preds * 1.05), rel=1e-9)
+    # the what-if table's CSV, made when clicked, holds the scenario shown
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download CSV").last.click()
+    with open(dl.value.path(), encoding="utf-8") as fh:
+        got = {r["measure"]: r for r in csv.DictReader(fh)}
+    assert dl.value.suggested_filename == "what_if_ranker.csv"
+    assert float(got["Predictions per day"]["scenario"]) == pytest.approx(preds * 1.05)
+    assert float(got["Daily cost"]["today"]) == pytest.approx(today_cost)
     assert_clean(page, errors)
 
 

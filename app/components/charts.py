@@ -64,8 +64,11 @@ def to_csv(df: pl.DataFrame) -> str:
 
 
 def download(df: pl.DataFrame, name: str, label: str = "Download CSV") -> None:
-    st.download_button(label, to_csv(df), file_name=f"{name}.csv", mime="text/csv", on_click="ignore",
-                       key=f"csv_{name}", help="The data behind this chart, as CSV.")
+    # the CSV is made when the button is clicked (a callable), not on every run: a file made per
+    # run is served from Streamlit's media store, which drops it at the next run, so a browser
+    # still fetching the previous run's (a slider moved a few times) got a 404
+    st.download_button(label, lambda: to_csv(df), file_name=f"{name}.csv", mime="text/csv",
+                       on_click="ignore", key=f"csv_{name}", help="The data behind this chart, as CSV.")
 
 
 def floats(df: pl.DataFrame) -> pl.DataFrame:

@@ -233,7 +233,7 @@ class Load:
                     scope: str | None = None, partition: str | None = None,
                     fill_missing: bool = True, partition_sql: str | None = None,
                     ordered: bool = True, constants: dict[str, str] | None = None,
-                    dictionary_limit: int | None = None) -> int:
+                    dictionary_limit: int | None = None, stats: list[dict] | None = None) -> int:
         """Write the result of `sql` run on `con` (its output columns named in `columns`).
         `partition`: the caller knows every row belongs to this one partition (the value the
         table's partition expression gives them), so the rows are written without partitioning.
@@ -247,7 +247,10 @@ class Load:
         `_select`), not among the query's columns. `dictionary_limit`: a column with more distinct
         values than this in a row group is written without a dictionary (DuckDB's default is far
         larger: it hashes e.g. every unique request id into a dictionary it then drops, ~0.05 CPU s
-        per 1M rows)."""
+        per 1M rows). `stats`: a list that gets, for each file written, its columns' statistics as
+        the Parquet writer computed them (DuckDB's RETURN_STATS: {'"column"': {'min', 'max',
+        'null_count', 'has_nan', ...}}), for a caller that checks bounds on them instead of on
+        every row."""
         if self._owner is None:
             self.staging.mkdir(parents=True, exist_ok=True)
             self._owner = open(self.staging / OWNER, "a+")
@@ -256,7 +259,8 @@ class Load:
         self._n += 1
         select = self._select(columns, scope, fill_missing, constants)
         opts = ("" if ordered else ", PRESERVE_ORDER false") + (
-            "" if dictionary_limit is None else f", DICTIONARY_SIZE_LIMIT {int(dictionary_limit)}")
+            "" if dictionary_limit is None else f", DICTIONARY_SIZE_LIMIT {int(dictionary_limit)}") + (
+            "" if stats is None else ", RETURN_STATS")
         if partition is not None:
             folder = out / f"{self.part_name}={partition}"
             folder.mkdir(parents=True)
@@ -268,7 +272,14 @@ class Load:
                  f"(SELECT {select} FROM ({sql}) src)) TO {_sql_literal(str(out))} "
                  f"(FORMAT parquet{opts}, PARTITION_BY (\"{self.part_name}\"), "
                  f"FILENAME_PATTERN '{self.load_id}-{self._n}-{{i}}', OVERWRITE_OR_IGNORE)")
-        n = con.execute(q).fetchone()[0]
+        if stats is None:
+            n = con.execute(q).fetchone()[0]
+        else:
+            cur = con.execute(q)
+            names = [d[0] for d in cur.description]
+            files = [dict(zip(names, r)) for r in cur.fetchall()]      # one row per file written
+            n = sum(f["count"] for f in files)
+            stats += [f["column_statistics"] for f in files]
         self.rows += n
         if "_scope" in columns:
             self.scopes.update(r[0] for r in con.execute(

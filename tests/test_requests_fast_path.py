@@ -201,6 +201,36 @@ def test_numbers_the_fast_path_cannot_take_get_the_polars_readers_error(store, t
     assert _written(store.lake) == []
 
 
+@pytest.mark.parametrize("column,value,quoted", [
+    ("latency_s", "-0.5", False), ("latency_s", "inf", False), ("latency_s", "NaN", True),
+    ("finished_at", "2999-01-01T00:00:00Z", False),       # after the accepted range
+    ("finished_at", "2026-09-01T23:00:00Z", True),        # before the arrival: a negative latency
+                                                          # (a log without latencies: derived)
+    ("arrived_at", "1999-12-31T23:59:59Z", True),
+])
+def test_bounds_checked_on_the_files_statistics_refuse_any_row(store, tmp_path, column, value, quoted):
+    # times out of range and latencies below 0, infinite or NaN are tested on the statistics of
+    # the files the query wrote, not row by row: a middle row of a log over two days (cut by day,
+    # or with quotes written partitioned by DuckDB) still gets the polars reader's error, and no
+    # file is left
+    rows = [["a", "s", "2026-09-01T23:59:00Z", "2026-09-01T23:59:01Z", "1"],
+            ["b", "s", "2026-09-02T00:00:00Z", "2026-09-02T00:00:02Z", "2"],
+            ["c", "s", "2026-09-02T00:00:05Z", "2026-09-02T00:00:05.5Z", "0.5"]]
+    header = ["request_id", "service", "arrived_at", "finished_at", "latency_s"]
+    rows[1][header.index(column)] = value
+    if column == "finished_at":
+        header, rows = header[:-1], [r[:-1] for r in rows]
+    path = tmp_path / "req.csv"
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh, quoting=csv.QUOTE_ALL if quoted else csv.QUOTE_MINIMAL).writerows([header, *rows])
+    with pytest.raises(InputError) as e:
+        ingest_requests(store, path)
+    with pytest.raises(InputError) as ref:
+        read_requests(path)
+    assert str(e.value) == str(ref.value) and e.value.line == 3
+    assert store.query("SELECT count(*) n FROM raw_requests")["n"][0] == 0 and _written(store.lake) == []
+
+
 def test_columns_the_log_lacks_are_written_as_null_and_read_as_null(store, tmp_path, monkeypatch):
     """raw_requests is read without union_by_name (metrics.store), so a lean log's file still holds
     every column of the table, the missing ones NULL."""

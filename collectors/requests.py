@@ -221,11 +221,12 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
     the load details, or None when the file needs the polars reader (see the module doc).
     `plain`: the file holds no quote and no carriage return (a multi-day log may be cut by day).
     `spaces_only`: `plain`, and no tab, vertical tab or form feed either, so the only white space
-    a field can hold is " " (a line break ends the record). `underscores=False`: no "_" in the file.
+    a field can hold is " " (a line break ends the record). `underscores=False`: no "_" in the
+    file's data (after its header).
 
     Checks that need a value's text run on every row (a number DuckDB reads and polars does not,
     a word that is not a boolean, a finish time that is not one). Bounds run on the statistics the
-    Parquet writer keeps of every file anyway (`_refused`): a time not read or out of range, a
+    Parquet writer keeps of every file anyway (`_check_stats`): a time not read or out of range, a
     latency below 0, infinite or NaN, a row on another day than its piece's - the same rows, at
     no cost per row (0.07 CPU s per 1M rows less than testing every row)."""
     import duckdb

@@ -547,8 +547,8 @@ def _write_fast(con, load, path: Path, body, cols: list[str], pieces: list | Non
         except (duckdb.Error, OSError, _Stop, _OtherDay) as e:
             discard()                                           # the refused write's files
             load.rows = rows
-            if plan[0][0] is None or not isinstance(e, _OtherDay):
-                return None
+            if plan[0][0] is None or not isinstance(e, (_OtherDay, OSError)):
+                return None                                     # (a piece not copied: partitioned)
     by_day = plan[0][0] is not None
     staged = sorted(p for p in load.staging.rglob("*.parquet") if p.parent.parent not in before)
     if not ordered:

@@ -380,6 +380,30 @@ def test_a_multi_day_log_not_cut_by_day_gives_the_same_rows(store, tmp_path, mon
                           f"<> '{day}'").fetchall() == [(0,)]
 
 
+def test_a_multi_day_log_whose_pieces_cannot_be_copied_is_written_partitioned(store, tmp_path, monkeypatch):
+    # copy_file_range refused (as across some file systems): the pieces are not cut, the log is
+    # written partitioned by DuckDB (not handed to the polars reader), and no piece is left behind
+    import errno
+
+    path = tmp_path / "days.csv"
+    _days_log(path, 3, 300)
+
+    def no_copy(*a, **k):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+    monkeypatch.setattr(requests_mod.os, "copy_file_range", no_copy)
+    parts = _partitions_written(monkeypatch)
+    _no_polars(monkeypatch)
+    assert ingest_requests(store, path)["rows"] == 900
+    monkeypatch.undo()
+    assert parts == [None]
+    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
+                      "ORDER BY request_id").rows()
+    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
+           .sort("request_id").rows())
+    assert got == ref
+    assert not list(store.lake.rglob(".piece-*"))
+
+
 def test_an_id_twice_across_the_days_of_a_log_in_time_order_keeps_the_later_line(store, tmp_path, monkeypatch):
     path = tmp_path / "days.csv"
     _days_log(path, 2, 50)

@@ -29,6 +29,15 @@ def _stored(store) -> list[tuple]:
     return store.query(f"SELECT {', '.join(COLS)} FROM raw_requests ORDER BY request_id").rows()
 
 
+def _stored_and_polars(store, path) -> tuple[list, list]:
+    """The stored requests and the polars reader's rows of `path` (id, time, latency, fallback)."""
+    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
+                      "ORDER BY request_id").rows()
+    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
+           .sort("request_id").rows())
+    return got, ref
+
+
 def _written(path) -> list:
     """The table's data files (not its typed, empty templates `_schema.parquet`, `~schema.parquet`)."""
     return sorted(p for p in path.rglob("*.parquet")
@@ -291,10 +300,7 @@ def test_a_clean_log_is_written_in_any_order_and_its_ids_checked_once(store, tmp
     assert ingest_requests(store, path)["rows"] == 5000
     monkeypatch.undo()
     assert calls == [True]
-    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
-                      "ORDER BY request_id").rows()
-    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
-           .sort("request_id").rows())
+    got, ref = _stored_and_polars(store, path)
     assert len(got) == 5000 and got == ref
 
 
@@ -368,10 +374,7 @@ def test_a_multi_day_log_not_cut_by_day_gives_the_same_rows(store, tmp_path, mon
     assert ingest_requests(store, path)["rows"] == 900 + extra.count("\n")
     monkeypatch.undo()
     assert parts == tried + [None]                    # then written partitioned by DuckDB
-    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
-                      "ORDER BY request_id").rows()
-    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
-           .sort("request_id").rows())
+    got, ref = _stored_and_polars(store, path)
     assert got == ref
     import duckdb
     for p in _written(store.lake):             # every file holds the rows of its folder's UTC day only
@@ -396,10 +399,7 @@ def test_a_multi_day_log_whose_pieces_cannot_be_copied_is_written_partitioned(st
     assert ingest_requests(store, path)["rows"] == 900
     monkeypatch.undo()
     assert parts == [None]
-    got = store.query("SELECT request_id, arrived_at, round(latency_s, 9), fallback FROM stg_requests "
-                      "ORDER BY request_id").rows()
-    ref = (read_requests(path).select("request_id", "arrived_at", pl.col("latency_s").round(9), "fallback")
-           .sort("request_id").rows())
+    got, ref = _stored_and_polars(store, path)
     assert got == ref
     assert not list(store.lake.rglob(".piece-*"))
 

@@ -455,7 +455,15 @@ class _OtherDay(Exception):
 def _check_stats(files: list[dict], bounds, day: str | None) -> None:
     """The bounds of `_csv_fast`, on the statistics of the files one write made (Load.write_query
     `stats`): raises _Stop for a time not read (NULL) or out of `bounds`, or a latency below 0,
-    infinite or NaN; _OtherDay when a time is not on `day` (a piece's UTC day)."""
+    infinite or NaN; _OtherDay when a time is not on `day` (a piece's UTC day). Statistics it
+    cannot read (a key missing, a value it cannot parse) refuse too: slower, never wrong."""
+    try:
+        _check_files(files, bounds, day)
+    except (KeyError, ValueError, TypeError):
+        raise _Stop from None
+
+
+def _check_files(files: list[dict], bounds, day: str | None) -> None:
     from datetime import datetime, timedelta
 
     for f in files:

@@ -240,6 +240,25 @@ def test_bounds_checked_on_the_files_statistics_refuse_any_row(store, tmp_path, 
     assert store.query("SELECT count(*) n FROM raw_requests")["n"][0] == 0 and _written(store.lake) == []
 
 
+def test_statistics_that_cannot_be_read_refuse_the_write():
+    # the bounds test trusts only statistics it understands: anything else sends the log to the
+    # polars reader (slower, never wrong); a piece's rows off its day send it to the partitioned write
+    from collectors.dates import Bounds
+
+    bounds = Bounds.at(datetime(2026, 12, 1, tzinfo=timezone.utc))
+    ok = {"null_count": "0", "min": "2026-09-01 00:00:00+00", "max": "2026-09-01 10:00:00.5+00"}
+    requests_mod._check_stats([{'"arrived_at"': ok}], bounds, "2026-09-01")
+    with pytest.raises(requests_mod._OtherDay):
+        requests_mod._check_stats([{'"arrived_at"': ok}], bounds, "2026-09-02")
+    for odd in ({**ok, "min": "not a time"}, {k: v for k, v in ok.items() if k != "null_count"},
+                {**ok, "min": "2026-09-01 00:00:00", "max": "2026-09-01 10:00:00"},    # no offset
+                {**ok, "null_count": "1"}, {"null_count": "0"}):
+        with pytest.raises(requests_mod._Stop):
+            requests_mod._check_stats([{'"arrived_at"': odd}], bounds, "2026-09-01")
+    with pytest.raises(requests_mod._Stop):
+        requests_mod._check_stats([{'"arrived_at"': ok, '"latency_s"': {"min": "0.5", "max": "x"}}], bounds, None)
+
+
 def test_columns_the_log_lacks_are_written_as_null_and_read_as_null(store, tmp_path, monkeypatch):
     """raw_requests is read without union_by_name (metrics.store), so a lean log's file still holds
     every column of the table, the missing ones NULL."""

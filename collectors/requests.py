@@ -329,10 +329,10 @@ def _csv_fast(con, load, path: Path, service: str | None, source: str, scope: st
     def body(file: Path = path) -> str:
         """The query over `file` (the log, or a piece of it with its header)."""
         layer1 = f"SELECT {', '.join(f'{e} AS {k}' for k, e in typed.items())} FROM {src(file)} AS src"
+        out = ", ".join(f"{e} AS {_q(k)}" for k, e in cols.items())
         if not bad:
-            return f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())} FROM ({layer1})"
-        layer2 = (f"SELECT {', '.join(f'{e} AS {_q(k)}' for k, e in cols.items())}, ({bad}) AS _bad "
-                  f"FROM ({layer1})")
+            return f"SELECT {out} FROM ({layer1})"
+        layer2 = f"SELECT {out}, ({bad}) AS _bad FROM ({layer1})"
         return (f"SELECT * EXCLUDE (_bad) REPLACE (CASE WHEN _bad THEN {stop} ELSE arrived_at END "
                 f"AS arrived_at) FROM ({layer2})")
 
@@ -457,36 +457,32 @@ def _check_stats(files: list[dict], bounds, day: str | None) -> None:
     `stats`): raises _Stop for a time not read (NULL) or out of `bounds`, or a latency below 0,
     infinite or NaN; _OtherDay when a time is not on `day` (a piece's UTC day). Statistics it
     cannot read (a key missing, a value it cannot parse) refuse too: slower, never wrong."""
-    try:
-        _check_files(files, bounds, day)
-    except (KeyError, ValueError, TypeError):
-        raise _Stop from None
-
-
-def _check_files(files: list[dict], bounds, day: str | None) -> None:
     from datetime import datetime, timedelta
 
-    for f in files:
-        def col(name: str) -> dict:
-            return f.get(f'"{name}"', f.get(name)) or {}
+    def span(stat: dict) -> tuple[datetime, datetime]:
+        return datetime.fromisoformat(stat["min"]), datetime.fromisoformat(stat["max"])
 
-        arrived = col("arrived_at")
-        if arrived.get("null_count") != "0" or "min" not in arrived:
-            raise _Stop
-        for name in ("arrived_at", "finished_at"):
-            t = col(name)
-            if "min" in t and (datetime.fromisoformat(t["min"]) < bounds.earliest
-                               or datetime.fromisoformat(t["max"]) > bounds.latest):
+    try:
+        for f in files:
+            def col(name: str) -> dict:
+                return f.get(f'"{name}"', f.get(name)) or {}
+
+            arrived, finished, lat = col("arrived_at"), col("finished_at"), col("latency_s")
+            if arrived.get("null_count") != "0":
                 raise _Stop
-        lat = col("latency_s")
-        if lat.get("has_nan") == "true" or ("min" in lat and (float(lat["min"]) < 0
-                                                              or float(lat["max"]) == float("inf"))):
-            raise _Stop
-        if day is not None:
-            start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
-            if (datetime.fromisoformat(arrived["min"]) < start
-                    or datetime.fromisoformat(arrived["max"]) >= start + timedelta(days=1)):
-                raise _OtherDay
+            first, last = span(arrived)
+            for lo, hi in [(first, last)] + ([span(finished)] if "min" in finished else []):
+                if lo < bounds.earliest or hi > bounds.latest:
+                    raise _Stop
+            if lat.get("has_nan") == "true" or ("min" in lat and (float(lat["min"]) < 0
+                                                                  or float(lat["max"]) == float("inf"))):
+                raise _Stop
+            if day is not None:
+                start = datetime.fromisoformat(day).replace(tzinfo=timezone.utc)
+                if first < start or last >= start + timedelta(days=1):
+                    raise _OtherDay
+    except (KeyError, ValueError, TypeError):
+        raise _Stop from None
 
 
 def _write_fast(con, load, path: Path, body, cols: list[str], pieces: list | None, scope: str,
